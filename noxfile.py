@@ -1,0 +1,38 @@
+"""Developer sessions. Fast ones run by default; slow ones are explicit.
+
+nox -s tests       # unit, structure, known-answer tests (the CI command)
+nox -s lint        # ruff
+nox -s typecheck   # mypy on src/
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = False
+
+PYTHON = "3.11"
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Run the test suite (slow statistical checks excluded; see `checks`)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "not slow", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """Lint and format check with ruff."""
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", "src", "tests", "noxfile.py")
+    session.run("ruff", "format", "--check", "src", "tests", "noxfile.py")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """Static types with mypy (strict) on the package."""
+    session.install("-e", ".[typecheck]")
+    session.run("mypy")

@@ -1,0 +1,53 @@
+"""The package's own exceptions: bad input is reported, never a traceback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["CcsviBayesError", "InvalidEvidence", "InvalidModelSpec", "Problem"]
+
+
+class CcsviBayesError(Exception):
+    """Base class of the errors the CLI turns into exit code 2."""
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One problem in an input file: where it is and why it is wrong.
+
+    ``row`` is the file's line number (the header is line 1); ``None`` when the
+    problem concerns the whole file or a column.
+    """
+
+    file: str
+    row: int | None
+    column: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f", line {self.row}"
+        if self.column:
+            where += f", column '{self.column}'"
+        return f"{where}: {self.reason}"
+
+
+class InvalidEvidence(CcsviBayesError):
+    """An evidence set failed validation; ``problems`` lists every problem found."""
+
+    def __init__(self, problems: list[Problem], folder: str = "") -> None:
+        self.problems = sorted(set(problems), key=_problem_key)
+        self.folder = folder
+        head = f"invalid evidence set {folder}" if folder else "invalid evidence set"
+        lines = [f"{head}: {len(self.problems)} problem(s)"]
+        lines += [f"  - {p}" for p in self.problems]
+        super().__init__("\n".join(lines))
+
+
+class InvalidModelSpec(CcsviBayesError):
+    """A model spec (or an override of it) is malformed."""
+
+
+def _problem_key(p: Problem) -> tuple[str, int, str, str]:
+    return (p.file, -1 if p.row is None else p.row, p.column or "", p.reason)
