@@ -139,25 +139,15 @@ def outcomes(evidence: EvidenceOption = None, assume: AssumeOption = None) -> No
 
 
 def main() -> None:
-    """Console-script entry point: package errors become exit 2 without a traceback."""
+    """Console-script entry point: package errors become exit 2 without a traceback.
+
+    Usage errors are click's (exit 2 with a usage message); everything else is ours.
+    """
     try:
-        code = app(standalone_mode=False)
+        app()
     except CcsviBayesError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err.print("aborted")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        raise
-    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

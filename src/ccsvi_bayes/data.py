@@ -147,11 +147,18 @@ class Evidence:
 
     def study(self, study_id: str) -> pd.Series:
         """The ``studies.csv`` row of one study."""
-        return self.studies.set_index("study_id").loc[study_id]
+        return _one_row(self.studies, "study_id", study_id, "studies.csv")
 
     def instrument(self, name: str) -> pd.Series:
         """The ``instruments.csv`` row of one instrument."""
-        return self.instruments.set_index("instrument").loc[name]
+        return _one_row(self.instruments, "instrument", name, "instruments.csv")
+
+
+def _one_row(frame: pd.DataFrame, key: str, value: str, file: str) -> pd.Series:
+    rows = frame[frame[key] == value]
+    if len(rows) != 1:
+        raise InvalidEvidence([Problem(file, None, key, f"no row with {key} = {value!r}")])
+    return rows.iloc[0]
 
 
 # --- loading ------------------------------------------------------------------------------
@@ -333,7 +340,7 @@ def _parse_domains(meta: dict[str, Any], problems: list[Problem]) -> dict[str, D
             continue
         domains[did] = Domain(
             id=did,
-            label=label,
+            label=str(label),
             scale=str(scale),
             instruments=tuple(instruments),
             window=(float(window[0]), float(window[1])),
@@ -405,10 +412,10 @@ def _read_table(
     for col in optional:
         if col not in frame.columns:
             frame[col] = ""
-    frame = frame[[*required, *optional]].apply(lambda s: s.str.strip())
-    frame[LINE] = _line_numbers(text, len(frame))
-    frame[ORIGIN] = name
-    return frame.reset_index(drop=True)
+    stripped: pd.DataFrame = frame[[*required, *optional]].apply(lambda col: col.str.strip())
+    stripped[LINE] = _line_numbers(text, len(stripped))
+    stripped[ORIGIN] = name
+    return stripped.reset_index(drop=True)
 
 
 def _line_numbers(text: str, n_rows: int) -> list[int]:
@@ -564,7 +571,7 @@ def _apply_option(
         frame = raw.get(entry["file"])
         if frame is None:
             continue
-        row = {c: "" for c in frame.columns}
+        row: dict[str, object] = {c: "" for c in frame.columns}
         row.update({k: _cell(v) for k, v in entry.items() if k != "file"})
         row[LINE], row[ORIGIN] = 0, f"{label} add"
         unknown = set(row) - set(frame.columns)
@@ -583,12 +590,14 @@ def _cell(value: Any) -> str:
 
 # --- validation: text stage (pandera) --------------------------------------------------------
 def _is_number(s: pd.Series) -> pd.Series:
-    return s.eq("") | pd.to_numeric(s, errors="coerce").notna()
+    numeric: pd.Series = pd.to_numeric(s, errors="coerce")
+    return s.eq("") | numeric.notna()
 
 
 def _is_integer(s: pd.Series) -> pd.Series:
-    num = pd.to_numeric(s, errors="coerce")
-    return s.eq("") | (num.notna() & np.isfinite(num) & (num == num.round()))
+    num: pd.Series = pd.to_numeric(s, errors="coerce")
+    whole: pd.Series = num.notna() & np.isfinite(num) & (num == num.round())
+    return s.eq("") | whole
 
 
 def _required(s: pd.Series) -> pd.Series:
@@ -699,13 +708,8 @@ def _failures_to_problems(
 ) -> list[Problem]:
     problems = []
     for rec in failures.to_dict("records"):
-        idx = rec.get("index")
-        has_row = (
-            idx is not None
-            and not (isinstance(idx, float) and np.isnan(idx))
-            and int(idx) in frame.index
-        )
-        row = frame.loc[int(idx)] if has_row else None
+        idx = _as_index(rec.get("index"))
+        row = frame.iloc[idx] if idx is not None and idx in frame.index else None
         file = (
             str(row[ORIGIN])
             if row is not None
@@ -713,7 +717,7 @@ def _failures_to_problems(
             if len(frame)
             else ""
         )
-        line = int(row[LINE]) if row is not None and int(row[LINE]) > 0 else None
+        line = _line_of(row) if row is not None else None
         check = str(rec.get("check"))
         if check == "multiple_fields_uniqueness":
             if rec.get("column") != keys[-1]:  # one message per duplicated row
@@ -863,15 +867,32 @@ def _validate_typed(table: str, frame: pd.DataFrame) -> list[Problem]:
         problems = []
         for rec in err.failure_cases.to_dict("records"):
             col, reason = str(rec["check"]).split("\x1f", 1)
-            idx = rec.get("index")
-            if idx is None or int(idx) not in frame.index:
+            idx = _as_index(rec.get("index"))
+            if idx is None or idx not in frame.index:
                 continue
-            row = frame.loc[int(idx)]
+            row = frame.iloc[idx]
             value = row[col]
-            shown = "" if pd.isna(value) or value == "" else f": got {_fmt(value)}"
-            problems.append(Problem(str(row[ORIGIN]), int(row[LINE]) or None, col, reason + shown))
+            shown = "" if _blank(value) else f": got {_fmt(value)}"
+            problems.append(Problem(str(row[ORIGIN]), _line_of(row), col, reason + shown))
         return problems
     return []
+
+
+def _blank(value: Any) -> bool:
+    return value is None or value == "" or (isinstance(value, float) and np.isnan(value))
+
+
+def _as_index(value: Any) -> int | None:
+    """A pandera failure-case index as an int (None for frame-level failures)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return int(value)
+
+
+def _line_of(row: pd.Series) -> int | None:
+    """File line of a row; None for rows added by an alternative."""
+    line = int(row[LINE])
+    return line if line > 0 else None
 
 
 def _fmt(value: Any) -> str:
@@ -893,14 +914,14 @@ def _cross_checks(
         else {}
     )
     if known_instruments is not None:
-        for domain in domains.values():
-            for name in domain.instruments:
+        for dom in domains.values():
+            for name in dom.instruments:
                 if name not in known_instruments:
                     problems.append(
                         Problem(
                             "evidence.toml",
                             None,
-                            f"domains.{domain.id}.instruments",
+                            f"domains.{dom.id}.instruments",
                             f"names unknown instrument '{name}' (not in instruments.csv)",
                         )
                     )
@@ -916,13 +937,13 @@ def _cross_checks(
         if frame is None:
             continue
         for _, row in frame.iterrows():
-            file, line = str(row[ORIGIN]), int(row[LINE]) or None
+            file, line = str(row[ORIGIN]), _line_of(row)
             sid, outcome, instrument = row["study_id"], row["outcome"], row["instrument"]
             if control_of is not None and sid and sid not in control_of:
                 problems.append(
                     Problem(file, line, "study_id", f"unknown study '{sid}' (not in studies.csv)")
                 )
-            domain = domains.get(outcome)
+            domain: Domain | None = domains.get(outcome)
             if outcome and domains and domain is None:
                 problems.append(
                     Problem(

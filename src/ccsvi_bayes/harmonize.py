@@ -171,11 +171,11 @@ def harmonize(
 
     sd_ref = _reference_sds(evidence, rows, domain, opts)
     notes: list[list[str]] = [[] for _ in range(len(rows))]
-    y, se, sd_used, sd_imputed = (np.full(len(rows), np.nan) for _ in range(4))
+    y, se, sd_used = (np.full(len(rows), np.nan) for _ in range(3))
     sd_imputed = np.zeros(len(rows), dtype=bool)
-    for i, row in rows.iterrows():
+    for i in range(len(rows)):
         y[i], se[i], sd_used[i], sd_imputed[i] = _standardize(
-            row, domain, sd_ref, evidence, opts, notes[i]
+            rows.iloc[i], domain, sd_ref, evidence, opts, notes[i]
         )
     rows["y"], rows["se"], rows["sd_used"], rows["sd_imputed"] = (
         y + 0.0,
