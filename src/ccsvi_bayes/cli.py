@@ -101,40 +101,44 @@ def validate(evidence: EvidenceOption = None, assume: AssumeOption = None) -> No
 
 
 @app.command()
-def outcomes(evidence: EvidenceOption = None, assume: AssumeOption = None) -> None:
+def outcomes(
+    evidence: EvidenceOption = None,
+    assume: AssumeOption = None,
+    studies: Annotated[
+        bool, typer.Option("--studies", help="Also list the study ids per domain.")
+    ] = False,
+) -> None:
     """Per outcome domain: the studies, participants and designs that inform it."""
     from ccsvi_bayes.data import load_evidence
     from ccsvi_bayes.summaries import outcome_overview
 
     ev = load_evidence(evidence, _parse_assume(assume))
     overview = outcome_overview(ev)
-    table = Table(title=f"Outcome domains of '{ev.name}' (primary-analysis rows)", show_lines=False)
-    for col, kw in (
-        ("domain", {"style": "bold"}),
-        ("scale", {}),
-        ("window (wk)", {}),
-        ("studies", {"justify": "right"}),
-        ("participants", {"justify": "right"}),
-        ("designs", {}),
-        ("excluded rows", {"justify": "right"}),
-        ("study ids", {"overflow": "fold"}),
-    ):
-        table.add_column(col, **kw)  # type: ignore[arg-type]
+    table = Table(title=f"Outcome domains of '{ev.name}' (primary-analysis rows)")
+    table.add_column("domain", style="bold", no_wrap=True)
+    table.add_column("scale", no_wrap=True)
+    table.add_column("weeks", no_wrap=True)
+    table.add_column("k", justify="right")
+    table.add_column("N", justify="right")
+    table.add_column("designs")
+    table.add_column("excl.", justify="right")
+    if studies:
+        table.add_column("study ids")
     for rec in overview.to_dict("records"):
-        table.add_row(
-            f"{rec['domain']}\n[dim]{rec['label']}[/]",
+        cells = [
+            rec["domain"],
             rec["scale"],
             rec["window"],
             str(rec["studies"]),
             rec["participants"],
             rec["designs"],
             str(rec["excluded_rows"]),
-            rec["study_ids"],
-        )
+        ]
+        table.add_row(*cells, *([rec["study_ids"]] if studies else []))
     out.print(table)
     out.print(
-        "[dim]participants: sum of n over included arms (patients unless marked 'procedures'); "
-        "designs: counts by design code; excluded rows are listed by `harmonize` with a reason.[/]"
+        "[dim]k: studies; N: participants (sum of n over included arm rows; 'proc.' = procedures); "
+        "excl.: rows outside the primary analysis (each with a reason in harmonize()).[/]"
     )
 
 

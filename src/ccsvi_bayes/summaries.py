@@ -7,7 +7,17 @@ import pandas as pd
 from ccsvi_bayes.data import Evidence
 from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize
 
-__all__ = ["outcome_overview"]
+__all__ = ["DESIGN_SHORT", "outcome_overview"]
+
+#: short design labels for narrow tables
+DESIGN_SHORT = {
+    "rct": "RCT",
+    "single_arm": "1-arm",
+    "survey": "survey",
+    "cohort": "cohort",
+    "case_control": "c-c",
+}
+_SHORT = DESIGN_SHORT
 
 
 def outcome_overview(evidence: Evidence, options: HarmonizeOptions | None = None) -> pd.DataFrame:
@@ -24,7 +34,7 @@ def outcome_overview(evidence: Evidence, options: HarmonizeOptions | None = None
         designs = per_study["design"].value_counts()
         units = used[used["row_kind"] != "contrast"].groupby("n_unit")["n"].sum()
         participants = ", ".join(
-            f"{int(total)}" if unit == "patients" else f"{int(total)} {unit}"
+            f"{int(total)}" if unit == "patients" else f"{int(total)} proc."
             for unit, total in units.items()
         )
         lo, hi = domain.window
@@ -36,7 +46,8 @@ def outcome_overview(evidence: Evidence, options: HarmonizeOptions | None = None
                 "window": f"{lo:g}–{hi:g}",
                 "studies": int(per_study.shape[0]),
                 "participants": participants or "0",
-                "designs": ", ".join(f"{d} {c}" for d, c in designs.items()) or "—",
+                "designs": " ".join(f"{c} {_SHORT.get(str(d), d)}" for d, c in designs.items())
+                or "-",
                 "excluded_rows": int((~rows["included"]).sum()),
                 "study_ids": " ".join(per_study["study_id"]),
             }
