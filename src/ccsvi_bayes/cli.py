@@ -142,6 +142,149 @@ def outcomes(
     )
 
 
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        "-s",
+        help="Override a spec key, e.g. priors.tau.sigma=1.0, bias.form=mixture; repeatable.",
+        show_default=False,
+    ),
+]
+
+
+@app.command()
+def models(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Models to show (default: all).")
+    ] = None,
+) -> None:
+    """List the model specs with their priors (defaults marked) and sources."""
+    from ccsvi_bayes.specs import available_models, load_spec
+
+    for name in names or available_models():
+        spec = load_spec(name)
+        table = Table(
+            title=f"[bold]{spec.name}[/] ({spec.family}): {spec.description}",
+            title_justify="left",
+            show_lines=False,
+        )
+        table.add_column("prior", style="bold", no_wrap=True)
+        table.add_column("distribution", no_wrap=True)
+        table.add_column("default", justify="center")
+        table.add_column("source / alternatives")
+        for pname, prior in spec.priors.items():
+            kwargs = ", ".join(f"{k}={v:g}" for k, v in prior.kwargs.items())
+            extra = ""
+            if prior.alternatives:
+                extra = (
+                    " [dim]alternatives: "
+                    + ", ".join(prior.alternatives)
+                    + f" (--set priors.{pname}=NAME)[/]"
+                )
+            if prior.features:
+                extra += " [dim]per feature: " + ", ".join(prior.features) + "[/]"
+            if prior.by_domain:
+                extra += " [dim]by domain: " + ", ".join(prior.by_domain) + "[/]"
+            table.add_row(
+                pname,
+                f"{prior.dist}({kwargs})",
+                "yes" if prior.default else "",
+                prior.source + extra,
+            )
+        out.print(table)
+        bias = spec.bias
+        out.print(
+            f"  studies={spec.studies} likelihood={spec.likelihood} single_arm_pi={spec.single_arm_pi} theta={spec.theta} "
+            f"bias.form={bias['form']} features={','.join(bias['features']) or '-'} exact_engine={spec.exact_engine}\n"
+        )
+
+
+@app.command("fit")
+def fit_command(
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model", "-m", help="Model spec name (see `ccsvi-bayes models`) or a .toml path."
+        ),
+    ],
+    outcome: Annotated[
+        str, typer.Option("--outcome", "-o", help="Outcome domain (see `ccsvi-bayes outcomes`).")
+    ],
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Output folder for posterior.nc and summary.json.")
+    ],
+    evidence: EvidenceOption = None,
+    assume: AssumeOption = None,
+    set_: SetOption = None,
+    engine: Annotated[
+        str | None, typer.Option("--engine", help="nuts or exact (exact: NNHM models only).")
+    ] = None,
+    draws: Annotated[int | None, typer.Option(help="Posterior draws per chain.", min=1)] = None,
+    tune: Annotated[int | None, typer.Option(help="Tuning draws per chain.", min=1)] = None,
+    chains: Annotated[int | None, typer.Option(help="Chains.", min=1)] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same result).")] = 20181028,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 3 if the convergence gate fails after one retry.")
+    ] = False,
+) -> None:
+    """Fit one model to one outcome and write posterior.nc and summary.json."""
+    from ccsvi_bayes.data import load_evidence
+    from ccsvi_bayes.fitting import fit
+    from ccsvi_bayes.inference import ConvergenceError
+
+    if engine not in (None, "nuts", "exact"):
+        _fail(f"--engine must be nuts or exact, got {engine!r}")
+    ev = load_evidence(evidence, _parse_assume(assume))
+    with out.status(f"fitting {model} to {outcome} …", spinner="dots"):
+        try:
+            result = fit(
+                ev,
+                model=model,
+                outcome=outcome,
+                priors=set_ or None,
+                seed=seed,
+                engine=engine,
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                strict=strict,
+            )
+        except ConvergenceError as exc:
+            _fail(str(exc), code=3)
+    folder = result.to_dir(out_dir)
+    summary = result.summary_dict()
+    _print_fit(summary)
+    out.print(f"wrote {folder / 'posterior.nc'} and {folder / 'summary.json'}")
+
+
+def _print_fit(summary: dict[str, object]) -> None:
+    effect = summary.get("effect") or {}
+    diag = summary["diagnostics"]
+    assert isinstance(diag, dict)
+    if isinstance(effect, dict) and effect:
+        inst = effect.get("instrument_scale") or {}
+        out.print(
+            f"[bold]{summary['model']} / {summary['outcome']}[/]: effect {effect['mean']:+.3f} "
+            f"(95% CrI {effect['q025']:+.3f} to {effect['q975']:+.3f}) on the {effect['scale']} scale, positive = benefit; "
+            f"P(benefit) = {effect['prob_benefit']:.2f}"
+            + (
+                f", P(> MCID) = {effect['prob_mcid']:.2f}"
+                if effect.get("prob_mcid") is not None
+                else ""
+            )
+        )
+        if isinstance(inst, dict) and "mean" in inst:
+            out.print(
+                f"  {inst['measure']}: {inst['mean']:+.2f} ({inst['q025']:+.2f} to {inst['q975']:+.2f})"
+            )
+    state = "[green]converged[/]" if diag["converged"] else "[red]NOT converged[/]"
+    out.print(
+        f"  {state}: R-hat max {diag['rhat_max']:.3f}, ESS bulk/tail min {diag['ess_bulk_min']:.0f}/{diag['ess_tail_min']:.0f}, "
+        f"divergences {diag['divergences']} ({diag['sampler']}, attempts {diag['attempts']})"
+    )
+
+
 def main() -> None:
     """Console-script entry point: package errors become exit 2 without a traceback.
 
@@ -150,6 +293,10 @@ def main() -> None:
     try:
         app()
     except CcsviBayesError as exc:
+        code = int(getattr(exc, "exit_code", 2))
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(code)
+    except ValueError as exc:  # bad numbers from the maths layer: still no traceback
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
 

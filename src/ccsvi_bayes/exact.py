@@ -91,7 +91,7 @@ _PRIOR_TAIL: Final = 1e-10  # prior tail probability used to size the pilot rang
 _DROP: Final = 1e-12  # posterior mass left out at either end (by the pilot's estimate)
 _BULK: Final = 1e-5  # the bulk panel spans the pilot's [1e-5, 1 - 1e-5] quantiles
 _MIN_NODES: Final = 16
-_BATCH_CHUNK: Final = 256  # rows per vectorised chunk in nnhm_exact_batch
+_BATCH_CHUNK: Final = 256  # max rows per vectorised chunk in nnhm_exact_batch
 
 
 # --- priors --------------------------------------------------------------------------
@@ -116,7 +116,7 @@ def _split_spec(
     if extra:
         raise ValueError(f"{kind} prior: unexpected keys {extra}; expected 'dist' and 'kwargs'")
     name = spec.get("dist")
-    if name not in families:
+    if not isinstance(name, str) or name not in families:
         raise ValueError(f"unknown {kind} prior {name!r}; expected one of {sorted(families)}")
     raw = spec.get("kwargs") or {}
     if not isinstance(raw, Mapping):
@@ -366,11 +366,17 @@ def _marginal(
     """
     d = s2[:, None, :] + (tau * tau)[:, :, None]  # marginal variances s_i^2 + tau^2
     w = 1.0 / d
-    big_w = w.sum(axis=-1)
-    ybar = (w * y[:, None, :]).sum(axis=-1) / big_w
-    quad = (w * (y[:, None, :] - ybar[..., None]) ** 2).sum(axis=-1)
-    logdet = np.log(d).sum(axis=-1)
+    # Weighted sums over studies as one batched matmul; y is centred on its row mean
+    # first, so sum w (y - ybar)^2 = Syy - Sy^2 / W loses no precision.
+    ym = y.mean(axis=1, keepdims=True)
+    yc = y - ym
+    sums = np.matmul(w, np.stack([np.ones_like(yc), yc, yc * yc], axis=-1))
+    big_w, sy, syy = sums[..., 0], sums[..., 1], sums[..., 2]
+    ybc = sy / big_w
+    quad = np.maximum(syy - sy * ybc, 0.0)
+    ybar = ybc + ym
     k = y.shape[-1]
+    logdet = np.matmul(np.log(d), np.ones(k))
     if mu.flat:
         ll = -0.5 * (logdet + np.log(big_w) + quad + (k - 1) * _LOG2PI)
         return ll, ybar, 1.0 / big_w
@@ -525,7 +531,12 @@ def _pilot_quantiles(x: FloatArray, g: FloatArray, probs: Sequence[float]) -> Fl
 
 
 def _pilot(
-    lo: FloatArray, hi: FloatArray, y: FloatArray, s2: FloatArray, prior: TauPrior, mu: MuPrior,
+    lo: FloatArray,
+    hi: FloatArray,
+    y: FloatArray,
+    s2: FloatArray,
+    prior: TauPrior,
+    mu: MuPrior,
     probs: Sequence[float],
 ) -> tuple[FloatArray, FloatArray]:
     """Pilot pass on [lo, hi] (log tau, per row): (quantiles, step)."""
@@ -551,9 +562,7 @@ class _Solution:
     log_norm: FloatArray  # (m,) log of the normalising constant (x = log tau measure)
 
 
-def _solve(
-    y: FloatArray, se: FloatArray, prior: TauPrior, mu: MuPrior, n_nodes: int
-) -> _Solution:
+def _solve(y: FloatArray, se: FloatArray, prior: TauPrior, mu: MuPrior, n_nodes: int) -> _Solution:
     """Adaptive quadrature over tau for each row of y, se (m, k)."""
     m, k = y.shape
     _check_proper(prior, mu, k)
@@ -610,8 +619,13 @@ def _solve(
         raise ValueError("the posterior of tau could not be normalised (check priors and data)")
     weights = np.exp(log_mass - log_norm[:, None])
     return _Solution(
-        tau=tau, weights=weights, mu_mean=mean, mu_var=var, edges=edges,
-        log_tau_atom=x_a if has_atom else np.full(m, -np.inf), atom_mass=weights[:, 0],
+        tau=tau,
+        weights=weights,
+        mu_mean=mean,
+        mu_var=var,
+        edges=edges,
+        log_tau_atom=x_a if has_atom else np.full(m, -np.inf),
+        atom_mass=weights[:, 0],
         log_norm=np.asarray(log_norm, dtype=np.float64),
     )
 
@@ -640,6 +654,7 @@ def _mix_quantile(w: FloatArray, m: FloatArray, s: FloatArray, q: FloatArray) ->
     lo = np.broadcast_to(np.where(live, m - 12.0 * s, np.inf).min(axis=1)[:, None], x.shape)
     hi = np.broadcast_to(np.where(live, m + 12.0 * s, -np.inf).max(axis=1)[:, None], x.shape)
     x = np.clip(x, lo, hi)
+    active = np.ones(x.shape, dtype=bool)  # entries still iterating; converged ones freeze
     for _ in range(200):
         z = (x[:, :, None] - m[:, None, :]) / s[:, None, :]
         r = (w[:, None, :] * special.ndtr(z)).sum(axis=-1) - q[None, :]
@@ -648,14 +663,17 @@ def _mix_quantile(w: FloatArray, m: FloatArray, s: FloatArray, q: FloatArray) ->
         lo = np.where(r < 0.0, x, lo)
         hi = np.where(r > 0.0, x, hi)
         with np.errstate(divide="ignore", invalid="ignore"):
-            new = x - r / f
-        bad = ~((new > lo) & (new < hi))
+            step = r / f
+        new = x - step
+        bad = ~((new >= lo) & (new <= hi))  # also catches NaN steps
         new = np.where(bad, 0.5 * (lo + hi), new)
-        done = np.abs(new - x) <= 1e-13 * (1.0 + np.abs(x))
-        x = new
-        if done.all():
+        tol = 1e-13 * (1.0 + np.abs(x))
+        done = (~bad & (np.abs(step) <= tol)) | (hi - lo <= tol) | (r == 0.0)
+        x = np.where(active & ~(r == 0.0), new, x)
+        active &= ~done
+        if not active.any():
             break
-    return x
+    return np.asarray(x, dtype=np.float64)
 
 
 # --- results ---------------------------------------------------------------------------
@@ -687,7 +705,9 @@ class ExactModel:
         )
         return np.asarray(g.reshape(xa.shape) - self.log_norm, dtype=np.float64)
 
-    def conditionals(self, tau: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    def conditionals(
+        self, tau: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         """mu mean, mu var (n,) and theta mean, theta var (n, k) given tau (n,)."""
         t = np.asarray(tau, dtype=np.float64).reshape(1, -1)
         y, s2 = self.y[None], (self.se**2)[None]
@@ -735,7 +755,7 @@ class ExactModel:
         def gap(x: float) -> float:
             return float(self.tau_cdf(np.array(math.exp(x)))) - q
 
-        root = optimize.brentq(gap, a, b, xtol=1e-14, rtol=4e-16, maxiter=200)
+        root = optimize.brentq(gap, a, b, xtol=1e-14, rtol=1e-15, maxiter=200)
         return math.exp(float(root))
 
     def sample_tau(self, n: int, rng: np.random.Generator) -> FloatArray:
@@ -755,7 +775,7 @@ class ExactModel:
         if in_atom.any():
             f_a = float(np.exp(self.tau_prior.logcdf(np.array(math.exp(self.log_tau_atom)))))
             draws[in_atom] = np.exp(self.tau_prior.log_ppf(u[in_atom] / self.atom_mass * f_a))
-        return draws
+        return np.asarray(draws, dtype=np.float64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -763,7 +783,8 @@ class ExactPosterior:
     """Quadrature posterior of the NNHM for one data set.
 
     ``tau_grid`` holds the tau nodes (units of y), ascending; node 0 is ``tau = 0`` and
-    carries the (tiny) mass of ``[0, tau_a]``. ``tau_weights`` are posterior masses
+    carries the (tiny) mass of ``[0, tau_a]`` (for Uniform(lower > 0) it sits at ``lower``
+    with zero mass). ``tau_weights`` are posterior masses
     (sum to 1). Per node: ``mu_mean``/``mu_var`` = E/Var[mu | tau, y], ``theta_mean``/
     ``theta_var`` (nodes, k) = E/Var[theta_i | tau, y]. ``model`` keeps data and priors for
     the continuous tau CDF and for sampling (``nnhm_exact`` always sets it).
@@ -826,8 +847,8 @@ class ExactPosterior:
         qa = _check_probs(q)
         if self.model is not None:
             return _shape_like(self.model.tau_quantile(qa.reshape(-1)), qa)
-        cum = np.cumsum(self.tau_weights)
-        return _shape_like(np.interp(qa.reshape(-1), cum, self.tau_grid), qa)
+        mid = np.cumsum(self.tau_weights) - 0.5 * self.tau_weights  # CDF at each node
+        return _shape_like(np.interp(qa.reshape(-1), mid, self.tau_grid), qa)
 
     def summary(self, mcid: float | None = None) -> dict[str, Any]:
         """Plain-float summary shaped like the package's summary.json.
@@ -880,9 +901,7 @@ class ExactPosterior:
             ],
         }
 
-    def sample(
-        self, n: int, rng: np.random.Generator | int | None = None
-    ) -> dict[str, FloatArray]:
+    def sample(self, n: int, rng: np.random.Generator | int | None = None) -> dict[str, FloatArray]:
         """n joint posterior draws: ``mu`` (n,), ``tau`` (n,), ``theta`` (n, k), ``theta_new`` (n,).
 
         tau is drawn from its continuous posterior, then mu | tau, theta | mu, tau and
@@ -939,13 +958,24 @@ def nnhm_exact(
     sol = _solve(yv[None], sv[None], prior, mu, n)
     tm, tv = _theta(sol.tau, yv[None], (sv * sv)[None], sol.mu_mean, sol.mu_var)
     model = ExactModel(
-        y=yv, se=sv, tau_prior=prior, mu_prior=mu, edges=sol.edges[0], sizes=_panel_sizes(n),
-        log_tau_atom=float(sol.log_tau_atom[0]), atom_mass=float(sol.atom_mass[0]),
+        y=yv,
+        se=sv,
+        tau_prior=prior,
+        mu_prior=mu,
+        edges=sol.edges[0],
+        sizes=_panel_sizes(n),
+        log_tau_atom=float(sol.log_tau_atom[0]),
+        atom_mass=float(sol.atom_mass[0]),
         log_norm=float(sol.log_norm[0]),
     )
     return ExactPosterior(
-        tau_grid=sol.tau[0], tau_weights=sol.weights[0], mu_mean=sol.mu_mean[0],
-        mu_var=sol.mu_var[0], theta_mean=tm[0], theta_var=tv[0], model=model,
+        tau_grid=sol.tau[0],
+        tau_weights=sol.weights[0],
+        mu_mean=sol.mu_mean[0],
+        mu_var=sol.mu_var[0],
+        theta_mean=tm[0],
+        theta_var=tv[0],
+        model=model,
     )
 
 
@@ -973,8 +1003,9 @@ def nnhm_exact_batch(
     keys = ("mu_mean", "mu_sd", "mu_q025", "mu_median", "mu_q975", "tau_mean", "prob_benefit")
     out = {key: np.empty(ya.shape[0]) for key in keys}
     probs = np.array([0.025, 0.5, 0.975])
-    for start in range(0, ya.shape[0], _BATCH_CHUNK):
-        rows = slice(start, start + _BATCH_CHUNK)
+    chunk = max(1, min(_BATCH_CHUNK, 4_000_000 // (_PILOT_POINTS * ya.shape[1])))  # memory cap
+    for start in range(0, ya.shape[0], chunk):
+        rows = slice(start, start + chunk)
         sol = _solve(ya[rows], sa[rows], prior, mu, n)
         s = np.sqrt(sol.mu_var)
         mean, var = _mix_moments(sol.weights, sol.mu_mean, sol.mu_var)
@@ -1002,7 +1033,7 @@ def reml(y: npt.ArrayLike, se: npt.ArrayLike) -> dict[str, float]:
 
     def loglik(t2: FloatArray) -> FloatArray:
         ll, _, _ = _marginal(np.sqrt(t2).reshape(1, -1), yv[None], s2[None], flat)
-        return ll[0]
+        return np.asarray(ll[0], dtype=np.float64)
 
     tau2 = 0.0
     if yv.size > 1:

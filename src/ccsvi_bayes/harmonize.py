@@ -25,6 +25,7 @@ __all__ = [
     "HarmonizeOptions",
     "design_features",
     "harmonize",
+    "reference_sd",
 ]
 
 FEATURE_COLUMNS = (
@@ -279,6 +280,24 @@ def _reference_sds(
                 "reference_sd and no row of arms.csv reports sd_change for it; add either (with its source)"
             )
     return out
+
+
+def reference_sd(
+    evidence: Evidence, instrument: str, options: HarmonizeOptions | None = None
+) -> float | None:
+    """The standardizing SD (baseline-SD scale) of an instrument, or None if unknowable.
+
+    Used to put an SMD back on the instrument scale (effect × SD = instrument points).
+    """
+    opts = options or HarmonizeOptions()
+    reference = evidence.instrument(instrument)["reference_sd"]
+    pooled = _pooled_change_sd(evidence, instrument)
+    from_change = pooled / np.sqrt(2 * (1 - opts.prepost_r)) if pooled is not None else None
+    if opts.sd_ref == "reference" and pd.notna(reference):
+        return float(reference)
+    if from_change is not None:
+        return float(from_change)
+    return float(reference) if pd.notna(reference) else None
 
 
 def _pooled_change_sd(evidence: Evidence, instrument: str) -> float | None:

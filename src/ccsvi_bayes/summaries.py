@@ -1,13 +1,25 @@
-"""Summaries: tables a statistician reads (evidence overviews now; posteriors later)."""
+"""Summaries: tables and the ``summary.json`` contract (DESIGN.md §5).
+
+Everything here reads posterior draws (xarray) and returns plain Python numbers; no PyMC.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 import pandas as pd
+import xarray as xr
 
 from ccsvi_bayes.data import Evidence
-from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize
+from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize, reference_sd
 
-__all__ = ["DESIGN_SHORT", "outcome_overview"]
+if TYPE_CHECKING:
+    from ccsvi_bayes.fitting import FitResult
+
+__all__ = ["DESIGN_SHORT", "fit_summary", "interval", "outcome_overview", "parameter_table"]
 
 #: short design labels for narrow tables
 DESIGN_SHORT = {
@@ -18,6 +30,20 @@ DESIGN_SHORT = {
     "case_control": "c-c",
 }
 _SHORT = DESIGN_SHORT
+_KEY_PARAMS = (
+    "mu",
+    "tau",
+    "psi",
+    "mu_design",
+    "pi_mean",
+    "pi_sd",
+    "omega",
+    "gamma",
+    "kappa",
+    "q_intercept",
+    "beta_mean",
+    "alpha_power",
+)
 
 
 def outcome_overview(evidence: Evidence, options: HarmonizeOptions | None = None) -> pd.DataFrame:
@@ -53,3 +79,271 @@ def outcome_overview(evidence: Evidence, options: HarmonizeOptions | None = None
             }
         )
     return pd.DataFrame.from_records(records)
+
+
+# --- posterior summaries ---------------------------------------------------------------------
+def _draws(da: xr.DataArray) -> np.ndarray:
+    """Flatten chain × draw into one sample axis (first)."""
+    stacked = da.stack(sample=("chain", "draw")).transpose("sample", ...)
+    return np.asarray(stacked.values, dtype=float)
+
+
+def interval(values: np.ndarray) -> dict[str, float]:
+    """mean, sd, median, q025, q975 of a 1-D sample (plain floats)."""
+    v = np.asarray(values, dtype=float)
+    q025, median, q975 = np.quantile(v, [0.025, 0.5, 0.975])
+    return {
+        "mean": _f(v.mean()),
+        "sd": _f(v.std(ddof=1)),
+        "median": _f(median),
+        "q025": _f(q025),
+        "q975": _f(q975),
+    }
+
+
+def _short(values: np.ndarray) -> dict[str, float]:
+    full = interval(values)
+    return {k: full[k] for k in ("mean", "q025", "q975")}
+
+
+def _f(x: Any) -> float:
+    value = float(x)
+    return value if math.isfinite(value) else float("nan")
+
+
+def parameter_table(result: FitResult) -> pd.DataFrame:
+    """Key parameters with mean, sd, quantiles, R-hat and bulk/tail ESS."""
+    import arviz as az
+
+    post = result.idata.posterior
+    names = [n for n in _KEY_PARAMS if n in post.data_vars]
+    rows = []
+    for name in names:
+        da = post[name]
+        extra_dims = [d for d in da.dims if d not in ("chain", "draw")]
+        flat = da.stack(cell=extra_dims) if extra_dims else da.expand_dims(cell=[""])
+        for cell in flat["cell"].values:
+            series = flat.sel(cell=cell)
+            label = (
+                name
+                if not extra_dims
+                else f"{name}[{cell if not isinstance(cell, tuple) else ','.join(map(str, cell))}]"
+            )
+            stats = interval(series.values.ravel())
+            single = xr.Dataset(
+                {"x": series.drop_vars([c for c in series.coords if c not in ("chain", "draw")])}
+            )
+            if post.sizes.get("chain", 1) > 1:
+                stats["r_hat"] = _f(az.rhat(single)["x"])
+                stats["ess_bulk"] = _f(az.ess(single, method="bulk")["x"])
+                stats["ess_tail"] = _f(az.ess(single, method="tail")["x"])
+            rows.append({"parameter": label, **stats})
+    return pd.DataFrame(rows).set_index("parameter")
+
+
+def fit_summary(result: FitResult) -> dict[str, Any]:
+    """The ``summary.json`` document of an efficacy fit."""
+    post = result.idata.posterior
+    domain = result.data.domain
+    rng = np.random.default_rng(result.seed)
+    mu = _draws(post["mu"])
+    effect: dict[str, Any] = {
+        "scale": domain.scale,
+        **interval(mu),
+        "prob_benefit": _f((mu > 0).mean()),
+    }
+    exact = post.attrs.get("exact_summary")
+    if exact:  # the exact engine: analytic values instead of Monte Carlo ones
+        exact_effect = json.loads(exact)["effect"]
+        effect.update(
+            {
+                k: _f(exact_effect[k])
+                for k in ("mean", "sd", "median", "q025", "q975", "prob_benefit")
+            }
+        )
+    mcid_std, instrument = _mcid_and_instrument(result, mu)
+    effect["mcid"] = domain.mcid
+    effect["mcid_standardized"] = mcid_std
+    effect["prob_mcid"] = _f((mu > mcid_std).mean()) if mcid_std is not None else None
+    effect["instrument_scale"] = instrument
+
+    tau = _draws(post["tau"])
+    tau_overall = tau.mean(axis=1) if tau.ndim > 1 else tau
+    scale = np.sqrt(tau_overall**2 + (_draws(post["psi"]) ** 2 if "psi" in post else 0.0))
+    theta_new = mu + scale * rng.standard_normal(mu.shape[0])
+    summary: dict[str, Any] = {
+        "model": result.spec.name,
+        "outcome": result.outcome,
+        "outcome_label": domain.label,
+        "evidence": {
+            "name": result.evidence.name,
+            "sha256": result.evidence.sha256,
+            "assumptions": dict(result.evidence.assumptions),
+        },
+        "package_version": _version(),
+        "seed": result.seed,
+        "engine": result.engine,
+        "spec": result.spec.as_dict(),
+        "spec_sha256": result.spec.digest,
+        "direction": "positive = benefit (venoplasty better than control)",
+        "effect": effect,
+        "predictive": {
+            **_short(theta_new),
+            "description": "true effect in a new study (theta_new = mu + tau * z)",
+        },
+        "heterogeneity": {"tau": _short(tau_overall)},
+        "bias": _bias_summary(result),
+        "studies": _study_summaries(result),
+        "diagnostics": result.diagnostics.as_dict(),
+        "notes": list(result.notes),
+    }
+    if tau.ndim > 1:
+        summary["heterogeneity"]["tau_by_design"] = {
+            d: _short(tau[:, i]) for i, d in enumerate(result.data.designs)
+        }
+    return _clean(summary)
+
+
+def _version() -> str:
+    from ccsvi_bayes import __version__
+
+    return __version__
+
+
+def _mcid_and_instrument(result: FitResult, mu: np.ndarray) -> tuple[float | None, dict[str, Any]]:
+    domain = result.data.domain
+    instrument = domain.reporting_instrument
+    if domain.is_binary:
+        good = bool(result.evidence.instrument(instrument)["higher_is_better"])
+        odds = np.exp(mu if good else -mu)
+        return None, {
+            "instrument": instrument,
+            "measure": f"odds ratio of '{instrument}', treatment vs control ({'above' if good else 'below'} 1 = benefit)",
+            **_short(odds),
+        }
+    if domain.scale == "md":
+        return domain.mcid, {
+            "instrument": instrument,
+            "measure": "mean difference in instrument units (benefit direction)",
+            **_short(mu),
+        }
+    sd = reference_sd(result.evidence, instrument, HarmonizeOptions(**result.spec.harmonize))
+    if sd is None:
+        return None, {
+            "instrument": instrument,
+            "measure": "not available: no reference SD for this instrument",
+        }
+    mcid_std = domain.mcid / sd if domain.mcid is not None else None
+    points = mu * sd
+    return mcid_std, {
+        "instrument": instrument,
+        "measure": f"{instrument} points of improvement (effect × reference SD {sd:.3g}; positive = benefit)",
+        "reference_sd": sd,
+        **_short(points),
+    }
+
+
+def _bias_summary(result: FitResult) -> dict[str, Any]:
+    post = result.idata.posterior
+    out: dict[str, Any] = {"form": result.spec.bias["form"], "features": list(result.data.features)}
+    for name in ("pi_mean", "pi_sd", "kappa", "q_intercept", "beta_mean", "psi"):
+        if name in post:
+            out[name] = _short(_draws(post[name]))
+    if "omega" in post:
+        out["omega"] = _short(_draws(post["omega"])[:, 0])
+    if "gamma" in post:
+        g = _draws(post["gamma"])
+        out["gamma"] = {f: _short(g[:, i]) for i, f in enumerate(result.data.features)}
+    if "mu_design" in post:
+        md = _draws(post["mu_design"])
+        out["mu_design"] = {d: _short(md[:, i]) for i, d in enumerate(result.data.designs)}
+    if result.spec.power_alpha is not None:
+        out["alpha_power"] = result.spec.power_alpha
+    return out
+
+
+def _study_summaries(result: FitResult) -> list[dict[str, Any]]:
+    post = result.idata.posterior
+    data = result.data
+    theta = _draws(post["theta"])
+    beta = _draws(post["beta"]) if "beta" in post else None
+    q = _draws(post["prob_biased"]) if "prob_biased" in post else None
+    out = []
+    for i, sid in enumerate(data.studies):
+        facts = data.study_table.loc[sid]
+        observed, se = _observed(data, i)
+        entry: dict[str, Any] = {
+            "study_id": sid,
+            "label": str(facts["label"]),
+            "design": str(facts["design"]),
+            "randomized": bool(facts["randomized"]),
+            "control": str(facts["control"]),
+            "observed": observed,
+            "se": se,
+            "observed_measure": _observed_measure(data, i),
+            "shrunk_mean": _f(theta[:, i].mean()),
+            "shrunk_q025": _f(np.quantile(theta[:, i], 0.025)),
+            "shrunk_q975": _f(np.quantile(theta[:, i], 0.975)),
+            "features": [f for j, f in enumerate(data.features) if data.x[i, j] > 0],
+        }
+        if beta is not None:
+            entry["bias"] = _short(beta[:, i])
+        if q is not None:
+            entry["prob_biased"] = _f(q[:, i].mean())
+        out.append(entry)
+    return out
+
+
+def _observed(data: Any, i: int) -> tuple[float | None, float | None]:
+    """The study's observed effect: contrast (t − c), or the single-arm change."""
+    con = data.contrast[data.contrast["study_idx"] == i]
+    if len(con):
+        return _f(con["y"].iloc[0]), _f(con["se"].iloc[0])
+    arm = data.arm[data.arm["study_idx"] == i]
+    t = arm[arm["treat"] == 1]
+    c = arm[arm["treat"] == 0]
+    if data.binary:
+        if len(t) != 1 or len(c) != 1:
+            return None, None
+        et, nt, ec, nc = (
+            float(t["events"].iloc[0]),
+            float(t["n"].iloc[0]),
+            float(c["events"].iloc[0]),
+            float(c["n"].iloc[0]),
+        )
+        if min(et, nt - et, ec, nc - ec) <= 0:
+            return None, None  # zero cell: no finite log odds ratio (the model uses counts)
+        sign = float(t["sign"].iloc[0])
+        log_or = math.log(et / (nt - et)) - math.log(ec / (nc - ec))
+        return _f(sign * log_or), _f(math.sqrt(1 / et + 1 / (nt - et) + 1 / ec + 1 / (nc - ec)))
+    if len(t) == 1 and len(c) == 1:
+        return _f(t["y"].iloc[0] - c["y"].iloc[0]), _f(math.hypot(t["se"].iloc[0], c["se"].iloc[0]))
+    if len(t) == 1:
+        return _f(t["y"].iloc[0]), _f(t["se"].iloc[0])
+    return None, None
+
+
+def _observed_measure(data: Any, i: int) -> str:
+    if len(data.contrast[data.contrast["study_idx"] == i]):
+        return "contrast"
+    arms = data.arm[data.arm["study_idx"] == i]
+    if arms["treat"].nunique() == 2:
+        return "treatment minus control" + (" (log odds ratio)" if data.binary else "")
+    return (
+        "single-arm change (includes no-treatment change and bias)"
+        if not data.binary
+        else "single arm (events only)"
+    )
+
+
+def _clean(obj: Any) -> Any:
+    """NaN → None so the JSON is valid; numpy scalars → Python numbers."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj

@@ -1,0 +1,247 @@
+"""The high-level API: ``fit(evidence, model=..., outcome=...)`` → :class:`FitResult`.
+
+A fit loads (or takes) an evidence set, harmonizes one outcome with the spec's knobs, builds
+the model, samples it (NUTS, or the exact engine for the NNHM), adds prior/predictive/
+log-likelihood groups, and summarizes. ``FitResult.to_dir`` writes ``posterior.nc`` and
+``summary.json`` atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+from ccsvi_bayes import __version__
+from ccsvi_bayes.data import Evidence, load_evidence
+from ccsvi_bayes.errors import CcsviBayesError, InvalidModelSpec
+from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize
+from ccsvi_bayes.inference import (
+    ConvergenceError,
+    Diagnostics,
+    SamplerSettings,
+    add_predictive_groups,
+    run_nuts,
+)
+from ccsvi_bayes.models import ModelData, build_model, model_inputs, prepare_data
+from ccsvi_bayes.specs import ModelSpec, load_spec
+
+__all__ = ["FitResult", "fit", "write_atomic"]
+
+DEFAULT_SEED = 20181028
+
+
+@dataclass
+class FitResult:
+    """One fitted model on one outcome: posterior, diagnostics, provenance."""
+
+    idata: az.InferenceData
+    spec: ModelSpec
+    evidence: Evidence
+    outcome: str
+    harmonized: pd.DataFrame
+    data: ModelData
+    diagnostics: Diagnostics
+    seed: int
+    engine: str
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> pd.DataFrame:
+        """Key parameters (mean, sd, 2.5%, 50%, 97.5%, R-hat, ESS) as a pandas table."""
+        from ccsvi_bayes.summaries import parameter_table
+
+        return parameter_table(self)
+
+    def summary_dict(self) -> dict[str, Any]:
+        """The ``summary.json`` content (DESIGN.md §5)."""
+        from ccsvi_bayes.summaries import fit_summary
+
+        return fit_summary(self)
+
+    def to_dir(self, path: str | Path) -> Path:
+        """Write ``posterior.nc`` and ``summary.json`` (each atomically) into ``path``."""
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        summary = self.summary_dict()
+        idata = self.idata
+        idata.posterior.attrs.update(_provenance_attrs(self))
+        write_atomic(
+            folder / "posterior.nc", lambda tmp: idata.to_netcdf(str(tmp), engine="h5netcdf")
+        )
+        text = json.dumps(summary, indent=2, allow_nan=False)
+        write_atomic(
+            folder / "summary.json", lambda tmp: tmp.write_text(text + "\n", encoding="utf-8")
+        )
+        return folder
+
+
+def write_atomic(target: Path, write: Any) -> None:
+    """Write through a temporary file in the same folder, then rename: never a partial file."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _provenance_attrs(result: FitResult) -> dict[str, Any]:
+    import nutpie
+    import pymc
+
+    return {
+        "ccsvi_bayes_version": __version__,
+        "model": result.spec.name,
+        "outcome": result.outcome,
+        "spec": json.dumps(result.spec.as_dict(), sort_keys=True),
+        "spec_sha256": result.spec.digest,
+        "evidence_name": result.evidence.name,
+        "evidence_sha256": result.evidence.sha256,
+        "assumptions": json.dumps(dict(result.evidence.assumptions), sort_keys=True),
+        "seed": result.seed,
+        "engine": result.engine,
+        "pymc_version": pymc.__version__,
+        "nutpie_version": nutpie.__version__,
+        "arviz_version": az.__version__,
+    }
+
+
+def fit(
+    evidence: Evidence | str | Path | None = None,
+    *,
+    model: str | ModelSpec = "bias_adjusted",
+    outcome: str = "qol_physical",
+    priors: Mapping[str, Any] | list[str] | None = None,
+    seed: int = DEFAULT_SEED,
+    engine: str | None = None,
+    draws: int | None = None,
+    tune: int | None = None,
+    chains: int | None = None,
+    backend: str | None = None,
+    strict: bool = False,
+    progress: bool = False,
+    predictive: bool = True,
+) -> FitResult:
+    """Fit ``model`` to ``outcome`` of ``evidence`` (default: the embedded CCSVI set).
+
+    ``priors`` are ``--set``-style overrides of the spec (any key, not only priors), e.g.
+    ``{"priors.tau.sigma": 1.0, "bias.form": "mixture"}``. ``engine`` is ``"nuts"`` (default)
+    or ``"exact"`` (NNHM models only). Under ``strict``, a fit that fails the convergence gate
+    after one retry raises :class:`ConvergenceError`; otherwise it warns and the summary says
+    ``converged: false``.
+    """
+    ev = evidence if isinstance(evidence, Evidence) else load_evidence(evidence)
+    spec = model if isinstance(model, ModelSpec) else load_spec(model)
+    spec = spec.with_overrides(priors)
+    if spec.family != "efficacy":
+        from ccsvi_bayes.harms import fit_harms
+
+        return fit_harms(
+            ev,
+            spec,
+            outcome,
+            seed=seed,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            backend=backend,
+            strict=strict,
+            progress=progress,
+            predictive=predictive,
+        )
+    engine = engine or str(spec.sampler["engine"])
+    harmonized = harmonize(ev, outcome, HarmonizeOptions(**spec.harmonize))
+    data = prepare_data(ev, harmonized, spec)
+    notes = [*data.notes]
+    if engine == "exact":
+        idata, diagnostics = _fit_exact(
+            data,
+            spec,
+            seed,
+            draws or int(spec.sampler["draws"]) * int(chains or spec.sampler["chains"]),
+        )
+    elif engine == "nuts":
+        settings = SamplerSettings.from_spec(
+            spec.sampler,
+            seed=seed,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            backend=backend,
+            progress=progress,
+        )
+        pm_model = build_model(data, spec)
+        inputs = model_inputs(data, spec)
+        key = (spec.structure_key(), data.domain.scale, data.binary, data.shape_key)
+        idata, diagnostics = run_nuts(pm_model, inputs, key, settings)
+        if predictive:
+            idata = add_predictive_groups(pm_model, idata, inputs, seed)
+    else:
+        raise InvalidModelSpec(f"unknown engine {engine!r} (nuts or exact)")
+    if not diagnostics.converged:
+        message = f"{spec.name} / {outcome}: convergence gate failed: {diagnostics.message()}"
+        if strict:
+            raise ConvergenceError(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+        notes.append(message)
+    return FitResult(idata, spec, ev, outcome, harmonized, data, diagnostics, seed, engine, notes)
+
+
+def _fit_exact(
+    data: ModelData, spec: ModelSpec, seed: int, n_draws: int
+) -> tuple[az.InferenceData, Diagnostics]:
+    """The exact NNHM engine, with draws laid out like a NUTS posterior (1 chain)."""
+    from ccsvi_bayes.exact import nnhm_exact
+
+    if not spec.exact_engine or spec.likelihood != "contrast" or data.binary or len(data.arm):
+        raise CcsviBayesError(
+            f"the exact engine fits the normal-normal model on contrasts only (model '{spec.name}', outcome '{data.domain.id}'); use --engine nuts"
+        )
+    y = data.contrast["y"].to_numpy(float)
+    se = data.contrast["se"].to_numpy(float)
+    tau = spec.priors["tau"].resolve(data.domain.id, False)
+    mu = spec.priors["mu"].resolve(data.domain.id, False)
+    post = nnhm_exact(
+        y,
+        se,
+        tau_prior={"dist": tau.dist, "kwargs": dict(tau.kwargs)},
+        mu_prior={"dist": mu.dist, "kwargs": dict(mu.kwargs)},
+    )
+    draws = post.sample(n_draws, np.random.default_rng(seed))
+    study_of_row = data.contrast["study_idx"].to_numpy(int)
+    theta = np.zeros((n_draws, len(data.studies)))
+    theta[:, study_of_row] = draws["theta"]
+    posterior = {
+        "mu": draws["mu"][None, :],
+        "tau": draws["tau"][None, :],
+        "theta": theta[None, :, :],
+    }
+    idata = az.from_dict(
+        posterior=posterior, coords={"study": list(data.studies)}, dims={"theta": ["study"]}
+    )
+    idata.posterior.attrs["exact_summary"] = json.dumps(post.summary())
+    diag = Diagnostics(
+        rhat_max=1.0,
+        ess_bulk_min=float(n_draws),
+        ess_tail_min=float(n_draws),
+        divergences=0,
+        converged=True,
+        sampler="exact",
+    )
+    idata.add_groups(
+        observed_data={"y_contrast": (("contrast_obs",), y)},
+        coords={"contrast_obs": list(data.contrast["label"])},
+    )
+    return idata, diag

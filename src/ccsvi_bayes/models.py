@@ -1,0 +1,643 @@
+"""Model builders: harmonized rows + a :class:`ModelSpec` → ``pm.Model``.
+
+Maths (DESIGN.md §4; positive = benefit; i = study):
+
+- control arm:   y_ic ~ N(π_i + ω·[wait-list control], s²)
+- treatment arm: y_it ~ N(π_i + θ_i + β_i, s²)       (single-arm studies: treatment only)
+- contrast:      y_i  ~ N(θ_i + β_i − ω·[wait-list], s²)
+- binary domains use the same linear predictor on the log-odds scale with a binomial likelihood:
+  logit p = π_i + d·(treat·(θ_i + β_i) + ω·[wait-list]), d = +1 for a good event ("improved")
+  and −1 for a harmful one (relapse), so θ > 0 is benefit in every domain.
+- π_i = π̄ + σ_π·z_i (non-centred), θ_i = μ + τ·u_i, β_i = x_iᵀγ + κ·c_i·e_i with c_i = 1 for a
+  study with any design flaw (``kappa_scaling = "sqrt_count"``: √(Σ x_i)), 0 for the reference
+  design, so a reference-design study has β_i = 0 exactly.
+
+ω enters the **control arm** only: a wait-list arm lacks the placebo response that a treated
+(or sham-treated) arm has, so a wait-list contrast overstates θ by −ω. (Put into π_i, as a
+literal reading of DESIGN §4 suggests, ω would cancel from every contrast.)
+
+Every data array and every prior hyperparameter is a ``pm.Data`` node, so a compiled model can
+be refitted to new data or priors without recompiling (see :func:`model_inputs`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+
+from ccsvi_bayes.data import Domain, Evidence
+from ccsvi_bayes.errors import CcsviBayesError, InvalidModelSpec
+from ccsvi_bayes.harmonize import FEATURE_COLUMNS
+from ccsvi_bayes.specs import ModelSpec, PriorSpec
+from ccsvi_bayes.vocabulary import Dim
+
+__all__ = [
+    "ModelData",
+    "build_model",
+    "hyperparameters",
+    "model_inputs",
+    "prepare_data",
+]
+
+_CATEGORICAL_REFERENCE = {"design": "rct", "blinding": "double", "control": "sham"}
+_BOOLEAN_STUDY_COLUMNS = ("randomized", "prospective")
+
+
+@dataclass(frozen=True)
+class ModelData:
+    """Arrays and coordinates a builder needs; everything indexed by study id strings.
+
+    ``arm`` rows are arm-level observations (``y``/``se`` for continuous domains,
+    ``events``/``n`` for binary ones); ``contrast`` rows are between-arm estimates.
+    """
+
+    domain: Domain
+    studies: tuple[str, ...]
+    features: tuple[str, ...]
+    x: np.ndarray  # (study, feature) 0/1
+    arm: pd.DataFrame  # study_idx, treat, wait_list, y, se, events, n, label
+    contrast: pd.DataFrame  # study_idx, wait_list, y, se, label
+    study_table: pd.DataFrame  # one row per study: design facts, features, randomized
+    binary: bool
+    designs: tuple[str, ...] = ()
+    design_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    elicited: pd.DataFrame | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def shape_key(self) -> tuple[int, ...]:
+        return (
+            len(self.studies),
+            len(self.features),
+            len(self.arm),
+            len(self.contrast),
+            len(self.designs),
+        )
+
+
+# --- data preparation ---------------------------------------------------------------------
+def prepare_data(evidence: Evidence, harmonized: pd.DataFrame, spec: ModelSpec) -> ModelData:
+    """Select the spec's studies from harmonized rows and lay out model arrays."""
+    domain = evidence.domain(str(harmonized.attrs.get("domain", "")))
+    rows = harmonized[harmonized["included"]].copy()
+    notes: list[str] = []
+    if spec.studies in ("randomized_controlled", "controlled"):
+        keep = rows["control"].ne("none")
+        if spec.studies == "randomized_controlled":
+            keep &= rows["randomized"].astype(bool)
+        dropped = sorted(set(rows.loc[~keep, "study_id"]))
+        if dropped:
+            notes.append(
+                f"left out by the model ({spec.studies} studies only): {', '.join(dropped)}"
+            )
+        rows = rows[keep]
+    if rows.empty:
+        raise CcsviBayesError(
+            f"model '{spec.name}' has no usable rows for outcome '{domain.id}' (after selecting {spec.studies} studies)"
+        )
+
+    binary = domain.is_binary
+    if spec.likelihood == "contrast" and not binary:
+        rows, more = _arms_to_contrasts(rows)
+        notes += more
+    if spec.studies == "randomized_controlled" and spec.likelihood == "arm":
+        rows, more = _drop_one_arm_studies(rows)
+        notes += more
+
+    studies = tuple(dict.fromkeys(rows["study_id"]))  # file order, unique
+    study_table = rows.drop_duplicates("study_id").set_index("study_id").loc[list(studies)]
+    features = _resolve_features(spec, study_table)
+    x = _feature_matrix(features, study_table)
+    index = {sid: i for i, sid in enumerate(studies)}
+
+    arm_rows = rows[rows["row_kind"] != "contrast"]
+    arm = pd.DataFrame(
+        {
+            "study_idx": arm_rows["study_id"].map(index).to_numpy(int),
+            "treat": (arm_rows["arm"] == "treatment").to_numpy(int),
+            "wait_list": ((arm_rows["arm"] == "control") & arm_rows["wait_list"]).to_numpy(int),
+            # binary rows: +1 when the event is good ("improved"), -1 when harmful (relapse)
+            "sign": (arm_rows["sign"] if binary else pd.Series(1, index=arm_rows.index)).to_numpy(
+                float
+            ),
+            "y": arm_rows["y"].to_numpy(float),
+            "se": arm_rows["se"].to_numpy(float),
+            "events": arm_rows["events"].to_numpy(float),
+            "n": arm_rows["n"].to_numpy(float),
+            "label": (arm_rows["study_id"] + ":" + arm_rows["arm"]).to_numpy(str),
+        }
+    )
+    con_rows = rows[rows["row_kind"] == "contrast"]
+    contrast = pd.DataFrame(
+        {
+            "study_idx": con_rows["study_id"].map(index).to_numpy(int),
+            "wait_list": con_rows["wait_list"].astype(bool).to_numpy(int),
+            "y": con_rows["y"].to_numpy(float),
+            "se": con_rows["se"].to_numpy(float),
+            "label": (con_rows["study_id"] + ":contrast").to_numpy(str),
+        }
+    )
+    if not binary and arm[["y", "se"]].isna().any().any():
+        raise CcsviBayesError(f"outcome '{domain.id}': an arm row has no standardized value")
+    designs = tuple(dict.fromkeys(study_table["design"]))
+    design_idx = study_table["design"].map({d: i for i, d in enumerate(designs)}).to_numpy(int)
+    elicited = (
+        _elicited_table(evidence, spec, studies, x) if spec.bias["form"] == "elicited" else None
+    )
+    return ModelData(
+        domain=domain,
+        studies=studies,
+        features=features,
+        x=x,
+        arm=arm.reset_index(drop=True),
+        contrast=contrast.reset_index(drop=True),
+        study_table=study_table,
+        binary=binary,
+        designs=designs,
+        design_idx=design_idx,
+        elicited=elicited,
+        notes=tuple(notes),
+    )
+
+
+def _arms_to_contrasts(rows: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Treatment − control per study (SEs add in quadrature); contrasts kept as they are."""
+    out, notes = [], []
+    for sid, group in rows.groupby("study_id", sort=False):
+        con = group[group["row_kind"] == "contrast"]
+        t = group[(group["row_kind"] != "contrast") & (group["arm"] == "treatment")]
+        c = group[(group["row_kind"] != "contrast") & (group["arm"] == "control")]
+        if len(t) == 1 and len(c) == 1:
+            first = t.iloc[0].copy()
+            first["y"] = float(t["y"].iloc[0] - c["y"].iloc[0])
+            first["se"] = math.hypot(float(t["se"].iloc[0]), float(c["se"].iloc[0]))
+            first["row_kind"], first["arm"] = "contrast", "contrast"
+            out.append(first.to_frame().T)
+        elif len(con):
+            out.append(con)
+        else:
+            notes.append(f"{sid}: no treatment-control pair, left out of the contrast likelihood")
+    if not out:
+        raise CcsviBayesError("no study has a treatment-control pair for the contrast likelihood")
+    frame = pd.concat(out, ignore_index=True)
+    for col in ("y", "se"):
+        frame[col] = frame[col].astype(float)
+    return frame, notes
+
+
+def _drop_one_arm_studies(rows: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    arms = rows[rows["row_kind"] != "contrast"].groupby("study_id")["arm"].nunique()
+    one = sorted(arms[arms < 2].index)
+    has_contrast = set(rows.loc[rows["row_kind"] == "contrast", "study_id"])
+    one = [s for s in one if s not in has_contrast]
+    notes = [f"{sid}: only one arm reported, left out of the randomized comparison" for sid in one]
+    return rows[~rows["study_id"].isin(one)], notes
+
+
+def _resolve_features(spec: ModelSpec, studies: pd.DataFrame) -> tuple[str, ...]:
+    if spec.bias["form"] not in ("design", "mixture"):
+        return ()
+    out: list[str] = []
+    for name in spec.bias["features"]:
+        if name in FEATURE_COLUMNS or name in _BOOLEAN_STUDY_COLUMNS:
+            out.append(name)
+        elif name in _CATEGORICAL_REFERENCE:
+            ref = _CATEGORICAL_REFERENCE[name]
+            levels = sorted(set(studies[name]) - {ref})
+            out += [f"{name}_{level}" for level in levels]
+        else:
+            known = ", ".join([*FEATURE_COLUMNS, *_BOOLEAN_STUDY_COLUMNS, *_CATEGORICAL_REFERENCE])
+            raise InvalidModelSpec(f"bias.features: unknown feature '{name}' (known: {known})")
+    return tuple(dict.fromkeys(out))
+
+
+def _feature_matrix(features: tuple[str, ...], studies: pd.DataFrame) -> np.ndarray:
+    cols = []
+    for name in features:
+        if name in studies.columns:
+            cols.append(studies[name].astype(bool).to_numpy(float))
+        else:
+            column, level = next(
+                (c, name[len(c) + 1 :]) for c in _CATEGORICAL_REFERENCE if name.startswith(c + "_")
+            )
+            cols.append((studies[column] == level).to_numpy(float))
+    return np.column_stack(cols) if cols else np.zeros((len(studies), 0))
+
+
+def _elicited_table(
+    evidence: Evidence, spec: ModelSpec, studies: tuple[str, ...], x: np.ndarray
+) -> pd.DataFrame:
+    path = evidence.path / str(spec.bias["elicited_table"])
+    if not path.is_file():
+        raise InvalidModelSpec(
+            f"bias.form = elicited needs {path.name} in the evidence folder ({path})"
+        )
+    table = pd.read_csv(path, dtype={"study_id": str})
+    missing = [c for c in ("study_id", "bias_mean", "bias_sd", "source") if c not in table.columns]
+    if missing:
+        raise InvalidModelSpec(f"{path.name}: missing column(s) {', '.join(missing)}")
+    table = table.set_index("study_id")
+    absent = [s for s in studies if s not in table.index]
+    if absent:
+        raise InvalidModelSpec(f"{path.name}: no elicited bias for {', '.join(absent)}")
+    if (table["bias_sd"] < 0).any():
+        raise InvalidModelSpec(f"{path.name}: bias_sd must be >= 0")
+    return table.loc[list(studies), ["bias_mean", "bias_sd"]].astype(float)
+
+
+# --- inputs (pm.Data values) --------------------------------------------------------------
+def model_inputs(data: ModelData, spec: ModelSpec) -> dict[str, np.ndarray]:
+    """Every ``pm.Data`` value of the model: data arrays and prior hyperparameters.
+
+    A compiled model is refitted to new data or priors by setting these (nutpie
+    ``with_data`` / ``pm.set_data``); names are stable.
+    """
+    arm, con = data.arm, data.contrast
+    inputs: dict[str, np.ndarray] = {}
+    if len(arm):
+        inputs.update(
+            arm_study=arm["study_idx"].to_numpy(np.int64),
+            arm_treat=arm["treat"].to_numpy(float),
+            arm_wait_list=arm["wait_list"].to_numpy(float),
+            arm_sign=arm["sign"].to_numpy(float),
+        )
+        if data.binary:
+            inputs.update(
+                arm_events=arm["events"].to_numpy(np.int64), arm_n=arm["n"].to_numpy(np.int64)
+            )
+        else:
+            inputs.update(arm_y=arm["y"].to_numpy(float), arm_se=arm["se"].to_numpy(float))
+    if len(con):
+        inputs.update(
+            contrast_study=con["study_idx"].to_numpy(np.int64),
+            contrast_wait_list=con["wait_list"].to_numpy(float),
+            contrast_y=con["y"].to_numpy(float),
+            contrast_se=con["se"].to_numpy(float),
+        )
+    inputs["pi_mask"] = _pi_mask(data, spec)
+    nonrand = (~data.study_table["randomized"].astype(bool)).to_numpy(float)
+    if spec.power_alpha is not None:
+        inputs["alpha_power"] = np.asarray(spec.power_alpha, dtype=float)
+        inputs["nonrandomized"] = nonrand
+    if data.features:
+        inputs["x"] = data.x.astype(float)
+        count = data.x.sum(axis=1)
+        scale = (
+            np.sqrt(count)
+            if spec.bias["kappa_scaling"] == "sqrt_count"
+            else (count > 0).astype(float)
+        )
+        inputs["kappa_scale"] = scale
+    if data.elicited is not None:
+        inputs["bias_mean"] = data.elicited["bias_mean"].to_numpy(float)
+        inputs["bias_sd"] = data.elicited["bias_sd"].to_numpy(float)
+    if spec.theta == "three_level":
+        inputs["design_idx"] = data.design_idx.astype(np.int64)
+    inputs["hyper"] = hyperparameters(data, spec)[1]
+    return inputs
+
+
+def hyperparameters(data: ModelData, spec: ModelSpec) -> tuple[list[str], np.ndarray]:
+    """All prior hyperparameters as one labelled vector (the ``hyper`` data node).
+
+    Labels are ``<param>.<kwarg>`` (``gamma.mu[<feature>]`` for vectors), e.g.
+    ``tau.sigma``: a sensitivity grid swaps this one vector without recompiling.
+    """
+    labels: list[str] = []
+    values: list[float] = []
+    for param in _used_priors(data, spec):
+        for kwarg, value in _hyper_values(param, data, spec).items():
+            if value.ndim == 0:
+                labels.append(f"{param}.{kwarg}")
+                values.append(float(value))
+            else:
+                labels += [f"{param}.{kwarg}[{f}]" for f in data.features]
+                values += [float(v) for v in value]
+    return labels, np.asarray(values, dtype=float)
+
+
+def _pi_mask(data: ModelData, spec: ModelSpec) -> np.ndarray:
+    single = data.study_table["control"].eq("none").to_numpy()
+    if spec.single_arm_pi == "zero":
+        return (~single).astype(float)
+    return np.ones(len(data.studies))
+
+
+def _used_priors(data: ModelData, spec: ModelSpec) -> list[str]:
+    used = ["mu", "tau"]
+    if len(data.arm):
+        used += ["pi_mean", "pi_sd"]
+        if "omega" in spec.priors and data.arm["wait_list"].any():
+            used.append("omega")
+    if (
+        len(data.contrast)
+        and "omega" in spec.priors
+        and data.contrast["wait_list"].any()
+        and "omega" not in used
+    ):
+        used.append("omega")
+    if spec.theta == "three_level":
+        used.append("psi")
+    form = spec.bias["form"]
+    if form == "design" and data.features:
+        used += ["gamma", "kappa"]
+    if form == "mixture" and data.features:
+        used += ["q_intercept", "gamma", "beta_mean", "kappa"]
+    missing = [p for p in used if p not in spec.priors]
+    if missing:
+        raise InvalidModelSpec(
+            f"model '{spec.name}' needs prior(s) {', '.join(missing)} for outcome '{data.domain.id}'"
+        )
+    return used
+
+
+def _prior_for(
+    param: str, data: ModelData, spec: ModelSpec, feature: str | None = None
+) -> PriorSpec:
+    return spec.priors[param].resolve(data.domain.id, data.binary, feature)
+
+
+def _hyper_values(param: str, data: ModelData, spec: ModelSpec) -> dict[str, np.ndarray]:
+    if param == "gamma":
+        priors = [_prior_for("gamma", data, spec, f) for f in data.features]
+        dists = {p.dist for p in priors}
+        if len(dists) != 1:
+            raise InvalidModelSpec(
+                f"priors.gamma: every feature needs the same family, got {sorted(dists)}"
+            )
+        return {k: np.array([p.kwargs[k] for p in priors], dtype=float) for k in priors[0].kwargs}
+    prior = _prior_for(param, data, spec)
+    return {k: np.asarray(v, dtype=float) for k, v in prior.kwargs.items()}
+
+
+# --- building --------------------------------------------------------------------------------
+def build_model(data: ModelData, spec: ModelSpec) -> pm.Model:
+    """The PyMC model: named dims everywhere, non-centred, all inputs in ``pm.Data``."""
+    if spec.family != "efficacy":
+        raise InvalidModelSpec(
+            f"model '{spec.name}' is a {spec.family} model; use the harms builder"
+        )
+    inputs = model_inputs(data, spec)
+    coords: dict[str, Any] = {Dim.study: list(data.studies)}
+    if len(data.arm):
+        coords[Dim.arm_obs] = list(data.arm["label"])
+    if len(data.contrast):
+        coords[Dim.contrast_obs] = list(data.contrast["label"])
+    if data.features:
+        coords[Dim.feature] = list(data.features)
+    labels = hyperparameters(data, spec)[0]
+    coords["hyperparameter"] = labels
+    if "omega.mu" in labels:
+        coords[Dim.control] = ["usual_care"]
+    if spec.theta == "three_level":
+        coords[Dim.design] = list(data.designs)
+
+    with pm.Model(coords=coords) as model:
+        d = {
+            name: pm.Data(name, value, dims=_data_dims(name, value))
+            for name, value in inputs.items()
+        }
+        hyper = _HyperView(d["hyper"], labels)
+        mu = _prior_rv("mu", _prior_for("mu", data, spec), hyper)
+        if spec.theta == "three_level":
+            theta = _three_level_theta(mu, data, spec, hyper, d)
+        else:
+            tau = _prior_rv("tau", _prior_for("tau", data, spec), hyper)
+            u = pm.Normal("theta_z", 0.0, 1.0, dims=Dim.study)
+            theta = pm.Deterministic("theta", mu + tau * u, dims=Dim.study)
+        beta = _bias(data, spec, hyper, d)
+        omega = None
+        if "omega.mu" in labels:
+            omega_vec = _prior_rv("omega", _prior_for("omega", data, spec), hyper, dims=Dim.control)
+            omega = omega_vec[0]
+        pi = None
+        if len(data.arm):
+            pi_mean = _prior_rv("pi_mean", _prior_for("pi_mean", data, spec), hyper)
+            pi_sd = _prior_rv("pi_sd", _prior_for("pi_sd", data, spec), hyper)
+            z = pm.Normal("pi_z", 0.0, 1.0, dims=Dim.study)
+            pi = pm.Deterministic("pi", (pi_mean + pi_sd * z) * d["pi_mask"], dims=Dim.study)
+        _likelihood(data, spec, d, theta, beta, pi, omega)
+    return model
+
+
+class _HyperView:
+    """Slices of the ``hyper`` data vector by ``<param>.<kwarg>`` label."""
+
+    def __init__(self, node: Any, labels: list[str]) -> None:
+        self.node = node
+        self.index = {label: i for i, label in enumerate(labels)}
+
+    def __call__(self, param: str, kwarg: str) -> Any:
+        key = f"{param}.{kwarg}"
+        if key in self.index:
+            return self.node[self.index[key]]
+        rows = [i for label, i in self.index.items() if label.startswith(key + "[")]
+        return self.node[rows[0] : rows[-1] + 1]
+
+
+def _data_dims(name: str, value: np.ndarray) -> str | tuple[str, ...] | None:
+    if value.ndim == 0:
+        return None
+    if name.startswith("arm_"):
+        return Dim.arm_obs
+    if name.startswith("contrast_"):
+        return Dim.contrast_obs
+    if name == "x":
+        return (Dim.study, Dim.feature)
+    if name == "hyper":
+        return "hyperparameter"
+    return Dim.study
+
+
+def _prior_rv(name: str, prior: PriorSpec, hyper: _HyperView, dims: str | None = None) -> Any:
+    """A random variable for one prior; τ-type families are parametrised on log τ² or τ²."""
+    h = {k: hyper(name, k) for k in prior.kwargs}
+    dist = prior.dist
+    if dist == "Normal":
+        return pm.Normal(name, mu=h["mu"], sigma=h["sigma"], dims=dims)
+    if dist == "StudentT":
+        return pm.StudentT(name, nu=h["nu"], mu=h["mu"], sigma=h["sigma"], dims=dims)
+    if dist == "HalfNormal":
+        return pm.HalfNormal(name, sigma=h["sigma"], dims=dims)
+    if dist == "HalfCauchy":
+        return pm.HalfCauchy(name, beta=h["beta"], dims=dims)
+    if dist == "HalfStudentT":
+        return pm.HalfStudentT(name, nu=h["nu"], sigma=h["sigma"], dims=dims)
+    if dist == "Exponential":
+        return pm.Exponential(name, lam=h["lam"], dims=dims)
+    if dist == "Uniform":
+        return pm.Uniform(name, lower=h["lower"], upper=h["upper"], dims=dims)
+    if dist == "LogNormal":
+        return pm.LogNormal(name, mu=h["mu"], sigma=h["sigma"], dims=dims)
+    if dist == "Beta":
+        return pm.Beta(name, alpha=h["alpha"], beta=h["beta"], dims=dims)
+    if dist == "LogTau2Normal":
+        log_tau2 = pm.Normal(f"log_{name}2", mu=h["mu"], sigma=h["sigma"], dims=dims)
+        return pm.Deterministic(name, pt.exp(0.5 * log_tau2), dims=dims)
+    if dist == "LogTau2StudentT":
+        log_tau2 = pm.StudentT(f"log_{name}2", nu=h["nu"], mu=h["mu"], sigma=h["sigma"], dims=dims)
+        return pm.Deterministic(name, pt.exp(0.5 * log_tau2), dims=dims)
+    if dist == "Tau2Uniform":
+        tau2 = pm.Uniform(f"{name}2", lower=0.0, upper=h["upper"], dims=dims)
+        return pm.Deterministic(name, pt.sqrt(tau2), dims=dims)
+    if dist == "Flat":
+        return pm.Flat(name, dims=dims)
+    if dist == "Tau2Flat":
+        tau2 = pm.HalfFlat(f"{name}2", dims=dims)
+        return pm.Deterministic(name, pt.sqrt(tau2), dims=dims)
+    if dist == "Fixed":
+        return pm.Deterministic(name, h["value"] + pt.zeros(()), dims=dims)
+    raise InvalidModelSpec(f"priors.{name}: unsupported dist {dist!r}")
+
+
+def _three_level_theta(
+    mu: Any, data: ModelData, spec: ModelSpec, hyper: _HyperView, d: Mapping[str, Any]
+) -> Any:
+    psi = _prior_rv("psi", _prior_for("psi", data, spec), hyper)
+    zd = pm.Normal("mu_design_z", 0.0, 1.0, dims=Dim.design)
+    mu_design = pm.Deterministic("mu_design", mu + psi * zd, dims=Dim.design)
+    if spec.tau_by_design:
+        tau = _prior_rv("tau", _prior_for("tau", data, spec), hyper, dims=Dim.design)
+        tau_i = tau[d["design_idx"]]
+    else:
+        tau_i = _prior_rv("tau", _prior_for("tau", data, spec), hyper)
+    u = pm.Normal("theta_z", 0.0, 1.0, dims=Dim.study)
+    return pm.Deterministic("theta", mu_design[d["design_idx"]] + tau_i * u, dims=Dim.study)
+
+
+def _bias(data: ModelData, spec: ModelSpec, hyper: _HyperView, d: Mapping[str, Any]) -> Any:
+    """β per study (zeros when the spec has no bias terms; mixture handled in the likelihood)."""
+    form = spec.bias["form"]
+    if form == "design" and data.features:
+        gamma = pm.Normal(
+            "gamma", mu=hyper("gamma", "mu"), sigma=hyper("gamma", "sigma"), dims=Dim.feature
+        )
+        kappa = _prior_rv("kappa", _prior_for("kappa", data, spec), hyper)
+        e = pm.Normal("beta_z", 0.0, 1.0, dims=Dim.study)
+        return pm.Deterministic(
+            "beta", pt.dot(d["x"], gamma) + kappa * d["kappa_scale"] * e, dims=Dim.study
+        )
+    if form == "elicited":
+        e = pm.Normal("beta_z", 0.0, 1.0, dims=Dim.study)
+        return pm.Deterministic("beta", d["bias_mean"] + d["bias_sd"] * e, dims=Dim.study)
+    return pt.zeros(len(data.studies))
+
+
+def _likelihood(
+    data: ModelData,
+    spec: ModelSpec,
+    d: Mapping[str, Any],
+    theta: Any,
+    beta: Any,
+    pi: Any,
+    omega: Any,
+) -> None:
+    omega_arm = d["arm_wait_list"] * omega if omega is not None and len(data.arm) else 0.0
+    omega_con = d["contrast_wait_list"] * omega if omega is not None and len(data.contrast) else 0.0
+    weight = _power_weights(data, spec, d)
+    if spec.bias["form"] == "mixture" and data.features:
+        _mixture_likelihood(data, spec, d, theta, pi, omega_arm, omega_con)
+        return
+    if len(data.arm):
+        s = d["arm_study"]
+        eta = pi[s] + d["arm_sign"] * (d["arm_treat"] * (theta[s] + beta[s]) + omega_arm)
+        if data.binary:
+            if weight is not None:
+                # power prior for binomial rows: tempered log-likelihood (not a generative node)
+                ll = pm.logp(pm.Binomial.dist(n=d["arm_n"], logit_p=eta), d["arm_events"])
+                pm.Potential("power_loglik_arm", pt.sum(weight[s] * ll))
+                pm.Deterministic("log_lik_arm", ll, dims=Dim.arm_obs)
+            else:
+                pm.Binomial(
+                    "events_arm",
+                    n=d["arm_n"],
+                    logit_p=eta,
+                    observed=d["arm_events"],
+                    dims=Dim.arm_obs,
+                )
+        else:
+            se = d["arm_se"] if weight is None else d["arm_se"] / pt.sqrt(weight[s])
+            pm.Normal("y_arm", mu=eta, sigma=se, observed=d["arm_y"], dims=Dim.arm_obs)
+    if len(data.contrast):
+        s = d["contrast_study"]
+        se = d["contrast_se"] if weight is None else d["contrast_se"] / pt.sqrt(weight[s])
+        pm.Normal(
+            "y_contrast",
+            mu=theta[s] + beta[s] - omega_con,
+            sigma=se,
+            observed=d["contrast_y"],
+            dims=Dim.contrast_obs,
+        )
+
+
+def _power_weights(data: ModelData, spec: ModelSpec, d: Mapping[str, Any]) -> Any:
+    """Per-study likelihood weight: 1 for randomized studies, α for the others (power prior).
+
+    For a normal likelihood, L^α ∝ N(y | m, s²/α), so the weight scales the SE.
+    """
+    if spec.power_alpha is None:
+        return None
+    alpha = pt.clip(d["alpha_power"], 1e-8, 1.0)
+    return pm.Deterministic(
+        "alpha_weight", 1.0 - d["nonrandomized"] * (1.0 - alpha), dims=Dim.study
+    )
+
+
+def _mixture_likelihood(
+    data: ModelData,
+    spec: ModelSpec,
+    d: Mapping[str, Any],
+    theta: Any,
+    pi: Any,
+    omega_arm: Any,
+    omega_con: Any,
+) -> None:
+    """Verde-style mixture with the latent class summed out per study (NUTS-friendly).
+
+    Study i is unbiased with probability 1 − q_i and biased (treatment shifted by β_i) with
+    probability q_i; logit q_i = q_intercept + x_iᵀγ. The study log-likelihood is
+    log[(1 − q_i)·L_i(β = 0) + q_i·L_i(β_i)].
+    """
+    hyper = _HyperView(d["hyper"], list(pm.modelcontext(None).coords["hyperparameter"]))
+    q0 = _prior_rv("q_intercept", _prior_for("q_intercept", data, spec), hyper)
+    gamma = pm.Normal(
+        "gamma", mu=hyper("gamma", "mu"), sigma=hyper("gamma", "sigma"), dims=Dim.feature
+    )
+    q = pm.Deterministic("q", pm.math.sigmoid(q0 + pt.dot(d["x"], gamma)), dims=Dim.study)
+    beta_mean = _prior_rv("beta_mean", _prior_for("beta_mean", data, spec), hyper)
+    kappa = _prior_rv("kappa", _prior_for("kappa", data, spec), hyper)
+    e = pm.Normal("beta_z", 0.0, 1.0, dims=Dim.study)
+    beta = pm.Deterministic("beta", beta_mean + kappa * e, dims=Dim.study)
+    n_study = len(data.studies)
+    ll0 = pt.zeros(n_study)
+    ll1 = pt.zeros(n_study)
+    if len(data.arm):
+        s = d["arm_study"]
+        base = pi[s] + d["arm_sign"] * (d["arm_treat"] * theta[s] + omega_arm)
+        shifted = base + d["arm_sign"] * d["arm_treat"] * beta[s]
+        if data.binary:
+            l0 = pm.logp(pm.Binomial.dist(n=d["arm_n"], logit_p=base), d["arm_events"])
+            l1 = pm.logp(pm.Binomial.dist(n=d["arm_n"], logit_p=shifted), d["arm_events"])
+        else:
+            l0 = pm.logp(pm.Normal.dist(base, d["arm_se"]), d["arm_y"])
+            l1 = pm.logp(pm.Normal.dist(shifted, d["arm_se"]), d["arm_y"])
+        ll0 = pt.inc_subtensor(ll0[s], l0)
+        ll1 = pt.inc_subtensor(ll1[s], l1)
+    if len(data.contrast):
+        s = d["contrast_study"]
+        base = theta[s] - omega_con
+        l0 = pm.logp(pm.Normal.dist(base, d["contrast_se"]), d["contrast_y"])
+        l1 = pm.logp(pm.Normal.dist(base + beta[s], d["contrast_se"]), d["contrast_y"])
+        ll0 = pt.inc_subtensor(ll0[s], l0)
+        ll1 = pt.inc_subtensor(ll1[s], l1)
+    study_ll = pt.logaddexp(pt.log1p(-q) + ll0, pt.log(q) + ll1)
+    pm.Potential("mixture_loglik", pt.sum(study_ll))
+    pm.Deterministic("log_lik_study", study_ll, dims=Dim.study)
+    pm.Deterministic("prob_biased", pt.exp(pt.log(q) + ll1 - study_ll), dims=Dim.study)

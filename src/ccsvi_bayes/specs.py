@@ -1,0 +1,597 @@
+"""Model specs: declarative TOML files in ``models/`` → validated :class:`ModelSpec` objects.
+
+A spec holds no PyMC state. It names the model structure (which studies, likelihood form,
+bias form and features, θ structure), the priors as ``{dist, kwargs}`` with a ``source``
+note (``default = true`` marks package defaults), the harmonization knobs and the sampler
+settings. Every knob can be overridden with ``key=value`` strings (the CLI's ``--set``):
+
+- ``priors.tau.sigma=1.0``: a hyperparameter of a prior;
+- ``priors.tau=rhodes_qol_nonpharm``: switch to a named alternative prior;
+- ``priors.gamma.single_centre.mu=0.05``: a feature-specific ``gamma`` prior;
+- ``bias.form=mixture``, ``bias.features=design`` (lists are comma-separated);
+- ``harmonize.prepost_r=0.7``, ``sampler.draws=2000``, ``power_alpha=0.3``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ccsvi_bayes.errors import InvalidModelSpec
+from ccsvi_bayes.resources import bundled_dir
+
+__all__ = [
+    "DISTRIBUTIONS",
+    "ModelSpec",
+    "PriorSpec",
+    "available_models",
+    "load_spec",
+]
+
+#: prior families and their required kwargs (constraints checked in `_check_kwargs`)
+DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
+    "Normal": ("mu", "sigma"),
+    "StudentT": ("nu", "mu", "sigma"),
+    "HalfNormal": ("sigma",),
+    "HalfCauchy": ("beta",),
+    "HalfStudentT": ("nu", "sigma"),
+    "Exponential": ("lam",),
+    "Uniform": ("lower", "upper"),
+    "LogNormal": ("mu", "sigma"),
+    "Beta": ("alpha", "beta"),
+    "LogTau2Normal": ("mu", "sigma"),
+    "LogTau2StudentT": ("nu", "mu", "sigma"),
+    "Tau2Uniform": ("upper",),
+    "Flat": (),
+    "Tau2Flat": (),
+    "Fixed": ("value",),
+}
+_POSITIVE = {"sigma", "beta", "lam", "nu", "alpha", "upper"}
+
+_MODEL_KEYS = {
+    "name",
+    "description",
+    "family",
+    "studies",
+    "likelihood",
+    "single_arm_pi",
+    "theta",
+    "tau_by_design",
+    "power_alpha",
+    "exact_engine",
+    "bias",
+    "priors",
+    "harmonize",
+    "sampler",
+}
+_ENUMS: dict[str, tuple[str, ...]] = {
+    "family": ("efficacy", "harms"),
+    "studies": ("all", "randomized_controlled", "controlled", "treated_arms"),
+    "likelihood": ("arm", "contrast"),
+    "single_arm_pi": ("shared", "zero"),
+    "theta": ("normal", "three_level"),
+    "bias.form": ("none", "design", "elicited", "mixture"),
+    "bias.kappa_scaling": ("indicator", "sqrt_count"),
+    "harmonize.sd_ref": ("reference", "change"),
+    "harmonize.sd_impute": ("reference_sd", "pooled_change_sd"),
+    "harmonize.responder": ("probit", "logit"),
+    "harmonize.unknown_timepoint": ("include", "exclude"),
+    "sampler.engine": ("nuts", "exact"),
+    "sampler.backend": ("nutpie", "nutpie_numba", "pymc"),
+}
+_SAMPLER_DEFAULTS: dict[str, Any] = {
+    "engine": "nuts",
+    "backend": "nutpie",
+    "draws": 1000,
+    "tune": 1000,
+    "chains": 4,
+    "target_accept": 0.95,
+    "retry_target_accept": 0.99,
+}
+_HARMONIZE_DEFAULTS: dict[str, Any] = {
+    "sd_ref": "reference",
+    "sd_impute": "reference_sd",
+    "prepost_r": 0.5,
+    "responder": "probit",
+    "responder_threshold": 0.0,
+    "unknown_timepoint": "include",
+}
+_BIAS_DEFAULTS: dict[str, Any] = {
+    "form": "none",
+    "features": [],
+    "kappa_scaling": "indicator",
+    "elicited_table": "elicited_bias.csv",
+}
+
+
+@dataclass(frozen=True)
+class PriorSpec:
+    """One prior: ``dist`` with ``kwargs``; ``source`` says where it comes from.
+
+    Variants: ``log_odds`` (used for binary domains; otherwise location/scale kwargs are
+    multiplied by π/√3, Chinn 2000), ``by_domain`` (a domain-specific prior), ``features``
+    (``gamma`` only: feature-specific priors) and ``alternatives`` (named priors a user
+    can switch to, e.g. the Rhodes 2015 and Turner 2015 heterogeneity priors).
+    """
+
+    dist: str
+    kwargs: Mapping[str, float] = field(default_factory=dict)
+    source: str = ""
+    default: bool = False
+    log_odds: PriorSpec | None = None
+    by_domain: Mapping[str, PriorSpec] = field(default_factory=dict)
+    features: Mapping[str, PriorSpec] = field(default_factory=dict)
+    alternatives: Mapping[str, PriorSpec] = field(default_factory=dict)
+    selected: str = ""
+
+    def resolve(self, domain: str, binary: bool, feature: str | None = None) -> PriorSpec:
+        """The concrete prior for a domain (and, for ``gamma``, a feature)."""
+        if feature is not None and feature in self.features:
+            return self.features[feature].resolve(domain, binary)
+        if domain in self.by_domain:
+            return self.by_domain[domain].resolve(domain, binary)
+        if binary:
+            if self.log_odds is not None:
+                return self.log_odds
+            return _to_log_odds(self)
+        return PriorSpec(self.dist, dict(self.kwargs), self.source, self.default)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "dist": self.dist,
+            "kwargs": dict(self.kwargs),
+            "source": self.source,
+            "default": self.default,
+        }
+        if self.selected:
+            out["selected_alternative"] = self.selected
+        if self.log_odds is not None:
+            out["log_odds"] = self.log_odds.as_dict()
+        for name in ("by_domain", "features", "alternatives"):
+            table = getattr(self, name)
+            if table:
+                out[name] = {k: v.as_dict() for k, v in table.items()}
+        return out
+
+
+def _to_log_odds(prior: PriorSpec) -> PriorSpec:
+    """SMD-scale prior → log-odds scale: location/scale × π/√3 (Chinn 2000)."""
+    factor = math.pi / math.sqrt(3.0)
+    scaled = {
+        k: (v * factor if k in ("mu", "sigma", "beta", "lower", "upper", "value") else v)
+        for k, v in prior.kwargs.items()
+    }
+    if prior.dist in (
+        "LogTau2Normal",
+        "LogTau2StudentT",
+        "Tau2Uniform",
+        "Beta",
+        "Flat",
+        "Tau2Flat",
+    ):
+        scaled = dict(prior.kwargs)  # not location/scale families on the effect scale
+    note = (
+        f"{prior.source} [converted to log-odds: × π/√3, Chinn 2000]"
+        if scaled != prior.kwargs
+        else prior.source
+    )
+    return PriorSpec(prior.dist, scaled, note, prior.default)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A validated model spec (see module docstring for the keys)."""
+
+    name: str
+    description: str
+    family: str
+    studies: str
+    likelihood: str
+    single_arm_pi: str
+    theta: str
+    tau_by_design: bool
+    power_alpha: float | None
+    exact_engine: bool
+    bias: Mapping[str, Any]
+    priors: Mapping[str, PriorSpec]
+    harmonize: Mapping[str, Any]
+    sampler: Mapping[str, Any]
+    path: str = ""
+    overrides: tuple[str, ...] = ()
+
+    @property
+    def digest(self) -> str:
+        """sha256 of the resolved spec (structure, priors, knobs)."""
+        return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()
+
+    def structure_key(self) -> str:
+        """What forces a recompile: everything except prior hyperparameter values and sampler knobs."""
+        d = self.as_dict()
+        d.pop("sampler")
+        d.pop("harmonize")
+        d["priors"] = {k: _family_only(v) for k, v in d["priors"].items()}
+        d.pop("overrides", None)
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "family": self.family,
+            "studies": self.studies,
+            "likelihood": self.likelihood,
+            "single_arm_pi": self.single_arm_pi,
+            "theta": self.theta,
+            "tau_by_design": self.tau_by_design,
+            "power_alpha": self.power_alpha,
+            "exact_engine": self.exact_engine,
+            "bias": {
+                k: list(v) if isinstance(v, list | tuple) else v for k, v in self.bias.items()
+            },
+            "priors": {k: v.as_dict() for k, v in self.priors.items()},
+            "harmonize": dict(self.harmonize),
+            "sampler": dict(self.sampler),
+            "overrides": list(self.overrides),
+        }
+
+    def with_overrides(self, sets: Mapping[str, Any] | list[str] | None) -> ModelSpec:
+        """A new spec with ``key=value`` overrides applied and re-validated."""
+        if not sets:
+            return self
+        items = _parse_sets(sets)
+        raw = _spec_to_raw(self)
+        for key, value in items:
+            _apply_override(raw, key, value, self.name)
+        spec = _from_raw(raw, self.path or self.name)
+        return _replace(spec, overrides=(*self.overrides, *(f"{k}={v}" for k, v in items)))
+
+
+def _family_only(prior: dict[str, Any]) -> Any:
+    out = {"dist": prior["dist"], "kwargs": sorted(prior["kwargs"])}
+    for name in ("log_odds",):
+        if name in prior:
+            out[name] = _family_only(prior[name])
+    for name in ("by_domain", "features"):
+        if name in prior:
+            out[name] = {k: _family_only(v) for k, v in prior[name].items()}
+    return out
+
+
+def _replace(spec: ModelSpec, **changes: Any) -> ModelSpec:
+    from dataclasses import replace
+
+    return replace(spec, **changes)
+
+
+# --- loading -------------------------------------------------------------------------------
+def available_models(folder: str | Path | None = None) -> list[str]:
+    """Names of the specs in ``folder`` (default: the bundled ``models/``)."""
+    root = Path(folder) if folder is not None else bundled_dir("models")
+    return sorted(p.stem for p in root.glob("*.toml"))
+
+
+def load_spec(
+    name_or_path: str | Path, overrides: Mapping[str, Any] | list[str] | None = None
+) -> ModelSpec:
+    """Load a spec by bundled name (``"bias_adjusted"``) or path, then apply overrides."""
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        path = bundled_dir("models") / f"{name_or_path}.toml"
+        if not path.is_file():
+            known = ", ".join(available_models())
+            raise InvalidModelSpec(f"unknown model '{name_or_path}' (known: {known})")
+    if not path.is_file():
+        raise InvalidModelSpec(f"{path}: model spec not found")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise InvalidModelSpec(f"{path.name}: not valid TOML: {err}") from None
+    spec = _from_raw(raw, str(path))
+    return spec.with_overrides(overrides)
+
+
+def _from_raw(raw: dict[str, Any], where: str) -> ModelSpec:
+    name = Path(where).name
+    unknown = sorted(set(raw) - _MODEL_KEYS)
+    if unknown:
+        raise InvalidModelSpec(
+            f"{name}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(_MODEL_KEYS))})"
+        )
+    for key in ("name", "family"):
+        if not isinstance(raw.get(key), str) or not raw[key]:
+            raise InvalidModelSpec(f"{name}: '{key}' is required")
+    bias = {**_BIAS_DEFAULTS, **_table(raw, "bias", name)}
+    harmonize = {**_HARMONIZE_DEFAULTS, **_table(raw, "harmonize", name)}
+    sampler = {**_SAMPLER_DEFAULTS, **_table(raw, "sampler", name)}
+    _unknown_keys(bias, _BIAS_DEFAULTS, f"{name}: [bias]")
+    _unknown_keys(harmonize, _HARMONIZE_DEFAULTS, f"{name}: [harmonize]")
+    _unknown_keys(sampler, _SAMPLER_DEFAULTS, f"{name}: [sampler]")
+    fields = {
+        "studies": raw.get("studies", "all"),
+        "likelihood": raw.get("likelihood", "arm"),
+        "single_arm_pi": raw.get("single_arm_pi", "shared"),
+        "theta": raw.get("theta", "normal"),
+        "family": raw["family"],
+    }
+    for key, value in [
+        *fields.items(),
+        *(("bias." + k, v) for k, v in bias.items()),
+        *(("harmonize." + k, v) for k, v in harmonize.items()),
+        *(("sampler." + k, v) for k, v in sampler.items()),
+    ]:
+        if key in _ENUMS and value not in _ENUMS[key]:
+            raise InvalidModelSpec(
+                f"{name}: {key} = {value!r} is not one of {', '.join(_ENUMS[key])}"
+            )
+    if isinstance(bias["features"], str):
+        bias["features"] = [f.strip() for f in bias["features"].split(",") if f.strip()]
+    if not isinstance(bias["features"], list) or not all(
+        isinstance(f, str) for f in bias["features"]
+    ):
+        raise InvalidModelSpec(f"{name}: bias.features must be a list of feature names")
+    if bias["form"] in ("design", "mixture") and not bias["features"]:
+        raise InvalidModelSpec(f"{name}: bias.form = {bias['form']} needs bias.features")
+    _check_number(name, "harmonize.prepost_r", harmonize["prepost_r"], lo=-1.0, hi=0.999)
+    _check_number(
+        name, "harmonize.responder_threshold", harmonize["responder_threshold"], lo=-5, hi=5
+    )
+    for key in ("draws", "tune", "chains"):
+        value = sampler[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise InvalidModelSpec(
+                f"{name}: sampler.{key} must be a whole number >= 1, got {value!r}"
+            )
+    _check_number(name, "sampler.target_accept", sampler["target_accept"], lo=0.5, hi=0.999)
+    _check_number(
+        name, "sampler.retry_target_accept", sampler["retry_target_accept"], lo=0.5, hi=0.9999
+    )
+    power_alpha = raw.get("power_alpha")
+    if power_alpha is not None:
+        _check_number(name, "power_alpha", power_alpha, lo=0.0, hi=1.0)
+        power_alpha = float(power_alpha)
+    priors_raw = raw.get("priors", {})
+    if not isinstance(priors_raw, dict):
+        raise InvalidModelSpec(f"{name}: [priors] must be a table")
+    priors = {key: _prior(value, f"{name}: priors.{key}") for key, value in priors_raw.items()}
+    return ModelSpec(
+        name=raw["name"],
+        description=str(raw.get("description", "")),
+        family=fields["family"],
+        studies=fields["studies"],
+        likelihood=fields["likelihood"],
+        single_arm_pi=fields["single_arm_pi"],
+        theta=fields["theta"],
+        tau_by_design=bool(raw.get("tau_by_design", False)),
+        power_alpha=power_alpha,
+        exact_engine=bool(raw.get("exact_engine", False)),
+        bias=bias,
+        priors=priors,
+        harmonize=harmonize,
+        sampler=sampler,
+        path=where,
+    )
+
+
+def _table(raw: dict[str, Any], key: str, name: str) -> dict[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise InvalidModelSpec(f"{name}: [{key}] must be a table")
+    return dict(value)
+
+
+def _unknown_keys(table: Mapping[str, Any], allowed: Mapping[str, Any], where: str) -> None:
+    extra = sorted(set(table) - set(allowed))
+    if extra:
+        raise InvalidModelSpec(
+            f"{where}: unknown key(s) {', '.join(extra)} (allowed: {', '.join(sorted(allowed))})"
+        )
+
+
+def _check_number(name: str, key: str, value: Any, *, lo: float, hi: float) -> None:
+    if not isinstance(value, int | float) or isinstance(value, bool) or not lo <= value <= hi:
+        raise InvalidModelSpec(f"{name}: {key} must be a number in [{lo:g}, {hi:g}], got {value!r}")
+
+
+_PRIOR_KEYS = {
+    "dist",
+    "kwargs",
+    "source",
+    "default",
+    "log_odds",
+    "by_domain",
+    "features",
+    "alternatives",
+    "selected",
+}
+
+
+def _prior(raw: Any, where: str) -> PriorSpec:
+    if not isinstance(raw, dict):
+        raise InvalidModelSpec(f"{where}: must be a table with dist and kwargs")
+    extra = sorted(set(raw) - _PRIOR_KEYS)
+    if extra:
+        raise InvalidModelSpec(
+            f"{where}: unknown key(s) {', '.join(extra)} (allowed: {', '.join(sorted(_PRIOR_KEYS))})"
+        )
+    dist = raw.get("dist")
+    if dist not in DISTRIBUTIONS:
+        raise InvalidModelSpec(
+            f"{where}: unknown dist {dist!r} (known: {', '.join(DISTRIBUTIONS)})"
+        )
+    kwargs = raw.get("kwargs", {})
+    if not isinstance(kwargs, dict):
+        raise InvalidModelSpec(f"{where}.kwargs must be a table")
+    _check_kwargs(str(dist), kwargs, where)
+    nested = {}
+    for key in ("by_domain", "features", "alternatives"):
+        table = raw.get(key, {})
+        if not isinstance(table, dict):
+            raise InvalidModelSpec(f"{where}.{key} must be a table")
+        nested[key] = {k: _prior(v, f"{where}.{key}.{k}") for k, v in table.items()}
+    log_odds = _prior(raw["log_odds"], f"{where}.log_odds") if "log_odds" in raw else None
+    return PriorSpec(
+        dist=str(dist),
+        kwargs={k: float(v) for k, v in kwargs.items()},
+        source=str(raw.get("source", "")),
+        default=bool(raw.get("default", False)),
+        log_odds=log_odds,
+        by_domain=nested["by_domain"],
+        features=nested["features"],
+        alternatives=nested["alternatives"],
+        selected=str(raw.get("selected", "")),
+    )
+
+
+def _check_kwargs(dist: str, kwargs: Mapping[str, Any], where: str) -> None:
+    required = DISTRIBUTIONS[dist]
+    missing = [k for k in required if k not in kwargs]
+    extra = [k for k in kwargs if k not in required]
+    if missing or extra:
+        raise InvalidModelSpec(
+            f"{where}: {dist} takes kwargs {', '.join(required) or 'none'}; missing {missing}, unknown {extra}"
+        )
+    for key, value in kwargs.items():
+        if (
+            not isinstance(value, int | float)
+            or isinstance(value, bool)
+            or not math.isfinite(value)
+        ):
+            raise InvalidModelSpec(f"{where}.kwargs.{key} must be a finite number, got {value!r}")
+        if key in _POSITIVE and value <= 0:
+            raise InvalidModelSpec(f"{where}.kwargs.{key} must be > 0, got {value!r}")
+    if dist == "Uniform" and kwargs["lower"] >= kwargs["upper"]:
+        raise InvalidModelSpec(f"{where}: Uniform needs lower < upper")
+
+
+# --- overrides -----------------------------------------------------------------------------
+def _parse_sets(sets: Mapping[str, Any] | list[str]) -> list[tuple[str, Any]]:
+    if isinstance(sets, Mapping):
+        return list(sets.items())
+    items = []
+    for item in sets:
+        key, sep, value = str(item).partition("=")
+        if not sep or not key.strip():
+            raise InvalidModelSpec(f"--set expects key=value, got {item!r}")
+        items.append((key.strip(), value.strip()))
+    return items
+
+
+def _coerce(value: Any) -> Any:
+    """'1.0' → 1.0, 'true' → True, '3' → 3; other strings stay strings."""
+    if not isinstance(value, str):
+        return value
+    low = value.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+def _spec_to_raw(spec: ModelSpec) -> dict[str, Any]:
+    d = spec.as_dict()
+    d.pop("overrides")
+    for prior in d["priors"].values():
+        _strip_selected(prior)
+    return copy.deepcopy(d)
+
+
+def _strip_selected(prior: dict[str, Any]) -> None:
+    if "selected_alternative" in prior:
+        prior["selected"] = prior.pop("selected_alternative")
+    for key in ("by_domain", "features", "alternatives"):
+        for sub in prior.get(key, {}).values():
+            _strip_selected(sub)
+    if "log_odds" in prior:
+        _strip_selected(prior["log_odds"])
+
+
+def _apply_override(raw: dict[str, Any], key: str, value: Any, name: str) -> None:
+    parts = key.split(".")
+    value = _coerce(value)
+    if parts[0] == "priors":
+        _override_prior(raw, parts[1:], value, key, name)
+        return
+    if parts[0] in ("bias", "harmonize", "sampler") and len(parts) == 2:
+        table = raw[parts[0]]
+        if parts[1] not in table:
+            raise InvalidModelSpec(
+                f"--set {key}: unknown key '{parts[1]}' in [{parts[0]}] (known: {', '.join(sorted(table))})"
+            )
+        if parts == ["bias", "features"]:
+            value = [f.strip() for f in str(value).split(",") if f.strip()]
+        table[parts[1]] = value
+        return
+    if len(parts) == 1 and parts[0] in _MODEL_KEYS - {
+        "bias",
+        "priors",
+        "harmonize",
+        "sampler",
+        "name",
+    }:
+        raw[parts[0]] = value
+        return
+    raise InvalidModelSpec(
+        f"--set {key}: not a setting of model '{name}' (use priors.<param>.<kwarg>, bias.<key>, harmonize.<key>, sampler.<key> or a top-level key)"
+    )
+
+
+def _override_prior(raw: dict[str, Any], parts: list[str], value: Any, key: str, name: str) -> None:
+    priors = raw["priors"]
+    if not parts or parts[0] not in priors:
+        raise InvalidModelSpec(
+            f"--set {key}: model '{name}' has no prior '{parts[0] if parts else ''}' (priors: {', '.join(sorted(priors))})"
+        )
+    prior = priors[parts[0]]
+    if len(parts) == 1:  # switch to a named alternative
+        alternatives = prior.get("alternatives", {})
+        if value not in alternatives:
+            raise InvalidModelSpec(
+                f"--set {key}: unknown alternative {value!r} (known: {', '.join(alternatives) or 'none'})"
+            )
+        chosen = copy.deepcopy(alternatives[value])
+        chosen["alternatives"] = alternatives
+        chosen["selected"] = value
+        priors[parts[0]] = chosen
+        return
+    if len(parts) == 3:  # feature-specific (gamma) or domain-specific prior kwarg
+        target_name, kwarg = parts[1], parts[2]
+        table_name = "features" if parts[0] in ("gamma",) else "by_domain"
+        table = prior.setdefault(table_name, {})
+        if target_name not in table:
+            table[target_name] = {
+                "dist": prior["dist"],
+                "kwargs": dict(prior["kwargs"]),
+                "source": "user override",
+                "default": False,
+            }
+        target = table[target_name]
+        parts = [parts[0], kwarg]
+    else:
+        target = prior
+    kwarg = parts[1]
+    if kwarg == "dist":
+        target["dist"] = value
+        target["kwargs"] = {}
+        return
+    if kwarg not in target["kwargs"]:
+        raise InvalidModelSpec(
+            f"--set {key}: {target['dist']} has no kwarg '{kwarg}' (kwargs: {', '.join(target['kwargs']) or 'none'})"
+        )
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise InvalidModelSpec(f"--set {key}: expected a number, got {value!r}")
+    target["kwargs"][kwarg] = float(value)
+    target["default"] = False
+    target["source"] = f"{target.get('source', '')} [overridden: {kwarg}={value}]".strip()
