@@ -229,7 +229,10 @@ def _fit_exact(
         "theta": theta[None, :, :],
     }
     idata = az.from_dict(
-        posterior=posterior, coords={"study": list(data.studies)}, dims={"theta": ["study"]}
+        posterior=posterior,
+        observed_data={"y_contrast": y},
+        coords={"study": list(data.studies), "contrast_obs": list(data.contrast["label"])},
+        dims={"theta": ["study"], "y_contrast": ["contrast_obs"]},
     )
     idata.posterior.attrs["exact_summary"] = json.dumps(post.summary())
     diag = Diagnostics(
@@ -239,9 +242,5 @@ def _fit_exact(
         divergences=0,
         converged=True,
         sampler="exact",
-    )
-    idata.add_groups(
-        observed_data={"y_contrast": (("contrast_obs",), y)},
-        coords={"contrast_obs": list(data.contrast["label"])},
     )
     return idata, diag

@@ -135,8 +135,9 @@ class PriorSpec:
         """The concrete prior for a domain (and, for ``gamma``, a feature)."""
         if feature is not None and feature in self.features:
             return self.features[feature].resolve(domain, binary)
-        if domain in self.by_domain:
-            return self.by_domain[domain].resolve(domain, binary)
+        if domain in self.by_domain:  # written on the domain's own scale: used as is
+            chosen = self.by_domain[domain]
+            return PriorSpec(chosen.dist, dict(chosen.kwargs), chosen.source, chosen.default)
         if binary:
             if self.log_odds is not None:
                 return self.log_odds
