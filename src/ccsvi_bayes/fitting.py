@@ -143,6 +143,8 @@ def fit(
     ``converged: false``.
     """
     ev = evidence if isinstance(evidence, Evidence) else load_evidence(evidence)
+    if model == "sae":  # one name for both harm endpoints: the outcome picks the spec
+        model = ev.domain(outcome).endpoint or "sae_any"
     spec = model if isinstance(model, ModelSpec) else load_spec(model)
     spec = spec.with_overrides(priors)
     if spec.family != "efficacy":

@@ -70,6 +70,7 @@ _MODEL_KEYS = {
     "priors",
     "harmonize",
     "sampler",
+    "harms",
 }
 _ENUMS: dict[str, tuple[str, ...]] = {
     "family": ("efficacy", "harms"),
@@ -85,6 +86,8 @@ _ENUMS: dict[str, tuple[str, ...]] = {
     "harmonize.unknown_timepoint": ("include", "exclude"),
     "sampler.engine": ("nuts", "exact"),
     "sampler.backend": ("nutpie", "nutpie_numba", "pymc"),
+    "harms.endpoint": ("", "sae_any", "complication_major"),
+    "harms.denominator": ("as_reported", "patients_only", "procedures_only"),
 }
 _SAMPLER_DEFAULTS: dict[str, Any] = {
     "engine": "nuts",
@@ -102,6 +105,11 @@ _HARMONIZE_DEFAULTS: dict[str, Any] = {
     "responder": "probit",
     "responder_threshold": 0.0,
     "unknown_timepoint": "include",
+}
+_HARMS_DEFAULTS: dict[str, Any] = {
+    "endpoint": "",
+    "ascertainment": True,
+    "denominator": "as_reported",
 }
 _BIAS_DEFAULTS: dict[str, Any] = {
     "form": "none",
@@ -204,6 +212,7 @@ class ModelSpec:
     priors: Mapping[str, PriorSpec]
     harmonize: Mapping[str, Any]
     sampler: Mapping[str, Any]
+    harms: Mapping[str, Any] = field(default_factory=lambda: dict(_HARMS_DEFAULTS))
     path: str = ""
     overrides: tuple[str, ...] = ()
 
@@ -217,6 +226,7 @@ class ModelSpec:
         d = self.as_dict()
         d.pop("sampler")
         d.pop("harmonize")
+        d.get("harms", {}).pop("denominator", None)
         d["priors"] = {k: _family_only(v) for k, v in d["priors"].items()}
         d.pop("overrides", None)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
@@ -239,6 +249,7 @@ class ModelSpec:
             "priors": {k: v.as_dict() for k, v in self.priors.items()},
             "harmonize": dict(self.harmonize),
             "sampler": dict(self.sampler),
+            "harms": dict(self.harms),
             "overrides": list(self.overrides),
         }
 
@@ -311,6 +322,12 @@ def _from_raw(raw: dict[str, Any], where: str) -> ModelSpec:
     bias = {**_BIAS_DEFAULTS, **_table(raw, "bias", name)}
     harmonize = {**_HARMONIZE_DEFAULTS, **_table(raw, "harmonize", name)}
     sampler = {**_SAMPLER_DEFAULTS, **_table(raw, "sampler", name)}
+    harms = {**_HARMS_DEFAULTS, **_table(raw, "harms", name)}
+    _unknown_keys(harms, _HARMS_DEFAULTS, f"{name}: [harms]")
+    if not isinstance(harms["ascertainment"], bool):
+        raise InvalidModelSpec(
+            f"{name}: harms.ascertainment must be true or false, got {harms['ascertainment']!r}"
+        )
     _unknown_keys(bias, _BIAS_DEFAULTS, f"{name}: [bias]")
     _unknown_keys(harmonize, _HARMONIZE_DEFAULTS, f"{name}: [harmonize]")
     _unknown_keys(sampler, _SAMPLER_DEFAULTS, f"{name}: [sampler]")
@@ -326,6 +343,7 @@ def _from_raw(raw: dict[str, Any], where: str) -> ModelSpec:
         *(("bias." + k, v) for k, v in bias.items()),
         *(("harmonize." + k, v) for k, v in harmonize.items()),
         *(("sampler." + k, v) for k, v in sampler.items()),
+        *(("harms." + k, v) for k, v in harms.items()),
     ]:
         if key in _ENUMS and value not in _ENUMS[key]:
             raise InvalidModelSpec(
@@ -376,6 +394,7 @@ def _from_raw(raw: dict[str, Any], where: str) -> ModelSpec:
         priors=priors,
         harmonize=harmonize,
         sampler=sampler,
+        harms=harms,
         path=where,
     )
 
@@ -525,7 +544,7 @@ def _apply_override(raw: dict[str, Any], key: str, value: Any, name: str) -> Non
     if parts[0] == "priors":
         _override_prior(raw, parts[1:], value, key, name)
         return
-    if parts[0] in ("bias", "harmonize", "sampler") and len(parts) == 2:
+    if parts[0] in ("bias", "harmonize", "sampler", "harms") and len(parts) == 2:
         table = raw[parts[0]]
         if parts[1] not in table:
             raise InvalidModelSpec(
@@ -569,7 +588,7 @@ def _override_prior(raw: dict[str, Any], parts: list[str], value: Any, key: str,
         return
     if len(parts) == 3:  # feature-specific (gamma) or domain-specific prior kwarg
         target_name, kwarg = parts[1], parts[2]
-        table_name = "features" if parts[0] in ("gamma",) else "by_domain"
+        table_name = "features" if parts[0] in ("gamma", "rho") else "by_domain"
         table = prior.setdefault(table_name, {})
         if target_name not in table:
             table[target_name] = {

@@ -142,7 +142,11 @@ def parameter_table(result: FitResult) -> pd.DataFrame:
 
 
 def fit_summary(result: FitResult) -> dict[str, Any]:
-    """The ``summary.json`` document of an efficacy fit."""
+    """The ``summary.json`` document of a fit (harms fits: :func:`harms.harms_summary`)."""
+    if result.spec.family == "harms":
+        from ccsvi_bayes.harms import harms_summary
+
+        return harms_summary(result)
     post = result.idata.posterior
     domain = result.data.domain
     rng = np.random.default_rng(result.seed)
