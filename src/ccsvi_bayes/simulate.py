@@ -15,7 +15,7 @@ import numpy as np
 
 from ccsvi_bayes import vocabulary as V
 
-__all__ = ["SimulationTruth", "write_mixed_design_set"]
+__all__ = ["HarmsTruth", "SimulationTruth", "write_harms_set", "write_mixed_design_set"]
 
 
 @dataclass(frozen=True)
@@ -125,3 +125,98 @@ def _write(path: Path, columns: tuple[str, ...], rows: list[dict[str, str]]) -> 
         writer = csv.DictWriter(fh, fieldnames=list(columns))
         writer.writeheader()
         writer.writerows(rows)
+
+
+@dataclass(frozen=True)
+class HarmsTruth:
+    """A simulated harms set: randomized trials (both arms) plus retrospective case series
+    that record only a share ``rho`` of their events."""
+
+    alpha_mean: float = -3.9  # control log-odds: risk 2%
+    delta: float = 1.1  # log odds ratio: OR 3.0
+    n_rct: int = 4
+    n_series: int = 8
+    n_rct_arm: int = 150
+    n_series_arm: int = 400
+    rho_series: float = 0.6
+
+
+def write_harms_set(folder: str | Path, truth: HarmsTruth | None = None, seed: int = 1) -> Path:
+    """Write a simulated harms evidence folder (domain ``harm``, instrument ``EVENT``)."""
+    t = truth or HarmsTruth()
+    rng = np.random.default_rng(seed)
+    root = Path(folder)
+    root.mkdir(parents=True, exist_ok=True)
+    source = f"simulated by ccsvi_bayes.simulate.write_harms_set (seed {seed})"
+    (root / "evidence.toml").write_text(
+        'name = "simulated_harms"\nquestion = "How often does the simulated procedure harm?"\n'
+        '[domains.harm]\nlabel = "Simulated serious harm"\nscale = "log_odds"\ninstruments = ["EVENT"]\n'
+        'timepoint_weeks = [0, 104]\nendpoint = "complication_major"\n'
+        f"# truth: {asdict(t)}\n",
+        encoding="utf-8",
+    )
+    _write(
+        root / "instruments.csv",
+        V.INSTRUMENTS_COLUMNS,
+        [
+            {
+                "instrument": "EVENT",
+                "kind": "count",
+                "higher_is_better": "false",
+                "scale_min": "",
+                "scale_max": "",
+                "reference_sd": "",
+                "mcid": "",
+                "mcid_source": "",
+            },
+        ],
+    )
+    expit = lambda x: 1.0 / (1.0 + np.exp(-x))  # noqa: E731
+    studies, arms = [], []
+    for i in range(t.n_rct + t.n_series):
+        rct = i < t.n_rct
+        sid = f"{'R' if rct else 'S'}{i + 1:02d}"
+        studies.append(
+            {
+                "study_id": sid,
+                "label": f"simulated {sid}",
+                "year": "2015",
+                "design": "rct" if rct else "single_arm",
+                "randomized": str(rct).lower(),
+                "blinding": "double" if rct else "none",
+                "control": "sham" if rct else "none",
+                "prospective": str(rct).lower(),
+                "centres": "3",
+                "follow_up_weeks": "26",
+                "outcome_assessment": "clinician",
+                "citation": "",
+                "source": source,
+                "notes": "",
+            }
+        )
+        rho = 1.0 if rct else t.rho_series
+        plan = {"treatment": (t.alpha_mean + t.delta, t.n_rct_arm if rct else t.n_series_arm)}
+        if rct:
+            plan["control"] = (t.alpha_mean, t.n_rct_arm)
+        for arm, (logit, n) in plan.items():
+            events = rng.binomial(n, expit(logit) * rho)
+            arms.append(
+                {
+                    "study_id": sid,
+                    "outcome": "harm",
+                    "instrument": "EVENT",
+                    "arm": arm,
+                    "timepoint_weeks": "26",
+                    "n": str(n),
+                    "mean_change": "",
+                    "sd_change": "",
+                    "events": str(events),
+                    "source": source,
+                    "location": "simulated",
+                    "quote": "simulated count",
+                    "assumption": "",
+                }
+            )
+    _write(root / "studies.csv", V.STUDIES_COLUMNS, studies)
+    _write(root / "arms.csv", V.ARMS_COLUMNS, arms)
+    return root

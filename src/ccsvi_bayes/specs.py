@@ -606,7 +606,7 @@ def _override_prior(raw: dict[str, Any], parts: list[str], value: Any, key: str,
         target["dist"] = value
         target["kwargs"] = {}
         return
-    if kwarg not in target["kwargs"]:
+    if kwarg not in target["kwargs"] and kwarg not in DISTRIBUTIONS.get(target["dist"], ()):
         raise InvalidModelSpec(
             f"--set {key}: {target['dist']} has no kwarg '{kwarg}' (kwargs: {', '.join(target['kwargs']) or 'none'})"
         )
