@@ -103,7 +103,7 @@ def prepare_harms_data(evidence: Evidence, spec: ModelSpec, outcome: str) -> Mod
     units = arm.drop_duplicates("study_idx")["n_unit"].value_counts().to_dict()
     notes.append(
         "denominators: "
-        + ", ".join(f"{v} stud{'y' if v == 1 else 'ies'} per {k[:-1]}" for k, v in units.items())
+        + ", ".join(f"{v} stud{'y' if v == 1 else 'ies'} per {k[:-1]}" for k, v in units.items() if isinstance(k, str))
         + "; risks are read per procedure (one procedure per patient where n counts patients)"
     )
     return ModelData(
@@ -122,7 +122,8 @@ def prepare_harms_data(evidence: Evidence, spec: ModelSpec, outcome: str) -> Mod
 def _classes(data: ModelData, spec: ModelSpec) -> list[str]:
     if not spec.harms["ascertainment"]:
         return ["reference"] * len(data.studies)
-    return [ascertainment_class(data.study_table.loc[sid]) for sid in data.studies]
+    table = data.study_table.reset_index()
+    return [ascertainment_class(table.iloc[i]) for i in range(len(table))]
 
 
 def harms_inputs(data: ModelData, spec: ModelSpec) -> tuple[dict[str, np.ndarray], list[str]]:

@@ -171,7 +171,6 @@ def write_harms_set(folder: str | Path, truth: HarmsTruth | None = None, seed: i
             },
         ],
     )
-    expit = lambda x: 1.0 / (1.0 + np.exp(-x))  # noqa: E731
     studies, arms = [], []
     for i in range(t.n_rct + t.n_series):
         rct = i < t.n_rct
@@ -199,7 +198,7 @@ def write_harms_set(folder: str | Path, truth: HarmsTruth | None = None, seed: i
         if rct:
             plan["control"] = (t.alpha_mean, t.n_rct_arm)
         for arm, (logit, n) in plan.items():
-            events = rng.binomial(n, expit(logit) * rho)
+            events = rng.binomial(n, rho / (1.0 + np.exp(-logit)))
             arms.append(
                 {
                     "study_id": sid,
