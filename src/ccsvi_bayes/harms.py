@@ -103,7 +103,11 @@ def prepare_harms_data(evidence: Evidence, spec: ModelSpec, outcome: str) -> Mod
     units = arm.drop_duplicates("study_idx")["n_unit"].value_counts().to_dict()
     notes.append(
         "denominators: "
-        + ", ".join(f"{v} stud{'y' if v == 1 else 'ies'} per {k[:-1]}" for k, v in units.items() if isinstance(k, str))
+        + ", ".join(
+            f"{v} stud{'y' if v == 1 else 'ies'} per {k[:-1]}"
+            for k, v in units.items()
+            if isinstance(k, str)
+        )
         + "; risks are read per procedure (one procedure per patient where n counts patients)"
     )
     return ModelData(

@@ -58,6 +58,7 @@ class SamplerSettings:
     retry_target_accept: float = 0.99
     seed: int = 20181028
     progress: bool = False
+    processes: int = 2
 
     @classmethod
     def from_spec(cls, sampler: Mapping[str, Any], **overrides: Any) -> SamplerSettings:
@@ -227,19 +228,84 @@ def _sample_nutpie(
             cached = _PytensorNumbaModel(model)
             _COMPILED[("pytensor_numba", *key)] = cached
         runnable = cached.with_inputs(inputs)
+        idata = _sample_chain_groups(runnable, settings, target_accept)
+        return _with_model_coords(idata, model)
     idata = nutpie.sample(
         runnable,
         draws=settings.draws,
         tune=settings.tune,
         chains=settings.chains,
-        # Python-level log-density calls hold the GIL: one thread is faster than contention
-        cores=None if settings.backend == "nutpie_numba" else 1,
         seed=settings.seed,
         target_accept=target_accept,
         progress_bar=settings.progress,
         save_warmup=False,
     )
     return _with_model_coords(idata, model)
+
+
+_CHAINS_PER_GROUP = 2
+_GROUP_TIMEOUT_S = 900
+
+
+_FORK_JOBS: list[tuple[Any, int, int, int, int, float]] = []
+
+
+def _sample_forked(index: int) -> az.InferenceData:
+    """Worker: forked children inherit the jobs (compiled closures do not pickle)."""
+    return _sample_group(_FORK_JOBS[index])
+
+
+def _sample_group(job: tuple[Any, int, int, int, int, float]) -> az.InferenceData:
+    import nutpie
+
+    runnable, chains, draws, tune, seed, target_accept = job
+    return nutpie.sample(
+        runnable,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        cores=1,  # Python-level log-density calls hold the GIL: one thread per process
+        seed=seed,
+        target_accept=target_accept,
+        progress_bar=False,
+        save_warmup=False,
+    )
+
+
+def _sample_chain_groups(
+    runnable: Any, settings: SamplerSettings, target_accept: float
+) -> az.InferenceData:
+    """Chains in groups of two with seeds ``seed + g``: the draws do not depend on how many
+    processes run the groups. Groups run in forked worker processes (which inherit the
+    compiled functions) when ``settings.processes > 1`` and the platform can fork."""
+    import multiprocessing
+
+    sizes = [_CHAINS_PER_GROUP] * (settings.chains // _CHAINS_PER_GROUP)
+    if settings.chains % _CHAINS_PER_GROUP:
+        sizes.append(settings.chains % _CHAINS_PER_GROUP)
+    jobs = [
+        (runnable, n, settings.draws, settings.tune, settings.seed + g, target_accept)
+        for g, n in enumerate(sizes)
+    ]
+    parts: list[az.InferenceData] | None = None
+    processes = min(settings.processes, len(jobs))
+    if processes > 1 and "fork" in multiprocessing.get_all_start_methods():
+        _FORK_JOBS[:] = jobs
+        pool = multiprocessing.get_context("fork").Pool(processes)
+        try:
+            parts = pool.map_async(_sample_forked, range(len(jobs))).get(timeout=_GROUP_TIMEOUT_S)
+        except Exception as exc:  # a worker failed or hung: sample in this process instead
+            log.warning("parallel chain groups failed (%s); sampling in-process", exc)
+        finally:
+            pool.terminate()
+            pool.join()
+            _FORK_JOBS.clear()
+    if parts is None:
+        parts = [_sample_group(job) for job in jobs]
+    combined = parts[0] if len(parts) == 1 else az.concat(*parts, dim="chain")
+    return combined.assign_coords(
+        chain=np.arange(settings.chains), groups=["posterior", "sample_stats"]
+    )
 
 
 class _PytensorNumbaModel:

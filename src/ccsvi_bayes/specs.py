@@ -97,6 +97,7 @@ _SAMPLER_DEFAULTS: dict[str, Any] = {
     "chains": 4,
     "target_accept": 0.95,
     "retry_target_accept": 0.99,
+    "processes": 2,
 }
 _HARMONIZE_DEFAULTS: dict[str, Any] = {
     "sd_ref": "reference",
@@ -361,7 +362,7 @@ def _from_raw(raw: dict[str, Any], where: str) -> ModelSpec:
     _check_number(
         name, "harmonize.responder_threshold", harmonize["responder_threshold"], lo=-5, hi=5
     )
-    for key in ("draws", "tune", "chains"):
+    for key in ("draws", "tune", "chains", "processes"):
         value = sampler[key]
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise InvalidModelSpec(
