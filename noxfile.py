@@ -36,3 +36,10 @@ def typecheck(session: nox.Session) -> None:
     """Static types with mypy (strict) on the package."""
     session.install("-e", ".[typecheck]")
     session.run("mypy")
+
+
+@nox.session(python=PYTHON, default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks: exact-engine throughput, compile-once vs recompile, fit time per model."""
+    session.install("-e", ".[test]")
+    session.run("python", "benchmarks/bench.py", *session.posargs)
