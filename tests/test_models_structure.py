@@ -114,3 +114,17 @@ def test_unknown_feature_is_clear(ev) -> None:  # type: ignore[no-untyped-def]
 
     with pytest.raises(InvalidModelSpec, match="unknown feature 'colour'"):
         built(ev, "bias_adjusted", "qol_physical", ["bias.features=colour"])
+
+
+def test_compile_cache_key_tells_structures_apart(ev) -> None:  # type: ignore[no-untyped-def]
+    """relapse and global_improvement have the same shapes; only the latter needs ω (NAP20)."""
+    from ccsvi_bayes.inference import model_signature
+
+    _s1, d1, relapse = built(ev, "bias_adjusted", "relapse")
+    _s2, d2, improved = built(ev, "bias_adjusted", "global_improvement")
+    assert d1.shape_key == d2.shape_key
+    assert "omega" in improved.named_vars
+    assert "omega" not in relapse.named_vars
+    assert model_signature(relapse) != model_signature(improved)
+    _s3, _d3, again = built(ev, "bias_adjusted", "relapse")
+    assert model_signature(again) == model_signature(relapse)

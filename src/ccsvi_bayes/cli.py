@@ -285,6 +285,65 @@ def _print_fit(summary: dict[str, object]) -> None:
     )
 
 
+@app.command()
+def run(
+    evidence: EvidenceOption = None,
+    assume: AssumeOption = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Output folder (one subfolder per model and outcome).")
+    ] = Path("results"),
+    seed: Annotated[int, typer.Option(help="Random seed for every fit.")] = 20181028,
+) -> None:
+    """The main job: validate, then fit the default models for every outcome plus both harm endpoints.
+
+    Resumable: fits already made from the same evidence, readings and spec are kept.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ccsvi_bayes.data import load_evidence
+    from ccsvi_bayes.runner import plan, run_all
+
+    ev = load_evidence(evidence, _parse_assume(assume))
+    out.print(
+        f"[green]valid[/] evidence set '{ev.name}' ({len(ev.studies)} studies, {len(ev.domains)} domains)"
+    )
+    items = plan(ev)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=out,
+    ) as progress:
+        task = progress.add_task("fitting", total=len(items))
+
+        def step(item: object, status: str) -> None:
+            progress.update(
+                task,
+                advance=1,
+                description=f"{getattr(item, 'model', '')} / {getattr(item, 'outcome', '')}: {status}",
+            )
+
+        index = run_all(ev, out_dir, seed=seed, on_item=step, items=items)
+    table = Table(
+        title=f"Results in {out_dir} (positive effect = benefit; harms per 1,000 procedures)"
+    )
+    for col in ("model", "outcome", "estimate (95% CrI)", "P(benefit) / P(RD>1%)", "status"):
+        table.add_column(col)
+    for rec in index["fits"]:
+        if "effect_mean" in rec:
+            est = f"{rec['effect_mean']:+.2f} ({rec['effect_q025']:+.2f} to {rec['effect_q975']:+.2f}) {rec['scale']}"
+            prob = f"{rec['prob_benefit']:.2f}"
+        elif "risk_per_1000_mean" in rec:
+            est = f"{rec['risk_per_1000_mean']:.1f} ({rec['risk_per_1000_q025']:.1f} to {rec['risk_per_1000_q975']:.1f}) /1000"
+            prob = f"{rec['prob_rd_gt_1pct']:.2f}"
+        else:
+            est, prob = rec.get("reason", "")[:60], ""
+        table.add_row(rec["model"], rec["outcome"], est, prob, rec["status"])
+    out.print(table)
+    out.print(f"wrote {out_dir / 'run.json'}")
+
+
 def main() -> None:
     """Console-script entry point: package errors become exit 2 without a traceback.
 

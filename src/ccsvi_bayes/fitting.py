@@ -26,6 +26,7 @@ from ccsvi_bayes.data import Evidence, load_evidence
 from ccsvi_bayes.errors import CcsviBayesError, InvalidModelSpec
 from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize
 from ccsvi_bayes.inference import (
+    model_signature,
     ConvergenceError,
     Diagnostics,
     SamplerSettings,
@@ -186,7 +187,7 @@ def fit(
         )
         pm_model = build_model(data, spec)
         inputs = model_inputs(data, spec)
-        key = (spec.structure_key(), data.domain.scale, data.binary, data.shape_key)
+        key = (spec.structure_key(), model_signature(pm_model))
         idata, diagnostics = run_nuts(pm_model, inputs, key, settings)
         if predictive:
             idata = add_predictive_groups(pm_model, idata, inputs, seed)

@@ -27,7 +27,13 @@ import pytensor.tensor as pt
 from ccsvi_bayes.data import Evidence
 from ccsvi_bayes.errors import CcsviBayesError, InvalidModelSpec
 from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize
-from ccsvi_bayes.inference import ConvergenceError, SamplerSettings, add_predictive_groups, run_nuts
+from ccsvi_bayes.inference import (
+    ConvergenceError,
+    SamplerSettings,
+    add_predictive_groups,
+    model_signature,
+    run_nuts,
+)
 from ccsvi_bayes.models import ModelData, _HyperView, _prior_rv
 from ccsvi_bayes.specs import ModelSpec
 from ccsvi_bayes.vocabulary import Dim
@@ -240,13 +246,7 @@ def fit_harms(
         backend=backend,
         progress=progress,
     )
-    key = (
-        "harms",
-        spec.structure_key(),
-        tuple(inputs["rho_mask"] > 0),
-        len(data.studies),
-        len(data.arm),
-    )
+    key = ("harms", spec.structure_key(), model_signature(model))
     idata, diagnostics = run_nuts(model, inputs, key, settings)
     if predictive:
         idata = add_predictive_groups(model, idata, inputs, seed)

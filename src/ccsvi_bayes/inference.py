@@ -29,6 +29,7 @@ __all__ = [
     "add_predictive_groups",
     "clear_cache",
     "diagnose",
+    "model_signature",
     "run_nuts",
 ]
 
@@ -105,6 +106,21 @@ class Diagnostics:
             f"tail ESS min {self.ess_tail_min:.0f} (≥ {GATE['ess_min']:.0f}), divergences {self.divergences} "
             f"(after {self.attempts} attempt(s), target_accept {self.target_accept})"
         )
+
+
+def model_signature(model: pm.Model) -> tuple[Any, ...]:
+    """What a compiled model depends on: variables with their dims, and dim lengths.
+
+    Two models with the same signature (and spec structure) share a compiled log-density;
+    data values and prior hyperparameters are inputs, not part of it.
+    """
+    variables = tuple(
+        sorted((name, tuple(model.named_vars_to_dims.get(name, ()))) for name in model.named_vars)
+    )
+    dims = tuple(
+        sorted((name, len(values)) for name, values in model.coords.items() if values is not None)
+    )
+    return variables, dims
 
 
 def clear_cache() -> None:
