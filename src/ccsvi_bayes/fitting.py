@@ -26,11 +26,11 @@ from ccsvi_bayes.data import Evidence, load_evidence
 from ccsvi_bayes.errors import CcsviBayesError, InvalidModelSpec
 from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize
 from ccsvi_bayes.inference import (
-    model_signature,
     ConvergenceError,
     Diagnostics,
     SamplerSettings,
     add_predictive_groups,
+    model_signature,
     run_nuts,
 )
 from ccsvi_bayes.models import ModelData, build_model, model_inputs, prepare_data
