@@ -110,6 +110,7 @@ def _provenance_attrs(result: FitResult) -> dict[str, Any]:
         "spec_sha256": result.spec.digest,
         "evidence_name": result.evidence.name,
         "evidence_sha256": result.evidence.sha256,
+        "evidence_path": str(result.evidence.path),
         "assumptions": json.dumps(dict(result.evidence.assumptions), sort_keys=True),
         "seed": result.seed,
         "engine": result.engine,

@@ -34,7 +34,7 @@ from ccsvi_bayes.inference import (
     model_signature,
     run_nuts,
 )
-from ccsvi_bayes.models import ModelData, _HyperView, _prior_rv
+from ccsvi_bayes.models import ModelData, _HyperView, _prior_rv, select_studies
 from ccsvi_bayes.specs import ModelSpec
 from ccsvi_bayes.vocabulary import Dim
 
@@ -76,14 +76,8 @@ def prepare_harms_data(evidence: Evidence, spec: ModelSpec, outcome: str) -> Mod
     rows = harmonize(evidence, outcome, HarmonizeOptions(**spec.harmonize))
     rows = rows[rows["included"] & (rows["row_kind"] == "count")].copy()
     notes: list[str] = []
-    if spec.studies in ("controlled", "randomized_controlled"):
-        keep = rows["control"].ne("none")
-        if spec.studies == "randomized_controlled":
-            keep &= rows["randomized"].astype(bool)
-        dropped = sorted(set(rows.loc[~keep, "study_id"]))
-        if dropped:
-            notes.append(f"left out ({spec.studies} studies only): {', '.join(dropped)}")
-        rows = rows[keep]
+    rows, selected = select_studies(rows, spec.studies)
+    notes += selected
     unit = spec.harms["denominator"]
     if unit != "as_reported":
         wanted = "patients" if unit == "patients_only" else "procedures"

@@ -44,6 +44,7 @@ __all__ = [
     "hyperparameters",
     "model_inputs",
     "prepare_data",
+    "select_studies",
 ]
 
 _CATEGORICAL_REFERENCE = {"design": "rct", "blinding": "double", "control": "sham"}
@@ -88,16 +89,8 @@ def prepare_data(evidence: Evidence, harmonized: pd.DataFrame, spec: ModelSpec) 
     domain = evidence.domain(str(harmonized.attrs.get("domain", "")))
     rows = harmonized[harmonized["included"]].copy()
     notes: list[str] = []
-    if spec.studies in ("randomized_controlled", "controlled"):
-        keep = rows["control"].ne("none")
-        if spec.studies == "randomized_controlled":
-            keep &= rows["randomized"].astype(bool)
-        dropped = sorted(set(rows.loc[~keep, "study_id"]))
-        if dropped:
-            notes.append(
-                f"left out by the model ({spec.studies} studies only): {', '.join(dropped)}"
-            )
-        rows = rows[keep]
+    rows, selected = select_studies(rows, spec.studies)
+    notes += selected
     if rows.empty:
         raise CcsviBayesError(
             f"model '{spec.name}' has no usable rows for outcome '{domain.id}' (after selecting {spec.studies} studies)"
@@ -165,6 +158,25 @@ def prepare_data(evidence: Evidence, harmonized: pd.DataFrame, spec: ModelSpec) 
         elicited=elicited,
         notes=tuple(notes),
     )
+
+
+def select_studies(rows: pd.DataFrame, studies: str) -> tuple[pd.DataFrame, list[str]]:
+    """Keep the rows of ``all``, ``controlled``, ``randomized_controlled`` or
+    ``nonrandomized`` studies; say which studies were left out."""
+    if studies == "all":
+        return rows, []
+    randomized = rows["randomized"].astype(bool)
+    controlled = rows["control"].ne("none")
+    keep = {
+        "controlled": controlled,
+        "randomized_controlled": controlled & randomized,
+        "nonrandomized": ~randomized,
+    }[studies]
+    dropped = sorted(set(rows.loc[~keep, "study_id"]))
+    notes = (
+        [f"left out by the model ({studies} studies only): {', '.join(dropped)}"] if dropped else []
+    )
+    return rows[keep], notes
 
 
 def _arms_to_contrasts(rows: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:

@@ -74,7 +74,7 @@ _MODEL_KEYS = {
 }
 _ENUMS: dict[str, tuple[str, ...]] = {
     "family": ("efficacy", "harms"),
-    "studies": ("all", "randomized_controlled", "controlled", "treated_arms"),
+    "studies": ("all", "randomized_controlled", "controlled", "nonrandomized"),
     "likelihood": ("arm", "contrast"),
     "single_arm_pi": ("shared", "zero"),
     "theta": ("normal", "three_level"),
