@@ -344,6 +344,60 @@ def run(
     out.print(f"wrote {out_dir / 'run.json'}")
 
 
+@app.command()
+def check(
+    result_dir: Annotated[
+        Path, typer.Argument(help="A fit folder (from `ccsvi-bayes fit` or `run`).")
+    ],
+    evidence: EvidenceOption = None,
+    no_conflict: Annotated[
+        bool, typer.Option("--no-conflict", help="Skip the randomized vs non-randomized refits.")
+    ] = False,
+) -> None:
+    """Model checks of a fit; writes checks.json and names poorly fitted studies."""
+    from ccsvi_bayes.checks import check_fit
+
+    with out.status(f"checking {result_dir} …", spinner="dots"):
+        checks = check_fit(result_dir, evidence=evidence, conflict_check=not no_conflict)
+    conv = checks["convergence"]
+    if conv.get("parameters"):
+        worst = max((r["r_hat"] or 0) for r in conv["parameters"])
+        out.print(
+            f"convergence: max R-hat {worst:.3f}, divergences {conv['divergences']}, low E-BFMI chains {conv['e_bfmi_low'] or 'none'}"
+        )
+    ppc = checks["posterior_predictive"]
+    if ppc:
+        out.print(
+            f"posterior predictive: {sum(r['inside_95'] for r in ppc)}/{len(ppc)} observations inside their 95% interval"
+        )
+    conflict = checks["conflict"]
+    if conflict.get("available"):
+        d = conflict["difference"]
+        out.print(
+            f"conflict (non-randomized − randomized effect): {d['mean']:+.2f} ({d['q025']:+.2f} to {d['q975']:+.2f}), "
+            f"tail probability {conflict['tail_probability']:.3f}{' [red]CONFLICT[/]' if conflict['conflict'] else ''}"
+        )
+    else:
+        out.print(f"conflict: not available ({conflict.get('reason')})")
+    poor = checks["poorly_fitted_studies"]
+    if poor:
+        for entry in poor:
+            out.print(
+                f"[yellow]poorly fitted:[/] {entry['study_id']}: " + "; ".join(entry["reasons"])
+            )
+    else:
+        out.print(
+            "no study flagged as poorly fitted (posterior predictive p ≥ 0.05 and inside the 95% interval)"
+        )
+    influential = checks["influential_observations"]
+    if influential:
+        out.print(
+            "influential (Pareto k > 0.7; PSIS-LOO unreliable there, not a misfit): "
+            + ", ".join(f"{r['observation']} ({r['pareto_k']:.2f})" for r in influential)
+        )
+    out.print(f"wrote {result_dir / 'checks.json'}")
+
+
 def main() -> None:
     """Console-script entry point: package errors become exit 2 without a traceback.
 

@@ -36,7 +36,7 @@ from ccsvi_bayes.inference import (
 from ccsvi_bayes.models import ModelData, build_model, model_inputs, prepare_data
 from ccsvi_bayes.specs import ModelSpec, load_spec
 
-__all__ = ["FitResult", "fit", "write_atomic"]
+__all__ = ["FitResult", "fit", "rebuild_model", "write_atomic"]
 
 DEFAULT_SEED = 20181028
 
@@ -201,6 +201,25 @@ def fit(
         warnings.warn(message, RuntimeWarning, stacklevel=2)
         notes.append(message)
     return FitResult(idata, spec, ev, outcome, harmonized, data, diagnostics, seed, engine, notes)
+
+
+def rebuild_model(
+    summary: Mapping[str, Any], evidence_path: str | Path | None
+) -> tuple[Any, dict[str, np.ndarray]] | None:
+    """The PyMC model and inputs of a written fit (from its summary), or None when the
+    evidence on disk is not the one that was fitted."""
+    ev = load_evidence(evidence_path, dict(summary["evidence"].get("assumptions") or {}) or None)
+    if ev.sha256 != summary["evidence"]["sha256"]:
+        return None
+    spec = load_spec(str(summary["model"]), list(summary["spec"].get("overrides", [])))
+    if spec.family == "harms":
+        from ccsvi_bayes.harms import build_harms_model, harms_inputs, prepare_harms_data
+
+        data = prepare_harms_data(ev, spec, str(summary["outcome"]))
+        return build_harms_model(data, spec), harms_inputs(data, spec)[0]
+    rows = harmonize(ev, str(summary["outcome"]), HarmonizeOptions(**spec.harmonize))
+    data = prepare_data(ev, rows, spec)
+    return build_model(data, spec), model_inputs(data, spec)
 
 
 def _fit_exact(

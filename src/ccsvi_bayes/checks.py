@@ -1,0 +1,367 @@
+"""Model checks of a fit (DESIGN.md §7): convergence, predictive checks, LOO, conflict.
+
+``check_fit(folder)`` reads ``posterior.nc`` and ``summary.json`` of a fit and writes
+``checks.json`` beside them:
+
+- **convergence**: R-hat, bulk/tail ESS per key parameter, divergences, E-BFMI per chain;
+- **prior and posterior predictive checks** per observation (study arm or contrast): the
+  two-sided predictive p-value 2·min(P(y_rep ≥ y), P(y_rep ≤ y)) and whether y lies in the
+  central 95% predictive interval;
+- **PSIS-LOO** with Pareto-k per observation and study, and LOO-PIT values;
+- **conflict** between randomized and non-randomized evidence (efficacy models): the same
+  model refitted to each subset (node-split style); the posterior of
+  Δ = μ(non-randomized, bias-adjusted) − μ(randomized) and its two-sided tail probability;
+- **mixed predictive checks** (Marshall & Spiegelhalter 2003): each study's random effects
+  are redrawn from their population distribution given the posterior hyperparameters, so a
+  study is not allowed to explain itself away (plain posterior predictive p-values are
+  conservative when every study has its own effect);
+- **poorly fitted studies**: mixed predictive p < 0.05 or outside its 95% interval;
+- **influential observations**: Pareto-k > 0.7. With one observation per study-specific
+  effect this is common and means PSIS-LOO is unreliable there (use exact refits or K-fold),
+  not that the study fits poorly.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import arviz as az
+import numpy as np
+import xarray as xr
+
+from ccsvi_bayes.errors import CcsviBayesError
+
+__all__ = [
+    "KEY_PARAMETERS",
+    "PARETO_K_BAD",
+    "PPC_ALPHA",
+    "check_fit",
+    "conflict",
+    "predictive_checks",
+]
+
+KEY_PARAMETERS = (
+    "mu",
+    "tau",
+    "psi",
+    "pi_mean",
+    "pi_sd",
+    "omega",
+    "gamma",
+    "kappa",
+    "q_intercept",
+    "beta_mean",
+    "alpha_mean",
+    "alpha_sd",
+    "delta",
+)
+PPC_ALPHA = 0.05
+PARETO_K_BAD = 0.7
+
+
+def _f(x: Any) -> float | None:
+    value = float(x)
+    return value if np.isfinite(value) else None
+
+
+def convergence_table(idata: az.InferenceData) -> dict[str, Any]:
+    """R-hat and ESS of the key parameters, divergences and E-BFMI per chain."""
+    post = idata.posterior
+    names = [n for n in KEY_PARAMETERS if n in post.data_vars]
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        rhat, bulk, tail = (
+            az.rhat(post[names]),
+            az.ess(post[names], method="bulk"),
+            az.ess(post[names], method="tail"),
+        )
+    for name in names:
+        flat = rhat[name].values.ravel()
+        for j, value in enumerate(flat):
+            label = name if flat.size == 1 else f"{name}[{j}]"
+            if flat.size > 1 and name in ("gamma",):
+                label = f"{name}[{post[name].coords[post[name].dims[-1]].values[j]}]"
+            rows.append(
+                {
+                    "parameter": label,
+                    "r_hat": _f(value),
+                    "ess_bulk": _f(bulk[name].values.ravel()[j]),
+                    "ess_tail": _f(tail[name].values.ravel()[j]),
+                }
+            )
+    stats = idata.get("sample_stats")
+    divergences = int(stats["diverging"].sum()) if stats is not None and "diverging" in stats else 0
+    bfmi: list[float | None] = []
+    if stats is not None and "energy" in stats:
+        bfmi = [_f(v) for v in az.bfmi(idata)]
+    return {
+        "parameters": rows,
+        "divergences": divergences,
+        "e_bfmi": bfmi,
+        "e_bfmi_low": [i for i, v in enumerate(bfmi) if v is not None and v < 0.3],
+    }
+
+
+def _observation_study(label: str) -> str:
+    return str(label).split(":")[0]
+
+
+def predictive_checks(observed: xr.Dataset, predictive: xr.Dataset) -> list[dict[str, Any]]:
+    """Per observation: predictive p-value and whether y is inside the 95% interval."""
+    out: list[dict[str, Any]] = []
+    for name in observed.data_vars:
+        if name not in predictive:
+            continue
+        y = np.asarray(observed[name].values, dtype=float)
+        dim = observed[name].dims[0]
+        labels = (
+            [str(v) for v in observed[name].coords[dim].values]
+            if dim in observed[name].coords
+            else [str(i) for i in range(y.size)]
+        )
+        rep = (
+            predictive[name]
+            .stack(sample=("chain", "draw"))
+            .transpose("sample", ...)
+            .values.astype(float)
+        )
+        for j, label in enumerate(labels):
+            draws = rep[:, j]
+            upper = float(np.mean(draws >= y[j]))
+            lower = float(np.mean(draws <= y[j]))
+            q025, q975 = np.quantile(draws, [0.025, 0.975])
+            out.append(
+                {
+                    "observation": label,
+                    "study_id": _observation_study(label),
+                    "variable": str(name),
+                    "observed": float(y[j]),
+                    "p_value": min(1.0, 2 * min(upper, lower)),
+                    "interval_95": [float(q025), float(q975)],
+                    "inside_95": bool(q025 <= y[j] <= q975),
+                }
+            )
+    return out
+
+
+def loo_checks(idata: az.InferenceData) -> dict[str, Any]:
+    """PSIS-LOO: elpd, p_loo, Pareto-k per observation (and worst per study), LOO-PIT."""
+    if "log_likelihood" not in idata.groups():
+        return {"available": False, "reason": "no log_likelihood group"}
+    out: dict[str, Any] = {"available": True, "variables": {}}
+    for name in idata.log_likelihood.data_vars:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loo = az.loo(idata, pointwise=True, var_name=str(name))
+        k = np.asarray(loo.pareto_k.values, dtype=float).ravel()
+        dim = idata.log_likelihood[name].dims[-1]
+        labels = [str(v) for v in idata.log_likelihood[name].coords[dim].values]
+        entry: dict[str, Any] = {
+            "elpd_loo": _f(loo.elpd_loo),
+            "se": _f(loo.se),
+            "p_loo": _f(loo.p_loo),
+            "pareto_k": dict(zip(labels, (_f(v) for v in k), strict=True)),
+            "bad_k": [lab for lab, v in zip(labels, k, strict=True) if v > PARETO_K_BAD],
+        }
+        observed = idata.get("observed_data")
+        if (
+            observed is not None
+            and name in observed
+            and "posterior_predictive" in idata.groups()
+            and name in idata.posterior_predictive
+        ):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pit = az.loo_pit(idata, y=str(name))
+            entry["loo_pit"] = dict(
+                zip(labels, (_f(v) for v in np.asarray(pit).ravel()), strict=True)
+            )
+        out["variables"][str(name)] = entry
+    return out
+
+
+def conflict(
+    folder: Path, summary: dict[str, Any], evidence_path: str | None, seed: int
+) -> dict[str, Any]:
+    """Randomized vs non-randomized evidence: refit the model to each subset.
+
+    Δ = μ(non-randomized) − μ(randomized), with both posteriors independent; the tail
+    probability is 2·min(P(Δ > 0), P(Δ < 0)). Small values flag conflict: the bias-adjusted
+    uncontrolled studies imply a different effect than the randomized ones.
+    """
+    from ccsvi_bayes.data import load_evidence
+    from ccsvi_bayes.fitting import fit
+
+    if "effect" not in summary:
+        return {
+            "available": False,
+            "reason": "harms model: randomized arms and case series inform different quantities",
+        }
+    designs = {s["randomized"] for s in summary["studies"]}
+    if designs != {True, False}:
+        return {
+            "available": False,
+            "reason": "needs both randomized and non-randomized studies in the fit",
+        }
+    ev = load_evidence(evidence_path, summary["evidence"].get("assumptions") or None)
+    if ev.sha256 != summary["evidence"]["sha256"]:
+        return {
+            "available": False,
+            "reason": f"evidence at {ev.path} differs from the fitted one (sha256 mismatch)",
+        }
+    overrides = list(summary["spec"].get("overrides", []))
+    draws = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for subset in ("randomized_controlled", "nonrandomized"):
+            result = fit(
+                ev,
+                model=summary["model"],
+                outcome=summary["outcome"],
+                priors=[*overrides, f"studies={subset}"],
+                seed=seed,
+                predictive=False,
+            )
+            draws[subset] = result.idata.posterior["mu"].values.ravel()
+    n = min(len(draws["randomized_controlled"]), len(draws["nonrandomized"]))
+    delta = draws["nonrandomized"][:n] - draws["randomized_controlled"][:n]
+    p_pos = float(np.mean(delta > 0))
+    return {
+        "available": True,
+        "method": "node-split: the same model refitted to randomized and to non-randomized studies",
+        "mu_randomized": _interval(draws["randomized_controlled"]),
+        "mu_nonrandomized": _interval(draws["nonrandomized"]),
+        "difference": _interval(delta),
+        "tail_probability": min(1.0, 2 * min(p_pos, 1 - p_pos)),
+        "conflict": bool(min(p_pos, 1 - p_pos) * 2 < PPC_ALPHA),
+    }
+
+
+def _interval(values: np.ndarray) -> dict[str, float | None]:
+    q025, q975 = np.quantile(values, [0.025, 0.975])
+    return {"mean": _f(values.mean()), "q025": _f(q025), "q975": _f(q975)}
+
+
+def check_fit(
+    folder: str | Path,
+    *,
+    evidence: str | Path | None = None,
+    conflict_check: bool = True,
+    seed: int | None = None,
+) -> dict[str, Any]:
+    """Run every check on a fit folder and write ``checks.json`` (atomically)."""
+    from ccsvi_bayes.fitting import write_atomic
+
+    root = Path(folder)
+    if not (root / "posterior.nc").is_file() or not (root / "summary.json").is_file():
+        raise CcsviBayesError(
+            f"{root}: not a fit folder (needs posterior.nc and summary.json from `ccsvi-bayes fit`)"
+        )
+    summary = json.loads((root / "summary.json").read_text())
+    idata = az.from_netcdf(root / "posterior.nc")
+    exact = summary.get("engine") == "exact"
+    observed = idata.get("observed_data")
+    checks: dict[str, Any] = {
+        "model": summary["model"],
+        "outcome": summary["outcome"],
+        "evidence": summary["evidence"],
+        "thresholds": {"ppc_p": PPC_ALPHA, "pareto_k": PARETO_K_BAD, "interval": 0.95},
+        "convergence": {"available": False, "reason": "exact engine: independent draws"}
+        if exact
+        else convergence_table(idata),
+    }
+    for group, key in (
+        ("prior_predictive", "prior_predictive"),
+        ("posterior_predictive", "posterior_predictive"),
+    ):
+        if observed is not None and group in idata.groups():
+            checks[key] = predictive_checks(observed, idata[group])
+        else:
+            checks[key] = []
+    checks["mixed_predictive"] = [] if exact else _mixed_predictive(idata, summary, evidence)
+    checks["loo"] = (
+        loo_checks(idata)
+        if not exact
+        else {"available": False, "reason": "exact engine: no log-likelihood draws"}
+    )
+    evidence_path = (
+        str(evidence) if evidence is not None else idata.posterior.attrs.get("evidence_path")
+    )
+    checks["conflict"] = (
+        conflict(root, summary, evidence_path, seed if seed is not None else int(summary["seed"]))
+        if conflict_check
+        else {"available": False, "reason": "not requested"}
+    )
+    checks["poorly_fitted_studies"] = _poorly_fitted(checks)
+    checks["influential_observations"] = _influential(checks)
+    write_atomic(
+        root / "checks.json",
+        lambda tmp: tmp.write_text(json.dumps(checks, indent=2, allow_nan=False) + "\n"),
+    )
+    return checks
+
+
+def _mixed_predictive(
+    idata: az.InferenceData, summary: dict[str, Any], evidence: str | Path | None
+) -> list[dict[str, Any]]:
+    """Rebuild the fitted model and replicate each observation with fresh study effects."""
+    import pymc as pm
+
+    from ccsvi_bayes.fitting import rebuild_model
+
+    rebuilt = rebuild_model(
+        summary, evidence if evidence is not None else idata.posterior.attrs.get("evidence_path")
+    )
+    if rebuilt is None:
+        return []
+    model, inputs = rebuilt
+    observed = [rv.name for rv in model.observed_RVs]
+    if not observed:
+        return []
+    study_effects = [
+        rv.name
+        for rv in model.free_RVs
+        if rv.name.endswith("_z") and model.named_vars_to_dims.get(rv.name) == ("study",)
+    ]
+    with model, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pm.set_data(dict(inputs))
+        ppc = pm.sample_posterior_predictive(
+            idata.posterior,
+            var_names=[*study_effects, *observed],
+            random_seed=int(summary["seed"]) + 2,
+            progressbar=False,
+        )
+    return predictive_checks(idata.observed_data, ppc.posterior_predictive)
+
+
+def _poorly_fitted(checks: dict[str, Any]) -> list[dict[str, Any]]:
+    flagged: dict[str, list[str]] = {}
+    for row in checks["mixed_predictive"] or checks["posterior_predictive"]:
+        reasons = []
+        kind = "mixed" if checks["mixed_predictive"] else "posterior"
+        if row["p_value"] < PPC_ALPHA:
+            reasons.append(f"{row['observation']}: {kind} predictive p = {row['p_value']:.3f}")
+        if not row["inside_95"]:
+            reasons.append(f"{row['observation']}: outside the 95% {kind} predictive interval")
+        if reasons:
+            flagged.setdefault(row["study_id"], []).extend(reasons)
+    return [{"study_id": sid, "reasons": reasons} for sid, reasons in sorted(flagged.items())]
+
+
+def _influential(checks: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for entry in checks.get("loo", {}).get("variables", {}).values():
+        for label in entry["bad_k"]:
+            out.append(
+                {
+                    "observation": label,
+                    "study_id": _observation_study(label),
+                    "pareto_k": entry["pareto_k"][label],
+                }
+            )
+    return out
