@@ -43,3 +43,26 @@ def bench(session: nox.Session) -> None:
     """Benchmarks: exact-engine throughput, compile-once vs recompile, fit time per model."""
     session.install("-e", ".[test]")
     session.run("python", "benchmarks/bench.py", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def checks(session: nox.Session) -> None:
+    """SBC for every model (checks/report.json, figures) and model checks of the CCSVI fits.
+
+    Fails when a model fails calibration. ``nox -s checks -- --sims 40`` for a shorter run.
+    """
+    session.install("-e", ".[test]")
+    session.run("ccsvi-bayes", "sbc", "--out", "checks", *session.posargs)
+    session.run("ccsvi-bayes", "run", "--out", "checks/ccsvi")
+    for outcome in (
+        "qol_physical",
+        "qol_mental",
+        "disability_edss",
+        "pain",
+        "fatigue",
+        "relapse",
+        "global_improvement",
+    ):
+        session.run("ccsvi-bayes", "check", f"checks/ccsvi/bias_adjusted/{outcome}")
+    for endpoint in ("sae_any", "complication_major"):
+        session.run("ccsvi-bayes", "check", f"checks/ccsvi/{endpoint}/{endpoint}")

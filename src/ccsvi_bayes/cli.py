@@ -398,6 +398,83 @@ def check(
     out.print(f"wrote {result_dir / 'checks.json'}")
 
 
+@app.command()
+def sbc(
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for report.json and figures/.")
+    ] = Path("checks"),
+    models: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model", "-m", help="Models to calibrate (default: every spec); repeatable."
+        ),
+    ] = None,
+    sims: Annotated[int, typer.Option(help="Simulated datasets per model.", min=2)] = 80,
+    quick: Annotated[
+        bool,
+        typer.Option(
+            "--quick", help="A few simulations with short chains (smoke test, not a verdict)."
+        ),
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+) -> None:
+    """Simulation-based calibration of every model; exit 1 when a model fails calibration."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from ccsvi_bayes.sbc import run_sbc, write_report
+    from ccsvi_bayes.specs import available_models
+
+    names = models or available_models()
+    n = 6 if quick else sims
+    draws = 150 if quick else 400
+    results = []
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=out,
+    ) as progress:
+        for name in names:
+            task = progress.add_task(f"SBC {name}", total=n)
+
+            def step(_i: int, t: TaskID = task) -> None:
+                progress.advance(t)
+
+            results.append(run_sbc(name, n, seed=seed, draws=draws, tune=draws, on_step=step))
+    path = write_report(results, out_dir)
+    table = Table(
+        title=f"Simulation-based calibration ({n} simulations per model{', quick' if quick else ''})"
+    )
+    for col in (
+        "model",
+        "uniformity p (per parameter)",
+        "90% coverage",
+        "divergent fits",
+        "calibrated",
+    ):
+        table.add_column(col)
+    for res in results:
+        table.add_row(
+            res.model,
+            ", ".join(f"{k} {v:.3f}" for k, v in res.uniformity_p.items()),
+            ", ".join(f"{k} {v:.2f}" for k, v in res.coverage_90.items()),
+            str(res.divergent_fits),
+            "[green]yes[/]" if res.calibrated else "[red]NO[/]",
+        )
+    out.print(table)
+    out.print(f"wrote {path} and {out_dir / 'figures'}")
+    if not quick and not all(r.calibrated for r in results):
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Console-script entry point: package errors become exit 2 without a traceback.
 

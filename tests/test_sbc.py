@@ -1,0 +1,35 @@
+"""SBC machinery (--quick): ranks are in range, coverage is a proportion, the report and the
+rank histograms are written. The full calibration verdict is `nox -s checks`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ccsvi_bayes.sbc import _uniformity, run_sbc, write_report
+from tests.test_data_validation import run_main
+
+
+def test_uniformity_test_detects_non_uniform_ranks() -> None:
+    assert _uniformity(list(range(100)) * 2, 99) > 0.99
+    assert _uniformity([0] * 100 + [99] * 100, 99) < 1e-6
+
+
+@pytest.mark.parametrize("model", ["rct_only", "sae_any"])
+def test_quick_sbc_runs_and_reports(model: str, tmp_path: Path) -> None:
+    result = run_sbc(model, n_sims=4, draws=100, tune=100, n_ranks=49)
+    for values in result.ranks.values():
+        assert len(values) == 4
+        assert all(0 <= r <= 49 for r in values)
+    assert all(0.0 <= c <= 1.0 for c in result.coverage_90.values())
+    path = write_report([result], tmp_path)
+    report = json.loads(path.read_text())
+    assert model in report["models"]
+    assert (tmp_path / "figures" / f"sbc_{model}.png").stat().st_size > 1000
+
+
+def test_cli_quick_sbc(tmp_path: Path) -> None:
+    assert run_main("sbc", "--quick", "--model", "rct_only", "--out", str(tmp_path)) == 0
+    assert (tmp_path / "report.json").is_file()
