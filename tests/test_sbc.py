@@ -33,3 +33,39 @@ def test_quick_sbc_runs_and_reports(model: str, tmp_path: Path) -> None:
 def test_cli_quick_sbc(tmp_path: Path) -> None:
     assert run_main("sbc", "--quick", "--model", "rct_only", "--out", str(tmp_path)) == 0
     assert (tmp_path / "report.json").is_file()
+
+
+def test_mixture_data_follow_the_bias_class() -> None:
+    """q = 1 everywhere: every treatment arm is shifted by β; q = 0: never."""
+    import numpy as np
+    import xarray as xr
+
+    from ccsvi_bayes.sbc import _simulate_mixture
+
+    n_draws, n_study = 400, 2
+    inputs = {
+        "arm_study": np.array([0, 1]),
+        "arm_treat": np.array([1.0, 1.0]),
+        "arm_sign": np.array([1.0, 1.0]),
+        "arm_wait_list": np.array([0.0, 0.0]),
+        "arm_se": np.array([0.01, 0.01]),
+    }
+
+    def prior(q: float) -> xr.Dataset:
+        shape = (1, n_draws, n_study)
+        dims = ("chain", "draw", "study")
+        return xr.Dataset(
+            {
+                "theta": (dims, np.zeros(shape)),
+                "pi": (dims, np.zeros(shape)),
+                "beta": (dims, np.full(shape, 0.5)),
+                "q": (dims, np.full(shape, q)),
+            }
+        )
+
+    rng = np.random.default_rng(0)
+    always = _simulate_mixture(prior(1.0), inputs, False, rng)["y_arm"]
+    never = _simulate_mixture(prior(0.0), inputs, False, rng)["y_arm"]
+    assert always.shape == (n_draws, 2)
+    assert abs(always.mean() - 0.5) < 0.01
+    assert abs(never.mean()) < 0.01

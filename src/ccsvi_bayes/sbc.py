@@ -12,6 +12,7 @@ time. A model fails calibration when any key parameter's uniformity p-value is b
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 import time
 import warnings
@@ -113,12 +114,20 @@ def run_sbc(
         params = KEY_PARAMS.get(model, KEY_PARAMS["efficacy"])
     params = tuple(p for p in params if p in pm_model.named_vars)
     observed = [rv.name for rv in pm_model.observed_RVs]
+    logging.getLogger("pymc").setLevel(logging.WARNING)
     with pm_model, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pm.set_data(dict(inputs))
         prior = pm.sample_prior_predictive(draws=n_sims, random_seed=seed)
     truth = {p: prior.prior[p].values.reshape(n_sims, -1)[:, 0] for p in params}
-    simulated = {name: prior.prior_predictive[name].values.reshape(n_sims, -1) for name in observed}
+    if observed:
+        simulated = {
+            name: prior.prior_predictive[name].values.reshape(n_sims, -1) for name in observed
+        }
+    else:  # summed-out mixture: simulate its generative process explicitly
+        simulated = _simulate_mixture(
+            prior.prior, inputs, data.binary, np.random.default_rng(seed + 7)
+        )
     settings = SamplerSettings.from_spec(
         spec.sampler, seed=seed, draws=draws, tune=tune, chains=chains
     )
@@ -151,6 +160,39 @@ def run_sbc(
         divergent_fits=divergent,
         seconds=time.perf_counter() - start,
     )
+
+
+def _simulate_mixture(
+    prior: Any, inputs: dict[str, np.ndarray], binary: bool, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Data from the bias-mixture model: study i is biased with probability q_i, then the arm
+    (or contrast) values are drawn given π, θ, β and ω of each prior draw."""
+    n = prior.sizes["draw"] * prior.sizes["chain"]
+
+    def draws(name: str) -> np.ndarray:
+        return np.asarray(prior[name].values).reshape(n, -1)
+
+    theta, beta, q = draws("theta"), draws("beta"), draws("q")
+    biased = rng.random(q.shape) < q
+    shift = theta + biased * beta
+    omega = draws("omega")[:, 0] if "omega" in prior else np.zeros(n)
+    out: dict[str, np.ndarray] = {}
+    if "arm_study" in inputs:
+        s = inputs["arm_study"]
+        treat, sign, wait = inputs["arm_treat"], inputs["arm_sign"], inputs["arm_wait_list"]
+        eta = draws("pi")[:, s] + sign * (treat * shift[:, s] + wait * omega[:, None])
+        if binary:
+            out["events_arm"] = rng.binomial(
+                inputs["arm_n"].astype(int), 1.0 / (1.0 + np.exp(-eta))
+            )
+        else:
+            out["y_arm"] = rng.normal(eta, inputs["arm_se"])
+    if "contrast_study" in inputs:
+        s = inputs["contrast_study"]
+        out["y_contrast"] = rng.normal(
+            shift[:, s] - inputs["contrast_wait_list"] * omega[:, None], inputs["contrast_se"]
+        )
+    return out
 
 
 _STATE: dict[str, Any] = {}
