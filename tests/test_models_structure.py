@@ -128,3 +128,16 @@ def test_compile_cache_key_tells_structures_apart(ev) -> None:  # type: ignore[n
     assert model_signature(relapse) != model_signature(improved)
     _s3, _d3, again = built(ev, "bias_adjusted", "relapse")
     assert model_signature(again) == model_signature(relapse)
+
+
+def test_elicited_bias_table(ev) -> None:  # type: ignore[no-untyped-def]
+    spec, data, m = built(ev, "bias_adjusted", "qol_physical", ["bias.form=elicited"])
+    inputs = model_inputs(data, spec)
+    means = dict(zip(data.studies, inputs["bias_mean"], strict=True))
+    assert means["TRAB18"] == 0.0
+    assert means["ALB12"] == pytest.approx(0.49)
+    assert "gamma" not in m.named_vars
+    assert np.isfinite(m.compile_logp()(m.initial_point()))
+    spec, data, _m = built(ev, "bias_adjusted", "global_improvement", ["bias.form=elicited"])
+    rush = list(data.studies).index("RUSH12")
+    assert model_inputs(data, spec)["bias_mean"][rush] == pytest.approx(0.64 * np.pi / np.sqrt(3))

@@ -1065,6 +1065,7 @@ def _digest(folder: Path, chosen: Mapping[str, str]) -> str:
         "contrasts.csv",
         "instruments.csv",
         "alternatives.toml",
+        "elicited_bias.csv",
     ):
         path = folder / name
         if path.is_file():

@@ -307,9 +307,10 @@ def model_inputs(data: ModelData, spec: ModelSpec) -> dict[str, np.ndarray]:
             else (count > 0).astype(float)
         )
         inputs["kappa_scale"] = scale
-    if data.elicited is not None:
-        inputs["bias_mean"] = data.elicited["bias_mean"].to_numpy(float)
-        inputs["bias_sd"] = data.elicited["bias_sd"].to_numpy(float)
+    if data.elicited is not None:  # the table is on the SMD scale; binary domains × π/√3
+        factor = np.pi / np.sqrt(3.0) if data.binary else 1.0
+        inputs["bias_mean"] = data.elicited["bias_mean"].to_numpy(float) * factor
+        inputs["bias_sd"] = data.elicited["bias_sd"].to_numpy(float) * factor
     if spec.theta == "three_level":
         inputs["design_idx"] = data.design_idx.astype(np.int64)
     inputs["hyper"] = hyperparameters(data, spec)[1]
