@@ -515,7 +515,11 @@ def _three_level_theta(
 ) -> Any:
     psi = _prior_rv("psi", _prior_for("psi", data, spec), hyper)
     # centred: design means are well identified by data, their parent μ is not
-    mu_design = pm.Normal("mu_design", mu, psi, dims=Dim.design)
+    if spec.centred_design_means:  # design means well identified by data (many studies each)
+        mu_design = pm.Normal("mu_design", mu, psi, dims=Dim.design)
+    else:  # few studies per design (the CCSVI case: one RCT per domain)
+        zd = pm.Normal("mu_design_z", 0.0, 1.0, dims=Dim.design)
+        mu_design = pm.Deterministic("mu_design", mu + psi * zd, dims=Dim.design)
     if spec.tau_by_design:
         tau = _prior_rv("tau", _prior_for("tau", data, spec), hyper, dims=Dim.design)
         tau_i = tau[d["design_idx"]]

@@ -64,6 +64,7 @@ _MODEL_KEYS = {
     "single_arm_pi",
     "theta",
     "tau_by_design",
+    "centred_design_means",
     "power_alpha",
     "exact_engine",
     "bias",
@@ -214,6 +215,7 @@ class ModelSpec:
     harmonize: Mapping[str, Any]
     sampler: Mapping[str, Any]
     harms: Mapping[str, Any] = field(default_factory=lambda: dict(_HARMS_DEFAULTS))
+    centred_design_means: bool = False
     path: str = ""
     overrides: tuple[str, ...] = ()
 
@@ -242,6 +244,7 @@ class ModelSpec:
             "single_arm_pi": self.single_arm_pi,
             "theta": self.theta,
             "tau_by_design": self.tau_by_design,
+            "centred_design_means": self.centred_design_means,
             "power_alpha": self.power_alpha,
             "exact_engine": self.exact_engine,
             "bias": {
@@ -389,6 +392,7 @@ def _from_raw(raw: dict[str, Any], where: str) -> ModelSpec:
         single_arm_pi=fields["single_arm_pi"],
         theta=fields["theta"],
         tau_by_design=bool(raw.get("tau_by_design", False)),
+        centred_design_means=bool(raw.get("centred_design_means", False)),
         power_alpha=power_alpha,
         exact_engine=bool(raw.get("exact_engine", False)),
         bias=bias,
