@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,10 +25,10 @@ from ccsvi_bayes.data import Evidence, load_evidence
 from ccsvi_bayes.errors import CcsviBayesError, InvalidModelSpec
 from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize
 from ccsvi_bayes.inference import (
-    ConvergenceError,
     Diagnostics,
     SamplerSettings,
     add_predictive_groups,
+    enforce_gate,
     model_signature,
     run_nuts,
 )
@@ -194,12 +193,7 @@ def fit(
             idata = add_predictive_groups(pm_model, idata, inputs, seed)
     else:
         raise InvalidModelSpec(f"unknown engine {engine!r} (nuts or exact)")
-    if not diagnostics.converged:
-        message = f"{spec.name} / {outcome}: convergence gate failed: {diagnostics.message()}"
-        if strict:
-            raise ConvergenceError(message)
-        warnings.warn(message, RuntimeWarning, stacklevel=2)
-        notes.append(message)
+    enforce_gate(diagnostics, f"{spec.name} / {outcome}", strict=strict, notes=notes)
     return FitResult(idata, spec, ev, outcome, harmonized, data, diagnostics, seed, engine, notes)
 
 

@@ -16,7 +16,6 @@ fixes ρ = 1 everywhere.
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,9 +27,9 @@ from ccsvi_bayes.data import Evidence
 from ccsvi_bayes.errors import CcsviBayesError, InvalidModelSpec
 from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize
 from ccsvi_bayes.inference import (
-    ConvergenceError,
     SamplerSettings,
     add_predictive_groups,
+    enforce_gate,
     model_signature,
     run_nuts,
 )
@@ -245,12 +244,7 @@ def fit_harms(
     if predictive:
         idata = add_predictive_groups(model, idata, inputs, seed)
     notes = list(data.notes)
-    if not diagnostics.converged:
-        message = f"{spec.name} / {outcome}: convergence gate failed: {diagnostics.message()}"
-        if strict:
-            raise ConvergenceError(message)
-        warnings.warn(message, RuntimeWarning, stacklevel=3)
-        notes.append(message)
+    enforce_gate(diagnostics, f"{spec.name} / {outcome}", strict=strict, notes=notes)
     rows = harmonize(evidence, outcome, HarmonizeOptions(**spec.harmonize))
     return FitResult(idata, spec, evidence, outcome, rows, data, diagnostics, seed, "nuts", notes)
 
@@ -263,7 +257,7 @@ def _expit(x: np.ndarray) -> np.ndarray:
 def harms_summary(result: FitResult) -> dict[str, Any]:
     """``risk_treatment``, ``risk_control``, ``risk_difference``, ``odds_ratio``, ``nnh``,
     risk per 1,000 procedures, ``prob_rd_gt_1pct`` and the predictive risk for a new centre."""
-    from ccsvi_bayes.summaries import _clean, _draws, _f, _short, interval
+    from ccsvi_bayes.summaries import _clean, _draws, _f, _short, interval, provenance_header
 
     post = result.idata.posterior
     rng = np.random.default_rng(result.seed)
@@ -299,20 +293,8 @@ def harms_summary(result: FitResult) -> dict[str, Any]:
             entry["shrunk_risk_control"] = _short(_expit(alpha[:, i]))
         studies.append(entry)
     summary = {
-        "model": result.spec.name,
-        "outcome": result.outcome,
-        "outcome_label": data.domain.label,
+        **provenance_header(result),
         "endpoint": data.domain.endpoint,
-        "evidence": {
-            "name": result.evidence.name,
-            "sha256": result.evidence.sha256,
-            "assumptions": dict(result.evidence.assumptions),
-        },
-        "package_version": _version(),
-        "seed": result.seed,
-        "engine": result.engine,
-        "spec": result.spec.as_dict(),
-        "spec_sha256": result.spec.digest,
         "direction": "risks of the harmful event; risk_difference and odds_ratio are treatment vs control (above 0 / 1 = more harm with venoplasty)",
         "risk_treatment": _short(risk_t),
         "risk_control": _short(risk_c),
@@ -372,9 +354,3 @@ def _nnh(rd: np.ndarray) -> dict[str, Any]:
     if median <= 0:
         out["note"] = out.get("note", "") + " (median risk difference ≤ 0: no NNH point value)"
     return out
-
-
-def _version() -> str:
-    from ccsvi_bayes import __version__
-
-    return __version__

@@ -29,6 +29,7 @@ __all__ = [
     "add_predictive_groups",
     "clear_cache",
     "diagnose",
+    "enforce_gate",
     "model_signature",
     "run_nuts",
 ]
@@ -121,6 +122,17 @@ def model_signature(model: pm.Model) -> tuple[Any, ...]:
         sorted((name, len(values)) for name, values in model.coords.items() if values is not None)
     )
     return variables, dims
+
+
+def enforce_gate(diagnostics: Diagnostics, label: str, *, strict: bool, notes: list[str]) -> None:
+    """After the retry: raise under ``strict``, otherwise warn and record the failure."""
+    if diagnostics.converged:
+        return
+    message = f"{label}: convergence gate failed: {diagnostics.message()}"
+    if strict:
+        raise ConvergenceError(message)
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
+    notes.append(message)
 
 
 def clear_cache() -> None:

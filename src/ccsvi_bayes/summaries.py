@@ -19,7 +19,14 @@ from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize, reference_sd
 if TYPE_CHECKING:
     from ccsvi_bayes.fitting import FitResult
 
-__all__ = ["DESIGN_SHORT", "fit_summary", "interval", "outcome_overview", "parameter_table"]
+__all__ = [
+    "DESIGN_SHORT",
+    "fit_summary",
+    "interval",
+    "outcome_overview",
+    "parameter_table",
+    "provenance_header",
+]
 
 #: short design labels for narrow tables
 DESIGN_SHORT = {
@@ -176,19 +183,7 @@ def fit_summary(result: FitResult) -> dict[str, Any]:
     scale = np.sqrt(tau_overall**2 + (_draws(post["psi"]) ** 2 if "psi" in post else 0.0))
     theta_new = mu + scale * rng.standard_normal(mu.shape[0])
     summary: dict[str, Any] = {
-        "model": result.spec.name,
-        "outcome": result.outcome,
-        "outcome_label": domain.label,
-        "evidence": {
-            "name": result.evidence.name,
-            "sha256": result.evidence.sha256,
-            "assumptions": dict(result.evidence.assumptions),
-        },
-        "package_version": _version(),
-        "seed": result.seed,
-        "engine": result.engine,
-        "spec": result.spec.as_dict(),
-        "spec_sha256": result.spec.digest,
+        **provenance_header(result),
         "direction": "positive = benefit (venoplasty better than control)",
         "effect": effect,
         "predictive": {
@@ -206,6 +201,25 @@ def fit_summary(result: FitResult) -> dict[str, Any]:
             d: _short(tau[:, i]) for i, d in enumerate(result.data.designs)
         }
     return _clean(summary)
+
+
+def provenance_header(result: FitResult) -> dict[str, Any]:
+    """The keys every ``summary.json`` starts with: what was fitted, to what, how."""
+    return {
+        "model": result.spec.name,
+        "outcome": result.outcome,
+        "outcome_label": result.data.domain.label,
+        "evidence": {
+            "name": result.evidence.name,
+            "sha256": result.evidence.sha256,
+            "assumptions": dict(result.evidence.assumptions),
+        },
+        "package_version": _version(),
+        "seed": result.seed,
+        "engine": result.engine,
+        "spec": result.spec.as_dict(),
+        "spec_sha256": result.spec.digest,
+    }
 
 
 def _version() -> str:
