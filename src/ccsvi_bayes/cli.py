@@ -387,7 +387,7 @@ def check(
             )
     else:
         out.print(
-            "no study flagged as poorly fitted (posterior predictive p ≥ 0.05 and inside the 95% interval)"
+            "no study flagged as poorly fitted (mixed predictive p ≥ 0.05 and inside the 95% interval)"
         )
     influential = checks["influential_observations"]
     if influential:
