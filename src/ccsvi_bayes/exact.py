@@ -40,6 +40,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import optimize, special, stats
 
+from ccsvi_bayes.specs import DISTRIBUTIONS
+
 __all__ = [
     "DEFAULT_MU_PRIOR",
     "DEFAULT_TAU_PRIOR",
@@ -67,21 +69,26 @@ DEFAULT_TAU_PRIOR: Final[dict[str, Any]] = {"dist": "HalfNormal", "kwargs": {"si
 #: Pass an explicit prior for log RR / log OR or other scales.
 DEFAULT_MU_PRIOR: Final[dict[str, Any]] = {"dist": "Normal", "kwargs": {"mu": 0.0, "sigma": 1.0}}
 
-#: Parameters of each tau family, in the PyMC builder's names.
+#: tau families the exact engine integrates; their kwargs are the spec vocabulary's
 TAU_FAMILIES: Final[dict[str, tuple[str, ...]]] = {
-    "HalfNormal": ("sigma",),
-    "HalfCauchy": ("beta",),
-    "HalfStudentT": ("nu", "sigma"),
-    "Exponential": ("lam",),
-    "Uniform": ("lower", "upper"),
-    "LogNormal": ("mu", "sigma"),
-    "LogTau2Normal": ("mu", "sigma"),
-    "LogTau2StudentT": ("nu", "mu", "sigma"),
-    "Tau2Uniform": ("upper",),
-    "Tau2Flat": (),
+    name: DISTRIBUTIONS[name]
+    for name in (
+        "HalfNormal",
+        "HalfCauchy",
+        "HalfStudentT",
+        "Exponential",
+        "Uniform",
+        "LogNormal",
+        "LogTau2Normal",
+        "LogTau2StudentT",
+        "Tau2Uniform",
+        "Tau2Flat",
+    )
 }
 _POSITIVE: Final = frozenset({"sigma", "beta", "nu", "lam"})
-_MU_FAMILIES: Final[dict[str, tuple[str, ...]]] = {"Normal": ("mu", "sigma"), "Flat": ()}
+_MU_FAMILIES: Final[dict[str, tuple[str, ...]]] = {
+    name: DISTRIBUTIONS[name] for name in ("Normal", "Flat")
+}
 
 _LOG2PI: Final = math.log(2.0 * math.pi)
 _PILOT_POINTS: Final = 241  # per pilot pass; independent of n_nodes (batch == single)
