@@ -33,6 +33,7 @@ import numpy as np
 import xarray as xr
 
 from ccsvi_bayes.errors import CcsviBayesError
+from ccsvi_bayes.vocabulary import KEY_PARAMETERS
 
 __all__ = [
     "KEY_PARAMETERS",
@@ -43,21 +44,6 @@ __all__ = [
     "predictive_checks",
 ]
 
-KEY_PARAMETERS = (
-    "mu",
-    "tau",
-    "psi",
-    "pi_mean",
-    "pi_sd",
-    "omega",
-    "gamma",
-    "kappa",
-    "q_intercept",
-    "beta_mean",
-    "alpha_mean",
-    "alpha_sd",
-    "delta",
-)
 PPC_ALPHA = 0.05
 PARETO_K_BAD = 0.7
 

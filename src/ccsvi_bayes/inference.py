@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,7 @@ __all__ = [
     "clear_cache",
     "diagnose",
     "enforce_gate",
+    "map_forked",
     "model_signature",
     "run_nuts",
 ]
@@ -278,6 +279,42 @@ _GROUP_TIMEOUT_S = 900
 _FORK_JOBS: list[tuple[Any, int, int, int, int, float]] = []
 
 
+def map_forked(
+    worker: Callable[[int], Any],
+    n: int,
+    processes: int,
+    on_result: Callable[[int], None] | None = None,
+) -> list[Any]:
+    """``worker(i)`` for ``i < n``, in forked processes when the platform can fork.
+
+    Children inherit the caller's module state (compiled closures need not pickle); only
+    results travel back. If the pool fails or hangs, everything runs in this process.
+    """
+    import multiprocessing
+
+    if processes > 1 and n > 1 and "fork" in multiprocessing.get_all_start_methods():
+        pool = multiprocessing.get_context("fork").Pool(min(processes, n))
+        try:
+            results = []
+            stream = pool.imap(worker, range(n))
+            for i in range(n):
+                results.append(stream.next(timeout=_GROUP_TIMEOUT_S))
+                if on_result is not None:
+                    on_result(i)
+            return results
+        except Exception as exc:  # a worker failed or hung: run in this process instead
+            log.warning("forked workers failed (%s); running in-process", exc)
+        finally:
+            pool.terminate()
+            pool.join()
+    results = []
+    for i in range(n):
+        results.append(worker(i))
+        if on_result is not None:
+            on_result(i)
+    return results
+
+
 def _sample_forked(index: int) -> az.InferenceData:
     """Worker: forked children inherit the jobs (compiled closures do not pickle)."""
     return _sample_group(_FORK_JOBS[index])
@@ -306,8 +343,6 @@ def _sample_chain_groups(
     """Chains in groups of two with seeds ``seed + g``: the draws do not depend on how many
     processes run the groups. Groups run in forked worker processes (which inherit the
     compiled functions) when ``settings.processes > 1`` and the platform can fork."""
-    import multiprocessing
-
     sizes = [_CHAINS_PER_GROUP] * (settings.chains // _CHAINS_PER_GROUP)
     if settings.chains % _CHAINS_PER_GROUP:
         sizes.append(settings.chains % _CHAINS_PER_GROUP)
@@ -315,21 +350,11 @@ def _sample_chain_groups(
         (runnable, n, settings.draws, settings.tune, settings.seed + g, target_accept)
         for g, n in enumerate(sizes)
     ]
-    parts: list[az.InferenceData] | None = None
-    processes = min(settings.processes, len(jobs))
-    if processes > 1 and "fork" in multiprocessing.get_all_start_methods():
-        _FORK_JOBS[:] = jobs
-        pool = multiprocessing.get_context("fork").Pool(processes)
-        try:
-            parts = pool.map_async(_sample_forked, range(len(jobs))).get(timeout=_GROUP_TIMEOUT_S)
-        except Exception as exc:  # a worker failed or hung: sample in this process instead
-            log.warning("parallel chain groups failed (%s); sampling in-process", exc)
-        finally:
-            pool.terminate()
-            pool.join()
-            _FORK_JOBS.clear()
-    if parts is None:
-        parts = [_sample_group(job) for job in jobs]
+    _FORK_JOBS[:] = jobs
+    try:
+        parts = map_forked(_sample_forked, len(jobs), settings.processes)
+    finally:
+        _FORK_JOBS.clear()
     combined = parts[0] if len(parts) == 1 else az.concat(*parts, dim="chain")
     return combined.assign_coords(
         chain=np.arange(settings.chains), groups=["posterior", "sample_stats"]

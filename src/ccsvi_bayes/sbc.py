@@ -27,7 +27,7 @@ from scipy import stats
 
 from ccsvi_bayes.data import load_evidence
 from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize
-from ccsvi_bayes.inference import SamplerSettings, _sample_once, model_signature
+from ccsvi_bayes.inference import SamplerSettings, _sample_once, map_forked, model_signature
 from ccsvi_bayes.simulate import write_harms_set, write_mixed_design_set
 from ccsvi_bayes.specs import load_spec
 
@@ -143,7 +143,7 @@ def run_sbc(
         n_ranks=n_ranks,
         truth=truth,
     )
-    outcomes = _map_sims(n_sims, processes, on_step)
+    outcomes = map_forked(_one_sim, n_sims, processes, on_step)
     _STATE.clear()
     ranks = {p: [o["ranks"][p] for o in outcomes] for p in params}
     cover50 = {p: [o["cover50"][p] for o in outcomes] for p in params}
@@ -226,28 +226,6 @@ def _one_sim(i: int) -> dict[str, Any]:
         out["cover50"][p] = bool(lo50 <= true <= hi50)
         out["cover90"][p] = bool(lo90 <= true <= hi90)
     return out
-
-
-def _map_sims(
-    n_sims: int, processes: int, on_step: Callable[[int], None] | None
-) -> list[dict[str, Any]]:
-    """Simulations in forked workers (which inherit the compiled model), else in-process."""
-    import multiprocessing
-
-    if processes > 1 and "fork" in multiprocessing.get_all_start_methods():
-        with multiprocessing.get_context("fork").Pool(processes) as pool:
-            results = []
-            for i, res in enumerate(pool.imap(_one_sim, range(n_sims))):
-                results.append(res)
-                if on_step is not None:
-                    on_step(i)
-            return results
-    results = []
-    for i in range(n_sims):
-        results.append(_one_sim(i))
-        if on_step is not None:
-            on_step(i)
-    return results
 
 
 def _uniformity(ranks: list[int], n_ranks: int, bins: int = 10) -> float:

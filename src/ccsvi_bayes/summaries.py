@@ -15,6 +15,7 @@ import xarray as xr
 
 from ccsvi_bayes.data import Evidence
 from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize, reference_sd
+from ccsvi_bayes.vocabulary import KEY_PARAMETERS
 
 if TYPE_CHECKING:
     from ccsvi_bayes.fitting import FitResult
@@ -37,20 +38,6 @@ DESIGN_SHORT = {
     "case_control": "c-c",
 }
 _SHORT = DESIGN_SHORT
-_KEY_PARAMS = (
-    "mu",
-    "tau",
-    "psi",
-    "mu_design",
-    "pi_mean",
-    "pi_sd",
-    "omega",
-    "gamma",
-    "kappa",
-    "q_intercept",
-    "beta_mean",
-    "alpha_power",
-)
 
 
 def outcome_overview(evidence: Evidence, options: HarmonizeOptions | None = None) -> pd.DataFrame:
@@ -123,7 +110,7 @@ def parameter_table(result: FitResult) -> pd.DataFrame:
     import arviz as az
 
     post = result.idata.posterior
-    names = [n for n in _KEY_PARAMS if n in post.data_vars]
+    names = [n for n in KEY_PARAMETERS if n in post.data_vars]
     rows = []
     for name in names:
         da = post[name]

@@ -21,6 +21,7 @@ __all__ = [
     "INSTRUMENTS_COLUMNS",
     "INSTRUMENTS_OPTIONAL_COLUMNS",
     "INSTRUMENT_KINDS",
+    "KEY_PARAMETERS",
     "MEASURE_CODES",
     "N_UNIT_CODES",
     "PROVENANCE_COLUMNS",
@@ -113,6 +114,25 @@ DESIGN_FEATURES = (
     "retrospective",
     "self_selected_survey",
     "single_centre",
+)
+
+
+#: parameters summarized and checked when a model has them (efficacy and harms)
+KEY_PARAMETERS = (
+    "mu",
+    "tau",
+    "psi",
+    "mu_design",
+    "pi_mean",
+    "pi_sd",
+    "omega",
+    "gamma",
+    "kappa",
+    "q_intercept",
+    "beta_mean",
+    "alpha_mean",
+    "alpha_sd",
+    "delta",
 )
 
 
