@@ -69,3 +69,29 @@ def test_mixture_data_follow_the_bias_class() -> None:
     assert always.shape == (n_draws, 2)
     assert abs(always.mean() - 0.5) < 0.01
     assert abs(never.mean()) < 0.01
+
+
+def test_too_many_divergent_fits_fail_calibration() -> None:
+    """Uniform ranks do not excuse a model whose fits diverge (after the retry) too often."""
+    from ccsvi_bayes.sbc import MAX_DIVERGENT_FRACTION, SBCResult
+
+    def result(divergent: int) -> SBCResult:
+        return SBCResult(
+            model="m",
+            n_sims=80,
+            n_ranks=99,
+            ranks={"mu": list(range(80))},
+            coverage_50={"mu": 0.5},
+            coverage_90={"mu": 0.9},
+            uniformity_p={"mu": 0.5},
+            divergent_fits=divergent,
+            seconds=1.0,
+        )
+
+    allowed = int(MAX_DIVERGENT_FRACTION * 80)
+    assert result(allowed).calibrated
+    too_many = result(allowed + 1)
+    assert too_many.ranks_uniform
+    assert not too_many.divergences_ok
+    assert not too_many.calibrated
+    assert too_many.as_dict()["calibrated"] is False

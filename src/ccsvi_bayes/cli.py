@@ -457,7 +457,7 @@ def sbc(
         "model",
         "uniformity p (per parameter)",
         "90% coverage",
-        "divergent fits",
+        "divergent fits (retried)",
         "calibrated",
     ):
         table.add_column(col)
@@ -466,7 +466,7 @@ def sbc(
             res.model,
             ", ".join(f"{k} {v:.3f}" for k, v in res.uniformity_p.items()),
             ", ".join(f"{k} {v:.2f}" for k, v in res.coverage_90.items()),
-            str(res.divergent_fits),
+            f"{res.divergent_fits}/{res.n_sims} ({res.retried_fits})",
             "[green]yes[/]" if res.calibrated else "[red]NO[/]",
         )
     out.print(table)

@@ -23,7 +23,7 @@ be refitted to new data or priors without recompiling (see :func:`model_inputs`)
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -313,8 +313,80 @@ def model_inputs(data: ModelData, spec: ModelSpec) -> dict[str, np.ndarray]:
         inputs["bias_sd"] = data.elicited["bias_sd"].to_numpy(float) * factor
     if spec.theta == "three_level":
         inputs["design_idx"] = data.design_idx.astype(np.int64)
+        inputs["design_centring"] = design_centring(data, spec)
     inputs["hyper"] = hyperparameters(data, spec)[1]
     return inputs
+
+
+def design_centring(data: ModelData, spec: ModelSpec) -> np.ndarray:
+    """Centring weight λ_d ∈ [0, 1] of each design mean (three-level model).
+
+    μ_design is sampled partially centred (Papaspiliopoulos, Roberts & Sköld 2007; Gorinova,
+    Moore & Hoffman 2020): λ = 1 is centred, λ = 0 non-centred. The posterior does not
+    depend on λ, only the geometry does: centred suits a design mean the data pin down,
+    non-centred one the data barely inform. ``auto`` sets λ_d = ψ₀² / (ψ₀² + v_d), where
+    v_d is the approximate variance of design d's mean estimated from its studies alone,
+    1 / Σ_i 1/(τ₀² + s_i²), s_i² is study i's sampling variance for θ_i (single-arm studies
+    add σ_π₀² for the unknown no-treatment change), and ψ₀, τ₀, σ_π₀ are prior medians.
+    """
+    n_designs = len(data.designs)
+    if spec.design_centring == "centred":
+        return np.ones(n_designs)
+    if spec.design_centring == "non_centred":
+        return np.zeros(n_designs)
+    psi0 = _prior_median(_prior_for("psi", data, spec))
+    tau0 = _prior_median(_prior_for("tau", data, spec))
+    pi_sd0 = _prior_median(_prior_for("pi_sd", data, spec)) if len(data.arm) else 0.0
+    s2 = _study_sampling_variance(data, pi_sd0)
+    precision = np.zeros(n_designs)
+    np.add.at(precision, data.design_idx, 1.0 / (tau0**2 + s2))
+    with np.errstate(divide="ignore"):
+        v = np.where(precision > 0, 1.0 / precision, np.inf)
+    return np.asarray(psi0**2 / (psi0**2 + v), dtype=float)
+
+
+def _study_sampling_variance(data: ModelData, pi_sd0: float) -> np.ndarray:
+    """Approximate sampling variance of each study's information about θ_i (effect scale)."""
+    n = len(data.studies)
+    out = np.full(n, np.inf)
+    arm = data.arm
+    if len(arm):
+        if data.binary:
+            events, size = arm["events"].to_numpy(float), arm["n"].to_numpy(float)
+            p = (events + 0.5) / (size + 1.0)
+            var = 1.0 / (size * p * (1.0 - p))
+        else:
+            var = arm["se"].to_numpy(float) ** 2
+        study, treated = arm["study_idx"].to_numpy(int), arm["treat"].to_numpy(int) == 1
+        v_treat, v_control = np.full(n, np.inf), np.full(n, np.inf)
+        np.minimum.at(v_treat, study[treated], var[treated])
+        np.minimum.at(v_control, study[~treated], var[~treated])
+        single = np.isinf(v_control)  # single-arm study: π_i is unknown
+        out = v_treat + np.where(single, pi_sd0**2, v_control)
+    if len(data.contrast):
+        se2 = data.contrast["se"].to_numpy(float) ** 2
+        np.minimum.at(out, data.contrast["study_idx"].to_numpy(int), se2)
+    return out
+
+
+def _prior_median(prior: PriorSpec) -> float:
+    """Median of a scale prior (used only to choose a parameterisation, never in the maths)."""
+    from scipy import stats
+
+    k, dist = prior.kwargs, prior.dist
+    medians: dict[str, Callable[[], float]] = {
+        "HalfNormal": lambda: k["sigma"] * stats.halfnorm.ppf(0.5),
+        "HalfCauchy": lambda: k["beta"],
+        "HalfStudentT": lambda: k["sigma"] * stats.t.ppf(0.75, k["nu"]),
+        "Exponential": lambda: math.log(2.0) / k["lam"],
+        "Uniform": lambda: 0.5 * (k["lower"] + k["upper"]),
+        "LogNormal": lambda: math.exp(k["mu"]),
+        "LogTau2Normal": lambda: math.exp(0.5 * k["mu"]),
+        "LogTau2StudentT": lambda: math.exp(0.5 * k["mu"]),
+        "Tau2Uniform": lambda: math.sqrt(0.5 * k["upper"]),
+        "Fixed": lambda: k["value"],
+    }
+    return float(medians[dist]()) if dist in medians else 0.5
 
 
 def hyperparameters(data: ModelData, spec: ModelSpec) -> tuple[list[str], np.ndarray]:
@@ -466,6 +538,8 @@ def _data_dims(name: str, value: np.ndarray) -> str | tuple[str, ...] | None:
         return (Dim.study, Dim.feature)
     if name == "hyper":
         return "hyperparameter"
+    if name == "design_centring":
+        return Dim.design
     return Dim.study
 
 
@@ -514,12 +588,12 @@ def _three_level_theta(
     mu: Any, data: ModelData, spec: ModelSpec, hyper: _HyperView, d: Mapping[str, Any]
 ) -> Any:
     psi = _prior_rv("psi", _prior_for("psi", data, spec), hyper)
-    # centred: design means are well identified by data, their parent μ is not
-    if spec.centred_design_means:  # design means well identified by data (many studies each)
-        mu_design = pm.Normal("mu_design", mu, psi, dims=Dim.design)
-    else:  # few studies per design (the CCSVI case: one RCT per domain)
-        zd = pm.Normal("mu_design_z", 0.0, 1.0, dims=Dim.design)
-        mu_design = pm.Deterministic("mu_design", mu + psi * zd, dims=Dim.design)
+    # partially centred μ_design (λ from design_centring): μ_design − μ ~ N(0, ψ²) for any λ
+    lam = d["design_centring"]
+    raw = pm.Normal("mu_design_raw", lam * mu, psi**lam, dims=Dim.design)
+    mu_design = pm.Deterministic(
+        "mu_design", mu + psi ** (1.0 - lam) * (raw - lam * mu), dims=Dim.design
+    )
     if spec.tau_by_design:
         tau = _prior_rv("tau", _prior_for("tau", data, spec), hyper, dims=Dim.design)
         tau_i = tau[d["design_idx"]]

@@ -64,7 +64,7 @@ _MODEL_KEYS = {
     "single_arm_pi",
     "theta",
     "tau_by_design",
-    "centred_design_means",
+    "design_centring",
     "power_alpha",
     "exact_engine",
     "bias",
@@ -79,6 +79,7 @@ _ENUMS: dict[str, tuple[str, ...]] = {
     "likelihood": ("arm", "contrast"),
     "single_arm_pi": ("shared", "zero"),
     "theta": ("normal", "three_level"),
+    "design_centring": ("auto", "centred", "non_centred"),
     "bias.form": ("none", "design", "elicited", "mixture"),
     "bias.kappa_scaling": ("indicator", "sqrt_count"),
     "harmonize.sd_ref": ("reference", "change"),
@@ -179,7 +180,11 @@ def _to_log_odds(prior: PriorSpec) -> PriorSpec:
         k: (v * factor if k in ("mu", "sigma", "beta", "lower", "upper", "value") else v)
         for k, v in prior.kwargs.items()
     }
-    if prior.dist in (
+    if prior.dist == "LogNormal":  # scale family on the log scale: shift the log-location
+        scaled = {**prior.kwargs, "mu": prior.kwargs["mu"] + math.log(factor)}
+    elif prior.dist == "Exponential":  # rate = 1 / scale
+        scaled = {**prior.kwargs, "lam": prior.kwargs["lam"] / factor}
+    elif prior.dist in (
         "LogTau2Normal",
         "LogTau2StudentT",
         "Tau2Uniform",
@@ -215,7 +220,7 @@ class ModelSpec:
     harmonize: Mapping[str, Any]
     sampler: Mapping[str, Any]
     harms: Mapping[str, Any] = field(default_factory=lambda: dict(_HARMS_DEFAULTS))
-    centred_design_means: bool = False
+    design_centring: str = "auto"
     path: str = ""
     overrides: tuple[str, ...] = ()
 
@@ -244,7 +249,7 @@ class ModelSpec:
             "single_arm_pi": self.single_arm_pi,
             "theta": self.theta,
             "tau_by_design": self.tau_by_design,
-            "centred_design_means": self.centred_design_means,
+            "design_centring": self.design_centring,
             "power_alpha": self.power_alpha,
             "exact_engine": self.exact_engine,
             "bias": {
@@ -340,6 +345,7 @@ def _from_raw(raw: dict[str, Any], where: str) -> ModelSpec:
         "likelihood": raw.get("likelihood", "arm"),
         "single_arm_pi": raw.get("single_arm_pi", "shared"),
         "theta": raw.get("theta", "normal"),
+        "design_centring": raw.get("design_centring", "auto"),
         "family": raw["family"],
     }
     for key, value in [
@@ -392,7 +398,7 @@ def _from_raw(raw: dict[str, Any], where: str) -> ModelSpec:
         single_arm_pi=fields["single_arm_pi"],
         theta=fields["theta"],
         tau_by_design=bool(raw.get("tau_by_design", False)),
-        centred_design_means=bool(raw.get("centred_design_means", False)),
+        design_centring=fields["design_centring"],
         power_alpha=power_alpha,
         exact_engine=bool(raw.get("exact_engine", False)),
         bias=bias,
