@@ -95,3 +95,11 @@ def test_too_many_divergent_fits_fail_calibration() -> None:
     assert not too_many.divergences_ok
     assert not too_many.calibrated
     assert too_many.as_dict()["calibrated"] is False
+
+
+def test_cli_sbc_takes_spec_overrides(tmp_path: Path) -> None:
+    args = ("sbc", "--quick", "-m", "rct_only", "--set", "priors.tau.sigma=0.3")
+    assert run_main(*args, "--out", str(tmp_path)) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["models"]["rct_only"]["overrides"] == ["priors.tau.sigma=0.3"]
+    assert run_main("sbc", "--quick", "-m", "rct_only", "--set", "priors.nope=1") == 2

@@ -61,6 +61,7 @@ class SBCResult:
     divergent_fits: int
     seconds: float
     retried_fits: int = 0
+    overrides: tuple[str, ...] = ()
 
     @property
     def ranks_uniform(self) -> bool:
@@ -77,6 +78,7 @@ class SBCResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             "model": self.model,
+            "overrides": list(self.overrides),
             "n_sims": self.n_sims,
             "posterior_draws_per_rank": self.n_ranks,
             "uniformity_p": self.uniformity_p,
@@ -182,6 +184,7 @@ def run_sbc(
         divergent_fits=divergent,
         seconds=time.perf_counter() - start,
         retried_fits=retried,
+        overrides=tuple(overrides or ()),
     )
 
 
