@@ -15,7 +15,13 @@
   are redrawn from their population distribution given the posterior hyperparameters, so a
   study is not allowed to explain itself away (plain posterior predictive p-values are
   conservative when every study has its own effect);
-- **poorly fitted studies**: mixed predictive p < 0.05 or outside its 95% interval;
+- **cross-validated mixed checks** (Marshall & Spiegelhalter 2003, cross-validatory form):
+  each study in turn is held out (its observations made uninformative through ``pm.Data``, so
+  the model compiles once), the model is refitted, and the held-out study's observations are
+  replicated with fresh study effects. Unlike the full-data checks, a study cannot pull τ or
+  the design-level parameters towards itself, so a lone single-arm outlier is caught too;
+- **poorly fitted studies**: cross-validated mixed predictive p < 0.05 or outside its 95%
+  interval (the full-data mixed check when cross-validation is off or not available);
 - **influential observations**: Pareto-k > 0.7. With one observation per study-specific
   effect this is common and means PSIS-LOO is unreliable there (use exact refits or K-fold),
   not that the study fits poorly.
@@ -24,7 +30,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +49,7 @@ __all__ = [
     "PPC_ALPHA",
     "check_fit",
     "conflict",
+    "cross_validated_checks",
     "predictive_checks",
 ]
 
@@ -237,9 +246,15 @@ def check_fit(
     *,
     evidence: str | Path | None = None,
     conflict_check: bool = True,
+    cross_validate: bool = True,
     seed: int | None = None,
+    on_refit: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Run every check on a fit folder and write ``checks.json`` (atomically)."""
+    """Run every check on a fit folder and write ``checks.json`` (atomically).
+
+    ``cross_validate`` runs the leave-one-study-out refits (one per study, a few seconds
+    each); ``on_refit`` is called with each held-out study id (for progress display).
+    """
     from ccsvi_bayes.fitting import write_atomic
 
     root = Path(folder)
@@ -269,6 +284,21 @@ def check_fit(
         else:
             checks[key] = []
     checks["mixed_predictive"] = [] if exact else _mixed_predictive(idata, summary, evidence)
+    if exact:
+        checks["cross_validated"] = {
+            "available": False,
+            "reason": "exact engine: refit with --engine nuts to cross-validate",
+        }
+    elif not cross_validate:
+        checks["cross_validated"] = {"available": False, "reason": "not requested"}
+    else:
+        checks["cross_validated"] = cross_validated_checks(
+            idata,
+            summary,
+            evidence,
+            seed=seed if seed is not None else int(summary["seed"]),
+            on_refit=on_refit,
+        )
     checks["loo"] = (
         loo_checks(idata)
         if not exact
@@ -283,6 +313,7 @@ def check_fit(
         else {"available": False, "reason": "not requested"}
     )
     checks["poorly_fitted_studies"] = _poorly_fitted(checks)
+    checks["poorly_fitted_decided_by"] = verdict_check(checks)[0]
     checks["influential_observations"] = _influential(checks)
     write_atomic(
         root / "checks.json",
@@ -295,7 +326,6 @@ def _mixed_predictive(
     idata: az.InferenceData, summary: dict[str, Any], evidence: str | Path | None
 ) -> list[dict[str, Any]]:
     """Rebuild the fitted model and replicate each observation with fresh study effects."""
-    import pymc as pm
 
     from ccsvi_bayes.fitting import rebuild_model
 
@@ -305,31 +335,154 @@ def _mixed_predictive(
     if rebuilt is None:
         return []
     model, inputs = rebuilt
-    observed = [rv.name for rv in model.observed_RVs]
-    if not observed:
+    if not model.observed_RVs:
         return []
+    replicate = _replicate_with_fresh_study_effects(
+        model, inputs, idata.posterior, int(summary["seed"]) + 2
+    )
+    return predictive_checks(idata.observed_data, replicate)
+
+
+def _replicate_with_fresh_study_effects(
+    model: Any, inputs: dict[str, np.ndarray], posterior: xr.Dataset, seed: int
+) -> xr.Dataset:
+    """Replicates of every observation, each study's effects redrawn from the population."""
+    import pymc as pm
+
+    observed = [rv.name for rv in model.observed_RVs]
     study_effects = [
         rv.name
         for rv in model.free_RVs
         if rv.name.endswith("_z") and model.named_vars_to_dims.get(rv.name) == ("study",)
     ]
-    with model, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pm.set_data(dict(inputs))
-        ppc = pm.sample_posterior_predictive(
-            idata.posterior,
-            var_names=[*study_effects, *observed],
-            random_seed=int(summary["seed"]) + 2,
-            progressbar=False,
+    # constant_data tells PyMC the data are those of the draws; without it every variable
+    # downstream of a pm.Data node (all of them: priors live in `hyper`) counts as volatile
+    # and is redrawn from its prior instead of taken from the posterior
+    constant = xr.Dataset(
+        {
+            name: ([f"{name}_dim_{i}" for i in range(np.ndim(value))], np.asarray(value))
+            for name, value in inputs.items()
+        }
+    )
+    trace = az.InferenceData(posterior=posterior, constant_data=constant)
+    logger = logging.getLogger("pymc")
+    level = logger.level
+    logger.setLevel(logging.WARNING)  # no "Sampling: [...]" line per replicate
+    try:
+        with model, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pm.set_data(dict(inputs))
+            ppc = pm.sample_posterior_predictive(
+                trace,
+                var_names=[*study_effects, *observed],
+                random_seed=seed,
+                progressbar=False,
+            )
+    finally:
+        logger.setLevel(level)
+    return ppc.posterior_predictive
+
+
+#: draws per chain of each leave-one-study-out refit (tuning the same)
+CV_DRAWS = 500
+#: a refit above this R-hat (or with divergences) is marked unreliable in checks.json
+CV_RHAT_MAX = 1.05
+
+
+def cross_validated_checks(
+    idata: az.InferenceData,
+    summary: dict[str, Any],
+    evidence: str | Path | None,
+    *,
+    seed: int,
+    on_refit: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Leave-one-study-out mixed predictive checks (compiled once; data swapped per study).
+
+    Study i is held out by making its observations uninformative (standard errors × 10⁶ for
+    normal rows, n = 0 for binomial rows) and the model is refitted; its observations are then
+    replicated from the refitted hyperparameters with fresh study effects, at their real
+    standard errors / sizes. p-values and 95% intervals are as in :func:`predictive_checks`.
+    """
+    from ccsvi_bayes.fitting import rebuild_model
+    from ccsvi_bayes.inference import SamplerSettings, _sample_once, diagnose, model_signature
+    from ccsvi_bayes.specs import load_spec
+
+    rebuilt = rebuild_model(
+        summary, evidence if evidence is not None else idata.posterior.attrs.get("evidence_path")
+    )
+    if rebuilt is None:
+        return {"available": False, "reason": "evidence on disk differs from the fitted one"}
+    model, inputs = rebuilt
+    if not model.observed_RVs:
+        return {"available": False, "reason": "the model has no observed node (summed-out mixture)"}
+    spec = load_spec(str(summary["model"]), list(summary["spec"].get("overrides", [])))
+    key = (spec.structure_key(), model_signature(model))
+    studies = [str(s) for s in model.coords["study"]]
+    rows: list[dict[str, Any]] = []
+    refits: dict[str, Any] = {}
+    for i, study in enumerate(studies):
+        if on_refit is not None:
+            on_refit(study)
+        settings = SamplerSettings.from_spec(
+            spec.sampler, seed=seed + 100 + i, draws=CV_DRAWS, tune=CV_DRAWS
         )
-    return predictive_checks(idata.observed_data, ppc.posterior_predictive)
+        with warnings.catch_warnings():  # no retry: the refit only feeds a predictive check
+            warnings.simplefilter("ignore")
+            held_out = _sample_once(
+                model, _hold_out(inputs, i), key, settings, settings.target_accept
+            )
+        diagnostics = diagnose(held_out, target_accept=settings.target_accept)
+        refits[study] = {
+            "rhat_max": _f(diagnostics.rhat_max),
+            "ess_bulk_min": _f(diagnostics.ess_bulk_min),
+            "divergences": diagnostics.divergences,
+            # short refits: good enough for a predictive p-value unless clearly unconverged
+            "reliable": bool(diagnostics.rhat_max <= CV_RHAT_MAX and diagnostics.divergences == 0),
+        }
+        replicate = _replicate_with_fresh_study_effects(
+            model, inputs, held_out.posterior, seed + 200 + i
+        )
+        rows += [
+            row
+            for row in predictive_checks(idata.observed_data, replicate)
+            if row["study_id"] == study
+        ]
+    return {
+        "available": True,
+        "method": "leave-one-study-out refits; held-out observations replicated with fresh study effects (cross-validatory mixed predictive check)",
+        "draws_per_chain": CV_DRAWS,
+        "unreliable_refits": [sid for sid, r in refits.items() if not r["reliable"]],
+        "observations": rows,
+        "refits": refits,
+    }
+
+
+def _hold_out(inputs: dict[str, np.ndarray], study: int) -> dict[str, np.ndarray]:
+    """Inputs with study ``study``'s observations made uninformative (same shapes)."""
+    out = dict(inputs)
+    for prefix in ("arm_", "contrast_"):
+        if f"{prefix}study" not in inputs:
+            continue
+        mask = inputs[f"{prefix}study"] == study
+        if f"{prefix}se" in inputs:
+            out[f"{prefix}se"] = np.where(mask, inputs[f"{prefix}se"] * 1e6, inputs[f"{prefix}se"])
+        if f"{prefix}n" in inputs:
+            out[f"{prefix}n"] = np.where(mask, 0, inputs[f"{prefix}n"]).astype(
+                inputs[f"{prefix}n"].dtype
+            )
+            out[f"{prefix}events"] = np.where(mask, 0, inputs[f"{prefix}events"]).astype(
+                inputs[f"{prefix}events"].dtype
+            )
+    return out
 
 
 def _poorly_fitted(checks: dict[str, Any]) -> list[dict[str, Any]]:
+    """Studies flagged by the strongest predictive check available."""
     flagged: dict[str, list[str]] = {}
-    for row in checks["mixed_predictive"] or checks["posterior_predictive"]:
+    kind, rows = verdict_check(checks)
+    for row in rows:
         reasons = []
-        kind = "mixed" if checks["mixed_predictive"] else "posterior"
         if row["p_value"] < PPC_ALPHA:
             reasons.append(f"{row['observation']}: {kind} predictive p = {row['p_value']:.3f}")
         if not row["inside_95"]:
@@ -337,6 +490,17 @@ def _poorly_fitted(checks: dict[str, Any]) -> list[dict[str, Any]]:
         if reasons:
             flagged.setdefault(row["study_id"], []).extend(reasons)
     return [{"study_id": sid, "reasons": reasons} for sid, reasons in sorted(flagged.items())]
+
+
+def verdict_check(checks: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """The check that decides ``poorly_fitted_studies``: cross-validated mixed, then
+    full-data mixed, then posterior predictive."""
+    cv = checks.get("cross_validated", {})
+    if cv.get("available"):
+        return "cross-validated mixed", cv["observations"]
+    if checks["mixed_predictive"]:
+        return "mixed", checks["mixed_predictive"]
+    return "posterior", checks["posterior_predictive"]
 
 
 def _influential(checks: dict[str, Any]) -> list[dict[str, Any]]:

@@ -353,12 +353,29 @@ def check(
     no_conflict: Annotated[
         bool, typer.Option("--no-conflict", help="Skip the randomized vs non-randomized refits.")
     ] = False,
+    no_cross_validate: Annotated[
+        bool,
+        typer.Option(
+            "--no-cross-validate",
+            help="Skip the leave-one-study-out refits (the full-data mixed check then decides).",
+        ),
+    ] = False,
 ) -> None:
     """Model checks of a fit; writes checks.json and names poorly fitted studies."""
-    from ccsvi_bayes.checks import check_fit
+    from ccsvi_bayes.checks import check_fit, verdict_check
 
-    with out.status(f"checking {result_dir} …", spinner="dots"):
-        checks = check_fit(result_dir, evidence=evidence, conflict_check=not no_conflict)
+    with out.status(f"checking {result_dir} …", spinner="dots") as status:
+
+        def refit(study: str) -> None:
+            status.update(f"checking {result_dir}: refit without {study} …")
+
+        checks = check_fit(
+            result_dir,
+            evidence=evidence,
+            conflict_check=not no_conflict,
+            cross_validate=not no_cross_validate,
+            on_refit=refit,
+        )
     conv = checks["convergence"]
     if conv.get("parameters"):
         worst = max((r["r_hat"] or 0) for r in conv["parameters"])
@@ -369,6 +386,13 @@ def check(
     if ppc:
         out.print(
             f"posterior predictive: {sum(r['inside_95'] for r in ppc)}/{len(ppc)} observations inside their 95% interval"
+        )
+    cv = checks["cross_validated"]
+    if cv.get("available"):
+        shaky = cv["unreliable_refits"]
+        out.print(
+            f"leave-one-study-out refits: {len(cv['refits'])}"
+            + (f" ([yellow]R-hat > 1.05 or divergent:[/] {', '.join(shaky)})" if shaky else "")
         )
     conflict = checks["conflict"]
     if conflict.get("available"):
@@ -387,7 +411,7 @@ def check(
             )
     else:
         out.print(
-            "no study flagged as poorly fitted (mixed predictive p ≥ 0.05 and inside the 95% interval)"
+            f"no study flagged as poorly fitted ({verdict_check(checks)[0]} predictive p ≥ 0.05 and inside the 95% interval)"
         )
     influential = checks["influential_observations"]
     if influential:
