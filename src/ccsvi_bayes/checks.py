@@ -427,12 +427,15 @@ def cross_validated_checks(
         settings = SamplerSettings.from_spec(
             spec.sampler, seed=seed + 100 + i, draws=CV_DRAWS, tune=CV_DRAWS
         )
-        with warnings.catch_warnings():  # no retry: the refit only feeds a predictive check
+        held = _hold_out(inputs, i)
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            held_out = _sample_once(
-                model, _hold_out(inputs, i), key, settings, settings.target_accept
-            )
-        diagnostics = diagnose(held_out, target_accept=settings.target_accept)
+            held_out = _sample_once(model, held, key, settings, settings.target_accept)
+            diagnostics = diagnose(held_out, target_accept=settings.target_accept)
+            if diagnostics.divergences:  # retry as fit does (short R-hat misses are tolerated)
+                accept = settings.retry_target_accept
+                held_out = _sample_once(model, held, key, settings, accept)
+                diagnostics = diagnose(held_out, attempts=2, target_accept=accept)
         refits[study] = {
             "rhat_max": _f(diagnostics.rhat_max),
             "ess_bulk_min": _f(diagnostics.ess_bulk_min),
