@@ -33,6 +33,7 @@ import json
 import logging
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -405,7 +406,12 @@ def cross_validated_checks(
     standard errors / sizes. p-values and 95% intervals are as in :func:`predictive_checks`.
     """
     from ccsvi_bayes.fitting import rebuild_model
-    from ccsvi_bayes.inference import SamplerSettings, _sample_once, diagnose, model_signature
+    from ccsvi_bayes.inference import (
+        SamplerSettings,
+        diagnose,
+        model_signature,
+        sample_retrying_divergences,
+    )
     from ccsvi_bayes.specs import load_spec
 
     rebuilt = rebuild_model(
@@ -421,21 +427,15 @@ def cross_validated_checks(
     studies = [str(s) for s in model.coords["study"]]
     rows: list[dict[str, Any]] = []
     refits: dict[str, Any] = {}
+    base = SamplerSettings.from_spec(spec.sampler, draws=CV_DRAWS, tune=CV_DRAWS)
     for i, study in enumerate(studies):
         if on_refit is not None:
             on_refit(study)
-        settings = SamplerSettings.from_spec(
-            spec.sampler, seed=seed + 100 + i, draws=CV_DRAWS, tune=CV_DRAWS
-        )
-        held = _hold_out(inputs, i)
+        settings = replace(base, seed=seed + 100 + i)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            held_out = _sample_once(model, held, key, settings, settings.target_accept)
-            diagnostics = diagnose(held_out, target_accept=settings.target_accept)
-            if diagnostics.divergences:  # retry as fit does (short R-hat misses are tolerated)
-                accept = settings.retry_target_accept
-                held_out = _sample_once(model, held, key, settings, accept)
-                diagnostics = diagnose(held_out, attempts=2, target_accept=accept)
+            held_out, _ = sample_retrying_divergences(model, _hold_out(inputs, i), key, settings)
+            diagnostics = diagnose(held_out)
         refits[study] = {
             "rhat_max": _f(diagnostics.rhat_max),
             "ess_bulk_min": _f(diagnostics.ess_bulk_min),

@@ -33,6 +33,7 @@ __all__ = [
     "map_forked",
     "model_signature",
     "run_nuts",
+    "sample_retrying_divergences",
 ]
 
 #: convergence gate (DESIGN §7): R-hat ≤ 1.01, bulk and tail ESS ≥ 400, zero divergences
@@ -218,6 +219,29 @@ def run_nuts(
     return idata, diagnose(
         idata, attempts=2, target_accept=settings.retry_target_accept, sampler=settings.backend
     )
+
+
+def sample_retrying_divergences(
+    model: pm.Model,
+    inputs: Mapping[str, np.ndarray],
+    key: tuple[Any, ...],
+    settings: SamplerSettings,
+) -> tuple[az.InferenceData, bool]:
+    """Sample; if any draw diverges, sample once more at ``retry_target_accept``.
+
+    The lighter retry of :func:`run_nuts` for short auxiliary fits (SBC, leave-one-out
+    refits), where a missed R-hat/ESS target on short chains is tolerated but divergences
+    are not. Returns the last attempt and whether it was a retry.
+    """
+    idata = _sample_once(model, inputs, key, settings, settings.target_accept)
+    if not _diverged(idata):
+        return idata, False
+    return _sample_once(model, inputs, key, settings, settings.retry_target_accept), True
+
+
+def _diverged(idata: az.InferenceData) -> bool:
+    stats = idata.sample_stats
+    return "diverging" in stats and bool(stats["diverging"].sum() > 0)
 
 
 def _sample_once(

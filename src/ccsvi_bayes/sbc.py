@@ -20,7 +20,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,12 @@ from scipy import stats
 
 from ccsvi_bayes.data import load_evidence
 from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize
-from ccsvi_bayes.inference import SamplerSettings, _sample_once, map_forked, model_signature
+from ccsvi_bayes.inference import (
+    SamplerSettings,
+    map_forked,
+    model_signature,
+    sample_retrying_divergences,
+)
 from ccsvi_bayes.simulate import write_harms_set, write_mixed_design_set
 from ccsvi_bayes.specs import load_spec
 
@@ -231,19 +236,12 @@ def _one_sim(i: int) -> dict[str, Any]:
     for name, values in st["simulated"].items():
         data_name = _OBSERVED_TO_DATA[name]
         sim_inputs[data_name] = values[i].astype(st["inputs"][data_name].dtype)
-    settings = SamplerSettings(
-        **{**st["settings"].__dict__, "seed": st["seed"] + 1000 + i, "processes": 1}
-    )
+    settings = replace(st["settings"], seed=st["seed"] + 1000 + i, processes=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        idata = _sample_once(st["model"], sim_inputs, st["key"], settings, settings.target_accept)
-        retried = _diverged(idata)
-        if retried:  # the production retry (fitting.fit does the same)
-            idata = _sample_once(
-                st["model"], sim_inputs, st["key"], settings, settings.retry_target_accept
-            )
+        idata, retried = sample_retrying_divergences(st["model"], sim_inputs, st["key"], settings)
     out: dict[str, Any] = {
-        "divergent": int(_diverged(idata)),
+        "divergent": int(idata.sample_stats["diverging"].sum() > 0),
         "retried": int(retried),
         "ranks": {},
         "cover50": {},
@@ -258,10 +256,6 @@ def _one_sim(i: int) -> dict[str, Any]:
         out["cover50"][p] = bool(lo50 <= true <= hi50)
         out["cover90"][p] = bool(lo90 <= true <= hi90)
     return out
-
-
-def _diverged(idata: Any) -> bool:
-    return bool(idata.sample_stats["diverging"].sum() > 0)
 
 
 def _uniformity(ranks: list[int], n_ranks: int, bins: int = 10) -> float:
