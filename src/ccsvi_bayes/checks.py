@@ -256,7 +256,7 @@ def check_fit(
     ``cross_validate`` runs the leave-one-study-out refits (one per study, a few seconds
     each); ``on_refit`` is called with each held-out study id (for progress display).
     """
-    from ccsvi_bayes.fitting import write_atomic
+    from ccsvi_bayes.fitting import rebuild_model, write_atomic
 
     root = Path(folder)
     if not (root / "posterior.nc").is_file() or not (root / "summary.json").is_file():
@@ -284,7 +284,15 @@ def check_fit(
             checks[key] = predictive_checks(observed, idata[group])
         else:
             checks[key] = []
-    checks["mixed_predictive"] = [] if exact else _mixed_predictive(idata, summary, evidence)
+    evidence_path = (
+        str(evidence) if evidence is not None else idata.posterior.attrs.get("evidence_path")
+    )
+    seed = seed if seed is not None else int(summary["seed"])
+    # one rebuilt model (and its pm.Data inputs) serves the mixed and the cross-validated checks
+    rebuilt = None if exact else rebuild_model(summary, evidence_path)
+    checks["mixed_predictive"] = (
+        [] if rebuilt is None else _mixed_predictive(idata, *rebuilt[:2], int(summary["seed"]))
+    )
     if exact:
         checks["cross_validated"] = {
             "available": False,
@@ -292,24 +300,22 @@ def check_fit(
         }
     elif not cross_validate:
         checks["cross_validated"] = {"available": False, "reason": "not requested"}
+    elif rebuilt is None:
+        checks["cross_validated"] = {
+            "available": False,
+            "reason": "evidence on disk differs from the fitted one",
+        }
     else:
         checks["cross_validated"] = cross_validated_checks(
-            idata,
-            summary,
-            evidence,
-            seed=seed if seed is not None else int(summary["seed"]),
-            on_refit=on_refit,
+            idata, *rebuilt, seed=seed, on_refit=on_refit
         )
     checks["loo"] = (
         loo_checks(idata)
         if not exact
         else {"available": False, "reason": "exact engine: no log-likelihood draws"}
     )
-    evidence_path = (
-        str(evidence) if evidence is not None else idata.posterior.attrs.get("evidence_path")
-    )
     checks["conflict"] = (
-        conflict(root, summary, evidence_path, seed if seed is not None else int(summary["seed"]))
+        conflict(root, summary, evidence_path, seed)
         if conflict_check
         else {"available": False, "reason": "not requested"}
     )
@@ -324,23 +330,12 @@ def check_fit(
 
 
 def _mixed_predictive(
-    idata: az.InferenceData, summary: dict[str, Any], evidence: str | Path | None
+    idata: az.InferenceData, model: Any, inputs: dict[str, np.ndarray], seed: int
 ) -> list[dict[str, Any]]:
-    """Rebuild the fitted model and replicate each observation with fresh study effects."""
-
-    from ccsvi_bayes.fitting import rebuild_model
-
-    rebuilt = rebuild_model(
-        summary, evidence if evidence is not None else idata.posterior.attrs.get("evidence_path")
-    )
-    if rebuilt is None:
-        return []
-    model, inputs = rebuilt
+    """Replicate each observation of the fitted model with fresh study effects."""
     if not model.observed_RVs:
         return []
-    replicate = _replicate_with_fresh_study_effects(
-        model, inputs, idata.posterior, int(summary["seed"]) + 2
-    )
+    replicate = _replicate_with_fresh_study_effects(model, inputs, idata.posterior, seed + 2)
     return predictive_checks(idata.observed_data, replicate)
 
 
@@ -392,8 +387,9 @@ CV_RHAT_MAX = 1.05
 
 def cross_validated_checks(
     idata: az.InferenceData,
-    summary: dict[str, Any],
-    evidence: str | Path | None,
+    model: Any,
+    inputs: dict[str, np.ndarray],
+    spec: Any,
     *,
     seed: int,
     on_refit: Callable[[str], None] | None = None,
@@ -405,24 +401,15 @@ def cross_validated_checks(
     replicated from the refitted hyperparameters with fresh study effects, at their real
     standard errors / sizes. p-values and 95% intervals are as in :func:`predictive_checks`.
     """
-    from ccsvi_bayes.fitting import rebuild_model
     from ccsvi_bayes.inference import (
         SamplerSettings,
         diagnose,
         model_signature,
         sample_retrying_divergences,
     )
-    from ccsvi_bayes.specs import load_spec
 
-    rebuilt = rebuild_model(
-        summary, evidence if evidence is not None else idata.posterior.attrs.get("evidence_path")
-    )
-    if rebuilt is None:
-        return {"available": False, "reason": "evidence on disk differs from the fitted one"}
-    model, inputs = rebuilt
     if not model.observed_RVs:
         return {"available": False, "reason": "the model has no observed node (summed-out mixture)"}
-    spec = load_spec(str(summary["model"]), list(summary["spec"].get("overrides", [])))
     key = (spec.structure_key(), model_signature(model))
     studies = [str(s) for s in model.coords["study"]]
     rows: list[dict[str, Any]] = []

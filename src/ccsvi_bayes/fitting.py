@@ -199,9 +199,9 @@ def fit(
 
 def rebuild_model(
     summary: Mapping[str, Any], evidence_path: str | Path | None
-) -> tuple[Any, dict[str, np.ndarray]] | None:
-    """The PyMC model and inputs of a written fit (from its summary), or None when the
-    evidence on disk is not the one that was fitted."""
+) -> tuple[Any, dict[str, np.ndarray], ModelSpec] | None:
+    """The PyMC model, its inputs and spec of a written fit (from its summary), or None when
+    the evidence on disk is not the one that was fitted."""
     ev = load_evidence(evidence_path, dict(summary["evidence"].get("assumptions") or {}) or None)
     if ev.sha256 != summary["evidence"]["sha256"]:
         return None
@@ -210,10 +210,10 @@ def rebuild_model(
         from ccsvi_bayes.harms import build_harms_model, harms_inputs, prepare_harms_data
 
         data = prepare_harms_data(ev, spec, str(summary["outcome"]))
-        return build_harms_model(data, spec), harms_inputs(data, spec)[0]
+        return build_harms_model(data, spec), harms_inputs(data, spec)[0], spec
     rows = harmonize(ev, str(summary["outcome"]), HarmonizeOptions(**spec.harmonize))
     data = prepare_data(ev, rows, spec)
-    return build_model(data, spec), model_inputs(data, spec)
+    return build_model(data, spec), model_inputs(data, spec), spec
 
 
 def _fit_exact(
