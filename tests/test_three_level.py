@@ -95,3 +95,10 @@ def test_psi_prior_avoids_zero_and_halfnormal_is_an_alternative() -> None:
     assert spec.priors["psi"].dist == "LogNormal"
     alt = load_spec("three_level", ["priors.psi=halfnormal"]).priors["psi"]
     assert alt.resolve("qol", False).dist == "HalfNormal"
+
+
+def test_unknown_design_centring_is_a_clear_spec_error() -> None:
+    from ccsvi_bayes.errors import InvalidModelSpec
+
+    with pytest.raises(InvalidModelSpec, match="design_centring = 'sideways' is not one of auto"):
+        load_spec("three_level", ["design_centring=sideways"])
