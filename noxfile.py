@@ -1,21 +1,28 @@
 """Developer sessions. Fast ones run by default; slow ones are explicit.
 
 nox -s tests       # unit, structure, known-answer tests (the CI command)
-nox -s lint        # ruff
+nox -s lint        # ruff, and the import-layering contract (import-linter)
 nox -s typecheck   # mypy on src/
+nox -s checks      # SBC for every model and the model checks of the CCSVI fits (slow)
+nox -s bench       # benchmarks
+nox -s readme      # regenerate the README's result tables from a run
 """
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 
 import nox
 
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
-nox.options.error_on_missing_interpreters = False
+nox.options.error_on_missing_interpreters = True  # a missing Python fails, never skips
 
-PYTHON = "3.11"
+# 3.12 is the tested interpreter; a machine without it but with a newer Python (>= 3.12,
+# which pyproject.toml requires) uses the interpreter that runs nox.
+PYTHON = "3.12" if shutil.which("python3.12") or sys.version_info[:2] == (3, 12) else sys.executable
 
 
 @nox.session(python=PYTHON)
@@ -27,10 +34,11 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Lint and format check with ruff."""
-    session.install("ruff>=0.5")
-    session.run("ruff", "check", "src", "tests", "noxfile.py")
-    session.run("ruff", "format", "--check", "src", "tests", "noxfile.py")
+    """Lint and format check with ruff; the layering contract with import-linter."""
+    session.install("-e", ".[lint]")
+    session.run("ruff", "check", "src", "tests", "noxfile.py", "benchmarks", "scripts")
+    session.run("ruff", "format", "--check", "src", "tests", "noxfile.py", "benchmarks", "scripts")
+    session.run("lint-imports")
 
 
 @nox.session(python=PYTHON)
@@ -45,6 +53,15 @@ def bench(session: nox.Session) -> None:
     """Benchmarks: exact-engine throughput, compile-once vs recompile, fit time per model."""
     session.install("-e", ".[test]")
     session.run("python", "benchmarks/bench.py", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def readme(session: nox.Session) -> None:
+    """Run the main job (resumable) and rewrite the README's generated result tables."""
+    session.install("-e", ".")
+    out = session.posargs[0] if session.posargs else "results"
+    session.run("ccsvi-bayes", "run", "--out", out)
+    session.run("python", "scripts/readme_tables.py", out, "README.md")
 
 
 @nox.session(python=PYTHON, default=False)

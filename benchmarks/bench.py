@@ -60,12 +60,24 @@ def compile_once_vs_recompile() -> dict[str, float]:
         clear_cache()
         fit(**kwargs, priors=[f"priors.tau.sigma={sigma}"])
     every = time.perf_counter() - start
-    return {"scenarios": len(grid), "compile_once_s": once, "recompile_each_s": every, "ratio": every / once}
+    return {
+        "scenarios": len(grid),
+        "compile_once_s": once,
+        "recompile_each_s": every,
+        "ratio": every / once,
+    }
 
 
 def fit_times() -> dict[str, float]:
     out = {}
-    for model in ("rct_only", "naive", "bias_adjusted", "three_level", "bias_mixture", "power_prior"):
+    for model in (
+        "rct_only",
+        "naive",
+        "bias_adjusted",
+        "three_level",
+        "bias_mixture",
+        "power_prior",
+    ):
         start = time.perf_counter()
         fit(model=model, outcome="qol_physical")
         out[model] = time.perf_counter() - start
@@ -86,18 +98,30 @@ def fresh_process() -> dict[str, float]:
         "r = fit(model='bias_adjusted', outcome='qol_physical'); r.to_dir('out/bench/fresh'); t2 = time.perf_counter();"
         "print(t1 - t0, t2 - t1)"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)  # warm on-disk caches
+    subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True
+    )  # warm on-disk caches
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     wall = time.perf_counter() - start
     imports, fit_s = (float(v) for v in done.stdout.split()[-2:])
-    return {"process_wall_s": wall, "imports_s": imports, "fit_and_write_s": fit_s, "target_s": 15.0}
+    return {
+        "process_wall_s": wall,
+        "imports_s": imports,
+        "fit_and_write_s": fit_s,
+        "target_s": 15.0,
+    }
 
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     results = {}
-    for name, bench in (("exact_engine", exact_throughput), ("compile_once_vs_recompile", compile_once_vs_recompile), ("fit_seconds", fit_times), ("fresh_process_bias_adjusted", fresh_process)):
+    for name, bench in (
+        ("exact_engine", exact_throughput),
+        ("compile_once_vs_recompile", compile_once_vs_recompile),
+        ("fit_seconds", fit_times),
+        ("fresh_process_bias_adjusted", fresh_process),
+    ):
         print(f"running {name} …", flush=True)
         results[name] = bench()
         print(json.dumps(results[name], indent=2), flush=True)

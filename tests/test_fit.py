@@ -30,10 +30,14 @@ def rct_nuts() -> FitResult:
 def test_exact_engine_agrees_with_nuts(rct_nuts: FitResult) -> None:
     exact = fit(model="rct_only", outcome="qol_mental", engine="exact", seed=11)
     e, n = exact.summary_dict()["effect"], rct_nuts.summary_dict()["effect"]
-    mcse = float(az.mcse(rct_nuts.idata, var_names=["mu"])["mu"])
+    mcse = float(az.mcse(rct_nuts.idata, var_names=["mu"])["mu"].values)
     assert abs(e["mean"] - n["mean"]) < 4 * mcse + 1e-3
-    assert abs(e["q025"] - n["q025"]) < 0.06
-    assert abs(e["q975"] - n["q975"]) < 0.06
+    for key, prob in (("q025", 0.025), ("q975", 0.975)):
+        # tail quantiles of a one-study NNHM are heavy: compare within their own MCSE
+        q_mcse = float(
+            az.mcse(rct_nuts.idata, var_names=["mu"], method="quantile", prob=prob)["mu"].values
+        )
+        assert abs(e[key] - n[key]) < 4 * q_mcse, (key, e[key], n[key], q_mcse)
     assert abs(e["prob_benefit"] - n["prob_benefit"]) < 0.03
     assert exact.diagnostics.sampler == "exact"
 
@@ -112,7 +116,7 @@ def test_output_contract(rct_nuts: FitResult, tmp_path: Path) -> None:
     )
     idata = az.from_netcdf(folder / "posterior.nc")
     for group in ("posterior", "prior", "posterior_predictive", "log_likelihood", "observed_data"):
-        assert group in idata.groups(), group
+        assert group in idata.children, group
     attrs = idata.posterior.attrs
     assert attrs["evidence_sha256"] == summary["evidence"]["sha256"]
     assert attrs["spec_sha256"] == summary["spec_sha256"]

@@ -63,9 +63,9 @@ def _f(x: Any) -> float | None:
     return value if np.isfinite(value) else None
 
 
-def convergence_table(idata: az.InferenceData) -> dict[str, Any]:
+def convergence_table(idata: xr.DataTree) -> dict[str, Any]:
     """R-hat and ESS of the key parameters, divergences and E-BFMI per chain."""
-    post = idata.posterior
+    post = idata["posterior"].to_dataset()
     names = [n for n in KEY_PARAMETERS if n in post.data_vars]
     rows = []
     with warnings.catch_warnings():
@@ -93,7 +93,7 @@ def convergence_table(idata: az.InferenceData) -> dict[str, Any]:
     divergences = int(stats["diverging"].sum()) if stats is not None and "diverging" in stats else 0
     bfmi: list[float | None] = []
     if stats is not None and "energy" in stats:
-        bfmi = [_f(v) for v in az.bfmi(idata)]
+        bfmi = [_f(v) for v in np.ravel(az.bfmi(idata)["energy"].values)]
     return {
         "parameters": rows,
         "divergences": divergences,
@@ -144,9 +144,9 @@ def predictive_checks(observed: xr.Dataset, predictive: xr.Dataset) -> list[dict
     return out
 
 
-def loo_checks(idata: az.InferenceData) -> dict[str, Any]:
+def loo_checks(idata: xr.DataTree) -> dict[str, Any]:
     """PSIS-LOO: elpd, p_loo, Pareto-k per observation (and worst per study), LOO-PIT."""
-    if "log_likelihood" not in idata.groups():
+    if "log_likelihood" not in idata.children:
         return {"available": False, "reason": "no log_likelihood group"}
     out: dict[str, Any] = {"available": True, "variables": {}}
     for name in idata.log_likelihood.data_vars:
@@ -157,9 +157,9 @@ def loo_checks(idata: az.InferenceData) -> dict[str, Any]:
         dim = idata.log_likelihood[name].dims[-1]
         labels = [str(v) for v in idata.log_likelihood[name].coords[dim].values]
         entry: dict[str, Any] = {
-            "elpd_loo": _f(loo.elpd_loo),
+            "elpd_loo": _f(loo.elpd),
             "se": _f(loo.se),
-            "p_loo": _f(loo.p_loo),
+            "p_loo": _f(loo.p),
             "pareto_k": dict(zip(labels, (_f(v) for v in k), strict=True)),
             "bad_k": [lab for lab, v in zip(labels, k, strict=True) if v > PARETO_K_BAD],
         }
@@ -167,12 +167,12 @@ def loo_checks(idata: az.InferenceData) -> dict[str, Any]:
         if (
             observed is not None
             and name in observed
-            and "posterior_predictive" in idata.groups()
+            and "posterior_predictive" in idata.children
             and name in idata.posterior_predictive
         ):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                pit = az.loo_pit(idata, y=str(name))
+                pit = az.loo_pit(idata, var_names=str(name))[str(name)].values
             entry["loo_pit"] = dict(
                 zip(labels, (_f(v) for v in np.asarray(pit).ravel()), strict=True)
             )
@@ -280,8 +280,8 @@ def check_fit(
         ("prior_predictive", "prior_predictive"),
         ("posterior_predictive", "posterior_predictive"),
     ):
-        if observed is not None and group in idata.groups():
-            checks[key] = predictive_checks(observed, idata[group])
+        if observed is not None and group in idata.children:
+            checks[key] = predictive_checks(observed.to_dataset(), idata[group].to_dataset())
         else:
             checks[key] = []
     evidence_path = (
@@ -330,13 +330,15 @@ def check_fit(
 
 
 def _mixed_predictive(
-    idata: az.InferenceData, model: Any, inputs: dict[str, np.ndarray], seed: int
+    idata: xr.DataTree, model: Any, inputs: dict[str, np.ndarray], seed: int
 ) -> list[dict[str, Any]]:
     """Replicate each observation of the fitted model with fresh study effects."""
     if not model.observed_RVs:
         return []
-    replicate = _replicate_with_fresh_study_effects(model, inputs, idata.posterior, seed + 2)
-    return predictive_checks(idata.observed_data, replicate)
+    replicate = _replicate_with_fresh_study_effects(
+        model, inputs, idata["posterior"].to_dataset(), seed + 2
+    )
+    return predictive_checks(idata["observed_data"].to_dataset(), replicate)
 
 
 def _replicate_with_fresh_study_effects(
@@ -344,6 +346,8 @@ def _replicate_with_fresh_study_effects(
 ) -> xr.Dataset:
     """Replicates of every observation, each study's effects redrawn from the population."""
     import pymc as pm
+
+    from ccsvi_bayes.inference import constant_data, set_model_data
 
     observed = [rv.name for rv in model.observed_RVs]
     study_effects = [
@@ -354,29 +358,25 @@ def _replicate_with_fresh_study_effects(
     # constant_data tells PyMC the data are those of the draws; without it every variable
     # downstream of a pm.Data node (all of them: priors live in `hyper`) counts as volatile
     # and is redrawn from its prior instead of taken from the posterior
-    constant = xr.Dataset(
-        {
-            name: ([f"{name}_dim_{i}" for i in range(np.ndim(value))], np.asarray(value))
-            for name, value in inputs.items()
-        }
-    )
-    trace = az.InferenceData(posterior=posterior, constant_data=constant)
+    constant = constant_data(model, inputs)
+    trace = xr.DataTree.from_dict({"posterior": posterior, "constant_data": constant})
     logger = logging.getLogger("pymc")
     level = logger.level
     logger.setLevel(logging.WARNING)  # no "Sampling: [...]" line per replicate
     try:
         with model, warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pm.set_data(dict(inputs))
+            set_model_data(model, inputs)
             ppc = pm.sample_posterior_predictive(
                 trace,
+                sample_vars=study_effects,  # PyMC 6: only listed trace variables are redrawn
                 var_names=[*study_effects, *observed],
                 random_seed=seed,
                 progressbar=False,
             )
     finally:
         logger.setLevel(level)
-    return ppc.posterior_predictive
+    return ppc["posterior_predictive"].to_dataset()
 
 
 #: draws per chain of each leave-one-study-out refit (tuning the same)
@@ -386,7 +386,7 @@ CV_RHAT_MAX = 1.05
 
 
 def cross_validated_checks(
-    idata: az.InferenceData,
+    idata: xr.DataTree,
     model: Any,
     inputs: dict[str, np.ndarray],
     spec: Any,
@@ -431,7 +431,7 @@ def cross_validated_checks(
             "reliable": bool(diagnostics.rhat_max <= CV_RHAT_MAX and diagnostics.divergences == 0),
         }
         replicate = _replicate_with_fresh_study_effects(
-            model, inputs, held_out.posterior, seed + 200 + i
+            model, inputs, held_out["posterior"].to_dataset(), seed + 200 + i
         )
         rows += [
             row

@@ -19,6 +19,7 @@ from typing import Any
 import arviz as az
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from ccsvi_bayes import __version__
 from ccsvi_bayes.data import Evidence, load_evidence
@@ -44,7 +45,7 @@ DEFAULT_SEED = 20181028
 class FitResult:
     """One fitted model on one outcome: posterior, diagnostics, provenance."""
 
-    idata: az.InferenceData
+    idata: xr.DataTree
     spec: ModelSpec
     evidence: Evidence
     outcome: str
@@ -218,7 +219,7 @@ def rebuild_model(
 
 def _fit_exact(
     data: ModelData, spec: ModelSpec, seed: int, n_draws: int
-) -> tuple[az.InferenceData, Diagnostics]:
+) -> tuple[xr.DataTree, Diagnostics]:
     """The exact NNHM engine, with draws laid out like a NUTS posterior (1 chain)."""
     from ccsvi_bayes.exact import nnhm_exact
 
@@ -246,8 +247,7 @@ def _fit_exact(
         "theta": theta[None, :, :],
     }
     idata = az.from_dict(
-        posterior=posterior,
-        observed_data={"y_contrast": y},
+        {"posterior": posterior, "observed_data": {"y_contrast": y}},
         coords={"study": list(data.studies), "contrast_obs": list(data.contrast["label"])},
         dims={"theta": ["study"], "y_contrast": ["contrast_obs"]},
     )

@@ -259,7 +259,7 @@ def harms_summary(result: FitResult) -> dict[str, Any]:
     risk per 1,000 procedures, ``prob_rd_gt_1pct`` and the predictive risk for a new centre."""
     from ccsvi_bayes.summaries import _clean, _draws, _f, _short, interval, provenance_header
 
-    post = result.idata.posterior
+    post = result.idata["posterior"].to_dataset()
     rng = np.random.default_rng(result.seed)
     a_mean, a_sd = _draws(post["alpha_mean"]), _draws(post["alpha_sd"])
     delta, tau = _draws(post["delta"]), _draws(post["tau"])

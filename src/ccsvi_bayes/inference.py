@@ -28,12 +28,15 @@ __all__ = [
     "SamplerSettings",
     "add_predictive_groups",
     "clear_cache",
+    "concat_chains",
+    "constant_data",
     "diagnose",
     "enforce_gate",
     "map_forked",
     "model_signature",
     "run_nuts",
     "sample_retrying_divergences",
+    "set_model_data",
 ]
 
 #: convergence gate (DESIGN §7): R-hat ≤ 1.01, bulk and tail ESS ≥ 400, zero divergences
@@ -142,12 +145,12 @@ def clear_cache() -> None:
     _COMPILED.clear()
 
 
-def _gate_vars(idata: az.InferenceData) -> list[str]:
+def _gate_vars(idata: xr.DataTree) -> list[str]:
     return [str(v) for v in idata.posterior.data_vars if not str(v).startswith(_EXCLUDE_FROM_GATE)]
 
 
 def diagnose(
-    idata: az.InferenceData, *, attempts: int = 1, target_accept: float = 0.9, sampler: str = ""
+    idata: xr.DataTree, *, attempts: int = 1, target_accept: float = 0.9, sampler: str = ""
 ) -> Diagnostics:
     """R-hat, bulk/tail ESS (ArviZ) and divergences over every sampled quantity."""
     names = _gate_vars(idata)
@@ -198,7 +201,7 @@ def run_nuts(
     inputs: Mapping[str, np.ndarray],
     key: tuple[Any, ...],
     settings: SamplerSettings,
-) -> tuple[az.InferenceData, Diagnostics]:
+) -> tuple[xr.DataTree, Diagnostics]:
     """Sample; if the gate fails, retry once with ``retry_target_accept``.
 
     Returns the last attempt and its diagnostics (``converged`` may be False: the caller
@@ -226,7 +229,7 @@ def sample_retrying_divergences(
     inputs: Mapping[str, np.ndarray],
     key: tuple[Any, ...],
     settings: SamplerSettings,
-) -> tuple[az.InferenceData, bool]:
+) -> tuple[xr.DataTree, bool]:
     """Sample; if any draw diverges, sample once more at ``retry_target_accept``.
 
     The lighter retry of :func:`run_nuts` for short auxiliary fits (SBC, leave-one-out
@@ -239,7 +242,7 @@ def sample_retrying_divergences(
     return _sample_once(model, inputs, key, settings, settings.retry_target_accept), True
 
 
-def _diverged(idata: az.InferenceData) -> bool:
+def _diverged(idata: xr.DataTree) -> bool:
     stats = idata.sample_stats
     return "diverging" in stats and bool(stats["diverging"].sum() > 0)
 
@@ -250,7 +253,7 @@ def _sample_once(
     key: tuple[Any, ...],
     settings: SamplerSettings,
     target_accept: float,
-) -> az.InferenceData:
+) -> xr.DataTree:
     if settings.backend in ("nutpie", "nutpie_numba"):
         try:
             return _sample_nutpie(model, inputs, key, settings, target_accept)
@@ -265,7 +268,7 @@ def _sample_nutpie(
     key: tuple[Any, ...],
     settings: SamplerSettings,
     target_accept: float,
-) -> az.InferenceData:
+) -> xr.DataTree:
     import nutpie
 
     if settings.backend == "nutpie_numba":  # nutpie's own numba compile (slow, uncached)
@@ -339,12 +342,12 @@ def map_forked(
     return results
 
 
-def _sample_forked(index: int) -> az.InferenceData:
+def _sample_forked(index: int) -> xr.DataTree:
     """Worker: forked children inherit the jobs (compiled closures do not pickle)."""
     return _sample_group(_FORK_JOBS[index])
 
 
-def _sample_group(job: tuple[Any, int, int, int, int, float]) -> az.InferenceData:
+def _sample_group(job: tuple[Any, int, int, int, int, float]) -> xr.DataTree:
     import nutpie
 
     runnable, chains, draws, tune, seed, target_accept = job
@@ -363,7 +366,7 @@ def _sample_group(job: tuple[Any, int, int, int, int, float]) -> az.InferenceDat
 
 def _sample_chain_groups(
     runnable: Any, settings: SamplerSettings, target_accept: float
-) -> az.InferenceData:
+) -> xr.DataTree:
     """Chains in groups of two with seeds ``seed + g``: the draws do not depend on how many
     processes run the groups. Groups run in forked worker processes (which inherit the
     compiled functions) when ``settings.processes > 1`` and the platform can fork."""
@@ -379,10 +382,7 @@ def _sample_chain_groups(
         parts = map_forked(_sample_forked, len(jobs), settings.processes)
     finally:
         _FORK_JOBS.clear()
-    combined = parts[0] if len(parts) == 1 else az.concat(*parts, dim="chain")
-    return combined.assign_coords(
-        chain=np.arange(settings.chains), groups=["posterior", "sample_stats"]
-    )
+    return concat_chains(parts, ("posterior", "sample_stats"))
 
 
 class _PytensorNumbaModel:
@@ -492,14 +492,46 @@ class _PytensorNumbaModel:
         )
 
 
+def set_model_data(model: pm.Model, inputs: Mapping[str, np.ndarray]) -> None:
+    """``pm.set_data`` with each array cast to its ``pm.Data`` dtype (int64 → int32 indices)."""
+    pm.set_data({k: np.asarray(v, dtype=model[k].dtype) for k, v in inputs.items()}, model=model)
+
+
+def constant_data(model: pm.Model, inputs: Mapping[str, np.ndarray]) -> xr.Dataset:
+    """The ``constant_data`` group: every ``pm.Data`` value a posterior was drawn with.
+
+    PyMC's forward samplers compare it with the model's current data; a ``pm.Data`` missing
+    from it counts as changed (volatile) and everything downstream would be redrawn.
+    """
+    variables = {}
+    for name, value in inputs.items():
+        array = np.asarray(value, dtype=model[name].dtype)
+        dims = model.named_vars_to_dims.get(name) or tuple(
+            f"{name}_dim_{i}" for i in range(array.ndim)
+        )
+        variables[name] = (tuple(dims), array)
+    coords = {k: list(v) for k, v in model.coords.items() if v is not None}
+    ds = xr.Dataset(variables)
+    return ds.assign_coords({k: v for k, v in coords.items() if k in ds.dims})
+
+
+def concat_chains(parts: list[xr.DataTree], groups: tuple[str, ...]) -> xr.DataTree:
+    """Chain groups sampled apart, joined along ``chain`` (renumbered 0..n-1)."""
+    joined = {}
+    for group in groups:
+        ds = xr.concat([part[group].to_dataset() for part in parts], dim="chain")
+        joined[group] = ds.assign_coords(chain=np.arange(ds.sizes["chain"]))
+    return xr.DataTree.from_dict(joined)
+
+
 def _sample_pymc(
     model: pm.Model,
     inputs: Mapping[str, np.ndarray],
     settings: SamplerSettings,
     target_accept: float,
-) -> az.InferenceData:
+) -> xr.DataTree:
     with model:
-        pm.set_data(dict(inputs))
+        set_model_data(model, inputs)
         idata = pm.sample(
             draws=settings.draws,
             tune=settings.tune,
@@ -513,30 +545,32 @@ def _sample_pymc(
     return idata
 
 
-def _with_model_coords(idata: az.InferenceData, model: pm.Model) -> az.InferenceData:
+def _with_model_coords(idata: xr.DataTree, model: pm.Model) -> xr.DataTree:
     """nutpie keeps dims; make sure coordinate values are the model's (study ids, not ints)."""
     coords = {k: list(v) for k, v in model.coords.items() if v is not None}
     for group in ("posterior", "sample_stats"):
-        if group in idata.groups():
-            ds = idata[group]
+        if group in idata.children:
+            ds = idata[group].to_dataset()
             usable = {k: v for k, v in coords.items() if k in ds.dims and ds.sizes[k] == len(v)}
-            idata[group] = ds.assign_coords(usable)
+            idata[group] = xr.DataTree(ds.assign_coords(usable))
     return idata
 
 
 def add_predictive_groups(
     model: pm.Model,
-    idata: az.InferenceData,
+    idata: xr.DataTree,
     inputs: Mapping[str, np.ndarray],
     seed: int,
     prior_draws: int = 500,
-) -> az.InferenceData:
+) -> xr.DataTree:
     """Prior, prior predictive, posterior predictive, log-likelihood, observed and constant data."""
     logging.getLogger("pymc").setLevel(logging.WARNING)  # no "Sampling: [...]" chatter
     with model:
-        pm.set_data(dict(inputs))
+        set_model_data(model, inputs)
         prior = pm.sample_prior_predictive(draws=prior_draws, random_seed=seed)
-        idata.extend(prior, join="right")
+        for group, node in prior.children.items():
+            idata[group] = node
+        idata["constant_data"] = xr.DataTree(constant_data(model, inputs))
         observed = [rv.name for rv in model.observed_RVs]
         if observed:
             pm.sample_posterior_predictive(
@@ -547,13 +581,12 @@ def add_predictive_groups(
     return idata
 
 
-def _potential_log_likelihood(idata: az.InferenceData) -> None:
+def _potential_log_likelihood(idata: xr.DataTree) -> None:
     """Models with a tempered or summed-out likelihood store it as ``log_lik_*`` deterministics."""
     names = [str(v) for v in idata.posterior.data_vars if str(v).startswith("log_lik_")]
     if not names:
         return
     extra = xr.Dataset({name.removeprefix("log_lik_"): idata.posterior[name] for name in names})
-    if "log_likelihood" in idata.groups():
-        idata.log_likelihood = xr.merge([idata.log_likelihood, extra])
-    else:
-        idata.add_groups(log_likelihood=extra)
+    if "log_likelihood" in idata.children:
+        extra = xr.merge([idata["log_likelihood"].to_dataset(), extra])
+    idata["log_likelihood"] = xr.DataTree(extra)

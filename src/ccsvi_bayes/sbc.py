@@ -35,6 +35,7 @@ from ccsvi_bayes.inference import (
     map_forked,
     model_signature,
     sample_retrying_divergences,
+    set_model_data,
 )
 from ccsvi_bayes.simulate import write_harms_set, write_mixed_design_set
 from ccsvi_bayes.specs import load_spec
@@ -145,7 +146,7 @@ def run_sbc(
     logging.getLogger("pymc").setLevel(logging.WARNING)
     with pm_model, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pm.set_data(dict(inputs))
+        set_model_data(pm_model, inputs)
         prior = pm.sample_prior_predictive(draws=n_sims, random_seed=seed)
     truth = {p: prior.prior[p].values.reshape(n_sims, -1)[:, 0] for p in params}
     if observed:

@@ -109,7 +109,7 @@ def parameter_table(result: FitResult) -> pd.DataFrame:
     """Key parameters with mean, sd, quantiles, R-hat and bulk/tail ESS."""
     import arviz as az
 
-    post = result.idata.posterior
+    post = result.idata["posterior"].to_dataset()
     names = [n for n in KEY_PARAMETERS if n in post.data_vars]
     rows = []
     for name in names:
@@ -141,7 +141,7 @@ def fit_summary(result: FitResult) -> dict[str, Any]:
         from ccsvi_bayes.harms import harms_summary
 
         return harms_summary(result)
-    post = result.idata.posterior
+    post = result.idata["posterior"].to_dataset()
     domain = result.data.domain
     rng = np.random.default_rng(result.seed)
     mu = _draws(post["mu"])
@@ -249,7 +249,7 @@ def _mcid_and_instrument(result: FitResult, mu: np.ndarray) -> tuple[float | Non
 
 
 def _bias_summary(result: FitResult) -> dict[str, Any]:
-    post = result.idata.posterior
+    post = result.idata["posterior"].to_dataset()
     out: dict[str, Any] = {"form": result.spec.bias["form"], "features": list(result.data.features)}
     for name in ("pi_mean", "pi_sd", "kappa", "q_intercept", "beta_mean", "psi"):
         if name in post:
@@ -268,7 +268,7 @@ def _bias_summary(result: FitResult) -> dict[str, Any]:
 
 
 def _study_summaries(result: FitResult) -> list[dict[str, Any]]:
-    post = result.idata.posterior
+    post = result.idata["posterior"].to_dataset()
     data = result.data
     theta = _draws(post["theta"])
     beta = _draws(post["beta"]) if "beta" in post else None
