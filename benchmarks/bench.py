@@ -21,9 +21,9 @@ import numpy as np
 
 warnings.filterwarnings("ignore")
 
-from ccsvi_bayes.exact import nnhm_exact, nnhm_exact_batch  # noqa: E402
 from ccsvi_bayes.fitting import fit  # noqa: E402
 from ccsvi_bayes.inference import clear_cache  # noqa: E402
+from ccsvi_bayes.inference.exact import nnhm_exact, nnhm_exact_batch  # noqa: E402
 
 OUT = Path("out/bench")
 

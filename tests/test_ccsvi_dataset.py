@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from ccsvi_bayes.data import load_evidence
 from ccsvi_bayes.errors import InvalidEvidence
+from ccsvi_bayes.evidence import load_evidence
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from ccsvi_bayes.checks import check_fit, predictive_checks
+from ccsvi_bayes.checks.model_checks import check_fit, predictive_checks
+from ccsvi_bayes.checks.simulate import SimulationTruth, write_mixed_design_set
 from ccsvi_bayes.fitting import fit
-from ccsvi_bayes.simulate import SimulationTruth, write_mixed_design_set
 from tests.conftest import edit_csv
 from tests.test_data_validation import run_main
 

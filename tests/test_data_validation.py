@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from ccsvi_bayes.cli import app
-from ccsvi_bayes.data import load_evidence
 from ccsvi_bayes.errors import InvalidEvidence
+from ccsvi_bayes.evidence import load_evidence
 from tests.conftest import edit_csv, first_index
 
 runner = CliRunner()

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import integrate, optimize, stats
 
-from ccsvi_bayes import exact as ex
+from ccsvi_bayes.inference import exact as ex
 
 DATA = Path(__file__).parent / "data"
 

@@ -11,9 +11,9 @@ import arviz as az
 import numpy as np
 import pytest
 
+from ccsvi_bayes.checks.simulate import SimulationTruth, write_mixed_design_set
 from ccsvi_bayes.fitting import FitResult, fit
 from ccsvi_bayes.inference import ConvergenceError
-from ccsvi_bayes.simulate import SimulationTruth, write_mixed_design_set
 from tests.test_data_validation import run_main
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ccsvi_bayes import formulas as f
+from ccsvi_bayes.harmonize import formulas as f
 
 # Traboulsee 2018: venoplasty (n 49) vs sham (n 55), change from baseline.
 NT, NC = 49, 55

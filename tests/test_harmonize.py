@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from ccsvi_bayes.data import load_evidence
+from ccsvi_bayes.evidence import load_evidence
 from ccsvi_bayes.harmonize import FEATURE_COLUMNS, HarmonizationError, HarmonizeOptions, harmonize
 from ccsvi_bayes.vocabulary import DESIGN_FEATURES
 from tests.conftest import PPVIPD

@@ -12,10 +12,15 @@ import pandas as pd
 import pytest
 from scipy import integrate, stats
 
-from ccsvi_bayes.data import load_evidence
+from ccsvi_bayes.checks.simulate import HarmsTruth, write_harms_set
+from ccsvi_bayes.evidence import load_evidence
 from ccsvi_bayes.fitting import fit
-from ccsvi_bayes.harms import _nnh, ascertainment_class, build_harms_model, prepare_harms_data
-from ccsvi_bayes.simulate import HarmsTruth, write_harms_set
+from ccsvi_bayes.models.harms import (
+    ascertainment_class,
+    build_harms_model,
+    prepare_harms_data,
+)
+from ccsvi_bayes.results.harms_summary import nnh_summary
 from ccsvi_bayes.specs import load_spec
 from tests.conftest import edit_csv
 from tests.test_data_validation import run_main
@@ -123,16 +128,16 @@ def test_ascertainment_classes() -> None:
 
 
 def test_nnh_is_never_negative_or_infinite() -> None:
-    spans = _nnh(np.linspace(-0.01, 0.05, 10001))
+    spans = nnh_summary(np.linspace(-0.01, 0.05, 10001))
     assert spans["interval_includes_infinity"]
     assert spans["q975"] is None
     assert spans["q025"] > 0
     assert spans["nnt_benefit_limit"] > 0
     assert "infinity" in spans["note"]
-    harm = _nnh(np.linspace(0.01, 0.05, 10001))
+    harm = nnh_summary(np.linspace(0.01, 0.05, 10001))
     assert not harm["interval_includes_infinity"]
     assert 0 < harm["q025"] < harm["mean"] < harm["q975"]
-    benefit = _nnh(np.linspace(-0.05, -0.01, 1001))
+    benefit = nnh_summary(np.linspace(-0.05, -0.01, 1001))
     assert benefit["mean"] is None
     assert all(v is None or v > 0 for k, v in benefit.items() if k in ("mean", "q025", "q975"))
 

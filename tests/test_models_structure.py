@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ccsvi_bayes.data import load_evidence
+from ccsvi_bayes.evidence import load_evidence
 from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize
 from ccsvi_bayes.models import build_model, hyperparameters, model_inputs, prepare_data
 from ccsvi_bayes.specs import load_spec

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ccsvi_bayes.data import load_evidence
-from ccsvi_bayes.runner import RunItem, plan, run_all
-from ccsvi_bayes.simulate import write_mixed_design_set
+from ccsvi_bayes.checks.simulate import write_mixed_design_set
+from ccsvi_bayes.evidence import load_evidence
+from ccsvi_bayes.pipeline.run import RunItem, plan, run_all
 
 
 def test_plan_covers_every_domain_and_both_harm_endpoints() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ccsvi_bayes.sbc import _uniformity, run_sbc, write_report
+from ccsvi_bayes.checks.sbc import _uniformity, run_sbc, write_report
 from tests.test_data_validation import run_main
 
 
@@ -40,7 +40,7 @@ def test_mixture_data_follow_the_bias_class() -> None:
     import numpy as np
     import xarray as xr
 
-    from ccsvi_bayes.sbc import _simulate_mixture
+    from ccsvi_bayes.checks.sbc import _simulate_mixture
 
     n_draws, n_study = 400, 2
     inputs = {
@@ -73,7 +73,7 @@ def test_mixture_data_follow_the_bias_class() -> None:
 
 def test_too_many_divergent_fits_fail_calibration() -> None:
     """Uniform ranks do not excuse a model whose fits diverge (after the retry) too often."""
-    from ccsvi_bayes.sbc import MAX_DIVERGENT_FRACTION, SBCResult
+    from ccsvi_bayes.checks.sbc import MAX_DIVERGENT_FRACTION, SBCResult
 
     def result(divergent: int) -> SBCResult:
         return SBCResult(

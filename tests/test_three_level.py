@@ -13,12 +13,13 @@ import pymc as pm
 import pytest
 from scipy import stats
 
-from ccsvi_bayes.data import load_evidence
+from ccsvi_bayes.checks.simulate import SimulationTruth, write_mixed_design_set
+from ccsvi_bayes.evidence import load_evidence
 from ccsvi_bayes.fitting import fit
 from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize
-from ccsvi_bayes.models import ModelData, build_model, design_centring, prepare_data
-from ccsvi_bayes.simulate import SimulationTruth, write_mixed_design_set
-from ccsvi_bayes.specs import PriorSpec, _to_log_odds, load_spec
+from ccsvi_bayes.models.efficacy import ModelData, build_model, design_centring, prepare_data
+from ccsvi_bayes.priors.scale import to_log_odds
+from ccsvi_bayes.specs import PriorSpec, load_spec
 
 
 def _data(folder: Path, overrides: list[str] | None = None) -> tuple[object, ModelData]:
@@ -80,13 +81,13 @@ def test_centring_changes_geometry_not_the_posterior(simulated: Path) -> None:
         assert max(values) - min(values) < 0.05, (p, means)
 
 
-def test_log_normal_and_exponential_scale_priors_convert_to_log_odds() -> None:
+def test_log_normal_and_exponential_scale_priors_convertto_log_odds() -> None:
     """A scale prior's median must scale by π/√3 (LogNormal shifts μ; Exponential divides λ)."""
     factor = math.pi / math.sqrt(3.0)
-    lognormal = _to_log_odds(PriorSpec("LogNormal", {"mu": math.log(0.25), "sigma": 0.6}))
+    lognormal = to_log_odds(PriorSpec("LogNormal", {"mu": math.log(0.25), "sigma": 0.6}))
     assert math.exp(lognormal.kwargs["mu"]) == pytest.approx(0.25 * factor)
     assert lognormal.kwargs["sigma"] == 0.6
-    exponential = _to_log_odds(PriorSpec("Exponential", {"lam": 2.0}))
+    exponential = to_log_odds(PriorSpec("Exponential", {"lam": 2.0}))
     assert exponential.kwargs["lam"] == pytest.approx(2.0 / factor)
 
 

@@ -28,16 +28,16 @@ import numpy as np
 import pymc as pm
 from scipy import stats
 
-from ccsvi_bayes.data import load_evidence
+from ccsvi_bayes.checks.simulate import write_harms_set, write_mixed_design_set
+from ccsvi_bayes.evidence import load_evidence
 from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize
 from ccsvi_bayes.inference import (
     SamplerSettings,
-    map_forked,
     model_signature,
     sample_retrying_divergences,
     set_model_data,
 )
-from ccsvi_bayes.simulate import write_harms_set, write_mixed_design_set
+from ccsvi_bayes.inference.executors import map_forked
 from ccsvi_bayes.specs import load_spec
 
 __all__ = ["KEY_PARAMS", "MAX_DIVERGENT_FRACTION", "P_FAIL", "SBCResult", "run_sbc"]
@@ -125,8 +125,8 @@ def run_sbc(
 
     ``overrides`` are ``--set``-style spec overrides (e.g. ``["priors.psi.kwargs.sigma=0.3"]``).
     """
-    from ccsvi_bayes.harms import build_harms_model, harms_inputs, prepare_harms_data
     from ccsvi_bayes.models import build_model, model_inputs, prepare_data
+    from ccsvi_bayes.models.harms import build_harms_model, harms_inputs, prepare_harms_data
 
     start = time.perf_counter()
     spec = load_spec(model, overrides)
@@ -272,7 +272,7 @@ def write_report(results: list[SBCResult], out: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ccsvi_bayes.fitting import write_atomic
+    from ccsvi_bayes.results.store import write_atomic
 
     out.mkdir(parents=True, exist_ok=True)
     figures = out / "figures"

@@ -9,21 +9,16 @@ log-likelihood groups, and summarizes. ``FitResult.to_dir`` writes ``posterior.n
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import arviz as az
 import numpy as np
-import pandas as pd
 import xarray as xr
 
-from ccsvi_bayes import __version__
-from ccsvi_bayes.data import Evidence, load_evidence
 from ccsvi_bayes.errors import CcsviBayesError, InvalidModelSpec
+from ccsvi_bayes.evidence import Evidence, load_evidence
 from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize
 from ccsvi_bayes.inference import (
     Diagnostics,
@@ -34,90 +29,11 @@ from ccsvi_bayes.inference import (
     run_nuts,
 )
 from ccsvi_bayes.models import ModelData, build_model, model_inputs, prepare_data
+from ccsvi_bayes.models.harms import build_harms_model, harms_inputs, prepare_harms_data
+from ccsvi_bayes.results.fit_result import FitResult
 from ccsvi_bayes.specs import ModelSpec, load_spec
 
-__all__ = ["FitResult", "fit", "rebuild_model", "write_atomic"]
-
 DEFAULT_SEED = 20181028
-
-
-@dataclass
-class FitResult:
-    """One fitted model on one outcome: posterior, diagnostics, provenance."""
-
-    idata: xr.DataTree
-    spec: ModelSpec
-    evidence: Evidence
-    outcome: str
-    harmonized: pd.DataFrame
-    data: ModelData
-    diagnostics: Diagnostics
-    seed: int
-    engine: str
-    notes: list[str] = field(default_factory=list)
-
-    def summary(self) -> pd.DataFrame:
-        """Key parameters (mean, sd, 2.5%, 50%, 97.5%, R-hat, ESS) as a pandas table."""
-        from ccsvi_bayes.summaries import parameter_table
-
-        return parameter_table(self)
-
-    def summary_dict(self) -> dict[str, Any]:
-        """The ``summary.json`` content (DESIGN.md §5)."""
-        from ccsvi_bayes.summaries import fit_summary
-
-        return fit_summary(self)
-
-    def to_dir(self, path: str | Path) -> Path:
-        """Write ``posterior.nc`` and ``summary.json`` (each atomically) into ``path``."""
-        folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
-        summary = self.summary_dict()
-        idata = self.idata
-        idata.posterior.attrs.update(_provenance_attrs(self))
-        write_atomic(
-            folder / "posterior.nc", lambda tmp: idata.to_netcdf(str(tmp), engine="h5netcdf")
-        )
-        text = json.dumps(summary, indent=2, allow_nan=False)
-        write_atomic(
-            folder / "summary.json", lambda tmp: tmp.write_text(text + "\n", encoding="utf-8")
-        )
-        return folder
-
-
-def write_atomic(target: Path, write: Any) -> None:
-    """Write through a temporary file in the same folder, then rename: never a partial file."""
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def _provenance_attrs(result: FitResult) -> dict[str, Any]:
-    import nutpie
-    import pymc
-
-    return {
-        "ccsvi_bayes_version": __version__,
-        "model": result.spec.name,
-        "outcome": result.outcome,
-        "spec": json.dumps(result.spec.as_dict(), sort_keys=True),
-        "spec_sha256": result.spec.digest,
-        "evidence_name": result.evidence.name,
-        "evidence_sha256": result.evidence.sha256,
-        "evidence_path": str(result.evidence.path),
-        "assumptions": json.dumps(dict(result.evidence.assumptions), sort_keys=True),
-        "seed": result.seed,
-        "engine": result.engine,
-        "pymc_version": pymc.__version__,
-        "nutpie_version": nutpie.__version__,
-        "arviz_version": az.__version__,
-    }
 
 
 def fit(
@@ -150,7 +66,7 @@ def fit(
     spec = model if isinstance(model, ModelSpec) else load_spec(model)
     spec = spec.with_overrides(priors)
     if spec.family != "efficacy":
-        from ccsvi_bayes.harms import fit_harms
+        from ccsvi_bayes.fitting.api import fit_harms
 
         return fit_harms(
             ev,
@@ -208,7 +124,7 @@ def rebuild_model(
         return None
     spec = load_spec(str(summary["model"]), list(summary["spec"].get("overrides", [])))
     if spec.family == "harms":
-        from ccsvi_bayes.harms import build_harms_model, harms_inputs, prepare_harms_data
+        from ccsvi_bayes.models.harms import build_harms_model, harms_inputs, prepare_harms_data
 
         data = prepare_harms_data(ev, spec, str(summary["outcome"]))
         return build_harms_model(data, spec), harms_inputs(data, spec)[0], spec
@@ -221,7 +137,7 @@ def _fit_exact(
     data: ModelData, spec: ModelSpec, seed: int, n_draws: int
 ) -> tuple[xr.DataTree, Diagnostics]:
     """The exact NNHM engine, with draws laid out like a NUTS posterior (1 chain)."""
-    from ccsvi_bayes.exact import nnhm_exact
+    from ccsvi_bayes.inference.exact import nnhm_exact
 
     if not spec.exact_engine or spec.likelihood != "contrast" or data.binary or len(data.arm):
         raise CcsviBayesError(
@@ -261,3 +177,47 @@ def _fit_exact(
         sampler="exact",
     )
     return idata, diag
+
+
+def fit_harms(
+    evidence: Evidence,
+    spec: ModelSpec,
+    outcome: str,
+    *,
+    seed: int,
+    draws: int | None = None,
+    tune: int | None = None,
+    chains: int | None = None,
+    backend: str | None = None,
+    strict: bool = False,
+    progress: bool = False,
+    predictive: bool = True,
+) -> FitResult:
+    """Fit a harms spec to one endpoint; same outputs and gate as the efficacy models."""
+    from ccsvi_bayes.results.fit_result import FitResult
+
+    endpoint = evidence.domain(outcome).endpoint
+    if spec.harms["endpoint"] and endpoint and spec.harms["endpoint"] != endpoint:
+        raise InvalidModelSpec(
+            f"model '{spec.name}' is for the {spec.harms['endpoint']} endpoint; outcome '{outcome}' is {endpoint} (use --model {endpoint} or --model sae)"
+        )
+    data = prepare_harms_data(evidence, spec, outcome)
+    model = build_harms_model(data, spec)
+    inputs, _labels = harms_inputs(data, spec)
+    settings = SamplerSettings.from_spec(
+        spec.sampler,
+        seed=seed,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        backend=backend,
+        progress=progress,
+    )
+    key = ("harms", spec.structure_key(), model_signature(model))
+    idata, diagnostics = run_nuts(model, inputs, key, settings)
+    if predictive:
+        idata = add_predictive_groups(model, idata, inputs, seed)
+    notes = list(data.notes)
+    enforce_gate(diagnostics, f"{spec.name} / {outcome}", strict=strict, notes=notes)
+    rows = harmonize(evidence, outcome, HarmonizeOptions(**spec.harmonize))
+    return FitResult(idata, spec, evidence, outcome, rows, data, diagnostics, seed, "nuts", notes)

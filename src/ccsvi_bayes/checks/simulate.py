@@ -44,7 +44,7 @@ def write_mixed_design_set(
     rng = np.random.default_rng(seed)
     root = Path(folder)
     root.mkdir(parents=True, exist_ok=True)
-    source = f"simulated by ccsvi_bayes.simulate (seed {seed})"
+    source = f"simulated by ccsvi_bayes.checks.simulate (seed {seed})"
     (root / "evidence.toml").write_text(
         'name = "simulated_mixed_design"\n'
         'question = "Does the simulated intervention work (truth known)?"\n'

@@ -85,7 +85,7 @@ def _root(
 @app.command()
 def validate(evidence: EvidenceOption = None, assume: AssumeOption = None) -> None:
     """Validate an evidence set; list every problem (exit 2) or confirm it (exit 0)."""
-    from ccsvi_bayes.data import load_evidence
+    from ccsvi_bayes.evidence import load_evidence
 
     ev = load_evidence(evidence, _parse_assume(assume))
     out.print(
@@ -109,8 +109,8 @@ def outcomes(
     ] = False,
 ) -> None:
     """Per outcome domain: the studies, participants and designs that inform it."""
-    from ccsvi_bayes.data import load_evidence
-    from ccsvi_bayes.summaries import outcome_overview
+    from ccsvi_bayes.evidence import load_evidence
+    from ccsvi_bayes.results.summaries import outcome_overview
 
     ev = load_evidence(evidence, _parse_assume(assume))
     overview = outcome_overview(ev)
@@ -229,7 +229,7 @@ def fit_command(
     ] = False,
 ) -> None:
     """Fit one model to one outcome and write posterior.nc and summary.json."""
-    from ccsvi_bayes.data import load_evidence
+    from ccsvi_bayes.evidence import load_evidence
     from ccsvi_bayes.fitting import fit
     from ccsvi_bayes.inference import ConvergenceError
 
@@ -300,8 +300,8 @@ def run(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ccsvi_bayes.data import load_evidence
-    from ccsvi_bayes.runner import plan, run_all
+    from ccsvi_bayes.evidence import load_evidence
+    from ccsvi_bayes.pipeline.run import plan, run_all
 
     ev = load_evidence(evidence, _parse_assume(assume))
     out.print(
@@ -362,7 +362,7 @@ def check(
     ] = False,
 ) -> None:
     """Model checks of a fit; writes checks.json and names poorly fitted studies."""
-    from ccsvi_bayes.checks import check_fit, verdict_check
+    from ccsvi_bayes.checks.model_checks import check_fit, verdict_check
 
     with out.status(f"checking {result_dir} …", spinner="dots") as status:
 
@@ -457,7 +457,7 @@ def sbc(
         TimeElapsedColumn,
     )
 
-    from ccsvi_bayes.sbc import run_sbc, write_report
+    from ccsvi_bayes.checks.sbc import run_sbc, write_report
     from ccsvi_bayes.specs import available_models
 
     names = models or available_models()

@@ -32,8 +32,8 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
-from ccsvi_bayes.data import Domain, Evidence
 from ccsvi_bayes.errors import CcsviBayesError, InvalidModelSpec
+from ccsvi_bayes.evidence import Domain, Evidence
 from ccsvi_bayes.harmonize import FEATURE_COLUMNS
 from ccsvi_bayes.specs import ModelSpec, PriorSpec
 from ccsvi_bayes.vocabulary import Dim

@@ -189,7 +189,7 @@ def conflict(
     probability is 2·min(P(Δ > 0), P(Δ < 0)). Small values flag conflict: the bias-adjusted
     uncontrolled studies imply a different effect than the randomized ones.
     """
-    from ccsvi_bayes.data import load_evidence
+    from ccsvi_bayes.evidence import load_evidence
     from ccsvi_bayes.fitting import fit
 
     if "effect" not in summary:
@@ -256,7 +256,8 @@ def check_fit(
     ``cross_validate`` runs the leave-one-study-out refits (one per study, a few seconds
     each); ``on_refit`` is called with each held-out study id (for progress display).
     """
-    from ccsvi_bayes.fitting import rebuild_model, write_atomic
+    from ccsvi_bayes.fitting import rebuild_model
+    from ccsvi_bayes.results.store import write_atomic
 
     root = Path(folder)
     if not (root / "posterior.nc").is_file() or not (root / "summary.json").is_file():

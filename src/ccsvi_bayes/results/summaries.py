@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ccsvi_bayes.data import Evidence
+from ccsvi_bayes.evidence import Evidence
 from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize, reference_sd
 from ccsvi_bayes.vocabulary import KEY_PARAMETERS
 
 if TYPE_CHECKING:
-    from ccsvi_bayes.fitting import FitResult
+    from ccsvi_bayes.results.fit_result import FitResult
 
 __all__ = [
     "DESIGN_SHORT",
@@ -138,7 +138,7 @@ def parameter_table(result: FitResult) -> pd.DataFrame:
 def fit_summary(result: FitResult) -> dict[str, Any]:
     """The ``summary.json`` document of a fit (harms fits: :func:`harms.harms_summary`)."""
     if result.spec.family == "harms":
-        from ccsvi_bayes.harms import harms_summary
+        from ccsvi_bayes.results.harms_summary import harms_summary
 
         return harms_summary(result)
     post = result.idata["posterior"].to_dataset()

@@ -15,9 +15,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ccsvi_bayes import formulas as F
-from ccsvi_bayes.data import LINE, ORIGIN, Domain, Evidence
 from ccsvi_bayes.errors import CcsviBayesError
+from ccsvi_bayes.evidence import LINE, ORIGIN, Domain, Evidence
+from ccsvi_bayes.harmonize import formulas as F
 
 __all__ = [
     "FEATURE_COLUMNS",

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ccsvi_bayes.data import Evidence
 from ccsvi_bayes.errors import CcsviBayesError
-from ccsvi_bayes.fitting import fit, write_atomic
+from ccsvi_bayes.evidence import Evidence
+from ccsvi_bayes.fitting import fit
+from ccsvi_bayes.results.store import write_atomic
 from ccsvi_bayes.specs import load_spec
 
 __all__ = ["DEFAULT_EFFICACY_MODELS", "RunItem", "plan", "run_all"]

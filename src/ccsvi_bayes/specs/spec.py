@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ccsvi_bayes.errors import InvalidModelSpec
+from ccsvi_bayes.priors import PriorSpec
 from ccsvi_bayes.resources import bundled_dir
 
 __all__ = [
@@ -120,85 +121,6 @@ _BIAS_DEFAULTS: dict[str, Any] = {
     "kappa_scaling": "indicator",
     "elicited_table": "elicited_bias.csv",
 }
-
-
-@dataclass(frozen=True)
-class PriorSpec:
-    """One prior: ``dist`` with ``kwargs``; ``source`` says where it comes from.
-
-    Variants: ``log_odds`` (used for binary domains; otherwise location/scale kwargs are
-    multiplied by π/√3, Chinn 2000), ``by_domain`` (a domain-specific prior), ``features``
-    (``gamma`` only: feature-specific priors) and ``alternatives`` (named priors a user
-    can switch to, e.g. the Rhodes 2015 and Turner 2015 heterogeneity priors).
-    """
-
-    dist: str
-    kwargs: Mapping[str, float] = field(default_factory=dict)
-    source: str = ""
-    default: bool = False
-    log_odds: PriorSpec | None = None
-    by_domain: Mapping[str, PriorSpec] = field(default_factory=dict)
-    features: Mapping[str, PriorSpec] = field(default_factory=dict)
-    alternatives: Mapping[str, PriorSpec] = field(default_factory=dict)
-    selected: str = ""
-
-    def resolve(self, domain: str, binary: bool, feature: str | None = None) -> PriorSpec:
-        """The concrete prior for a domain (and, for ``gamma``, a feature)."""
-        if feature is not None and feature in self.features:
-            return self.features[feature].resolve(domain, binary)
-        if domain in self.by_domain:  # written on the domain's own scale: used as is
-            chosen = self.by_domain[domain]
-            return PriorSpec(chosen.dist, dict(chosen.kwargs), chosen.source, chosen.default)
-        if binary:
-            if self.log_odds is not None:
-                return self.log_odds
-            return _to_log_odds(self)
-        return PriorSpec(self.dist, dict(self.kwargs), self.source, self.default)
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "dist": self.dist,
-            "kwargs": dict(self.kwargs),
-            "source": self.source,
-            "default": self.default,
-        }
-        if self.selected:
-            out["selected_alternative"] = self.selected
-        if self.log_odds is not None:
-            out["log_odds"] = self.log_odds.as_dict()
-        for name in ("by_domain", "features", "alternatives"):
-            table = getattr(self, name)
-            if table:
-                out[name] = {k: v.as_dict() for k, v in table.items()}
-        return out
-
-
-def _to_log_odds(prior: PriorSpec) -> PriorSpec:
-    """SMD-scale prior → log-odds scale: location/scale × π/√3 (Chinn 2000)."""
-    factor = math.pi / math.sqrt(3.0)
-    scaled = {
-        k: (v * factor if k in ("mu", "sigma", "beta", "lower", "upper", "value") else v)
-        for k, v in prior.kwargs.items()
-    }
-    if prior.dist == "LogNormal":  # scale family on the log scale: shift the log-location
-        scaled = {**prior.kwargs, "mu": prior.kwargs["mu"] + math.log(factor)}
-    elif prior.dist == "Exponential":  # rate = 1 / scale
-        scaled = {**prior.kwargs, "lam": prior.kwargs["lam"] / factor}
-    elif prior.dist in (
-        "LogTau2Normal",
-        "LogTau2StudentT",
-        "Tau2Uniform",
-        "Beta",
-        "Flat",
-        "Tau2Flat",
-    ):
-        scaled = dict(prior.kwargs)  # not location/scale families on the effect scale
-    note = (
-        f"{prior.source} [converted to log-odds: × π/√3, Chinn 2000]"
-        if scaled != prior.kwargs
-        else prior.source
-    )
-    return PriorSpec(prior.dist, scaled, note, prior.default)
 
 
 @dataclass(frozen=True)

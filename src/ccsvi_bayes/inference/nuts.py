@@ -1,0 +1,253 @@
+"""Inference: NUTS (nutpie by default, PyMC as fallback), the convergence gate, and the
+predictive and log-likelihood groups of the posterior file.
+
+Compilation is the expensive step, so a compiled model is cached in-process by the spec's
+structure key and the data shapes; a refit with other data or prior hyperparameters only
+swaps ``pm.Data`` values (nutpie ``with_data``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pymc as pm
+import xarray as xr
+
+from ccsvi_bayes.inference.compiled import CompiledModel
+from ccsvi_bayes.inference.diagnostics import Diagnostics, diagnose
+from ccsvi_bayes.inference.executors import map_forked
+from ccsvi_bayes.inference.predictive import concat_chains, set_model_data
+
+_COMPILED: dict[tuple[Any, ...], Any] = {}
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """NUTS settings; ``seed`` makes a fit reproducible (same seed → same draws)."""
+
+    backend: str = "nutpie"
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 4
+    target_accept: float = 0.9
+    retry_target_accept: float = 0.99
+    seed: int = 20181028
+    progress: bool = False
+    processes: int = 2
+
+    @classmethod
+    def from_spec(cls, sampler: Mapping[str, Any], **overrides: Any) -> SamplerSettings:
+        values = {
+            k: sampler[k]
+            for k in ("backend", "draws", "tune", "chains", "target_accept", "retry_target_accept")
+            if k in sampler
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def model_signature(model: pm.Model) -> tuple[Any, ...]:
+    """What a compiled model depends on: variables with their dims, and dim lengths.
+
+    Two models with the same signature (and spec structure) share a compiled log-density;
+    data values and prior hyperparameters are inputs, not part of it.
+    """
+    variables = tuple(
+        sorted((name, tuple(model.named_vars_to_dims.get(name, ()))) for name in model.named_vars)
+    )
+    dims = tuple(
+        sorted((name, len(values)) for name, values in model.coords.items() if values is not None)
+    )
+    return variables, dims
+
+
+def clear_cache() -> None:
+    """Forget compiled models (tests and benchmarks use it to time cold compiles)."""
+    _COMPILED.clear()
+
+
+def run_nuts(
+    model: pm.Model,
+    inputs: Mapping[str, np.ndarray],
+    key: tuple[Any, ...],
+    settings: SamplerSettings,
+) -> tuple[xr.DataTree, Diagnostics]:
+    """Sample; if the gate fails, retry once with ``retry_target_accept``.
+
+    Returns the last attempt and its diagnostics (``converged`` may be False: the caller
+    warns, or raises :class:`ConvergenceError` under ``--strict``).
+    """
+    idata = _sample_once(model, inputs, key, settings, settings.target_accept)
+    diag = diagnose(
+        idata, attempts=1, target_accept=settings.target_accept, sampler=settings.backend
+    )
+    if diag.converged:
+        return idata, diag
+    log.warning(
+        "convergence gate failed (%s); retrying with target_accept=%s",
+        diag.message(),
+        settings.retry_target_accept,
+    )
+    idata = _sample_once(model, inputs, key, settings, settings.retry_target_accept)
+    return idata, diagnose(
+        idata, attempts=2, target_accept=settings.retry_target_accept, sampler=settings.backend
+    )
+
+
+def sample_retrying_divergences(
+    model: pm.Model,
+    inputs: Mapping[str, np.ndarray],
+    key: tuple[Any, ...],
+    settings: SamplerSettings,
+) -> tuple[xr.DataTree, bool]:
+    """Sample; if any draw diverges, sample once more at ``retry_target_accept``.
+
+    The lighter retry of :func:`run_nuts` for short auxiliary fits (SBC, leave-one-out
+    refits), where a missed R-hat/ESS target on short chains is tolerated but divergences
+    are not. Returns the last attempt and whether it was a retry.
+    """
+    idata = _sample_once(model, inputs, key, settings, settings.target_accept)
+    if not _diverged(idata):
+        return idata, False
+    return _sample_once(model, inputs, key, settings, settings.retry_target_accept), True
+
+
+def _diverged(idata: xr.DataTree) -> bool:
+    stats = idata.sample_stats
+    return "diverging" in stats and bool(stats["diverging"].sum() > 0)
+
+
+def _sample_once(
+    model: pm.Model,
+    inputs: Mapping[str, np.ndarray],
+    key: tuple[Any, ...],
+    settings: SamplerSettings,
+    target_accept: float,
+) -> xr.DataTree:
+    if settings.backend in ("nutpie", "nutpie_numba"):
+        try:
+            return _sample_nutpie(model, inputs, key, settings, target_accept)
+        except ImportError:  # pragma: no cover - nutpie is a declared dependency
+            log.warning("nutpie unavailable; falling back to PyMC's NUTS")
+    return _sample_pymc(model, inputs, settings, target_accept)
+
+
+def _sample_nutpie(
+    model: pm.Model,
+    inputs: Mapping[str, np.ndarray],
+    key: tuple[Any, ...],
+    settings: SamplerSettings,
+    target_accept: float,
+) -> xr.DataTree:
+    import nutpie
+
+    if settings.backend == "nutpie_numba":  # nutpie's own numba compile (slow, uncached)
+        compiled = _COMPILED.get(("nutpie_numba", *key))
+        if compiled is None:
+            compiled = nutpie.compile_pymc_model(model, backend="numba", freeze_model=False)
+            _COMPILED[("nutpie_numba", *key)] = compiled
+        known = compiled.shared_data  # nutpie keeps only the data the log-density uses
+        runnable = compiled.with_data(**{k: np.asarray(v) for k, v in inputs.items() if k in known})
+    else:
+        cached = _COMPILED.get(("pytensor_numba", *key))
+        if cached is None:
+            cached = CompiledModel(model)
+            _COMPILED[("pytensor_numba", *key)] = cached
+        runnable = cached.with_inputs(inputs)
+        idata = _sample_chain_groups(runnable, settings, target_accept)
+        return _with_model_coords(idata, model)
+    idata = nutpie.sample(
+        runnable,
+        draws=settings.draws,
+        tune=settings.tune,
+        chains=settings.chains,
+        seed=settings.seed,
+        target_accept=target_accept,
+        progress_bar=settings.progress,
+        save_warmup=False,
+    )
+    return _with_model_coords(idata, model)
+
+
+_CHAINS_PER_GROUP = 2
+_FORK_JOBS: list[tuple[Any, int, int, int, int, float]] = []
+
+
+def _sample_forked(index: int) -> xr.DataTree:
+    """Worker: forked children inherit the jobs (compiled closures do not pickle)."""
+    return _sample_group(_FORK_JOBS[index])
+
+
+def _sample_group(job: tuple[Any, int, int, int, int, float]) -> xr.DataTree:
+    import nutpie
+
+    runnable, chains, draws, tune, seed, target_accept = job
+    return nutpie.sample(
+        runnable,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        cores=1,  # Python-level log-density calls hold the GIL: one thread per process
+        seed=seed,
+        target_accept=target_accept,
+        progress_bar=False,
+        save_warmup=False,
+    )
+
+
+def _sample_chain_groups(
+    runnable: Any, settings: SamplerSettings, target_accept: float
+) -> xr.DataTree:
+    """Chains in groups of two with seeds ``seed + g``: the draws do not depend on how many
+    processes run the groups. Groups run in forked worker processes (which inherit the
+    compiled functions) when ``settings.processes > 1`` and the platform can fork."""
+    sizes = [_CHAINS_PER_GROUP] * (settings.chains // _CHAINS_PER_GROUP)
+    if settings.chains % _CHAINS_PER_GROUP:
+        sizes.append(settings.chains % _CHAINS_PER_GROUP)
+    jobs = [
+        (runnable, n, settings.draws, settings.tune, settings.seed + g, target_accept)
+        for g, n in enumerate(sizes)
+    ]
+    _FORK_JOBS[:] = jobs
+    try:
+        parts = map_forked(_sample_forked, len(jobs), settings.processes)
+    finally:
+        _FORK_JOBS.clear()
+    return concat_chains(parts, ("posterior", "sample_stats"))
+
+
+def _sample_pymc(
+    model: pm.Model,
+    inputs: Mapping[str, np.ndarray],
+    settings: SamplerSettings,
+    target_accept: float,
+) -> xr.DataTree:
+    with model:
+        set_model_data(model, inputs)
+        idata = pm.sample(
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            cores=min(2, settings.chains),
+            random_seed=settings.seed,
+            target_accept=target_accept,
+            progressbar=settings.progress,
+            compute_convergence_checks=False,
+        )
+    return idata
+
+
+def _with_model_coords(idata: xr.DataTree, model: pm.Model) -> xr.DataTree:
+    """nutpie keeps dims; make sure coordinate values are the model's (study ids, not ints)."""
+    coords = {k: list(v) for k, v in model.coords.items() if v is not None}
+    for group in ("posterior", "sample_stats"):
+        if group in idata.children:
+            ds = idata[group].to_dataset()
+            usable = {k: v for k, v in coords.items() if k in ds.dims and ds.sizes[k] == len(v)}
+            idata[group] = xr.DataTree(ds.assign_coords(usable))
+    return idata
