@@ -257,7 +257,7 @@ def check_fit(
     each); ``on_refit`` is called with each held-out study id (for progress display).
     """
     from ccsvi_bayes.fitting import rebuild_model
-    from ccsvi_bayes.results.store import write_atomic
+    from ccsvi_bayes.results.store import write_json
 
     root = Path(folder)
     if not (root / "posterior.nc").is_file() or not (root / "summary.json").is_file():
@@ -323,10 +323,7 @@ def check_fit(
     checks["poorly_fitted_studies"] = _poorly_fitted(checks)
     checks["poorly_fitted_decided_by"] = verdict_check(checks)[0]
     checks["influential_observations"] = _influential(checks)
-    write_atomic(
-        root / "checks.json",
-        lambda tmp: tmp.write_text(json.dumps(checks, indent=2, allow_nan=False) + "\n"),
-    )
+    write_json(root / "checks.json", checks, "checks")
     return checks
 
 

@@ -14,7 +14,6 @@ retry (a fit with divergences is refitted at the spec's ``retry_target_accept``,
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 import time
@@ -272,7 +271,7 @@ def write_report(results: list[SBCResult], out: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ccsvi_bayes.results.store import write_atomic
+    from ccsvi_bayes.results.store import write_atomic, write_json
 
     out.mkdir(parents=True, exist_ok=True)
     figures = out / "figures"
@@ -301,5 +300,5 @@ def write_report(results: list[SBCResult], out: Path) -> Path:
         "method": "SBC (Talts et al. 2018): ranks of prior draws among thinned posterior draws; chi-square uniformity test over 10 bins",
     }
     path = out / "report.json"
-    write_atomic(path, lambda tmp: tmp.write_text(json.dumps(report, indent=2) + "\n"))
+    write_json(path, report, "sbc")
     return path

@@ -2,8 +2,10 @@
 outcome domain and both harm endpoints, and write an index of the results.
 
 Each fit goes to ``OUT/<model>/<outcome>/`` (``posterior.nc``, ``summary.json``, written
-atomically). A rerun skips fits whose ``summary.json`` was made from the same evidence,
-readings and spec (resumable: a crash loses only the fit in progress).
+atomically, ``posterior.nc`` first and ``summary.json`` last). A rerun skips a fit only when
+its ``summary.json`` records the same store key: evidence digest, spec digest, seed, sampler
+settings and package version (``results.store.fit_key``). Resumable: a crash loses only the
+fit in progress.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ccsvi_bayes import __version__
 from ccsvi_bayes.errors import CcsviBayesError
 from ccsvi_bayes.evidence import Evidence
 from ccsvi_bayes.fitting import fit
-from ccsvi_bayes.results.store import write_atomic
+from ccsvi_bayes.results.store import fit_key, is_up_to_date, write_json
 from ccsvi_bayes.specs import load_spec
 
-__all__ = ["DEFAULT_EFFICACY_MODELS", "RunItem", "plan", "run_all"]
+__all__ = ["DEFAULT_EFFICACY_MODELS", "RunItem", "expected_key", "plan", "run_all"]
 
 #: fitted for every efficacy domain by ``run``
 DEFAULT_EFFICACY_MODELS = ("bias_adjusted", "naive", "rct_only")
@@ -47,17 +50,16 @@ def plan(evidence: Evidence, models: tuple[str, ...] = DEFAULT_EFFICACY_MODELS) 
     return items
 
 
-def _up_to_date(folder: Path, evidence: Evidence, spec_digest: str) -> bool:
-    path = folder / "summary.json"
-    if not path.is_file() or not (folder / "posterior.nc").is_file():
-        return False
-    try:
-        old = json.loads(path.read_text())
-    except json.JSONDecodeError:
-        return False
-    return bool(
-        old.get("evidence", {}).get("sha256") == evidence.sha256
-        and old.get("spec_sha256") == spec_digest
+def expected_key(evidence: Evidence, item: RunItem, seed: int) -> dict[str, Any]:
+    """The store key a fit of ``item`` made now would carry (see :func:`fit_key`)."""
+    spec = load_spec(item.model)
+    sampler = {**spec.sampler, "engine": item.engine or spec.sampler["engine"]}
+    return fit_key(
+        evidence_sha256=evidence.sha256,
+        spec_sha256=spec.digest,
+        seed=seed,
+        sampler=sampler,
+        package_version=__version__,
     )
 
 
@@ -80,8 +82,7 @@ def run_all(
             "engine": item.engine or "nuts",
             "folder": str(folder.relative_to(out)),
         }
-        digest = load_spec(item.model).digest
-        if _up_to_date(folder, evidence, digest):
+        if is_up_to_date(folder, expected_key(evidence, item, seed)):
             record["status"] = "up to date"
             record.update(_headline(json.loads((folder / "summary.json").read_text())))
         else:
@@ -117,8 +118,7 @@ def run_all(
         "seed": seed,
         "fits": records,
     }
-    write_atomic(out / "run.json", lambda tmp: tmp.write_text(json.dumps(index, indent=2) + "\n"))
-    return index
+    return write_json(out / "run.json", index, "run")
 
 
 def _headline(summary: Mapping[str, Any]) -> dict[str, Any]:

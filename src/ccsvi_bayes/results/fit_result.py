@@ -17,7 +17,7 @@ from ccsvi_bayes.inference import (
     Diagnostics,
 )
 from ccsvi_bayes.models import ModelData
-from ccsvi_bayes.results.store import write_atomic
+from ccsvi_bayes.results.store import write_datatree, write_json
 from ccsvi_bayes.specs import ModelSpec
 
 
@@ -49,19 +49,21 @@ class FitResult:
         return fit_summary(self)
 
     def to_dir(self, path: str | Path) -> Path:
-        """Write ``posterior.nc`` and ``summary.json`` (each atomically) into ``path``."""
+        """Write ``posterior.nc`` then ``summary.json`` (each atomically) into ``path``.
+
+        ``summary.json`` carries ``schema_version`` and the ``store_key`` the main job compares
+        to decide whether the fit is up to date.
+        """
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         summary = self.summary_dict()
         idata = self.idata
         idata.posterior.attrs.update(_provenance_attrs(self))
-        write_atomic(
-            folder / "posterior.nc", lambda tmp: idata.to_netcdf(str(tmp), engine="h5netcdf")
-        )
-        text = json.dumps(summary, indent=2, allow_nan=False)
-        write_atomic(
-            folder / "summary.json", lambda tmp: tmp.write_text(text + "\n", encoding="utf-8")
-        )
+        # posterior.nc first, summary.json last: a folder with a summary is complete (an old
+        # summary goes first, so it never sits beside a posterior it does not describe)
+        (folder / "summary.json").unlink(missing_ok=True)
+        write_datatree(folder / "posterior.nc", idata)
+        write_json(folder / "summary.json", summary, "summary")
         return folder
 
 
@@ -85,3 +87,17 @@ def _provenance_attrs(result: FitResult) -> dict[str, Any]:
         "nutpie_version": nutpie.__version__,
         "arviz_version": az.__version__,
     }
+
+
+def sampler_used(result: FitResult) -> dict[str, Any]:
+    """The spec's sampler settings with the engine that ran and the chains × draws written
+    (a ``--draws``/``--chains`` override shows up here, and so in the store key)."""
+    sampler = {**result.spec.sampler, "engine": result.engine}
+    sizes = result.idata["posterior"].sizes
+    chains, draws = int(sizes.get("chain", 1)), int(sizes.get("draw", 0))
+    if result.engine == "exact":  # one chain of draws × chains exact draws
+        if draws != int(sampler["draws"]) * int(sampler["chains"]):
+            sampler.update(draws=draws, chains=1)
+    elif (chains, draws) != (int(sampler["chains"]), int(sampler["draws"])):
+        sampler.update(draws=draws, chains=chains)
+    return sampler

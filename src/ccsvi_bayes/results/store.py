@@ -1,15 +1,62 @@
-"""The results store: files written atomically (never a partial file)."""
+"""The results store: files written atomically (never a partial file), JSON documents stamped
+with a schema version, and the key that says whether a written fit is up to date.
+
+A fit folder is complete or absent: ``posterior.nc`` is written first and ``summary.json``
+last, each through a temporary file in the same folder and ``os.replace``. A folder counts as
+up to date only when its ``summary.json`` carries the same :func:`fit_key` (evidence digest,
+spec digest, seed, sampler settings, package version, schema version) and ``posterior.nc`` is
+present, so an interrupted run resumes without recomputing finished fits.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+__all__ = [
+    "SAMPLER_KEYS",
+    "SCHEMA_VERSIONS",
+    "fit_key",
+    "is_up_to_date",
+    "read_json",
+    "write_atomic",
+    "write_datatree",
+    "write_json",
+]
+
+#: one schema version per JSON document kind; bump on an incompatible change of that document
+SCHEMA_VERSIONS: dict[str, str] = {
+    "summary": "1.0.0",
+    "checks": "1.0.0",
+    "run": "1.0.0",
+    "sbc": "1.0.0",
+}
+
+#: the sampler settings a written fit depends on (``processes`` and progress bars do not count)
+SAMPLER_KEYS = (
+    "engine",
+    "draws",
+    "tune",
+    "chains",
+    "target_accept",
+    "retry_target_accept",
+    "backend",
+)
 
 
 def write_atomic(target: Path, write: Any) -> None:
-    """Write through a temporary file in the same folder, then rename: never a partial file."""
+    """Write through a temporary file in the same folder, then rename: never a partial file.
+
+    ``write(tmp_path)`` writes the content. If it raises, the temporary file is removed and ``target`` is left as it was.
+    """
+    target = Path(target)
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(name)
@@ -19,3 +66,71 @@ def write_atomic(target: Path, write: Any) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def write_json(path: Path, document: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """Write ``document`` (stamped with ``schema_version`` of ``kind``) atomically as JSON.
+
+    NaN and infinities are refused (``allow_nan=False``): JSON has no such numbers. Returns
+    the stamped document.
+    """
+    if kind not in SCHEMA_VERSIONS:
+        raise ValueError(f"unknown JSON document kind {kind!r}; one of {sorted(SCHEMA_VERSIONS)}")
+    stamped = {"schema_version": SCHEMA_VERSIONS[kind], **document}
+    stamped["schema_version"] = SCHEMA_VERSIONS[kind]
+    text = json.dumps(stamped, indent=2, allow_nan=False) + "\n"
+    write_atomic(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return stamped
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """The JSON object at ``path``, or None when it is missing or unreadable."""
+    try:
+        value = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def write_datatree(path: Path, tree: xr.DataTree) -> None:
+    """Write a DataTree (``posterior.nc``) atomically with the h5netcdf engine."""
+    write_atomic(Path(path), lambda tmp: tree.to_netcdf(str(tmp), engine="h5netcdf"))
+
+
+def fit_key(
+    *,
+    evidence_sha256: str,
+    spec_sha256: str,
+    seed: int,
+    sampler: Mapping[str, Any],
+    package_version: str,
+) -> dict[str, Any]:
+    """What a written fit depends on; recorded as ``store_key`` in its ``summary.json``.
+
+    ``sampler`` may hold more keys (e.g. ``processes``); only :data:`SAMPLER_KEYS` count.
+    """
+    return {
+        "evidence_sha256": evidence_sha256,
+        "spec_sha256": spec_sha256,
+        "seed": int(seed),
+        "sampler": {k: sampler.get(k) for k in SAMPLER_KEYS},
+        "package_version": package_version,
+        "schema_version": SCHEMA_VERSIONS["summary"],
+    }
+
+
+def is_up_to_date(folder: Path, key: Mapping[str, Any]) -> bool:
+    """True when ``folder`` holds a complete fit (``posterior.nc`` and ``summary.json``) whose
+    recorded ``store_key`` equals ``key``."""
+    folder = Path(folder)
+    if not (folder / "posterior.nc").is_file():
+        return False
+    summary = read_json(folder / "summary.json")
+    if summary is None:
+        return False
+    recorded = summary.get("store_key")
+    return isinstance(recorded, dict) and _normal(recorded) == _normal(key)
+
+
+def _normal(key: Mapping[str, Any]) -> str:
+    return json.dumps(key, sort_keys=True, default=str)

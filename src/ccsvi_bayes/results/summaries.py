@@ -191,7 +191,11 @@ def fit_summary(result: FitResult) -> dict[str, Any]:
 
 
 def provenance_header(result: FitResult) -> dict[str, Any]:
-    """The keys every ``summary.json`` starts with: what was fitted, to what, how."""
+    """The keys every ``summary.json`` starts with: what was fitted, to what, how, and the
+    store key (:func:`~ccsvi_bayes.results.store.fit_key`) that says when it is up to date."""
+    from ccsvi_bayes.results.fit_result import sampler_used
+    from ccsvi_bayes.results.store import fit_key
+
     return {
         "model": result.spec.name,
         "outcome": result.outcome,
@@ -206,6 +210,13 @@ def provenance_header(result: FitResult) -> dict[str, Any]:
         "engine": result.engine,
         "spec": result.spec.as_dict(),
         "spec_sha256": result.spec.digest,
+        "store_key": fit_key(
+            evidence_sha256=result.evidence.sha256,
+            spec_sha256=result.spec.digest,
+            seed=result.seed,
+            sampler=sampler_used(result),
+            package_version=_version(),
+        ),
     }
 
 
