@@ -19,7 +19,6 @@ import xarray as xr
 
 from ccsvi_bayes.errors import CcsviBayesError, InvalidModelSpec
 from ccsvi_bayes.evidence import Evidence, load_evidence
-from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize
 from ccsvi_bayes.inference import (
     Diagnostics,
     SamplerSettings,
@@ -28,8 +27,7 @@ from ccsvi_bayes.inference import (
     model_signature,
     run_nuts,
 )
-from ccsvi_bayes.models import ModelData, build_model, model_inputs, prepare_data
-from ccsvi_bayes.models.harms import build_harms_model, harms_inputs, prepare_harms_data
+from ccsvi_bayes.models import ModelData, model_family
 from ccsvi_bayes.results.fit_result import FitResult
 from ccsvi_bayes.specs import ModelSpec, load_spec
 
@@ -65,25 +63,13 @@ def fit(
         model = ev.domain(outcome).endpoint or "sae_any"
     spec = model if isinstance(model, ModelSpec) else load_spec(model)
     spec = spec.with_overrides(priors)
-    if spec.family != "efficacy":
-        from ccsvi_bayes.fitting.api import fit_harms
-
-        return fit_harms(
-            ev,
-            spec,
-            outcome,
-            seed=seed,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            backend=backend,
-            strict=strict,
-            progress=progress,
-            predictive=predictive,
-        )
+    family = model_family(spec.family)
     engine = engine or str(spec.sampler["engine"])
-    harmonized = harmonize(ev, outcome, HarmonizeOptions(**spec.harmonize))
-    data = prepare_data(ev, harmonized, spec)
+    if engine == "exact" and not family.exact_engine:
+        raise InvalidModelSpec(
+            f"the exact engine does not serve {spec.family} models ('{spec.name}'); use --engine nuts"
+        )
+    harmonized, data = family.prepare(ev, spec, outcome)
     notes = [*data.notes]
     if engine == "exact":
         idata, diagnostics = _fit_exact(
@@ -102,9 +88,9 @@ def fit(
             backend=backend,
             progress=progress,
         )
-        pm_model = build_model(data, spec)
-        inputs = model_inputs(data, spec)
-        key = (spec.structure_key(), model_signature(pm_model))
+        pm_model = family.build(data, spec)
+        inputs = family.inputs(data, spec)
+        key = (spec.family, spec.structure_key(), model_signature(pm_model))
         idata, diagnostics = run_nuts(pm_model, inputs, key, settings)
         if predictive:
             idata = add_predictive_groups(pm_model, idata, inputs, seed)
@@ -123,14 +109,9 @@ def rebuild_model(
     if ev.sha256 != summary["evidence"]["sha256"]:
         return None
     spec = load_spec(str(summary["model"]), list(summary["spec"].get("overrides", [])))
-    if spec.family == "harms":
-        from ccsvi_bayes.models.harms import build_harms_model, harms_inputs, prepare_harms_data
-
-        data = prepare_harms_data(ev, spec, str(summary["outcome"]))
-        return build_harms_model(data, spec), harms_inputs(data, spec)[0], spec
-    rows = harmonize(ev, str(summary["outcome"]), HarmonizeOptions(**spec.harmonize))
-    data = prepare_data(ev, rows, spec)
-    return build_model(data, spec), model_inputs(data, spec), spec
+    family = model_family(spec.family)
+    _rows, data = family.prepare(ev, spec, str(summary["outcome"]))
+    return family.build(data, spec), family.inputs(data, spec), spec
 
 
 def _fit_exact(
@@ -177,47 +158,3 @@ def _fit_exact(
         sampler="exact",
     )
     return idata, diag
-
-
-def fit_harms(
-    evidence: Evidence,
-    spec: ModelSpec,
-    outcome: str,
-    *,
-    seed: int,
-    draws: int | None = None,
-    tune: int | None = None,
-    chains: int | None = None,
-    backend: str | None = None,
-    strict: bool = False,
-    progress: bool = False,
-    predictive: bool = True,
-) -> FitResult:
-    """Fit a harms spec to one endpoint; same outputs and gate as the efficacy models."""
-    from ccsvi_bayes.results.fit_result import FitResult
-
-    endpoint = evidence.domain(outcome).endpoint
-    if spec.harms["endpoint"] and endpoint and spec.harms["endpoint"] != endpoint:
-        raise InvalidModelSpec(
-            f"model '{spec.name}' is for the {spec.harms['endpoint']} endpoint; outcome '{outcome}' is {endpoint} (use --model {endpoint} or --model sae)"
-        )
-    data = prepare_harms_data(evidence, spec, outcome)
-    model = build_harms_model(data, spec)
-    inputs, _labels = harms_inputs(data, spec)
-    settings = SamplerSettings.from_spec(
-        spec.sampler,
-        seed=seed,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        backend=backend,
-        progress=progress,
-    )
-    key = ("harms", spec.structure_key(), model_signature(model))
-    idata, diagnostics = run_nuts(model, inputs, key, settings)
-    if predictive:
-        idata = add_predictive_groups(model, idata, inputs, seed)
-    notes = list(data.notes)
-    enforce_gate(diagnostics, f"{spec.name} / {outcome}", strict=strict, notes=notes)
-    rows = harmonize(evidence, outcome, HarmonizeOptions(**spec.harmonize))
-    return FitResult(idata, spec, evidence, outcome, rows, data, diagnostics, seed, "nuts", notes)

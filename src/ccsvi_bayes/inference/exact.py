@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import optimize, special, stats
 
-from ccsvi_bayes.specs import DISTRIBUTIONS
+from ccsvi_bayes.priors import FAMILIES
 
 __all__ = [
     "DEFAULT_MU_PRIOR",
@@ -71,7 +71,7 @@ DEFAULT_MU_PRIOR: Final[dict[str, Any]] = {"dist": "Normal", "kwargs": {"mu": 0.
 
 #: tau families the exact engine integrates; their kwargs are the spec vocabulary's
 TAU_FAMILIES: Final[dict[str, tuple[str, ...]]] = {
-    name: DISTRIBUTIONS[name]
+    name: FAMILIES[name].kwargs
     for name in (
         "HalfNormal",
         "HalfCauchy",
@@ -87,7 +87,7 @@ TAU_FAMILIES: Final[dict[str, tuple[str, ...]]] = {
 }
 _POSITIVE: Final = frozenset({"sigma", "beta", "nu", "lam"})
 _MU_FAMILIES: Final[dict[str, tuple[str, ...]]] = {
-    name: DISTRIBUTIONS[name] for name in ("Normal", "Flat")
+    name: FAMILIES[name].kwargs for name in ("Normal", "Flat")
 }
 
 _LOG2PI: Final = math.log(2.0 * math.pi)

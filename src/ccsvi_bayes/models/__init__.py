@@ -15,17 +15,27 @@ from ccsvi_bayes.models.harms import (
     harms_inputs,
     prepare_harms_data,
 )
+from ccsvi_bayes.models.registry import (
+    MODEL_FAMILIES,
+    ModelFamily,
+    model_family,
+    register_family,
+)
 
 __all__ = [
     "ASCERTAINMENT_CLASSES",
+    "MODEL_FAMILIES",
     "ModelData",
+    "ModelFamily",
     "ascertainment_class",
     "build_harms_model",
     "build_model",
     "harms_inputs",
     "hyperparameters",
+    "model_family",
     "model_inputs",
     "prepare_data",
     "prepare_harms_data",
+    "register_family",
     "select_studies",
 ]

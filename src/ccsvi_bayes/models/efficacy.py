@@ -23,7 +23,7 @@ be refitted to new data or priors without recompiling (see :func:`model_inputs`)
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,8 @@ import pytensor.tensor as pt
 from ccsvi_bayes.errors import CcsviBayesError, InvalidModelSpec
 from ccsvi_bayes.evidence import Domain, Evidence
 from ccsvi_bayes.harmonize import FEATURE_COLUMNS
+from ccsvi_bayes.models.hyper import HyperView, prior_rv
+from ccsvi_bayes.priors import family
 from ccsvi_bayes.specs import ModelSpec, PriorSpec
 from ccsvi_bayes.vocabulary import Dim
 
@@ -371,22 +373,8 @@ def _study_sampling_variance(data: ModelData, pi_sd0: float) -> np.ndarray:
 
 def _prior_median(prior: PriorSpec) -> float:
     """Median of a scale prior (used only to choose a parameterisation, never in the maths)."""
-    from scipy import stats
-
-    k, dist = prior.kwargs, prior.dist
-    medians: dict[str, Callable[[], float]] = {
-        "HalfNormal": lambda: k["sigma"] * stats.halfnorm.ppf(0.5),
-        "HalfCauchy": lambda: k["beta"],
-        "HalfStudentT": lambda: k["sigma"] * stats.t.ppf(0.75, k["nu"]),
-        "Exponential": lambda: math.log(2.0) / k["lam"],
-        "Uniform": lambda: 0.5 * (k["lower"] + k["upper"]),
-        "LogNormal": lambda: math.exp(k["mu"]),
-        "LogTau2Normal": lambda: math.exp(0.5 * k["mu"]),
-        "LogTau2StudentT": lambda: math.exp(0.5 * k["mu"]),
-        "Tau2Uniform": lambda: math.sqrt(0.5 * k["upper"]),
-        "Fixed": lambda: k["value"],
-    }
-    return float(medians[dist]()) if dist in medians else 0.5
+    median = family(prior.dist).median
+    return float(median(prior.kwargs)) if median is not None else 0.5
 
 
 def hyperparameters(data: ModelData, spec: ModelSpec) -> tuple[list[str], np.ndarray]:
@@ -489,42 +477,27 @@ def build_model(data: ModelData, spec: ModelSpec) -> pm.Model:
             name: pm.Data(name, value, dims=_data_dims(name, value))
             for name, value in inputs.items()
         }
-        hyper = _HyperView(d["hyper"], labels)
-        mu = _prior_rv("mu", _prior_for("mu", data, spec), hyper)
+        hyper = HyperView(d["hyper"], labels)
+        mu = prior_rv("mu", _prior_for("mu", data, spec), hyper)
         if spec.theta == "three_level":
             theta = _three_level_theta(mu, data, spec, hyper, d)
         else:
-            tau = _prior_rv("tau", _prior_for("tau", data, spec), hyper)
+            tau = prior_rv("tau", _prior_for("tau", data, spec), hyper)
             u = pm.Normal("theta_z", 0.0, 1.0, dims=Dim.study)
             theta = pm.Deterministic("theta", mu + tau * u, dims=Dim.study)
         beta = _bias(data, spec, hyper, d)
         omega = None
         if "omega.mu" in labels:
-            omega_vec = _prior_rv("omega", _prior_for("omega", data, spec), hyper, dims=Dim.control)
+            omega_vec = prior_rv("omega", _prior_for("omega", data, spec), hyper, dims=Dim.control)
             omega = omega_vec[0]
         pi = None
         if len(data.arm):
-            pi_mean = _prior_rv("pi_mean", _prior_for("pi_mean", data, spec), hyper)
-            pi_sd = _prior_rv("pi_sd", _prior_for("pi_sd", data, spec), hyper)
+            pi_mean = prior_rv("pi_mean", _prior_for("pi_mean", data, spec), hyper)
+            pi_sd = prior_rv("pi_sd", _prior_for("pi_sd", data, spec), hyper)
             z = pm.Normal("pi_z", 0.0, 1.0, dims=Dim.study)
             pi = pm.Deterministic("pi", (pi_mean + pi_sd * z) * d["pi_mask"], dims=Dim.study)
         _likelihood(data, spec, d, theta, beta, pi, omega)
     return model
-
-
-class _HyperView:
-    """Slices of the ``hyper`` data vector by ``<param>.<kwarg>`` label."""
-
-    def __init__(self, node: Any, labels: list[str]) -> None:
-        self.node = node
-        self.index = {label: i for i, label in enumerate(labels)}
-
-    def __call__(self, param: str, kwarg: str) -> Any:
-        key = f"{param}.{kwarg}"
-        if key in self.index:
-            return self.node[self.index[key]]
-        rows = [i for label, i in self.index.items() if label.startswith(key + "[")]
-        return self.node[rows[0] : rows[-1] + 1]
 
 
 def _data_dims(name: str, value: np.ndarray) -> str | tuple[str, ...] | None:
@@ -543,51 +516,10 @@ def _data_dims(name: str, value: np.ndarray) -> str | tuple[str, ...] | None:
     return Dim.study
 
 
-def _prior_rv(name: str, prior: PriorSpec, hyper: _HyperView, dims: str | None = None) -> Any:
-    """A random variable for one prior; τ-type families are parametrised on log τ² or τ²."""
-    h = {k: hyper(name, k) for k in prior.kwargs}
-    dist = prior.dist
-    if dist == "Normal":
-        return pm.Normal(name, mu=h["mu"], sigma=h["sigma"], dims=dims)
-    if dist == "StudentT":
-        return pm.StudentT(name, nu=h["nu"], mu=h["mu"], sigma=h["sigma"], dims=dims)
-    if dist == "HalfNormal":
-        return pm.HalfNormal(name, sigma=h["sigma"], dims=dims)
-    if dist == "HalfCauchy":
-        return pm.HalfCauchy(name, beta=h["beta"], dims=dims)
-    if dist == "HalfStudentT":
-        return pm.HalfStudentT(name, nu=h["nu"], sigma=h["sigma"], dims=dims)
-    if dist == "Exponential":
-        return pm.Exponential(name, lam=h["lam"], dims=dims)
-    if dist == "Uniform":
-        return pm.Uniform(name, lower=h["lower"], upper=h["upper"], dims=dims)
-    if dist == "LogNormal":
-        return pm.LogNormal(name, mu=h["mu"], sigma=h["sigma"], dims=dims)
-    if dist == "Beta":
-        return pm.Beta(name, alpha=h["alpha"], beta=h["beta"], dims=dims)
-    if dist == "LogTau2Normal":
-        log_tau2 = pm.Normal(f"log_{name}2", mu=h["mu"], sigma=h["sigma"], dims=dims)
-        return pm.Deterministic(name, pt.exp(0.5 * log_tau2), dims=dims)
-    if dist == "LogTau2StudentT":
-        log_tau2 = pm.StudentT(f"log_{name}2", nu=h["nu"], mu=h["mu"], sigma=h["sigma"], dims=dims)
-        return pm.Deterministic(name, pt.exp(0.5 * log_tau2), dims=dims)
-    if dist == "Tau2Uniform":
-        tau2 = pm.Uniform(f"{name}2", lower=0.0, upper=h["upper"], dims=dims)
-        return pm.Deterministic(name, pt.sqrt(tau2), dims=dims)
-    if dist == "Flat":
-        return pm.Flat(name, dims=dims)
-    if dist == "Tau2Flat":
-        tau2 = pm.HalfFlat(f"{name}2", dims=dims)
-        return pm.Deterministic(name, pt.sqrt(tau2), dims=dims)
-    if dist == "Fixed":
-        return pm.Deterministic(name, h["value"] + pt.zeros(()), dims=dims)
-    raise InvalidModelSpec(f"priors.{name}: unsupported dist {dist!r}")
-
-
 def _three_level_theta(
-    mu: Any, data: ModelData, spec: ModelSpec, hyper: _HyperView, d: Mapping[str, Any]
+    mu: Any, data: ModelData, spec: ModelSpec, hyper: HyperView, d: Mapping[str, Any]
 ) -> Any:
-    psi = _prior_rv("psi", _prior_for("psi", data, spec), hyper)
+    psi = prior_rv("psi", _prior_for("psi", data, spec), hyper)
     # partially centred μ_design (λ from design_centring): μ_design − μ ~ N(0, ψ²) for any λ
     lam = d["design_centring"]
     raw = pm.Normal("mu_design_raw", lam * mu, psi**lam, dims=Dim.design)
@@ -595,22 +527,22 @@ def _three_level_theta(
         "mu_design", mu + psi ** (1.0 - lam) * (raw - lam * mu), dims=Dim.design
     )
     if spec.tau_by_design:
-        tau = _prior_rv("tau", _prior_for("tau", data, spec), hyper, dims=Dim.design)
+        tau = prior_rv("tau", _prior_for("tau", data, spec), hyper, dims=Dim.design)
         tau_i = tau[d["design_idx"]]
     else:
-        tau_i = _prior_rv("tau", _prior_for("tau", data, spec), hyper)
+        tau_i = prior_rv("tau", _prior_for("tau", data, spec), hyper)
     u = pm.Normal("theta_z", 0.0, 1.0, dims=Dim.study)
     return pm.Deterministic("theta", mu_design[d["design_idx"]] + tau_i * u, dims=Dim.study)
 
 
-def _bias(data: ModelData, spec: ModelSpec, hyper: _HyperView, d: Mapping[str, Any]) -> Any:
+def _bias(data: ModelData, spec: ModelSpec, hyper: HyperView, d: Mapping[str, Any]) -> Any:
     """β per study (zeros when the spec has no bias terms; mixture handled in the likelihood)."""
     form = spec.bias["form"]
     if form == "design" and data.features:
         gamma = pm.Normal(
             "gamma", mu=hyper("gamma", "mu"), sigma=hyper("gamma", "sigma"), dims=Dim.feature
         )
-        kappa = _prior_rv("kappa", _prior_for("kappa", data, spec), hyper)
+        kappa = prior_rv("kappa", _prior_for("kappa", data, spec), hyper)
         e = pm.Normal("beta_z", 0.0, 1.0, dims=Dim.study)
         return pm.Deterministic(
             "beta", pt.dot(d["x"], gamma) + kappa * d["kappa_scale"] * e, dims=Dim.study
@@ -696,14 +628,14 @@ def _mixture_likelihood(
     probability q_i; logit q_i = q_intercept + x_iᵀγ. The study log-likelihood is
     log[(1 − q_i)·L_i(β = 0) + q_i·L_i(β_i)].
     """
-    hyper = _HyperView(d["hyper"], list(pm.modelcontext(None).coords["hyperparameter"]))
-    q0 = _prior_rv("q_intercept", _prior_for("q_intercept", data, spec), hyper)
+    hyper = HyperView(d["hyper"], list(pm.modelcontext(None).coords["hyperparameter"]))
+    q0 = prior_rv("q_intercept", _prior_for("q_intercept", data, spec), hyper)
     gamma = pm.Normal(
         "gamma", mu=hyper("gamma", "mu"), sigma=hyper("gamma", "sigma"), dims=Dim.feature
     )
     q = pm.Deterministic("q", pm.math.sigmoid(q0 + pt.dot(d["x"], gamma)), dims=Dim.study)
-    beta_mean = _prior_rv("beta_mean", _prior_for("beta_mean", data, spec), hyper)
-    kappa = _prior_rv("kappa", _prior_for("kappa", data, spec), hyper)
+    beta_mean = prior_rv("beta_mean", _prior_for("beta_mean", data, spec), hyper)
+    kappa = prior_rv("kappa", _prior_for("kappa", data, spec), hyper)
     e = pm.Normal("beta_z", 0.0, 1.0, dims=Dim.study)
     beta = pm.Deterministic("beta", beta_mean + kappa * e, dims=Dim.study)
     n_study = len(data.studies)

@@ -26,7 +26,8 @@ import pytensor.tensor as pt
 from ccsvi_bayes.errors import CcsviBayesError, InvalidModelSpec
 from ccsvi_bayes.evidence import Evidence
 from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize
-from ccsvi_bayes.models.efficacy import ModelData, _HyperView, _prior_rv, select_studies
+from ccsvi_bayes.models.efficacy import ModelData, select_studies
+from ccsvi_bayes.models.hyper import HyperView, prior_rv
 from ccsvi_bayes.specs import ModelSpec
 from ccsvi_bayes.vocabulary import Dim
 
@@ -164,12 +165,12 @@ def build_harms_model(data: ModelData, spec: ModelSpec) -> pm.Model:
     }
     with pm.Model(coords=coords) as model:
         d = {k: pm.Data(k, v, dims=dims.get(k, Dim.study)) for k, v in inputs.items()}
-        hyper = _HyperView(d["hyper"], labels)
+        hyper = HyperView(d["hyper"], labels)
         res = data.domain.id
-        alpha_mean = _prior_rv("alpha_mean", spec.priors["alpha_mean"].resolve(res, False), hyper)
-        alpha_sd = _prior_rv("alpha_sd", spec.priors["alpha_sd"].resolve(res, False), hyper)
-        delta = _prior_rv("delta", spec.priors["delta"].resolve(res, False), hyper)
-        tau = _prior_rv("tau", spec.priors["tau"].resolve(res, False), hyper)
+        alpha_mean = prior_rv("alpha_mean", spec.priors["alpha_mean"].resolve(res, False), hyper)
+        alpha_sd = prior_rv("alpha_sd", spec.priors["alpha_sd"].resolve(res, False), hyper)
+        delta = prior_rv("delta", spec.priors["delta"].resolve(res, False), hyper)
+        tau = prior_rv("tau", spec.priors["tau"].resolve(res, False), hyper)
         z = pm.Normal("alpha_z", 0.0, 1.0, dims=Dim.study)
         u = pm.Normal("delta_z", 0.0, 1.0, dims=Dim.study)
         alpha = pm.Deterministic("alpha", alpha_mean + alpha_sd * z, dims=Dim.study)

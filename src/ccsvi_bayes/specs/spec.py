@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ccsvi_bayes.errors import InvalidModelSpec
-from ccsvi_bayes.priors import PriorSpec
+from ccsvi_bayes.priors import FAMILIES, PriorSpec, family
 from ccsvi_bayes.resources import bundled_dir
 
 __all__ = [
@@ -36,25 +35,8 @@ __all__ = [
     "load_spec",
 ]
 
-#: prior families and their required kwargs (constraints checked in `_check_kwargs`)
-DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
-    "Normal": ("mu", "sigma"),
-    "StudentT": ("nu", "mu", "sigma"),
-    "HalfNormal": ("sigma",),
-    "HalfCauchy": ("beta",),
-    "HalfStudentT": ("nu", "sigma"),
-    "Exponential": ("lam",),
-    "Uniform": ("lower", "upper"),
-    "LogNormal": ("mu", "sigma"),
-    "Beta": ("alpha", "beta"),
-    "LogTau2Normal": ("mu", "sigma"),
-    "LogTau2StudentT": ("nu", "mu", "sigma"),
-    "Tau2Uniform": ("upper",),
-    "Flat": (),
-    "Tau2Flat": (),
-    "Fixed": ("value",),
-}
-_POSITIVE = {"sigma", "beta", "lam", "nu", "alpha", "upper"}
+#: prior families and their kwargs (from the prior-family registry)
+DISTRIBUTIONS: dict[str, tuple[str, ...]] = {name: f.kwargs for name, f in FAMILIES.items()}
 
 _MODEL_KEYS = {
     "name",
@@ -403,24 +385,7 @@ def _prior(raw: Any, where: str) -> PriorSpec:
 
 
 def _check_kwargs(dist: str, kwargs: Mapping[str, Any], where: str) -> None:
-    required = DISTRIBUTIONS[dist]
-    missing = [k for k in required if k not in kwargs]
-    extra = [k for k in kwargs if k not in required]
-    if missing or extra:
-        raise InvalidModelSpec(
-            f"{where}: {dist} takes kwargs {', '.join(required) or 'none'}; missing {missing}, unknown {extra}"
-        )
-    for key, value in kwargs.items():
-        if (
-            not isinstance(value, int | float)
-            or isinstance(value, bool)
-            or not math.isfinite(value)
-        ):
-            raise InvalidModelSpec(f"{where}.kwargs.{key} must be a finite number, got {value!r}")
-        if key in _POSITIVE and value <= 0:
-            raise InvalidModelSpec(f"{where}.kwargs.{key} must be > 0, got {value!r}")
-    if dist == "Uniform" and kwargs["lower"] >= kwargs["upper"]:
-        raise InvalidModelSpec(f"{where}: Uniform needs lower < upper")
+    family(dist, where).check(kwargs, where)
 
 
 # --- overrides -----------------------------------------------------------------------------
