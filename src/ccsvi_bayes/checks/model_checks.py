@@ -45,13 +45,16 @@ from ccsvi_bayes.errors import CcsviBayesError
 from ccsvi_bayes.vocabulary import KEY_PARAMETERS
 
 __all__ = [
+    "CV_RHAT_MAX",
     "KEY_PARAMETERS",
     "PARETO_K_BAD",
     "PPC_ALPHA",
     "check_fit",
+    "check_headline",
     "conflict",
     "cross_validated_checks",
     "predictive_checks",
+    "verdict_check",
 ]
 
 PPC_ALPHA = 0.05
@@ -489,6 +492,20 @@ def verdict_check(checks: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     if checks["mixed_predictive"]:
         return "mixed", checks["mixed_predictive"]
     return "posterior", checks["posterior_predictive"]
+
+
+def check_headline(checks: dict[str, Any]) -> dict[str, Any]:
+    """The figures a report of ``checks.json`` leads with: worst R-hat of the key parameters
+    (None without any), observations inside their 95% posterior predictive interval out of
+    how many, and which check decided ``poorly_fitted_studies``."""
+    parameters = checks["convergence"].get("parameters") or []
+    ppc = checks["posterior_predictive"]
+    return {
+        "rhat_max": max((r["r_hat"] or 0) for r in parameters) if parameters else None,
+        "ppc_inside_95": sum(bool(r["inside_95"]) for r in ppc),
+        "ppc_observations": len(ppc),
+        "verdict_check": verdict_check(checks)[0],
+    }
 
 
 def _influential(checks: dict[str, Any]) -> list[dict[str, Any]]:

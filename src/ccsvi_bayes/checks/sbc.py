@@ -39,7 +39,18 @@ from ccsvi_bayes.inference import (
 from ccsvi_bayes.inference.executors import map_forked
 from ccsvi_bayes.specs import load_spec
 
-__all__ = ["KEY_PARAMS", "MAX_DIVERGENT_FRACTION", "P_FAIL", "SBCResult", "run_sbc"]
+__all__ = [
+    "KEY_PARAMS",
+    "MAX_DIVERGENT_FRACTION",
+    "P_FAIL",
+    "QUICK_DRAWS",
+    "QUICK_SIMS",
+    "SBC_DRAWS",
+    "SBCResult",
+    "calibration_failed",
+    "run_plan",
+    "run_sbc",
+]
 
 #: parameters whose calibration is tested, per model family
 KEY_PARAMS = {
@@ -51,6 +62,11 @@ KEY_PARAMS = {
 P_FAIL = 0.001
 #: a model whose fits diverge (after the retry) in more than this share of datasets fails
 MAX_DIVERGENT_FRACTION = 0.05
+#: draws (and tuning draws) per chain of each SBC fit
+SBC_DRAWS = 400
+#: a quick run (smoke test, not a verdict): this many simulations with this many draws
+QUICK_SIMS = 6
+QUICK_DRAWS = 150
 _OBSERVED_TO_DATA = {"y_arm": "arm_y", "y_contrast": "contrast_y", "events_arm": "arm_events"}
 
 
@@ -99,6 +115,16 @@ class SBCResult:
             "seconds": self.seconds,
             "ranks": self.ranks,
         }
+
+
+def run_plan(sims: int, *, quick: bool) -> tuple[int, int]:
+    """Simulations per model and draws (= tuning draws) per chain of an SBC run."""
+    return (QUICK_SIMS, QUICK_DRAWS) if quick else (sims, SBC_DRAWS)
+
+
+def calibration_failed(results: list[SBCResult], *, quick: bool) -> bool:
+    """Whether a run fails: some model not calibrated; a quick run never gives a verdict."""
+    return not quick and not all(r.calibrated for r in results)
 
 
 def _layout(spec: Any, folder: Path) -> tuple[Any, str]:

@@ -127,6 +127,10 @@ class Evidence:
     sha256: str = ""
     notices: tuple[str, ...] = ()
 
+    def non_default_assumptions(self) -> dict[str, str]:
+        """The switches read otherwise than the data as stored (switch -> option in force)."""
+        return {k: v for k, v in self.assumptions.items() if v != self.alternatives[k].default}
+
     def domain(self, outcome: str) -> Domain:
         """The domain ``outcome``; a clear error names the known ones."""
         try:

@@ -7,6 +7,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ccsvi_bayes.models.harms import ASCERTAINMENT_CLASSES, ascertainment_classes
+from ccsvi_bayes.results.numbers import as_float as _f
+from ccsvi_bayes.results.numbers import flat_draws as _draws
+from ccsvi_bayes.results.numbers import interval
+from ccsvi_bayes.results.numbers import json_clean as _clean
+from ccsvi_bayes.results.numbers import mean_interval as _short
 
 if TYPE_CHECKING:
     from ccsvi_bayes.results.fit_result import FitResult
@@ -20,14 +25,7 @@ def _expit(x: np.ndarray) -> np.ndarray:
 def harms_summary(result: FitResult) -> dict[str, Any]:
     """``risk_treatment``, ``risk_control``, ``risk_difference``, ``odds_ratio``, ``nnh``,
     risk per 1,000 procedures, ``prob_rd_gt_1pct`` and the predictive risk for a new centre."""
-    from ccsvi_bayes.results.summaries import (
-        _clean,
-        _draws,
-        _f,
-        _short,
-        interval,
-        provenance_header,
-    )
+    from ccsvi_bayes.results.summaries import provenance_header
 
     post = result.idata["posterior"].to_dataset()
     rng = np.random.default_rng(result.seed)

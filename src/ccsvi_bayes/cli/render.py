@@ -1,0 +1,314 @@
+"""All rich output of the command line in one place: consoles, tables, progress bars.
+
+Command modules pass library results here; nothing in this module decides anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from ccsvi_bayes.checks.sbc import SBCResult
+    from ccsvi_bayes.evidence import Evidence
+    from ccsvi_bayes.specs import ModelSpec
+
+out = Console()
+err = Console(stderr=True)
+
+
+def error(message: object) -> None:
+    """``error: MESSAGE`` on stderr, without a traceback."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print an error and exit with ``code`` (2: invalid input or arguments)."""
+    error(message)
+    raise typer.Exit(code)
+
+
+def version(text: str) -> None:
+    out.print(f"ccsvi-bayes {text}")
+
+
+def wrote(*paths: Path) -> None:
+    out.print("wrote " + " and ".join(str(p) for p in paths))
+
+
+@contextmanager
+def status(text: str) -> Iterator[Callable[[str], None]]:
+    """A spinner showing ``text``; yields a function that replaces the text."""
+    with out.status(text, spinner="dots") as spinner:
+        yield spinner.update
+
+
+def _progress() -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=out,
+    )
+
+
+# validate, outcomes, models -------------------------------------------------------------
+
+
+def evidence_valid(ev: Evidence) -> None:
+    out.print(
+        f"[green]valid[/] evidence set '{ev.name}' ({ev.path}): {len(ev.studies)} studies, "
+        f"{len(ev.arms)} arm rows, {len(ev.contrasts)} contrast rows, {len(ev.domains)} domains"
+    )
+    out.print(f"sha256 {ev.sha256}")
+    changed = ev.non_default_assumptions()
+    if changed:
+        out.print("non-default readings: " + ", ".join(f"{k}={v}" for k, v in changed.items()))
+    for notice in ev.notices:
+        out.print(f"[yellow]note:[/] {notice}")
+
+
+def outcome_table(name: str, records: Sequence[Mapping[Any, Any]], *, study_ids: bool) -> None:
+    table = Table(title=f"Outcome domains of '{name}' (primary-analysis rows)")
+    table.add_column("domain", style="bold", no_wrap=True)
+    table.add_column("scale", no_wrap=True)
+    table.add_column("weeks", no_wrap=True)
+    table.add_column("k", justify="right")
+    table.add_column("N", justify="right")
+    table.add_column("designs")
+    table.add_column("excl.", justify="right")
+    if study_ids:
+        table.add_column("study ids")
+    for rec in records:
+        cells = [
+            rec["domain"],
+            rec["scale"],
+            rec["window"],
+            str(rec["studies"]),
+            rec["participants"],
+            rec["designs"],
+            str(rec["excluded_rows"]),
+        ]
+        table.add_row(*cells, *([rec["study_ids"]] if study_ids else []))
+    out.print(table)
+    out.print(
+        "[dim]k: studies; N: participants (sum of n over included arm rows; 'proc.' = procedures); "
+        "excl.: rows outside the primary analysis (each with a reason in harmonize()).[/]"
+    )
+
+
+def model_spec(spec: ModelSpec) -> None:
+    table = Table(
+        title=f"[bold]{spec.name}[/] ({spec.family}): {spec.description}",
+        title_justify="left",
+        show_lines=False,
+    )
+    table.add_column("prior", style="bold", no_wrap=True)
+    table.add_column("distribution", no_wrap=True)
+    table.add_column("default", justify="center")
+    table.add_column("source / alternatives")
+    for pname, prior in spec.priors.items():
+        kwargs = ", ".join(f"{k}={v:g}" for k, v in prior.kwargs.items())
+        extra = ""
+        if prior.alternatives:
+            extra = (
+                " [dim]alternatives: "
+                + ", ".join(prior.alternatives)
+                + f" (--set priors.{pname}=NAME)[/]"
+            )
+        if prior.features:
+            extra += " [dim]per feature: " + ", ".join(prior.features) + "[/]"
+        if prior.by_domain:
+            extra += " [dim]by domain: " + ", ".join(prior.by_domain) + "[/]"
+        table.add_row(
+            pname,
+            f"{prior.dist}({kwargs})",
+            "yes" if prior.default else "",
+            prior.source + extra,
+        )
+    out.print(table)
+    bias = spec.bias
+    out.print(
+        f"  studies={spec.studies} likelihood={spec.likelihood} single_arm_pi={spec.single_arm_pi} theta={spec.theta} "
+        f"bias.form={bias['form']} features={','.join(bias['features']) or '-'} exact_engine={spec.exact_engine}\n"
+    )
+
+
+# fit and run -------------------------------------------------------------------------------
+
+
+def fit_summary(summary: dict[str, object]) -> None:
+    effect = summary.get("effect") or {}
+    diag = summary["diagnostics"]
+    assert isinstance(diag, dict)
+    if isinstance(effect, dict) and effect:
+        inst = effect.get("instrument_scale") or {}
+        out.print(
+            f"[bold]{summary['model']} / {summary['outcome']}[/]: effect {effect['mean']:+.3f} "
+            f"(95% CrI {effect['q025']:+.3f} to {effect['q975']:+.3f}) on the {effect['scale']} scale, positive = benefit; "
+            f"P(benefit) = {effect['prob_benefit']:.2f}"
+            + (
+                f", P(> MCID) = {effect['prob_mcid']:.2f}"
+                if effect.get("prob_mcid") is not None
+                else ""
+            )
+        )
+        if isinstance(inst, dict) and "mean" in inst:
+            out.print(
+                f"  {inst['measure']}: {inst['mean']:+.2f} ({inst['q025']:+.2f} to {inst['q975']:+.2f})"
+            )
+    state = "[green]converged[/]" if diag["converged"] else "[red]NOT converged[/]"
+    out.print(
+        f"  {state}: R-hat max {diag['rhat_max']:.3f}, ESS bulk/tail min {diag['ess_bulk_min']:.0f}/{diag['ess_tail_min']:.0f}, "
+        f"divergences {diag['divergences']} ({diag['sampler']}, attempts {diag['attempts']})"
+    )
+
+
+def run_header(ev: Evidence) -> None:
+    out.print(
+        f"[green]valid[/] evidence set '{ev.name}' ({len(ev.studies)} studies, {len(ev.domains)} domains)"
+    )
+
+
+@contextmanager
+def run_progress(total: int) -> Iterator[Callable[[object, str], None]]:
+    """A progress bar over the planned fits; yields the ``on_item(item, status)`` callback."""
+    with _progress() as progress:
+        task = progress.add_task("fitting", total=total)
+
+        def step(item: object, state: str) -> None:
+            progress.update(
+                task,
+                advance=1,
+                description=f"{getattr(item, 'model', '')} / {getattr(item, 'outcome', '')}: {state}",
+            )
+
+        yield step
+
+
+def run_table(index: dict[str, Any], out_dir: Path) -> None:
+    table = Table(
+        title=f"Results in {out_dir} (positive effect = benefit; harms per 1,000 procedures)"
+    )
+    for col in ("model", "outcome", "estimate (95% CrI)", "P(benefit) / P(RD>1%)", "status"):
+        table.add_column(col)
+    for rec in index["fits"]:
+        if "effect_mean" in rec:
+            est = f"{rec['effect_mean']:+.2f} ({rec['effect_q025']:+.2f} to {rec['effect_q975']:+.2f}) {rec['scale']}"
+            prob = f"{rec['prob_benefit']:.2f}"
+        elif "risk_per_1000_mean" in rec:
+            est = f"{rec['risk_per_1000_mean']:.1f} ({rec['risk_per_1000_q025']:.1f} to {rec['risk_per_1000_q975']:.1f}) /1000"
+            prob = f"{rec['prob_rd_gt_1pct']:.2f}"
+        else:
+            est, prob = rec.get("reason", "")[:60], ""
+        table.add_row(rec["model"], rec["outcome"], est, prob, rec["status"])
+    out.print(table)
+    wrote(out_dir / "run.json")
+
+
+# check ------------------------------------------------------------------------------------
+
+
+def check_report(checks: dict[str, Any], headline: dict[str, Any], result_dir: Path) -> None:
+    """The report of ``checks.json``; thresholds named are those of the checks module."""
+    from ccsvi_bayes.checks.model_checks import CV_RHAT_MAX, PARETO_K_BAD, PPC_ALPHA
+
+    conv = checks["convergence"]
+    if headline["rhat_max"] is not None:
+        out.print(
+            f"convergence: max R-hat {headline['rhat_max']:.3f}, divergences {conv['divergences']}, low E-BFMI chains {conv['e_bfmi_low'] or 'none'}"
+        )
+    if headline["ppc_observations"]:
+        out.print(
+            f"posterior predictive: {headline['ppc_inside_95']}/{headline['ppc_observations']} observations inside their 95% interval"
+        )
+    cv = checks["cross_validated"]
+    if cv.get("available"):
+        shaky = cv["unreliable_refits"]
+        out.print(
+            f"leave-one-study-out refits: {len(cv['refits'])}"
+            + (
+                f" ([yellow]R-hat > {CV_RHAT_MAX:g} or divergent:[/] {', '.join(shaky)})"
+                if shaky
+                else ""
+            )
+        )
+    conflict = checks["conflict"]
+    if conflict.get("available"):
+        d = conflict["difference"]
+        out.print(
+            f"conflict (non-randomized − randomized effect): {d['mean']:+.2f} ({d['q025']:+.2f} to {d['q975']:+.2f}), "
+            f"tail probability {conflict['tail_probability']:.3f}{' [red]CONFLICT[/]' if conflict['conflict'] else ''}"
+        )
+    else:
+        out.print(f"conflict: not available ({conflict.get('reason')})")
+    poor = checks["poorly_fitted_studies"]
+    if poor:
+        for entry in poor:
+            out.print(
+                f"[yellow]poorly fitted:[/] {entry['study_id']}: " + "; ".join(entry["reasons"])
+            )
+    else:
+        out.print(
+            f"no study flagged as poorly fitted ({headline['verdict_check']} predictive p ≥ {PPC_ALPHA:g} and inside the 95% interval)"
+        )
+    influential = checks["influential_observations"]
+    if influential:
+        out.print(
+            f"influential (Pareto k > {PARETO_K_BAD:g}; PSIS-LOO unreliable there, not a misfit): "
+            + ", ".join(f"{r['observation']} ({r['pareto_k']:.2f})" for r in influential)
+        )
+    wrote(result_dir / "checks.json")
+
+
+# sbc --------------------------------------------------------------------------------------
+
+
+@contextmanager
+def sbc_progress() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
+    """Progress bars, one per model; yields ``bar(name, total)`` returning ``on_step(i)``."""
+    with _progress() as progress:
+
+        def bar(name: str, total: int) -> Callable[[int], None]:
+            task = progress.add_task(f"SBC {name}", total=total)
+
+            def step(_i: int) -> None:
+                progress.advance(task)
+
+            return step
+
+        yield bar
+
+
+def sbc_table(results: Sequence[SBCResult], n_sims: int, *, quick: bool) -> None:
+    table = Table(
+        title=f"Simulation-based calibration ({n_sims} simulations per model{', quick' if quick else ''})"
+    )
+    for col in (
+        "model",
+        "uniformity p (per parameter)",
+        "90% coverage",
+        "divergent fits (retried)",
+        "calibrated",
+    ):
+        table.add_column(col)
+    for res in results:
+        table.add_row(
+            res.model,
+            ", ".join(f"{k} {v:.3f}" for k, v in res.uniformity_p.items()),
+            ", ".join(f"{k} {v:.2f}" for k, v in res.coverage_90.items()),
+            f"{res.divergent_fits}/{res.n_sims} ({res.retried_fits})",
+            "[green]yes[/]" if res.calibrated else "[red]NO[/]",
+        )
+    out.print(table)

@@ -1,0 +1,64 @@
+"""``ccsvi-bayes sbc``: simulation-based calibration of the models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ccsvi_bayes.cli import render
+from ccsvi_bayes.cli.options import SetOption, help_with
+
+
+def _thresholds() -> dict[str, Any]:
+    from ccsvi_bayes.checks.sbc import MAX_DIVERGENT_FRACTION, P_FAIL
+
+    return {"p_fail": f"{P_FAIL:g}", "max_divergent": f"{MAX_DIVERGENT_FRACTION:.0%}"}
+
+
+#: the command class: its help names the thresholds of ``ccsvi_bayes.checks.sbc``
+SbcCommand = help_with(_thresholds)
+
+
+def sbc(
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for report.json and figures/.")
+    ] = Path("checks"),
+    models: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model", "-m", help="Models to calibrate (default: every spec); repeatable."
+        ),
+    ] = None,
+    sims: Annotated[int, typer.Option(help="Simulated datasets per model.", min=2)] = 80,
+    quick: Annotated[
+        bool,
+        typer.Option(
+            "--quick", help="A few simulations with short chains (smoke test, not a verdict)."
+        ),
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+    sets: SetOption = None,
+) -> None:
+    """Simulation-based calibration of every model; exit 1 when a model fails calibration.
+
+    A model fails when a key parameter's rank-uniformity p-value is below {p_fail} or more than
+    {max_divergent} of its fits still diverge after the retry at ``retry_target_accept``.
+    """
+    from ccsvi_bayes.checks.sbc import calibration_failed, run_plan, run_sbc, write_report
+    from ccsvi_bayes.specs import available_models
+
+    n, draws = run_plan(sims, quick=quick)
+    results = []
+    with render.sbc_progress() as bar:
+        for name in models or available_models():
+            step = bar(name, n)
+            results.append(
+                run_sbc(name, n, seed=seed, draws=draws, tune=draws, on_step=step, overrides=sets)
+            )
+    path = write_report(results, out_dir)
+    render.sbc_table(results, n, quick=quick)
+    render.wrote(path, out_dir / "figures")
+    if calibration_failed(results, quick=quick):
+        raise typer.Exit(1)
