@@ -15,6 +15,11 @@ import xarray as xr
 
 from ccsvi_bayes.evidence import Evidence
 from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize, reference_sd
+from ccsvi_bayes.results.numbers import as_float as _f
+from ccsvi_bayes.results.numbers import flat_draws as _draws
+from ccsvi_bayes.results.numbers import interval
+from ccsvi_bayes.results.numbers import json_clean as _clean
+from ccsvi_bayes.results.numbers import mean_interval as _short
 from ccsvi_bayes.vocabulary import KEY_PARAMETERS
 
 if TYPE_CHECKING:
@@ -76,35 +81,6 @@ def outcome_overview(evidence: Evidence, options: HarmonizeOptions | None = None
 
 
 # --- posterior summaries ---------------------------------------------------------------------
-def _draws(da: xr.DataArray) -> np.ndarray:
-    """Flatten chain × draw into one sample axis (first)."""
-    stacked = da.stack(sample=("chain", "draw")).transpose("sample", ...)
-    return np.asarray(stacked.values, dtype=float)
-
-
-def interval(values: np.ndarray) -> dict[str, float]:
-    """mean, sd, median, q025, q975 of a 1-D sample (plain floats)."""
-    v = np.asarray(values, dtype=float)
-    q025, median, q975 = np.quantile(v, [0.025, 0.5, 0.975])
-    return {
-        "mean": _f(v.mean()),
-        "sd": _f(v.std(ddof=1)),
-        "median": _f(median),
-        "q025": _f(q025),
-        "q975": _f(q975),
-    }
-
-
-def _short(values: np.ndarray) -> dict[str, float]:
-    full = interval(values)
-    return {k: full[k] for k in ("mean", "q025", "q975")}
-
-
-def _f(x: Any) -> float:
-    value = float(x)
-    return value if math.isfinite(value) else float("nan")
-
-
 def parameter_table(result: FitResult) -> pd.DataFrame:
     """Key parameters with mean, sd, quantiles, R-hat and bulk/tail ESS."""
     import arviz as az
@@ -350,16 +326,3 @@ def _observed_measure(data: Any, i: int) -> str:
         if not data.binary
         else "single arm (events only)"
     )
-
-
-def _clean(obj: Any) -> Any:
-    """NaN → None so the JSON is valid; numpy scalars → Python numbers."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
