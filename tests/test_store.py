@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,13 @@ def test_atomic_write_leaves_no_temp_file_and_keeps_the_old_one_when_the_writer_
         write_atomic(target, half_then_fail)
     assert target.read_text() == "old\n"
     assert _leftovers(tmp_path) == []
+
+
+def test_atomic_write_gives_the_usual_permissions(tmp_path: Path) -> None:
+    write_atomic(tmp_path / "a.txt", lambda tmp: tmp.write_text("x"))
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~mask
 
 
 def test_write_json_refuses_nan_without_leaving_a_file(tmp_path: Path) -> None:
