@@ -33,7 +33,7 @@ import json
 import logging
 import warnings
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -257,7 +257,8 @@ def check_fit(
     """Run every check on a fit folder and write ``checks.json`` (atomically).
 
     ``cross_validate`` runs the leave-one-study-out refits (one per study, a few seconds
-    each); ``on_refit`` is called with each held-out study id (for progress display).
+    each, in ``sampler.processes`` worker processes); ``on_refit`` is called with each
+    held-out study id as its refit completes (for progress display).
     """
     from ccsvi_bayes.fitting import rebuild_model
     from ccsvi_bayes.results.store import write_json
@@ -402,43 +403,40 @@ def cross_validated_checks(
     replicated from the refitted hyperparameters with fresh study effects, at their real
     standard errors / sizes. p-values and 95% intervals are as in :func:`predictive_checks`.
     """
-    from ccsvi_bayes.inference import (
-        SamplerSettings,
-        diagnose,
-        model_signature,
-        sample_retrying_divergences,
-    )
+    from ccsvi_bayes.inference import PortableModel, SamplerSettings, get_executor, model_signature
 
     if not model.observed_RVs:
         return {"available": False, "reason": "the model has no observed node (summed-out mixture)"}
     key = (spec.structure_key(), model_signature(model))
     studies = [str(s) for s in model.coords["study"]]
-    rows: list[dict[str, Any]] = []
-    refits: dict[str, Any] = {}
     base = SamplerSettings.from_spec(spec.sampler, draws=CV_DRAWS, tune=CV_DRAWS)
-    for i, study in enumerate(studies):
-        if on_refit is not None:
-            on_refit(study)
-        settings = replace(base, seed=seed + 100 + i)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            held_out, _ = sample_retrying_divergences(model, _hold_out(inputs, i), key, settings)
-            diagnostics = diagnose(held_out)
-        refits[study] = {
-            "rhat_max": _f(diagnostics.rhat_max),
-            "ess_bulk_min": _f(diagnostics.ess_bulk_min),
-            "divergences": diagnostics.divergences,
-            # short refits: good enough for a predictive p-value unless clearly unconverged
-            "reliable": bool(diagnostics.rhat_max <= CV_RHAT_MAX and diagnostics.divergences == 0),
-        }
-        replicate = _replicate_with_fresh_study_effects(
-            model, inputs, held_out["posterior"].to_dataset(), seed + 200 + i
+    portable = PortableModel(model, key)
+    observed = idata["observed_data"].to_dataset()
+    jobs = [
+        _Refit(
+            model=portable,
+            inputs=inputs,
+            study=i,
+            settings=replace(base, seed=seed + 100 + i, processes=1),
+            replicate_seed=seed + 200 + i,
+            observed=observed,
         )
-        rows += [
-            row
-            for row in predictive_checks(idata.observed_data, replicate)
-            if row["study_id"] == study
-        ]
+        for i in range(len(studies))
+    ]
+
+    def arrived(i: int, _result: Any) -> None:
+        if on_refit is not None:
+            on_refit(studies[i])
+
+    # refits run in worker processes (each compiles the model once) when spec.sampler allows
+    outcomes = get_executor(base.processes, len(jobs)).map(
+        _refit_without,
+        jobs,
+        labels=[f"refit without study {s} (seed {seed + 100 + i})" for i, s in enumerate(studies)],
+        on_result=arrived,
+    )
+    refits = {study: refit for study, (refit, _rows) in zip(studies, outcomes, strict=True)}
+    rows = [row for _refit, study_rows in outcomes for row in study_rows]
     return {
         "available": True,
         "method": "leave-one-study-out refits; held-out observations replicated with fresh study effects (cross-validatory mixed predictive check)",
@@ -447,6 +445,44 @@ def cross_validated_checks(
         "observations": rows,
         "refits": refits,
     }
+
+
+@dataclass(frozen=True)
+class _Refit:
+    """One leave-one-study-out refit: everything a worker needs."""
+
+    model: Any  # PortableModel: the model travels cloudpickled
+    inputs: dict[str, np.ndarray]
+    study: int
+    settings: Any  # SamplerSettings
+    replicate_seed: int
+    observed: xr.Dataset
+
+
+def _refit_without(job: _Refit) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Refit without study ``job.study``; its refit diagnostics and its observations' rows."""
+    from ccsvi_bayes.inference import diagnose, sample_retrying_divergences
+
+    model = job.model.load()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        held_out, _ = sample_retrying_divergences(
+            model, _hold_out(job.inputs, job.study), job.model.key, job.settings
+        )
+        diagnostics = diagnose(held_out)
+    refit = {
+        "rhat_max": _f(diagnostics.rhat_max),
+        "ess_bulk_min": _f(diagnostics.ess_bulk_min),
+        "divergences": diagnostics.divergences,
+        # short refits: good enough for a predictive p-value unless clearly unconverged
+        "reliable": bool(diagnostics.rhat_max <= CV_RHAT_MAX and diagnostics.divergences == 0),
+    }
+    replicate = _replicate_with_fresh_study_effects(
+        model, job.inputs, held_out["posterior"].to_dataset(), job.replicate_seed
+    )
+    study = str(model.coords["study"][job.study])
+    rows = [row for row in predictive_checks(job.observed, replicate) if row["study_id"] == study]
+    return refit, rows
 
 
 def _hold_out(inputs: dict[str, np.ndarray], study: int) -> dict[str, np.ndarray]:

@@ -31,12 +31,13 @@ from ccsvi_bayes.checks.simulate import write_harms_set, write_mixed_design_set
 from ccsvi_bayes.evidence import load_evidence
 from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize
 from ccsvi_bayes.inference import (
+    PortableModel,
     SamplerSettings,
+    get_executor,
     model_signature,
     sample_retrying_divergences,
     set_model_data,
 )
-from ccsvi_bayes.inference.executors import map_forked
 from ccsvi_bayes.specs import load_spec
 
 __all__ = [
@@ -186,19 +187,24 @@ def run_sbc(
         spec.sampler, seed=seed, draws=draws, tune=tune, chains=chains
     )
     key = ("sbc", spec.structure_key(), model_signature(pm_model))
-    _STATE.update(
-        model=pm_model,
-        inputs=inputs,
-        simulated=simulated,
-        key=key,
-        settings=settings,
-        seed=seed,
-        params=params,
-        n_ranks=n_ranks,
-        truth=truth,
+    portable = PortableModel(pm_model, key)
+    jobs = [
+        _Simulation(
+            model=portable,
+            inputs=_with_simulated(inputs, simulated, i),
+            settings=replace(settings, seed=seed + 1000 + i, processes=1),
+            params=params,
+            n_ranks=n_ranks,
+            truth={p: float(truth[p][i]) for p in params},
+        )
+        for i in range(n_sims)
+    ]
+    outcomes = get_executor(processes, n_sims).map(
+        _one_sim,
+        jobs,
+        labels=[f"SBC {model}: simulation {i} (seed {seed + 1000 + i})" for i in range(n_sims)],
+        on_result=None if on_step is None else lambda i, _: on_step(i),
     )
-    outcomes = map_forked(_one_sim, n_sims, processes, on_step)
-    _STATE.clear()
     ranks = {p: [o["ranks"][p] for o in outcomes] for p in params}
     cover50 = {p: [o["cover50"][p] for o in outcomes] for p in params}
     cover90 = {p: [o["cover90"][p] for o in outcomes] for p in params}
@@ -252,20 +258,36 @@ def _simulate_mixture(
     return out
 
 
-_STATE: dict[str, Any] = {}
+@dataclass(frozen=True)
+class _Simulation:
+    """One SBC refit: everything a worker needs (the model travels cloudpickled)."""
+
+    model: PortableModel
+    inputs: dict[str, np.ndarray]
+    settings: SamplerSettings
+    params: tuple[str, ...]
+    n_ranks: int
+    truth: dict[str, float]
 
 
-def _one_sim(i: int) -> dict[str, Any]:
-    """Refit simulated dataset i (state inherited from the parent; see ``_map_sims``)."""
-    st = _STATE
-    sim_inputs = dict(st["inputs"])
-    for name, values in st["simulated"].items():
+def _with_simulated(
+    inputs: dict[str, np.ndarray], simulated: dict[str, np.ndarray], i: int
+) -> dict[str, np.ndarray]:
+    """The layout's inputs with the observations of simulated dataset ``i`` swapped in."""
+    out = dict(inputs)
+    for name, values in simulated.items():
         data_name = _OBSERVED_TO_DATA[name]
-        sim_inputs[data_name] = values[i].astype(st["inputs"][data_name].dtype)
-    settings = replace(st["settings"], seed=st["seed"] + 1000 + i, processes=1)
+        out[data_name] = values[i].astype(inputs[data_name].dtype)
+    return out
+
+
+def _one_sim(sim: _Simulation) -> dict[str, Any]:
+    """Refit one simulated dataset; ranks and interval coverage of the true values."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        idata, retried = sample_retrying_divergences(st["model"], sim_inputs, st["key"], settings)
+        idata, retried = sample_retrying_divergences(
+            sim.model.load(), sim.inputs, sim.model.key, sim.settings
+        )
     out: dict[str, Any] = {
         "divergent": int(idata.sample_stats["diverging"].sum() > 0),
         "retried": int(retried),
@@ -273,10 +295,10 @@ def _one_sim(i: int) -> dict[str, Any]:
         "cover50": {},
         "cover90": {},
     }
-    for p in st["params"]:
+    for p in sim.params:
         post = idata.posterior[p].values.reshape(-1)
-        thinned = post[np.linspace(0, post.size - 1, st["n_ranks"]).astype(int)]
-        true = st["truth"][p][i]
+        thinned = post[np.linspace(0, post.size - 1, sim.n_ranks).astype(int)]
+        true = sim.truth[p]
         out["ranks"][p] = int(np.sum(thinned < true))
         lo50, hi50, lo90, hi90 = np.quantile(post, [0.25, 0.75, 0.05, 0.95])
         out["cover50"][p] = bool(lo50 <= true <= hi50)

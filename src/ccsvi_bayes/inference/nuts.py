@@ -1,9 +1,10 @@
 """Inference: NUTS (nutpie by default, PyMC as fallback), the convergence gate, and the
 predictive and log-likelihood groups of the posterior file.
 
-Compilation is the expensive step, so a compiled model is cached in-process by the spec's
-structure key and the data shapes; a refit with other data or prior hyperparameters only
-swaps ``pm.Data`` values (nutpie ``with_data``).
+Compilation is the expensive step, so a compiled model is cached per process (this one and
+each worker of the shared pool) by the spec's structure key and the data shapes; a refit with
+other data or prior hyperparameters only swaps ``pm.Data`` values. Chain groups travel to
+workers as :class:`ChainGroup` jobs (the model cloudpickled, the inputs as arrays).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import xarray as xr
 
 from ccsvi_bayes.inference.compiled import CompiledModel
 from ccsvi_bayes.inference.diagnostics import Diagnostics, diagnose
-from ccsvi_bayes.inference.executors import map_forked
+from ccsvi_bayes.inference.executors import get_executor, shutdown_executors
 from ccsvi_bayes.inference.predictive import concat_chains, set_model_data
 
 _COMPILED: dict[tuple[Any, ...], Any] = {}
@@ -44,7 +45,15 @@ class SamplerSettings:
     def from_spec(cls, sampler: Mapping[str, Any], **overrides: Any) -> SamplerSettings:
         values = {
             k: sampler[k]
-            for k in ("backend", "draws", "tune", "chains", "target_accept", "retry_target_accept")
+            for k in (
+                "backend",
+                "draws",
+                "tune",
+                "chains",
+                "target_accept",
+                "retry_target_accept",
+                "processes",
+            )
             if k in sampler
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -67,8 +76,10 @@ def model_signature(model: pm.Model) -> tuple[Any, ...]:
 
 
 def clear_cache() -> None:
-    """Forget compiled models (tests and benchmarks use it to time cold compiles)."""
+    """Forget compiled models, here and in worker processes (the shared worker pools are
+    stopped; tests and benchmarks use it to time cold compiles)."""
     _COMPILED.clear()
+    shutdown_executors()
 
 
 def run_nuts(
@@ -154,12 +165,7 @@ def _sample_nutpie(
         known = compiled.shared_data  # nutpie keeps only the data the log-density uses
         runnable = compiled.with_data(**{k: np.asarray(v) for k, v in inputs.items() if k in known})
     else:
-        cached = _COMPILED.get(("pytensor_numba", *key))
-        if cached is None:
-            cached = CompiledModel(model)
-            _COMPILED[("pytensor_numba", *key)] = cached
-        runnable = cached.with_inputs(inputs)
-        idata = _sample_chain_groups(runnable, settings, target_accept)
+        idata = _sample_chain_groups(model, inputs, key, settings, target_accept)
         return _with_model_coords(idata, model)
     idata = nutpie.sample(
         runnable,
@@ -175,49 +181,111 @@ def _sample_nutpie(
 
 
 _CHAINS_PER_GROUP = 2
-_FORK_JOBS: list[tuple[Any, int, int, int, int, float]] = []
 
 
-def _sample_forked(index: int) -> xr.DataTree:
-    """Worker: forked children inherit the jobs (compiled closures do not pickle)."""
-    return _sample_group(_FORK_JOBS[index])
+class PortableModel:
+    """A PyMC model that travels to worker processes (``cloudpickle``; plain pickle cannot
+    serialise a PyMC model) with the key its compiled form is cached under.
+
+    In this process :meth:`load` returns the model itself; nothing is serialised unless the
+    job is sent to another process.
+    """
+
+    def __init__(self, model: pm.Model, key: tuple[Any, ...]) -> None:
+        self.key = key
+        self._model: pm.Model | None = model
+        self._blob: bytes | None = None
+
+    def load(self) -> pm.Model:
+        if self._model is None:
+            import cloudpickle  # type: ignore[import-untyped]
+
+            assert self._blob is not None
+            self._model = cloudpickle.loads(self._blob)
+        return self._model
+
+    def __getstate__(self) -> dict[str, Any]:
+        import cloudpickle
+
+        if self._blob is None:  # once: the jobs of a map share one model
+            self._blob = cloudpickle.dumps(self._model)
+        return {"key": self.key, "blob": self._blob}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.key = state["key"]
+        self._blob = state["blob"]
+        self._model = None
 
 
-def _sample_group(job: tuple[Any, int, int, int, int, float]) -> xr.DataTree:
+@dataclass(frozen=True)
+class ChainGroup:
+    """One group of chains: everything a worker needs to sample it."""
+
+    model: PortableModel
+    inputs: Mapping[str, np.ndarray]
+    chains: int
+    draws: int
+    tune: int
+    seed: int
+    target_accept: float
+
+
+def compiled_model(portable: PortableModel) -> CompiledModel:
+    """This process's compiled model for ``portable.key`` (compiled on first use)."""
+    key = ("pytensor_numba", *portable.key)
+    cached = _COMPILED.get(key)
+    if cached is None:
+        cached = _COMPILED[key] = CompiledModel(portable.load())
+    assert isinstance(cached, CompiledModel)
+    return cached
+
+
+def sample_chain_group(group: ChainGroup) -> xr.DataTree:
+    """Worker: sample one group of chains (compiling the model once per process)."""
     import nutpie
 
-    runnable, chains, draws, tune, seed, target_accept = job
+    runnable = compiled_model(group.model).with_inputs(group.inputs)
     return nutpie.sample(
         runnable,
-        draws=draws,
-        tune=tune,
-        chains=chains,
+        draws=group.draws,
+        tune=group.tune,
+        chains=group.chains,
         cores=1,  # Python-level log-density calls hold the GIL: one thread per process
-        seed=seed,
-        target_accept=target_accept,
+        seed=group.seed,
+        target_accept=group.target_accept,
         progress_bar=False,
         save_warmup=False,
     )
 
 
 def _sample_chain_groups(
-    runnable: Any, settings: SamplerSettings, target_accept: float
+    model: pm.Model,
+    inputs: Mapping[str, np.ndarray],
+    key: tuple[Any, ...],
+    settings: SamplerSettings,
+    target_accept: float,
 ) -> xr.DataTree:
     """Chains in groups of two with seeds ``seed + g``: the draws do not depend on how many
-    processes run the groups. Groups run in forked worker processes (which inherit the
-    compiled functions) when ``settings.processes > 1`` and the platform can fork."""
+    processes run the groups (in this process when ``settings.processes <= 1``, else in the
+    shared worker pool, each worker compiling the model once)."""
     sizes = [_CHAINS_PER_GROUP] * (settings.chains // _CHAINS_PER_GROUP)
     if settings.chains % _CHAINS_PER_GROUP:
         sizes.append(settings.chains % _CHAINS_PER_GROUP)
+    portable = PortableModel(model, key)
+    plain = {k: np.asarray(v) for k, v in inputs.items()}
     jobs = [
-        (runnable, n, settings.draws, settings.tune, settings.seed + g, target_accept)
+        ChainGroup(
+            portable, plain, n, settings.draws, settings.tune, settings.seed + g, target_accept
+        )
         for g, n in enumerate(sizes)
     ]
-    _FORK_JOBS[:] = jobs
-    try:
-        parts = map_forked(_sample_forked, len(jobs), settings.processes)
-    finally:
-        _FORK_JOBS.clear()
+    first = [sum(sizes[:g]) for g in range(len(sizes))]
+    labels = [
+        f"chains {a}-{a + n - 1} (seed {job.seed})"
+        for a, n, job in zip(first, sizes, jobs, strict=True)
+    ]
+    executor = get_executor(settings.processes, len(jobs))
+    parts = executor.map(sample_chain_group, jobs, labels=labels)
     return concat_chains(parts, ("posterior", "sample_stats"))
 
 
