@@ -36,6 +36,14 @@ def die_on_two(x: int) -> int:
     return x
 
 
+def threads_of_parent(_job: int) -> tuple[int, bool]:
+    """Threads of the process that forked this worker (the forkserver), and whether the
+    preloaded modules were already imported."""
+    import sys
+
+    return len(os.listdir(f"/proc/{os.getppid()}/task")), "nutpie" in sys.modules
+
+
 @pytest.fixture(scope="module")
 def pool() -> Iterator[ProcessExecutor]:
     executor = ProcessExecutor(processes=2)
@@ -77,6 +85,14 @@ def test_raising_job_names_label_and_cause_and_keeps_completed(
     assert "fail_on_three" in err.remote_traceback  # the worker's traceback text
     assert err.completed == {0: 0, 1: 1, 2: 2}
     assert seen == err.completed  # on_result was called for every kept result
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux /proc")
+def test_workers_forked_from_a_single_threaded_preloaded_forkserver(
+    pool: ProcessExecutor,
+) -> None:
+    # a multi-threaded forkserver would fork with "use of fork() may lead to deadlocks"
+    assert pool.map(threads_of_parent, [0, 1]) == [(1, True), (1, True)]
 
 
 def test_dead_worker_is_an_error_not_a_hang_or_rerun() -> None:

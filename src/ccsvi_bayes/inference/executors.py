@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 import traceback
 from collections.abc import Callable, Sequence
@@ -47,6 +48,16 @@ R = TypeVar("R")
 
 #: modules the forkserver imports once, so each worker starts with them loaded
 PRELOAD = ("ccsvi_bayes.inference.nuts", "nutpie", "arviz")
+#: environment of the forkserver (and so of the workers), unless already set: importing the
+#: preloaded modules must not start threads there (OpenBLAS's pool; the jemalloc background
+#: thread of pyarrow, which pandas imports), or the forkserver would fork a threaded process;
+#: one BLAS thread per worker also keeps ``processes`` workers from oversubscribing the cores
+FORKSERVER_ENV = {
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "JE_ARROW_MALLOC_CONF": "background_thread:false",
+}
 
 
 class WorkerError(CcsviBayesError):
@@ -141,6 +152,22 @@ class InProcessExecutor:
         """Nothing to release."""
 
 
+def _start_forkserver(ctx: Any, preload: Sequence[str]) -> None:
+    """Start this process's forkserver (once) with ``preload`` imported and
+    :data:`FORKSERVER_ENV`; a no-op when it already runs."""
+    from multiprocessing import forkserver
+
+    ctx.set_forkserver_preload(list(preload))
+    added = [k for k in FORKSERVER_ENV if k not in os.environ]
+    try:
+        for k in added:
+            os.environ[k] = FORKSERVER_ENV[k]
+        forkserver.ensure_running()
+    finally:
+        for k in added:
+            os.environ.pop(k, None)
+
+
 class _Failure:
     """What a worker sends back instead of raising: exceptions may not pickle."""
 
@@ -179,8 +206,7 @@ class ProcessExecutor:
         with self._lock:
             if self._pool is None:
                 ctx = multiprocessing.get_context("forkserver")
-                # effective only before the forkserver starts (once per process)
-                ctx.set_forkserver_preload(self.preload)
+                _start_forkserver(ctx, self.preload)
                 self._pool = ProcessPoolExecutor(max_workers=self.processes, mp_context=ctx)
             return self._pool
 
