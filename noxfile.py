@@ -6,6 +6,7 @@ nox -s typecheck   # mypy on src/
 nox -s checks      # SBC for every model and the model checks of the CCSVI fits (slow)
 nox -s bench       # benchmarks
 nox -s readme      # regenerate the README's result tables from a run
+nox -s lowest      # the tests on the lower bounds of PyMC, PyTensor, ArviZ and nutpie
 """
 
 from __future__ import annotations
@@ -46,6 +47,14 @@ def typecheck(session: nox.Session) -> None:
     """Static types with mypy (strict) on the package."""
     session.install("-e", ".[typecheck]")
     session.run("mypy")
+
+
+@nox.session(python=PYTHON, default=False)
+def lowest(session: nox.Session) -> None:
+    """The test suite on the lower bounds of the inference stack (ci/lowest-constraints.txt)."""
+    session.install("-c", "ci/lowest-constraints.txt", "-e", ".[test]")
+    session.run("python", "-m", "pip", "list")
+    session.run("pytest", "-m", "not slow", *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)
