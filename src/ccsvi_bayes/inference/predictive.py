@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -53,7 +54,12 @@ def add_predictive_groups(
     logging.getLogger("pymc").setLevel(logging.WARNING)  # no "Sampling: [...]" chatter
     with model:
         set_model_data(model, inputs)
-        prior = pm.sample_prior_predictive(draws=prior_draws, random_seed=seed)
+        with warnings.catch_warnings():
+            # every Potential of our models is a likelihood term (summed-out mixture, tempered
+            # power-prior likelihood), so leaving it out of prior sampling is exactly the prior
+            _check_potentials_are_likelihood(model)
+            warnings.filterwarnings("ignore", "The effect of Potentials", UserWarning)
+            prior = pm.sample_prior_predictive(draws=prior_draws, random_seed=seed)
         for group, node in prior.children.items():
             idata[group] = node
         idata["constant_data"] = xr.DataTree(constant_data(model, inputs))
@@ -65,6 +71,16 @@ def add_predictive_groups(
             pm.compute_log_likelihood(idata, extend_inferencedata=True, progressbar=False)
     _potential_log_likelihood(idata)
     return idata
+
+
+def _check_potentials_are_likelihood(model: pm.Model) -> None:
+    """Prior sampling ignores Potentials: right only when each is a likelihood term."""
+    priors = [p.name for p in model.potentials if "loglik" not in str(p.name)]
+    if priors:
+        raise ValueError(
+            f"Potentials {priors} are not likelihood terms (name without 'loglik'): "
+            "prior predictive sampling would ignore part of the prior"
+        )
 
 
 def _potential_log_likelihood(idata: xr.DataTree) -> None:
