@@ -31,6 +31,7 @@ __all__ = [
     "interval",
     "outcome_overview",
     "parameter_table",
+    "priors_effective",
     "provenance_header",
 ]
 
@@ -159,6 +160,15 @@ def fit_summary(result: FitResult) -> dict[str, Any]:
         "diagnostics": result.diagnostics.as_dict(),
         "notes": list(result.notes),
     }
+    if exact:  # analytic τ and predictive summaries of the exact engine, not Monte Carlo
+        analytic = json.loads(exact)
+        summary["heterogeneity"]["tau"] = {
+            k: _f(analytic["heterogeneity"]["tau"][k]) for k in ("mean", "q025", "q975")
+        }
+        if "predictive" in analytic:
+            summary["predictive"].update(
+                {k: _f(analytic["predictive"][k]) for k in ("mean", "q025", "q975")}
+            )
     if tau.ndim > 1:
         summary["heterogeneity"]["tau_by_design"] = {
             d: _short(tau[:, i]) for i, d in enumerate(result.data.designs)
@@ -185,6 +195,7 @@ def provenance_header(result: FitResult) -> dict[str, Any]:
         "seed": result.seed,
         "engine": result.engine,
         "spec": result.spec.as_dict(),
+        "priors_effective": priors_effective(result),
         "spec_sha256": result.spec.digest,
         "store_key": fit_key(
             evidence_sha256=result.evidence.sha256,
@@ -196,6 +207,14 @@ def provenance_header(result: FitResult) -> dict[str, Any]:
     }
 
 
+def priors_effective(result: FitResult) -> dict[str, Any]:
+    """Every prior of the fit as the model used it (family, kwargs on the analysis scale, the
+    scale it was written on, the conversion applied, the kwargs the user set)."""
+    from ccsvi_bayes.models import effective_priors
+
+    return effective_priors(result.data, result.spec)
+
+
 def _version() -> str:
     from ccsvi_bayes import __version__
 
@@ -205,13 +224,14 @@ def _version() -> str:
 def _mcid_and_instrument(result: FitResult, mu: np.ndarray) -> tuple[float | None, dict[str, Any]]:
     domain = result.data.domain
     instrument = domain.reporting_instrument
-    if domain.is_binary:
+    if domain.scale in ("log_odds", "log_rr"):
         good = bool(result.evidence.instrument(instrument)["higher_is_better"])
-        odds = np.exp(mu if good else -mu)
+        ratio = np.exp(mu if good else -mu)
+        what = "odds ratio" if domain.scale == "log_odds" else "risk ratio"
         return None, {
             "instrument": instrument,
-            "measure": f"odds ratio of '{instrument}', treatment vs control ({'above' if good else 'below'} 1 = benefit)",
-            **_short(odds),
+            "measure": f"{what} of '{instrument}', treatment vs control ({'above' if good else 'below'} 1 = benefit)",
+            **_short(ratio),
         }
     if domain.scale == "md":
         return domain.mcid, {
@@ -317,7 +337,10 @@ def _observed(data: Any, i: int) -> tuple[float | None, float | None]:
 
 def _observed_measure(data: Any, i: int) -> str:
     if len(data.contrast[data.contrast["study_idx"] == i]):
-        return "contrast"
+        scale = data.domain.scale
+        if scale == "log_rr":
+            return "contrast (log risk ratio)"
+        return "contrast (log odds ratio)" if scale == "log_odds" else "contrast"
     arms = data.arm[data.arm["study_idx"] == i]
     if arms["treat"].nunique() == 2:
         return "treatment minus control" + (" (log odds ratio)" if data.binary else "")
