@@ -47,6 +47,7 @@ from ccsvi_bayes.vocabulary import KEY_PARAMETERS
 __all__ = [
     "CV_RHAT_MAX",
     "KEY_PARAMETERS",
+    "NOT_AVAILABLE",
     "PARETO_K_BAD",
     "PPC_ALPHA",
     "check_fit",
@@ -58,6 +59,8 @@ __all__ = [
 ]
 
 PPC_ALPHA = 0.05
+#: what ``poorly_fitted_decided_by`` says when no predictive check could run
+NOT_AVAILABLE = "not available"
 PARETO_K_BAD = 0.7
 
 
@@ -213,10 +216,11 @@ def conflict(
             "reason": f"evidence at {ev.path} differs from the fitted one (sha256 mismatch)",
         }
     overrides = list(summary["spec"].get("overrides", []))
-    draws = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        for subset in ("randomized_controlled", "nonrandomized"):
+    draws, refits, failed = {}, {}, []
+    for subset in ("randomized_controlled", "nonrandomized"):
+        # the gate's warning of a refit is recorded (not silenced) and reported below
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
             result = fit(
                 ev,
                 model=summary["model"],
@@ -225,7 +229,13 @@ def conflict(
                 seed=seed,
                 predictive=False,
             )
-            draws[subset] = result.idata.posterior["mu"].values.ravel()
+        draws[subset] = result.idata.posterior["mu"].values.ravel()
+        refits[subset] = {
+            **result.diagnostics.as_dict(),
+            "warnings": [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)],
+        }
+        if not result.diagnostics.converged:
+            failed.append(subset)
     n = min(len(draws["randomized_controlled"]), len(draws["nonrandomized"]))
     delta = draws["nonrandomized"][:n] - draws["randomized_controlled"][:n]
     p_pos = float(np.mean(delta > 0))
@@ -237,6 +247,12 @@ def conflict(
         "difference": _interval(delta),
         "tail_probability": min(1.0, 2 * min(p_pos, 1 - p_pos)),
         "conflict": bool(min(p_pos, 1 - p_pos) * 2 < PPC_ALPHA),
+        # a refit that fails the convergence gate makes Δ untrustworthy either way
+        "reliable": not failed,
+        "unreliable_because": (
+            f"refit(s) failed the convergence gate: {', '.join(failed)}" if failed else None
+        ),
+        "refits": refits,
     }
 
 
@@ -325,7 +341,14 @@ def check_fit(
         else {"available": False, "reason": "not requested"}
     )
     checks["poorly_fitted_studies"] = _poorly_fitted(checks)
-    checks["poorly_fitted_decided_by"] = verdict_check(checks)[0]
+    decided_by, rows = verdict_check(checks)
+    checks["poorly_fitted_decided_by"] = decided_by
+    # an empty list means "no study flagged" only when some predictive check ran
+    checks["poorly_fitted"] = (
+        {"available": True, "decided_by": decided_by, "observations": len(rows)}
+        if rows
+        else {"available": False, "reason": _no_predictive_check_reason(checks, exact)}
+    )
     checks["influential_observations"] = _influential(checks)
     write_json(root / "checks.json", checks, "checks")
     return checks
@@ -406,7 +429,10 @@ def cross_validated_checks(
     from ccsvi_bayes.inference import PortableModel, SamplerSettings, get_executor, model_signature
 
     if not model.observed_RVs:
-        return {"available": False, "reason": "the model has no observed node (summed-out mixture)"}
+        return {
+            "available": False,
+            "reason": "the model has no observed node (a summed-out mixture or a tempered binomial likelihood)",
+        }
     key = (spec.structure_key(), model_signature(model))
     studies = [str(s) for s in model.coords["study"]]
     base = SamplerSettings.from_spec(spec.sampler, draws=CV_DRAWS, tune=CV_DRAWS)
@@ -462,6 +488,7 @@ class _Refit:
 def _refit_without(job: _Refit) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Refit without study ``job.study``; its refit diagnostics and its observations' rows."""
     from ccsvi_bayes.inference import diagnose, sample_retrying_divergences
+    from ccsvi_bayes.inference.diagnostics import known_constant
 
     model = job.model.load()
     with warnings.catch_warnings():
@@ -469,13 +496,20 @@ def _refit_without(job: _Refit) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         held_out, _ = sample_retrying_divergences(
             model, _hold_out(job.inputs, job.study), job.model.key, job.settings
         )
-        diagnostics = diagnose(held_out)
+        diagnostics = diagnose(held_out, constant=known_constant(model, job.inputs))
+    rhat = diagnostics.rhat_max
     refit = {
-        "rhat_max": _f(diagnostics.rhat_max),
-        "ess_bulk_min": _f(diagnostics.ess_bulk_min),
+        "rhat_max": None if rhat is None else _f(rhat),
+        "ess_bulk_min": None if diagnostics.ess_bulk_min is None else _f(diagnostics.ess_bulk_min),
         "divergences": diagnostics.divergences,
+        "non_finite": list(diagnostics.non_finite),
         # short refits: good enough for a predictive p-value unless clearly unconverged
-        "reliable": bool(diagnostics.rhat_max <= CV_RHAT_MAX and diagnostics.divergences == 0),
+        "reliable": bool(
+            rhat is not None
+            and rhat <= CV_RHAT_MAX
+            and diagnostics.divergences == 0
+            and not diagnostics.non_finite
+        ),
     }
     replicate = _replicate_with_fresh_study_effects(
         model, job.inputs, held_out["posterior"].to_dataset(), job.replicate_seed
@@ -504,6 +538,16 @@ def _hold_out(inputs: dict[str, np.ndarray], study: int) -> dict[str, np.ndarray
     return out
 
 
+def _no_predictive_check_reason(checks: dict[str, Any], exact: bool) -> str:
+    """Why no predictive check could decide which studies fit poorly."""
+    if exact:
+        return "exact engine: the fit has no predictive draws (refit with --engine nuts for predictive checks)"
+    reason = checks.get("cross_validated", {}).get("reason")
+    if reason and reason != "not requested":
+        return str(reason)
+    return "the fit has no observed node or predictive draws to compare with the data (a summed-out mixture or a tempered binomial likelihood)"
+
+
 def _poorly_fitted(checks: dict[str, Any]) -> list[dict[str, Any]]:
     """Studies flagged by the strongest predictive check available."""
     flagged: dict[str, list[str]] = {}
@@ -521,13 +565,15 @@ def _poorly_fitted(checks: dict[str, Any]) -> list[dict[str, Any]]:
 
 def verdict_check(checks: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     """The check that decides ``poorly_fitted_studies``: cross-validated mixed, then
-    full-data mixed, then posterior predictive."""
+    full-data mixed, then posterior predictive; ``("not available", [])`` when none ran."""
     cv = checks.get("cross_validated", {})
-    if cv.get("available"):
+    if cv.get("available") and cv["observations"]:
         return "cross-validated mixed", cv["observations"]
     if checks["mixed_predictive"]:
         return "mixed", checks["mixed_predictive"]
-    return "posterior", checks["posterior_predictive"]
+    if checks["posterior_predictive"]:
+        return "posterior", checks["posterior_predictive"]
+    return NOT_AVAILABLE, []
 
 
 def check_headline(checks: dict[str, Any]) -> dict[str, Any]:

@@ -131,9 +131,11 @@ def model_spec(spec: ModelSpec) -> None:
             extra += " [dim]per feature: " + ", ".join(prior.features) + "[/]"
         if prior.by_domain:
             extra += " [dim]by domain: " + ", ".join(prior.by_domain) + "[/]"
+        if prior.log_odds is not None:
+            extra += f" [dim]on log odds: {prior.log_odds.dist}({', '.join(f'{k}={v:g}' for k, v in prior.log_odds.kwargs.items())})[/]"
         table.add_row(
             pname,
-            f"{prior.dist}({kwargs})",
+            f"{prior.dist}({kwargs}) [dim]{prior.scale}[/]",
             "yes" if prior.default else "",
             prior.source + extra,
         )
@@ -141,8 +143,37 @@ def model_spec(spec: ModelSpec) -> None:
     bias = spec.bias
     out.print(
         f"  studies={spec.studies} likelihood={spec.likelihood} single_arm_pi={spec.single_arm_pi} theta={spec.theta} "
-        f"bias.form={bias['form']} features={','.join(bias['features']) or '-'} exact_engine={spec.exact_engine}\n"
+        f"bias.form={bias['form']} features={','.join(bias['features']) or '-'} exact_engine={spec.exact_engine}"
     )
+    out.print(
+        "  [dim]each prior is written on the scale shown and converted to an outcome's analysis "
+        "scale only when they differ; --set values are on the outcome's scale, used as typed "
+        "(see them with --outcome D)[/]\n"
+    )
+
+
+def effective_priors(spec: ModelSpec, used: Mapping[str, Any]) -> None:
+    """The priors a model uses on one outcome: as used, on which scale, and why."""
+    table = Table(
+        title=f"[bold]{spec.name}[/] on [bold]{used['outcome']}[/] (analysis scale: {used['scale']})",
+        title_justify="left",
+    )
+    table.add_column("prior", style="bold", no_wrap=True)
+    table.add_column("as used", no_wrap=True)
+    table.add_column("scale", no_wrap=True)
+    table.add_column("how")
+    for pname, record in used["priors"].items():
+        rows = (
+            [(f"{pname}\\[{k}]", r) for k, r in record.items()]
+            if "dist" not in record
+            else [(pname, record)]
+        )
+        for label, r in rows:
+            kwargs = ", ".join(f"{k}={v:.4g}" for k, v in r["kwargs"].items())
+            mark = " [yellow](user)[/]" if r["user_set"] else ""
+            alt = f" [dim]alternative {r['alternative']}[/]" if r["alternative"] else ""
+            table.add_row(label, f"{r['dist']}({kwargs}){mark}", r["scale"], r["how"] + alt)
+    out.print(table)
 
 
 # fit and run -------------------------------------------------------------------------------
@@ -168,11 +199,22 @@ def fit_summary(summary: dict[str, object]) -> None:
             out.print(
                 f"  {inst['measure']}: {inst['mean']:+.2f} ({inst['q025']:+.2f} to {inst['q975']:+.2f})"
             )
+    if diag.get("rhat_max") is None:  # exact engine: nothing to converge
+        out.print(f"  [green]exact[/]: {diag.get('note', 'R-hat/ESS not applicable')}")
+        return
     state = "[green]converged[/]" if diag["converged"] else "[red]NOT converged[/]"
     out.print(
         f"  {state}: R-hat max {diag['rhat_max']:.3f}, ESS bulk/tail min {diag['ess_bulk_min']:.0f}/{diag['ess_tail_min']:.0f}, "
         f"divergences {diag['divergences']} ({diag['sampler']}, attempts {diag['attempts']})"
     )
+    if diag.get("non_finite"):
+        out.print(f"  [red]non-finite R-hat/ESS:[/] {', '.join(diag['non_finite'])}")
+    retry = diag.get("retry") or {}
+    if retry:
+        changed = ", ".join(
+            f"{k} {v['from']} → {v['to']}" for k, v in (retry.get("changed") or {}).items()
+        )
+        out.print(f"  retried ({'; '.join(retry.get('reasons', []))}): {changed or 'no change'}")
 
 
 def run_header(ev: Evidence) -> None:
@@ -251,10 +293,15 @@ def check_report(checks: dict[str, Any], headline: dict[str, Any], result_dir: P
             f"conflict (non-randomized − randomized effect): {d['mean']:+.2f} ({d['q025']:+.2f} to {d['q975']:+.2f}), "
             f"tail probability {conflict['tail_probability']:.3f}{' [red]CONFLICT[/]' if conflict['conflict'] else ''}"
         )
+        if not conflict.get("reliable", True):
+            out.print(f"  [red]unreliable:[/] {conflict.get('unreliable_because')}")
     else:
         out.print(f"conflict: not available ({conflict.get('reason')})")
     poor = checks["poorly_fitted_studies"]
-    if poor:
+    verdict = checks.get("poorly_fitted") or {"available": True}
+    if not verdict["available"]:
+        out.print(f"poorly fitted studies: not available ({verdict['reason']})")
+    elif poor:
         for entry in poor:
             out.print(
                 f"[yellow]poorly fitted:[/] {entry['study_id']}: " + "; ".join(entry["reasons"])

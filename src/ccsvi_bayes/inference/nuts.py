@@ -10,8 +10,9 @@ workers as :class:`ChainGroup` jobs (the model cloudpickled, the inputs as array
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,7 @@ import pymc as pm
 import xarray as xr
 
 from ccsvi_bayes.inference.compiled import CompiledModel
-from ccsvi_bayes.inference.diagnostics import Diagnostics, diagnose
+from ccsvi_bayes.inference.diagnostics import GATE, Diagnostics, diagnose, known_constant
 from ccsvi_bayes.inference.executors import get_executor, shutdown_executors
 from ccsvi_bayes.inference.predictive import concat_chains, set_model_data
 
@@ -82,32 +83,87 @@ def clear_cache() -> None:
     shutdown_executors()
 
 
+#: a retry for an ESS shortfall draws at most this many times as many draws
+RETRY_MAX_FACTOR = 4
+
+
 def run_nuts(
     model: pm.Model,
     inputs: Mapping[str, np.ndarray],
     key: tuple[Any, ...],
     settings: SamplerSettings,
 ) -> tuple[xr.DataTree, Diagnostics]:
-    """Sample; if the gate fails, retry once with ``retry_target_accept``.
+    """Sample; if the gate fails, retry once with settings that address what failed
+    (:func:`retry_plan`): divergences → ``retry_target_accept``; an ESS shortfall → more
+    draws (scaled by the shortfall, at most ×4) and longer tuning; R-hat or a non-finite
+    R-hat/ESS → longer tuning and more draws.
 
-    Returns the last attempt and its diagnostics (``converged`` may be False: the caller
-    warns, or raises :class:`ConvergenceError` under ``--strict``).
+    Returns the last attempt and its diagnostics, which record what the retry changed and
+    the first attempt's figures (``converged`` may be False: the caller warns, or raises
+    :class:`ConvergenceError` under ``--strict``).
     """
+    constant = known_constant(model, inputs)
     idata = _sample_once(model, inputs, key, settings, settings.target_accept)
     diag = diagnose(
-        idata, attempts=1, target_accept=settings.target_accept, sampler=settings.backend
+        idata,
+        attempts=1,
+        target_accept=settings.target_accept,
+        sampler=settings.backend,
+        constant=constant,
     )
     if diag.converged:
         return idata, diag
-    log.warning(
-        "convergence gate failed (%s); retrying with target_accept=%s",
-        diag.message(),
-        settings.retry_target_accept,
+    retry, target_accept, record = retry_plan(diag, settings)
+    log.warning("convergence gate failed (%s); retrying: %s", diag.message(), record["reasons"])
+    idata = _sample_once(model, inputs, key, retry, target_accept)
+    final = diagnose(
+        idata, attempts=2, target_accept=target_accept, sampler=settings.backend, constant=constant
     )
-    idata = _sample_once(model, inputs, key, settings, settings.retry_target_accept)
-    return idata, diagnose(
-        idata, attempts=2, target_accept=settings.retry_target_accept, sampler=settings.backend
-    )
+    final.retry = record
+    final.first_attempt = diag.gate_figures()
+    return idata, final
+
+
+def retry_plan(
+    diag: Diagnostics, settings: SamplerSettings
+) -> tuple[SamplerSettings, float, dict[str, Any]]:
+    """The settings of the retry after a failed gate, its target_accept, and a record of
+    what changed and why (``{"reasons": [...], "changed": {name: {"from", "to"}}}``)."""
+    reasons: list[str] = []
+    target = settings.target_accept
+    draws_factor, tune_factor = 1, 1
+    if diag.divergences:
+        reasons.append(f"{diag.divergences} divergences: higher target_accept")
+        if settings.retry_target_accept > target:
+            target = settings.retry_target_accept
+        else:  # already there: adapt longer instead
+            tune_factor = 2
+    ess = [v for v in (diag.ess_bulk_min, diag.ess_tail_min) if v is not None]
+    if ess and min(ess) < GATE["ess_min"]:
+        need = GATE["ess_min"] / max(min(ess), 1.0)
+        factor = min(RETRY_MAX_FACTOR, max(2, math.ceil(1.2 * need)))
+        reasons.append(
+            f"ESS {min(ess):.0f} < {GATE['ess_min']:.0f}: ×{factor} draws, longer tuning"
+        )
+        draws_factor, tune_factor = max(draws_factor, factor), max(tune_factor, 2)
+    if (diag.rhat_max is not None and diag.rhat_max > GATE["rhat_max"]) or diag.non_finite:
+        what = (
+            f"R-hat {diag.rhat_max:.3f} > {GATE['rhat_max']}"
+            if diag.rhat_max is not None and diag.rhat_max > GATE["rhat_max"]
+            else f"non-finite R-hat/ESS ({', '.join(diag.non_finite)})"
+        )
+        reasons.append(f"{what}: longer tuning, more draws")
+        draws_factor, tune_factor = max(draws_factor, 2), max(tune_factor, 2)
+    retry = replace(settings, draws=settings.draws * draws_factor, tune=settings.tune * tune_factor)
+    changed: dict[str, dict[str, float]] = {}
+    for name, before, after in (
+        ("target_accept", settings.target_accept, target),
+        ("draws", settings.draws, retry.draws),
+        ("tune", settings.tune, retry.tune),
+    ):
+        if after != before:
+            changed[name] = {"from": before, "to": after}
+    return retry, target, {"reasons": reasons, "changed": changed}
 
 
 def sample_retrying_divergences(

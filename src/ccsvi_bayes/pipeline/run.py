@@ -24,10 +24,24 @@ from ccsvi_bayes.fitting import fit
 from ccsvi_bayes.results.store import fit_key, is_up_to_date, write_json
 from ccsvi_bayes.specs import load_spec
 
-__all__ = ["DEFAULT_EFFICACY_MODELS", "RunItem", "expected_key", "plan", "run_all"]
+__all__ = [
+    "DEFAULT_EFFICACY_MODELS",
+    "RunIncomplete",
+    "RunItem",
+    "expected_key",
+    "incomplete_fits",
+    "plan",
+    "run_all",
+]
 
 #: fitted for every efficacy domain by ``run``
 DEFAULT_EFFICACY_MODELS = ("bias_adjusted", "naive", "rct_only")
+
+
+class RunIncomplete(CcsviBayesError):
+    """Some fit of the main job failed the convergence gate or was skipped (exit code 3)."""
+
+    exit_code = 3
 
 
 @dataclass(frozen=True)
@@ -118,7 +132,22 @@ def run_all(
         "seed": seed,
         "fits": records,
     }
+    index["incomplete"] = incomplete_fits(index)
+    index["complete"] = not index["incomplete"]
     return write_json(out / "run.json", index, "run")
+
+
+def incomplete_fits(index: Mapping[str, Any]) -> list[str]:
+    """``model / outcome: why`` for every fit of a run index that failed the convergence
+    gate or was skipped (empty: every fit passed)."""
+    out = []
+    for rec in index["fits"]:
+        label = f"{rec['model']} / {rec['outcome']}"
+        if rec["status"] == "skipped":
+            out.append(f"{label}: skipped ({rec.get('reason', 'no reason recorded')})")
+        elif not rec.get("converged", False):
+            out.append(f"{label}: failed the convergence gate ({rec['status']})")
+    return out
 
 
 def _headline(summary: Mapping[str, Any]) -> dict[str, Any]:

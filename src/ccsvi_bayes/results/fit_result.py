@@ -77,6 +77,9 @@ def _provenance_attrs(result: FitResult) -> dict[str, Any]:
         "outcome": result.outcome,
         "spec": json.dumps(result.spec.as_dict(), sort_keys=True),
         "spec_sha256": result.spec.digest,
+        # every prior as the model used it (kwargs on the analysis scale, written-on scale,
+        # conversion, user-set kwargs): what the user typed is what the model used
+        "priors_effective": json.dumps(_priors_effective(result), sort_keys=True),
         "evidence_name": result.evidence.name,
         "evidence_sha256": result.evidence.sha256,
         "evidence_path": str(result.evidence.path),
@@ -89,12 +92,20 @@ def _provenance_attrs(result: FitResult) -> dict[str, Any]:
     }
 
 
+def _priors_effective(result: FitResult) -> dict[str, Any]:
+    from ccsvi_bayes.results.summaries import priors_effective
+
+    return priors_effective(result)
+
+
 def sampler_used(result: FitResult) -> dict[str, Any]:
     """The spec's sampler settings with the engine that ran and the chains × draws written
     (a ``--draws``/``--chains`` override shows up here, and so in the store key)."""
     sampler = {**result.spec.sampler, "engine": result.engine}
     sizes = result.idata["posterior"].sizes
     chains, draws = int(sizes.get("chain", 1)), int(sizes.get("draw", 0))
+    # a retry's extra draws are the sampler's doing, not a setting: the key keeps the request
+    draws = int(result.diagnostics.retry.get("changed", {}).get("draws", {}).get("from", draws))
     if result.engine == "exact":  # one chain of draws × chains exact draws
         if draws != int(sampler["draws"]) * int(sampler["chains"]):
             sampler.update(draws=draws, chains=1)
