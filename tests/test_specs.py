@@ -30,8 +30,12 @@ def test_gamma_priors_cite_meta_epidemiology() -> None:
 
 def test_kwarg_override_is_applied_and_recorded() -> None:
     spec = load_spec("bias_adjusted", ["priors.tau.sigma=1.0"])
-    assert spec.priors["tau"].kwargs["sigma"] == 1.0
-    assert not spec.priors["tau"].default
+    assert spec.priors["tau"].kwargs["sigma"] == 0.5  # the spec default is kept apart
+    assert spec.priors["tau"].overrides == {"sigma": 1.0}  # the user's value (analysis scale)
+    used = spec.priors["tau"].resolve("fatigue", "smd")
+    assert used.kwargs["sigma"] == 1.0
+    assert not used.default
+    assert used.user_set == ("sigma",)
     assert spec.overrides == ("priors.tau.sigma=1.0",)
 
 
@@ -52,16 +56,21 @@ def test_feature_specific_gamma_and_lists() -> None:
             "bias.form=mixture",
         ],
     )
-    assert spec.priors["gamma"].features["retrospective"].kwargs["mu"] == 0.2
+    assert spec.priors["gamma"].features["retrospective"].overrides == {"mu": 0.2}
+    used = spec.priors["gamma"].resolve("fatigue", "smd", "retrospective")
+    assert used.kwargs == {"mu": 0.2, "sigma": 0.10}
     assert spec.bias["features"] == ["design", "single_centre"]
     assert spec.bias["form"] == "mixture"
 
 
 def test_binary_domains_convert_smd_priors_to_log_odds() -> None:
-    gamma = load_spec("bias_adjusted").priors["gamma"].resolve("relapse", True, "single_centre")
+    gamma = (
+        load_spec("bias_adjusted").priors["gamma"].resolve("relapse", "log_odds", "single_centre")
+    )
     assert gamma.kwargs["mu"] == pytest.approx(0.09 * 1.8138, rel=1e-3)
-    pi = load_spec("bias_adjusted").priors["pi_mean"].resolve("global_improvement", True)
+    pi = load_spec("bias_adjusted").priors["pi_mean"].resolve("global_improvement", "log_odds")
     assert pi.kwargs == {"mu": -0.49, "sigma": 0.60}  # domain-specific prior, used as written
+    assert not pi.conversion
 
 
 def test_structure_key_ignores_hyperparameters_but_not_structure() -> None:

@@ -18,6 +18,8 @@ from ccsvi_bayes.models.harms import (
 from ccsvi_bayes.models.registry import (
     MODEL_FAMILIES,
     ModelFamily,
+    domain_priors,
+    effective_priors,
     model_family,
     register_family,
 )
@@ -30,6 +32,8 @@ __all__ = [
     "ascertainment_class",
     "build_harms_model",
     "build_model",
+    "domain_priors",
+    "effective_priors",
     "harms_inputs",
     "hyperparameters",
     "model_family",

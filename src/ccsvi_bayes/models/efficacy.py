@@ -5,12 +5,19 @@ Maths (DESIGN.md §4; positive = benefit; i = study):
 - control arm:   y_ic ~ N(π_i + ω·[wait-list control], s²)
 - treatment arm: y_it ~ N(π_i + θ_i + β_i, s²)       (single-arm studies: treatment only)
 - contrast:      y_i  ~ N(θ_i + β_i − ω·[wait-list], s²)
-- binary domains use the same linear predictor on the log-odds scale with a binomial likelihood:
+- log-odds domains use the same linear predictor on the log-odds scale with a binomial likelihood:
   logit p = π_i + d·(treat·(θ_i + β_i) + ω·[wait-list]), d = +1 for a good event ("improved")
   and −1 for a harmful one (relapse), so θ > 0 is benefit in every domain.
 - π_i = π̄ + σ_π·z_i (non-centred), θ_i = μ + τ·u_i, β_i = x_iᵀγ + κ·c_i·e_i with c_i = 1 for a
   study with any design flaw (``kappa_scaling = "sqrt_count"``: √(Σ x_i)), 0 for the reference
   design, so a reference-design study has β_i = 0 exactly.
+- log-RR domains are a scale of their own: a logit link would estimate odds ratios, so the two
+  count arms of a study enter as one log risk ratio contrast
+  (:func:`~ccsvi_bayes.harmonize.standardize.log_rr_contrasts`).
+
+Priors are resolved for the domain's analysis scale (``domain.scale``) by
+:meth:`~ccsvi_bayes.priors.PriorSpec.resolve`: a spec default is converted from the scale it is
+written on, a user's value is used as typed; :func:`effective_priors` lists what is used.
 
 ω enters the **control arm** only: a wait-list arm lacks the placebo response that a treated
 (or sham-treated) arm has, so a wait-list contrast overstates θ by −ω. (Put into π_i, as a
@@ -34,15 +41,18 @@ import pytensor.tensor as pt
 
 from ccsvi_bayes.errors import CcsviBayesError, InvalidModelSpec
 from ccsvi_bayes.evidence import Domain, Evidence
-from ccsvi_bayes.harmonize import FEATURE_COLUMNS
+from ccsvi_bayes.harmonize import FEATURE_COLUMNS, HarmonizeOptions, reference_sd
+from ccsvi_bayes.harmonize.standardize import log_rr_contrasts
 from ccsvi_bayes.models.hyper import HyperView, prior_rv
-from ccsvi_bayes.priors import family
-from ccsvi_bayes.specs import ModelSpec, PriorSpec
+from ccsvi_bayes.priors import EffectivePrior, conversion, family
+from ccsvi_bayes.specs import ModelSpec, check_override_targets
 from ccsvi_bayes.vocabulary import Dim
 
 __all__ = [
     "ModelData",
+    "analysis_scale",
     "build_model",
+    "effective_priors",
     "hyperparameters",
     "model_inputs",
     "prepare_data",
@@ -73,6 +83,8 @@ class ModelData:
     design_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
     elicited: pd.DataFrame | None = None
     notes: tuple[str, ...] = ()
+    #: the reporting instrument's reference SD (md domains: moves SMD-scale priors to md)
+    reference_sd: float | None = None
 
     @property
     def shape_key(self) -> tuple[int, ...]:
@@ -98,7 +110,14 @@ def prepare_data(evidence: Evidence, harmonized: pd.DataFrame, spec: ModelSpec) 
             f"model '{spec.name}' has no usable rows for outcome '{domain.id}' (after selecting {spec.studies} studies)"
         )
 
-    binary = domain.is_binary
+    binary = domain.scale == "log_odds"
+    if domain.scale == "log_rr":
+        rows, more = log_rr_contrasts(rows)
+        notes += more
+        if rows.empty:
+            raise CcsviBayesError(
+                f"outcome '{domain.id}' (log_rr): no study has a finite log risk ratio ({'; '.join(more)})"
+            )
     if spec.likelihood == "contrast" and not binary:
         rows, more = _arms_to_contrasts(rows)
         notes += more
@@ -109,6 +128,7 @@ def prepare_data(evidence: Evidence, harmonized: pd.DataFrame, spec: ModelSpec) 
     studies = tuple(dict.fromkeys(rows["study_id"]))  # file order, unique
     study_table = rows.drop_duplicates("study_id").set_index("study_id").loc[list(studies)]
     features = _resolve_features(spec, study_table)
+    check_override_targets(spec, domains=tuple(evidence.domains), features={"gamma": features})
     x = _feature_matrix(features, study_table)
     index = {sid: i for i, sid in enumerate(studies)}
 
@@ -146,6 +166,11 @@ def prepare_data(evidence: Evidence, harmonized: pd.DataFrame, spec: ModelSpec) 
     elicited = (
         _elicited_table(evidence, spec, studies, x) if spec.bias["form"] == "elicited" else None
     )
+    ref_sd = (
+        reference_sd(evidence, domain.reporting_instrument, HarmonizeOptions(**spec.harmonize))
+        if domain.scale == "md"
+        else None
+    )
     return ModelData(
         domain=domain,
         studies=studies,
@@ -159,6 +184,7 @@ def prepare_data(evidence: Evidence, harmonized: pd.DataFrame, spec: ModelSpec) 
         design_idx=design_idx,
         elicited=elicited,
         notes=tuple(notes),
+        reference_sd=ref_sd,
     )
 
 
@@ -309,8 +335,14 @@ def model_inputs(data: ModelData, spec: ModelSpec) -> dict[str, np.ndarray]:
             else (count > 0).astype(float)
         )
         inputs["kappa_scale"] = scale
-    if data.elicited is not None:  # the table is on the SMD scale; binary domains × π/√3
-        factor = np.pi / np.sqrt(3.0) if data.binary else 1.0
+    if data.elicited is not None:  # the table is on the SMD scale, moved by the scale rules
+        step = conversion(
+            "smd",
+            analysis_scale(data),
+            reference_sd=data.reference_sd,
+            where=f"bias.elicited_table ({spec.bias['elicited_table']})",
+        )
+        factor = step.factor if step is not None else 1.0
         inputs["bias_mean"] = data.elicited["bias_mean"].to_numpy(float) * factor
         inputs["bias_sd"] = data.elicited["bias_sd"].to_numpy(float) * factor
     if spec.theta == "three_level":
@@ -371,7 +403,7 @@ def _study_sampling_variance(data: ModelData, pi_sd0: float) -> np.ndarray:
     return out
 
 
-def _prior_median(prior: PriorSpec) -> float:
+def _prior_median(prior: EffectivePrior) -> float:
     """Median of a scale prior (used only to choose a parameterisation, never in the maths)."""
     median = family(prior.dist).median
     return float(median(prior.kwargs)) if median is not None else 0.5
@@ -431,10 +463,35 @@ def _used_priors(data: ModelData, spec: ModelSpec) -> list[str]:
     return used
 
 
+def analysis_scale(data: ModelData) -> str:
+    """The scale the model's effect is on: the domain's (``smd``, ``md``, ``log_odds``,
+    ``log_rr``)."""
+    return data.domain.scale
+
+
 def _prior_for(
     param: str, data: ModelData, spec: ModelSpec, feature: str | None = None
-) -> PriorSpec:
-    return spec.priors[param].resolve(data.domain.id, data.binary, feature)
+) -> EffectivePrior:
+    return spec.priors[param].resolve(
+        data.domain.id,
+        analysis_scale(data),
+        feature,
+        reference_sd=data.reference_sd,
+        where=f"priors.{param}",
+    )
+
+
+def effective_priors(data: ModelData, spec: ModelSpec) -> dict[str, Any]:
+    """Every prior the model uses on this domain, as used: family, kwargs, scale, whether
+    converted (and from what), which kwargs the user set (``summary.json``
+    ``priors_effective``; ``ccsvi-bayes models NAME --outcome D``)."""
+    out: dict[str, Any] = {}
+    for param in _used_priors(data, spec):
+        if param == "gamma":
+            out[param] = {f: _prior_for(param, data, spec, f).as_record() for f in data.features}
+        else:
+            out[param] = _prior_for(param, data, spec).as_record()
+    return out
 
 
 def _hyper_values(param: str, data: ModelData, spec: ModelSpec) -> dict[str, np.ndarray]:
@@ -539,9 +596,7 @@ def _bias(data: ModelData, spec: ModelSpec, hyper: HyperView, d: Mapping[str, An
     """β per study (zeros when the spec has no bias terms; mixture handled in the likelihood)."""
     form = spec.bias["form"]
     if form == "design" and data.features:
-        gamma = pm.Normal(
-            "gamma", mu=hyper("gamma", "mu"), sigma=hyper("gamma", "sigma"), dims=Dim.feature
-        )
+        gamma = _gamma(data, spec, hyper)
         kappa = prior_rv("kappa", _prior_for("kappa", data, spec), hyper)
         e = pm.Normal("beta_z", 0.0, 1.0, dims=Dim.study)
         return pm.Deterministic(
@@ -551,6 +606,13 @@ def _bias(data: ModelData, spec: ModelSpec, hyper: HyperView, d: Mapping[str, An
         e = pm.Normal("beta_z", 0.0, 1.0, dims=Dim.study)
         return pm.Deterministic("beta", d["bias_mean"] + d["bias_sd"] * e, dims=Dim.study)
     return pt.zeros(len(data.studies))
+
+
+def _gamma(data: ModelData, spec: ModelSpec, hyper: HyperView) -> Any:
+    """γ[feature], built by its registered family (one family for every feature; each
+    feature's kwargs are slices of ``hyper``)."""
+    first = _prior_for("gamma", data, spec, data.features[0])
+    return prior_rv("gamma", first, hyper, dims=Dim.feature)
 
 
 def _likelihood(
@@ -630,9 +692,7 @@ def _mixture_likelihood(
     """
     hyper = HyperView(d["hyper"], list(pm.modelcontext(None).coords["hyperparameter"]))
     q0 = prior_rv("q_intercept", _prior_for("q_intercept", data, spec), hyper)
-    gamma = pm.Normal(
-        "gamma", mu=hyper("gamma", "mu"), sigma=hyper("gamma", "sigma"), dims=Dim.feature
-    )
+    gamma = _gamma(data, spec, hyper)
     q = pm.Deterministic("q", pm.math.sigmoid(q0 + pt.dot(d["x"], gamma)), dims=Dim.study)
     beta_mean = prior_rv("beta_mean", _prior_for("beta_mean", data, spec), hyper)
     kappa = prior_rv("kappa", _prior_for("kappa", data, spec), hyper)

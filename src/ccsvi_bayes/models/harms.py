@@ -16,7 +16,7 @@ fixes ρ = 1 everywhere.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,7 +28,8 @@ from ccsvi_bayes.evidence import Evidence
 from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize
 from ccsvi_bayes.models.efficacy import ModelData, select_studies
 from ccsvi_bayes.models.hyper import HyperView, prior_rv
-from ccsvi_bayes.specs import ModelSpec
+from ccsvi_bayes.priors import EffectivePrior
+from ccsvi_bayes.specs import ModelSpec, check_override_targets
 from ccsvi_bayes.vocabulary import Dim
 
 if TYPE_CHECKING:
@@ -37,6 +38,37 @@ if TYPE_CHECKING:
 
 #: design classes with ρ < 1 (the reference class, randomized prospective trials, has ρ = 1)
 ASCERTAINMENT_CLASSES = ("prospective_cohort", "retrospective", "survey")
+#: the harms model's effect scale: a logit link, so δ and τ are log odds ratios whatever the
+#: domain's scale; ᾱ, σ_α are on the logit of a risk and ρ on the probability scale
+HARMS_SCALE = "log_odds"
+_HARMS_PRIORS = ("alpha_mean", "alpha_sd", "delta", "tau")
+
+
+def _harms_prior(
+    param: str, data: ModelData, spec: ModelSpec, feature: str | None = None
+) -> EffectivePrior:
+    if param not in spec.priors:
+        raise InvalidModelSpec(f"model '{spec.name}' needs a prior for {param}")
+    return spec.priors[param].resolve(data.domain.id, HARMS_SCALE, feature, where=f"priors.{param}")
+
+
+def _rho_prior(cls: str, data: ModelData, spec: ModelSpec) -> EffectivePrior:
+    """The Beta prior of ρ for a design class: its own entry, else the top-level ``priors.rho``."""
+    prior = _harms_prior("rho", data, spec, cls)
+    if prior.dist != "Beta":
+        raise InvalidModelSpec(
+            f"priors.rho ({cls}): the ascertainment prior must be Beta (alpha, beta), got {prior.dist}"
+        )
+    return prior
+
+
+def effective_priors(data: ModelData, spec: ModelSpec) -> dict[str, Any]:
+    """Every prior the harms model uses, as used (see :func:`efficacy.effective_priors`)."""
+    out: dict[str, Any] = {p: _harms_prior(p, data, spec).as_record() for p in _HARMS_PRIORS}
+    classes = sorted(set(ascertainment_classes(data, spec)) - {"reference"})
+    if classes:
+        out["rho"] = {c: _rho_prior(c, data, spec).as_record() for c in classes}
+    return out
 
 
 def ascertainment_class(study: pd.Series) -> str:
@@ -71,6 +103,9 @@ def prepare_harms_data(evidence: Evidence, spec: ModelSpec, outcome: str) -> Mod
         rows = rows[rows["n_unit"] == wanted]
     if rows.empty:
         raise CcsviBayesError(f"model '{spec.name}' has no arm rows for '{outcome}'")
+    check_override_targets(
+        spec, domains=tuple(evidence.domains), features={"rho": ASCERTAINMENT_CLASSES}
+    )
     studies = tuple(dict.fromkeys(rows["study_id"]))
     index = {sid: i for i, sid in enumerate(studies)}
     table = rows.drop_duplicates("study_id").set_index("study_id").loc[list(studies)]
@@ -117,21 +152,27 @@ def ascertainment_classes(data: ModelData, spec: ModelSpec) -> list[str]:
 def harms_inputs(data: ModelData, spec: ModelSpec) -> tuple[dict[str, np.ndarray], list[str]]:
     """``pm.Data`` values: counts, ρ mask and Beta parameters per study, hyperparameters."""
     classes = ascertainment_classes(data, spec)
+    if "rho" in spec.priors:
+        unknown = sorted(set(spec.priors["rho"].features) - set(ASCERTAINMENT_CLASSES))
+        if unknown:
+            raise InvalidModelSpec(
+                f"priors.rho: unknown design class(es) {', '.join(unknown)} (classes: {', '.join(ASCERTAINMENT_CLASSES)})"
+            )
     a, b = [], []
     for cls in classes:
-        prior = spec.priors["rho"].features.get(cls) if cls != "reference" else None
-        if cls != "reference" and prior is None:
-            raise InvalidModelSpec(
-                f"priors.rho needs a prior for the {cls} class ([priors.rho.features.{cls}])"
-            )
-        a.append(prior.kwargs["alpha"] if prior else 1.0)
-        b.append(prior.kwargs["beta"] if prior else 1.0)
+        if cls == "reference":
+            a.append(1.0)
+            b.append(1.0)
+            continue
+        if "rho" not in spec.priors:
+            raise InvalidModelSpec(f"model '{spec.name}' needs priors.rho for the {cls} class")
+        prior = _rho_prior(cls, data, spec)
+        a.append(prior.kwargs["alpha"])
+        b.append(prior.kwargs["beta"])
     labels: list[str] = []
     values: list[float] = []
-    for param in ("alpha_mean", "alpha_sd", "delta", "tau"):
-        if param not in spec.priors:
-            raise InvalidModelSpec(f"model '{spec.name}' needs a prior for {param}")
-        prior = spec.priors[param].resolve(data.domain.id, False)
+    for param in _HARMS_PRIORS:
+        prior = _harms_prior(param, data, spec)
         for kwarg, value in prior.kwargs.items():
             labels.append(f"{param}.{kwarg}")
             values.append(float(value))
@@ -166,11 +207,10 @@ def build_harms_model(data: ModelData, spec: ModelSpec) -> pm.Model:
     with pm.Model(coords=coords) as model:
         d = {k: pm.Data(k, v, dims=dims.get(k, Dim.study)) for k, v in inputs.items()}
         hyper = HyperView(d["hyper"], labels)
-        res = data.domain.id
-        alpha_mean = prior_rv("alpha_mean", spec.priors["alpha_mean"].resolve(res, False), hyper)
-        alpha_sd = prior_rv("alpha_sd", spec.priors["alpha_sd"].resolve(res, False), hyper)
-        delta = prior_rv("delta", spec.priors["delta"].resolve(res, False), hyper)
-        tau = prior_rv("tau", spec.priors["tau"].resolve(res, False), hyper)
+        alpha_mean = prior_rv("alpha_mean", _harms_prior("alpha_mean", data, spec), hyper)
+        alpha_sd = prior_rv("alpha_sd", _harms_prior("alpha_sd", data, spec), hyper)
+        delta = prior_rv("delta", _harms_prior("delta", data, spec), hyper)
+        tau = prior_rv("tau", _harms_prior("tau", data, spec), hyper)
         z = pm.Normal("alpha_z", 0.0, 1.0, dims=Dim.study)
         u = pm.Normal("delta_z", 0.0, 1.0, dims=Dim.study)
         alpha = pm.Deterministic("alpha", alpha_mean + alpha_sd * z, dims=Dim.study)

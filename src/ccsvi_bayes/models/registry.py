@@ -17,11 +17,19 @@ import pandas as pd
 from ccsvi_bayes.errors import InvalidModelSpec
 from ccsvi_bayes.evidence import Evidence
 from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize
+from ccsvi_bayes.models import efficacy, harms
 from ccsvi_bayes.models.efficacy import ModelData, build_model, model_inputs, prepare_data
 from ccsvi_bayes.models.harms import build_harms_model, harms_inputs, prepare_harms_data
 from ccsvi_bayes.specs import ModelSpec
 
-__all__ = ["MODEL_FAMILIES", "ModelFamily", "model_family", "register_family"]
+__all__ = [
+    "MODEL_FAMILIES",
+    "ModelFamily",
+    "domain_priors",
+    "effective_priors",
+    "model_family",
+    "register_family",
+]
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,8 @@ class ModelFamily:
     inputs: Callable[[ModelData, ModelSpec], dict[str, np.ndarray]]
     #: whether the exact NNHM engine may serve specs of this family
     exact_engine: bool = False
+    #: the priors as the model uses them on the prepared data (family, kwargs, scale, ...)
+    effective_priors: Callable[[ModelData, ModelSpec], dict[str, Any]] | None = None
 
 
 MODEL_FAMILIES: dict[str, ModelFamily] = {}
@@ -77,7 +87,14 @@ def _prepare_harms(
 
 
 register_family(
-    ModelFamily("efficacy", _prepare_efficacy, build_model, model_inputs, exact_engine=True)
+    ModelFamily(
+        "efficacy",
+        _prepare_efficacy,
+        build_model,
+        model_inputs,
+        exact_engine=True,
+        effective_priors=efficacy.effective_priors,
+    )
 )
 register_family(
     ModelFamily(
@@ -85,5 +102,26 @@ register_family(
         _prepare_harms,
         build_harms_model,
         lambda data, spec: harms_inputs(data, spec)[0],
+        effective_priors=harms.effective_priors,
     )
 )
+
+
+def effective_priors(data: ModelData, spec: ModelSpec) -> dict[str, Any]:
+    """Every prior the model of ``spec`` uses on the prepared ``data``, as used: family,
+    kwargs on the analysis scale, the scale it was written on, the conversion applied (if
+    any) and the kwargs the user set (``summary.json`` ``priors_effective``)."""
+    entry = model_family(spec.family)
+    return entry.effective_priors(data, spec) if entry.effective_priors is not None else {}
+
+
+def domain_priors(evidence: Evidence, spec: ModelSpec, outcome: str) -> dict[str, Any]:
+    """The effective priors of ``spec`` fitted to ``outcome`` of ``evidence`` (the data are
+    prepared as a fit prepares them, so exactly the priors the model uses are listed), with
+    the domain's analysis scale: ``{"outcome", "scale", "priors"}``."""
+    _, data = model_family(spec.family).prepare(evidence, spec, outcome)
+    return {
+        "outcome": outcome,
+        "scale": data.domain.scale,
+        "priors": effective_priors(data, spec),
+    }

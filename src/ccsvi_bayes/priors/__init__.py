@@ -1,14 +1,33 @@
-"""Prior families (a registry) and the rules that move a prior between analysis scales."""
+"""Prior families (a registry), the scales a prior is written on and the rules that move a
+prior between analysis scales."""
 
 from ccsvi_bayes.priors.families import FAMILIES, PriorFamily, family, register
-from ccsvi_bayes.priors.prior import PriorSpec
-from ccsvi_bayes.priors.scale import SMD_TO_LOG_ODDS, to_log_odds
+from ccsvi_bayes.priors.prior import EffectivePrior, PriorSpec
+from ccsvi_bayes.priors.scale import (
+    ANALYSIS,
+    ANALYSIS_SCALES,
+    FIXED_SCALES,
+    PRIOR_SCALES,
+    SMD_TO_LOG_ODDS,
+    Conversion,
+    canonical_scale,
+    conversion,
+    to_log_odds,
+)
 
 __all__ = [
+    "ANALYSIS",
+    "ANALYSIS_SCALES",
     "FAMILIES",
+    "FIXED_SCALES",
+    "PRIOR_SCALES",
     "SMD_TO_LOG_ODDS",
+    "Conversion",
+    "EffectivePrior",
     "PriorFamily",
     "PriorSpec",
+    "canonical_scale",
+    "conversion",
     "family",
     "register",
     "to_log_odds",

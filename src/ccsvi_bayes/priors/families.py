@@ -2,8 +2,11 @@
 
 Each :class:`PriorFamily` knows its kwargs, which of them must be positive, how to build its
 PyMC random variable from hyperparameter tensors, its median (for choosing a
-parameterisation, never in the maths) and how its kwargs move from the SMD scale to the
-log-odds scale (a location/scale rescaling; families on log τ² or probabilities do not move).
+parameterisation, never in the maths) and how its kwargs move when the effect scale is
+multiplied by a factor f (``rescale``; which conversions exist is decided once in
+:mod:`ccsvi_bayes.priors.scale`): location/scale kwargs × f, a log-location + log f
+(LogNormal), a rate ÷ f (Exponential), log τ² families mu + 2·log f (τ × f ⇔ log τ² + 2 log f),
+τ² ~ Uniform(0, upper): upper × f²; Beta and flat priors do not move.
 A new family is one :func:`register` call.
 """
 
@@ -38,6 +41,16 @@ def _unchanged(kwargs: Mapping[str, float], factor: float) -> dict[str, float]:
 def _shift_log_location(kwargs: Mapping[str, float], factor: float) -> dict[str, float]:
     """LogNormal: scaling the variable by f shifts its log-location by log f."""
     return {**kwargs, "mu": kwargs["mu"] + math.log(factor)}
+
+
+def _shift_log_tau2(kwargs: Mapping[str, float], factor: float) -> dict[str, float]:
+    """log τ² families: τ × f shifts log τ² by 2·log f (the spread is unchanged)."""
+    return {**kwargs, "mu": kwargs["mu"] + 2.0 * math.log(factor)}
+
+
+def _multiply_tau2(kwargs: Mapping[str, float], factor: float) -> dict[str, float]:
+    """τ² ~ Uniform(0, upper): τ × f multiplies the bound of τ² by f²."""
+    return {**kwargs, "upper": kwargs["upper"] * factor**2}
 
 
 def _divide_rate(kwargs: Mapping[str, float], factor: float) -> dict[str, float]:
@@ -219,18 +232,21 @@ for _entry in (
         "LogTau2Normal",
         ("mu", "sigma"),
         _on_log_tau2(student=False),
+        _shift_log_tau2,
         median=lambda k: math.exp(0.5 * k["mu"]),
     ),
     PriorFamily(
         "LogTau2StudentT",
         ("nu", "mu", "sigma"),
         _on_log_tau2(student=True),
+        _shift_log_tau2,
         median=lambda k: math.exp(0.5 * k["mu"]),
     ),
     PriorFamily(
         "Tau2Uniform",
         ("upper",),
         _tau2_uniform,
+        _multiply_tau2,
         median=lambda k: math.sqrt(0.5 * k["upper"]),
     ),
     PriorFamily("Flat", (), lambda n, h, d: _pm().Flat(n, dims=d)),

@@ -5,9 +5,15 @@ bias form and features, θ structure), the priors as ``{dist, kwargs}`` with a `
 note (``default = true`` marks package defaults), the harmonization knobs and the sampler
 settings. Every knob can be overridden with ``key=value`` strings (the CLI's ``--set``):
 
-- ``priors.tau.sigma=1.0``: a hyperparameter of a prior;
-- ``priors.tau=rhodes_qol_nonpharm``: switch to a named alternative prior;
-- ``priors.gamma.single_centre.mu=0.05``: a feature-specific ``gamma`` prior;
+- ``priors.tau.sigma=1.0``: a hyperparameter of a prior, **on the analysis scale of the domain
+  being fitted** (md, smd, log_odds, log_rr; ``probability_logit`` for ``q_intercept``): the
+  model uses it exactly as typed; the prior's other kwargs come from its default, converted
+  to that scale (:meth:`PriorSpec.resolve`);
+- ``priors.tau.dist=HalfCauchy`` then ``priors.tau.beta=0.5``: another family, every kwarg set;
+- ``priors.tau=rhodes_qol_nonpharm``: switch to a named alternative prior (on its own scale);
+- ``priors.gamma.single_centre.mu=0.05``: a feature-specific ``gamma`` prior (a name that is
+  not a feature of the fitted model is an error when the model is built);
+- ``priors.pi_mean.fatigue.mu=0.1``: a value for one domain only (the domain must exist);
 - ``bias.form=mixture``, ``bias.features=design`` (lists are comma-separated);
 - ``harmonize.prepost_r=0.7``, ``sampler.draws=2000``, ``power_alpha=0.3``.
 """
@@ -24,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ccsvi_bayes.errors import InvalidModelSpec
-from ccsvi_bayes.priors import FAMILIES, PriorSpec, family
+from ccsvi_bayes.priors import ANALYSIS, FAMILIES, PriorSpec, canonical_scale, family
 from ccsvi_bayes.resources import bundled_dir
 
 __all__ = [
@@ -32,6 +38,7 @@ __all__ = [
     "ModelSpec",
     "PriorSpec",
     "available_models",
+    "check_override_targets",
     "load_spec",
 ]
 
@@ -179,7 +186,10 @@ class ModelSpec:
 
 
 def _family_only(prior: dict[str, Any]) -> Any:
-    out = {"dist": prior["dist"], "kwargs": sorted(prior["kwargs"])}
+    out = {
+        "dist": prior["dist"],
+        "kwargs": sorted(set(prior["kwargs"]) | set(prior.get("overrides", {}))),
+    }
     for name in ("log_odds",):
         if name in prior:
             out[name] = _family_only(prior[name])
@@ -292,7 +302,9 @@ def _from_raw(raw: dict[str, Any], where: str) -> ModelSpec:
     priors_raw = raw.get("priors", {})
     if not isinstance(priors_raw, dict):
         raise InvalidModelSpec(f"{name}: [priors] must be a table")
-    priors = {key: _prior(value, f"{name}: priors.{key}") for key, value in priors_raw.items()}
+    priors = {
+        key: _prior(value, f"{name}: priors.{key}", "smd") for key, value in priors_raw.items()
+    }
     return ModelSpec(
         name=raw["name"],
         description=str(raw.get("description", "")),
@@ -344,10 +356,17 @@ _PRIOR_KEYS = {
     "features",
     "alternatives",
     "selected",
+    "scale",
+    "overrides",
+    "domain_overrides",
 }
 
 
-def _prior(raw: Any, where: str) -> PriorSpec:
+def _prior(raw: Any, where: str, default_scale: str) -> PriorSpec:
+    """One prior table. ``default_scale`` is the scale when the table names none: ``smd`` for
+    a spec's priors (the package's defaults), ``log_odds`` for a ``log_odds`` variant, the
+    domain's own scale (``analysis``) for ``by_domain`` priors, the parent's for features and
+    alternatives."""
     if not isinstance(raw, dict):
         raise InvalidModelSpec(f"{where}: must be a table with dist and kwargs")
     extra = sorted(set(raw) - _PRIOR_KEYS)
@@ -363,14 +382,33 @@ def _prior(raw: Any, where: str) -> PriorSpec:
     kwargs = raw.get("kwargs", {})
     if not isinstance(kwargs, dict):
         raise InvalidModelSpec(f"{where}.kwargs must be a table")
-    _check_kwargs(str(dist), kwargs, where)
+    scale = canonical_scale(str(raw.get("scale", default_scale)), where)
+    overrides = _number_table(raw.get("overrides", {}), f"{where}.overrides")
+    fam = family(str(dist), where)
+    _check_kwargs(str(dist), {**kwargs, **overrides}, where)
+    domain_raw = raw.get("domain_overrides", {})
+    if not isinstance(domain_raw, dict):
+        raise InvalidModelSpec(f"{where}.domain_overrides must be a table")
+    domain_overrides = {
+        d: _number_table(v, f"{where}.domain_overrides.{d}") for d, v in domain_raw.items()
+    }
     nested = {}
-    for key in ("by_domain", "features", "alternatives"):
+    for key, sub_scale in (("by_domain", ANALYSIS), ("features", scale), ("alternatives", scale)):
         table = raw.get(key, {})
         if not isinstance(table, dict):
             raise InvalidModelSpec(f"{where}.{key} must be a table")
-        nested[key] = {k: _prior(v, f"{where}.{key}.{k}") for k, v in table.items()}
-    log_odds = _prior(raw["log_odds"], f"{where}.log_odds") if "log_odds" in raw else None
+        nested[key] = {k: _prior(v, f"{where}.{key}.{k}", sub_scale) for k, v in table.items()}
+    for d, values in domain_overrides.items():
+        used = nested["by_domain"].get(d)
+        kwargs_of = family(used.dist).kwargs if used is not None else fam.kwargs
+        bad = sorted(set(values) - set(kwargs_of))
+        if bad:
+            raise InvalidModelSpec(
+                f"{where}.{d}: no kwarg {', '.join(bad)} (kwargs: {', '.join(kwargs_of)})"
+            )
+    log_odds = (
+        _prior(raw["log_odds"], f"{where}.log_odds", "log_odds") if "log_odds" in raw else None
+    )
     return PriorSpec(
         dist=str(dist),
         kwargs={k: float(v) for k, v in kwargs.items()},
@@ -381,7 +419,47 @@ def _prior(raw: Any, where: str) -> PriorSpec:
         features=nested["features"],
         alternatives=nested["alternatives"],
         selected=str(raw.get("selected", "")),
+        scale=scale,
+        overrides=overrides,
+        domain_overrides=domain_overrides,
     )
+
+
+def _number_table(raw: Any, where: str) -> dict[str, float]:
+    if not isinstance(raw, dict):
+        raise InvalidModelSpec(f"{where} must be a table of numbers")
+    for key, value in raw.items():
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise InvalidModelSpec(f"{where}.{key} must be a number, got {value!r}")
+    return {str(k): float(v) for k, v in raw.items()}
+
+
+def check_override_targets(
+    spec: ModelSpec,
+    *,
+    domains: list[str] | tuple[str, ...],
+    features: dict[str, list[str] | tuple[str, ...]],
+) -> None:
+    """Reject user values aimed at a domain or feature that does not exist.
+
+    ``domains`` are the evidence set's outcomes; ``features`` maps a prior with
+    feature-specific entries (``gamma``, ``rho``) to the names the fitted model uses. A
+    ``priors.<p>.<X>.<kwarg>`` whose ``X`` is neither would do nothing, so it is an error
+    listing the valid names.
+    """
+    for param, prior in spec.priors.items():
+        for d in prior.domain_overrides:
+            if d not in domains:
+                raise InvalidModelSpec(
+                    f"--set priors.{param}.{d}: no outcome '{d}' in the evidence (outcomes: {', '.join(domains)})"
+                )
+        if param in features:
+            valid = list(features[param])
+            for f, sub in prior.features.items():
+                if (sub.overrides or sub.domain_overrides) and f not in valid:
+                    raise InvalidModelSpec(
+                        f"--set priors.{param}.{f}: '{f}' is not a feature of this model (features: {', '.join(valid) or 'none'})"
+                    )
 
 
 def _check_kwargs(dist: str, kwargs: Mapping[str, Any], where: str) -> None:
@@ -467,49 +545,77 @@ def _apply_override(raw: dict[str, Any], key: str, value: Any, name: str) -> Non
 
 
 def _override_prior(raw: dict[str, Any], parts: list[str], value: Any, key: str, name: str) -> None:
+    """Record a user value: ``overrides`` (analysis scale of the fitted domain), per domain in
+    ``domain_overrides``, per feature in the feature's own entry; ``dist`` replaces the prior."""
     priors = raw["priors"]
     if not parts or parts[0] not in priors:
         raise InvalidModelSpec(
             f"--set {key}: model '{name}' has no prior '{parts[0] if parts else ''}' (priors: {', '.join(sorted(priors))})"
         )
-    prior = priors[parts[0]]
-    if len(parts) == 1:  # switch to a named alternative
+    param = parts[0]
+    prior = priors[param]
+    if len(parts) == 1:  # switch to a named alternative (on the scale it declares)
         alternatives = prior.get("alternatives", {})
         if value not in alternatives:
             raise InvalidModelSpec(
                 f"--set {key}: unknown alternative {value!r} (known: {', '.join(alternatives) or 'none'})"
             )
         chosen = copy.deepcopy(alternatives[value])
+        chosen.setdefault("scale", prior.get("scale", "smd"))
         chosen["alternatives"] = alternatives
         chosen["selected"] = value
-        priors[parts[0]] = chosen
+        priors[param] = chosen
         return
-    if len(parts) == 3:  # feature-specific (gamma) or domain-specific prior kwarg
-        target_name, kwarg = parts[1], parts[2]
-        table_name = "features" if parts[0] in ("gamma", "rho") else "by_domain"
-        table = prior.setdefault(table_name, {})
-        if target_name not in table:
-            table[target_name] = {
+    if len(parts) > 3:
+        raise InvalidModelSpec(
+            f"--set {key}: use priors.{param}.<kwarg>, priors.{param}.dist or priors.{param}.<domain or feature>.<kwarg>"
+        )
+    kwarg = parts[-1]
+    if kwarg == "dist":
+        if len(parts) != 2:
+            raise InvalidModelSpec(
+                f"--set {key}: a family is switched for the whole prior (priors.{param}.dist)"
+            )
+        family(str(value), f"--set {key}")
+        priors[param] = {
+            "dist": value,
+            "kwargs": {},
+            "scale": ANALYSIS,
+            "overrides": {},
+            "source": f"user: dist={value} (every kwarg on the domain's analysis scale)",
+            "default": False,
+            "alternatives": prior.get("alternatives", {}),
+        }
+        return
+    if len(parts) == 3 and param in _FEATURE_PRIORS:  # feature-specific (gamma) or class (rho)
+        table = prior.setdefault("features", {})
+        if parts[1] not in table:
+            table[parts[1]] = {
                 "dist": prior["dist"],
                 "kwargs": dict(prior["kwargs"]),
-                "source": "user override",
+                "scale": prior.get("scale", "smd"),
+                "source": f"{prior.get('source', '')} (feature '{parts[1]}': user value)".strip(),
                 "default": False,
             }
-        target = table[target_name]
-        parts = [parts[0], kwarg]
+        target = table[parts[1]]
+        store = target.setdefault("overrides", {})
+        dist = target["dist"]
+    elif len(parts) == 3:  # one domain only
+        by_domain = prior.get("by_domain", {})
+        dist = by_domain[parts[1]]["dist"] if parts[1] in by_domain else prior["dist"]
+        store = prior.setdefault("domain_overrides", {}).setdefault(parts[1], {})
     else:
-        target = prior
-    kwarg = parts[1]
-    if kwarg == "dist":
-        target["dist"] = value
-        target["kwargs"] = {}
-        return
-    if kwarg not in target["kwargs"] and kwarg not in DISTRIBUTIONS.get(target["dist"], ()):
+        store = prior.setdefault("overrides", {})
+        dist = prior["dist"]
+    kwargs = DISTRIBUTIONS.get(dist, ())
+    if kwarg not in kwargs:
         raise InvalidModelSpec(
-            f"--set {key}: {target['dist']} has no kwarg '{kwarg}' (kwargs: {', '.join(target['kwargs']) or 'none'})"
+            f"--set {key}: {dist} has no kwarg '{kwarg}' (kwargs: {', '.join(kwargs) or 'none'})"
         )
     if not isinstance(value, int | float) or isinstance(value, bool):
         raise InvalidModelSpec(f"--set {key}: expected a number, got {value!r}")
-    target["kwargs"][kwarg] = float(value)
-    target["default"] = False
-    target["source"] = f"{target.get('source', '')} [overridden: {kwarg}={value}]".strip()
+    store[kwarg] = float(value)
+
+
+#: priors whose ``priors.<p>.<X>.<kwarg>`` names a feature (or class), not a domain
+_FEATURE_PRIORS = ("gamma", "rho")
