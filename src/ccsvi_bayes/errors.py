@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CcsviBayesError", "InvalidEvidence", "InvalidModelSpec", "Problem"]
+__all__ = ["CcsviBayesError", "InvalidEvidence", "InvalidModelSpec", "Problem", "SamplerInitError"]
 
 
 class CcsviBayesError(Exception):
-    """Base class of the errors the CLI turns into exit code 2."""
+    """Base class of the package's errors; the CLI prints the message (no traceback) and
+    exits with ``exit_code`` (2: invalid input; a subclass may say otherwise)."""
+
+    exit_code: int = 2
 
 
 @dataclass(frozen=True, order=True)
@@ -47,6 +50,11 @@ class InvalidEvidence(CcsviBayesError):
 
 class InvalidModelSpec(CcsviBayesError):
     """A model spec (or an override of it) is malformed."""
+
+
+class SamplerInitError(CcsviBayesError):
+    """The sampler cannot start: the log-density is not finite at any starting point
+    (extreme data or priors). Exit code 2: the input must change, not the sampler."""
 
 
 def _problem_key(p: Problem) -> tuple[str, int, str, str]:

@@ -5,19 +5,25 @@ calls the library; all rich output is in :mod:`ccsvi_bayes.cli.render`.
 
 Exit codes: 0 ok; 2 invalid input or arguments (message, no traceback); 3 convergence
 failed under ``--strict``; a :class:`~ccsvi_bayes.errors.CcsviBayesError` carries its own
-``exit_code``.
+``exit_code`` (also when it was raised in a worker process); 1 an internal failure (a worker
+process died, an unexpected error); 130 interrupted. Never a traceback, unless the
+environment variable ``CCSVI_BAYES_TRACEBACK=1`` asks for it.
 """
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
 from ccsvi_bayes import __version__
 from ccsvi_bayes.cli import check, fit, models, outcomes, render, run, sbc, validate
 from ccsvi_bayes.errors import CcsviBayesError
+
+if TYPE_CHECKING:
+    from ccsvi_bayes.inference.executors import WorkerError
 
 __all__ = ["app", "main"]
 
@@ -57,19 +63,80 @@ app.command("check")(check.check)
 app.command("sbc", cls=sbc.SbcCommand)(sbc.sbc)
 
 
-def main() -> None:
-    """Console-script entry point: package errors become exit 2 without a traceback.
+TRACEBACK_ENV = "CCSVI_BAYES_TRACEBACK"
 
-    Usage errors are click's (exit 2 with a usage message); everything else is ours.
+
+def main() -> None:
+    """Console-script entry point: every error is a message and an exit code, no traceback.
+
+    Usage errors are click's (exit 2 with a usage message); everything else is ours. A job
+    that failed in a worker process is reported by its label and cause; the worker's
+    traceback is shown only with ``CCSVI_BAYES_TRACEBACK=1``.
     """
+    debug = os.environ.get(TRACEBACK_ENV, "") not in ("", "0")
     try:
         app()
     except CcsviBayesError as exc:
-        render.error(exc)
-        sys.exit(int(getattr(exc, "exit_code", 2)))
+        if debug:
+            raise
+        worker_error = _worker_error(exc)
+        if worker_error is None:
+            render.error(exc)
+            sys.exit(int(getattr(exc, "exit_code", 2)))
+        code, cause = _worker_cause(worker_error)
+        render.error(f"{worker_error.label} failed: {cause}")
+        if worker_error.remote_traceback and code == 1:
+            render.error(f"(set {TRACEBACK_ENV}=1 to see the worker's traceback)")
+        sys.exit(code)
     except ValueError as exc:  # bad numbers from the maths layer: still no traceback
+        if debug:
+            raise
         render.error(exc)
         sys.exit(2)
+    except KeyboardInterrupt:
+        render.error("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # a bug: say so plainly, keep the traceback for those who ask
+        if debug:
+            raise
+        render.error(
+            f"internal error: {type(exc).__name__}: {exc} "
+            f"(set {TRACEBACK_ENV}=1 to see the traceback)"
+        )
+        sys.exit(1)
+
+
+def _worker_error(exc: CcsviBayesError) -> WorkerError | None:
+    """``exc`` as a :class:`WorkerError` (a job that failed in an executor), else None. The
+    executors module is looked up, not imported: ``--help`` and ``validate`` must not load
+    the sampling stack, and without it no job can have failed."""
+    module = sys.modules.get("ccsvi_bayes.inference.executors")
+    cls = getattr(module, "WorkerError", None)
+    return cast("WorkerError", exc) if cls is not None and isinstance(exc, cls) else None
+
+
+def _package_errors() -> dict[str, type[CcsviBayesError]]:
+    """Every :class:`CcsviBayesError` subclass by name (a worker's error arrives as text)."""
+    found: dict[str, type[CcsviBayesError]] = {}
+    todo: list[type[CcsviBayesError]] = [CcsviBayesError]
+    while todo:
+        cls = todo.pop()
+        found[cls.__name__] = cls
+        todo += cls.__subclasses__()
+    return found
+
+
+def _worker_cause(exc: WorkerError) -> tuple[int, str]:
+    """Exit code and message of a failed job: a package error keeps its own exit code and
+    message (it was raised in the worker); a dead worker or any other error is exit 1."""
+    original = exc.__cause__
+    if isinstance(original, CcsviBayesError):  # raised in this process
+        return int(getattr(original, "exit_code", 2)), str(original)
+    name, _, message = exc.cause.partition(": ")
+    cls = _package_errors().get(name)
+    if cls is not None and message:
+        return int(getattr(cls, "exit_code", 2)), message
+    return 1, exc.cause
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ import csv
 import hashlib
 import io
 import json
+import math
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,11 +33,16 @@ __all__ = [
     "AlternativeOption",
     "Domain",
     "Evidence",
+    "elicited_bias_table",
     "load_evidence",
 ]
 
 LINE = "_line"  # file line number of each row (header = line 1)
 ORIGIN = "_origin"  # file a row came from (or the alternative that added it)
+#: the per-study bias table of ``bias.form = elicited`` (mean and SD on the SMD scale)
+ELICITED_FILE = "elicited_bias.csv"
+ELICITED_COLUMNS = ("study_id", "bias_mean", "bias_sd", "source")
+ELICITED_OPTIONAL_COLUMNS = ("rationale",)
 
 _TABLES = {
     # name: (required columns, optional columns, required?)
@@ -43,12 +50,14 @@ _TABLES = {
     "arms": (V.ARMS_COLUMNS, V.ARMS_OPTIONAL_COLUMNS, True),
     "contrasts": (V.CONTRASTS_COLUMNS, V.CONTRASTS_OPTIONAL_COLUMNS, False),
     "instruments": (V.INSTRUMENTS_COLUMNS, V.INSTRUMENTS_OPTIONAL_COLUMNS, True),
+    "elicited_bias": (ELICITED_COLUMNS, ELICITED_OPTIONAL_COLUMNS, False),
 }
 _KEYS = {
     "studies": ["study_id"],
     "arms": ["study_id", "outcome", "instrument", "arm", "timepoint_weeks"],
     "contrasts": ["study_id", "outcome", "instrument", "timepoint_weeks"],
     "instruments": ["instrument"],
+    "elicited_bias": ["study_id"],
 }
 _BOOL = {"true": True, "false": False}
 
@@ -111,7 +120,8 @@ class Evidence:
     line number) and ``_origin``. Numbers are floats (blank = NaN); booleans are ``bool``;
     codes and text are ``str`` (blank = ``""``). ``assumptions`` maps every switch of
     ``alternatives.toml`` to the option in force; ``sha256`` digests the files and that
-    choice, so two fits of the same data and readings share it.
+    choice, so two fits of the same data and readings share it. ``elicited_bias`` is the
+    validated ``elicited_bias.csv`` (None when the folder has none).
     """
 
     name: str
@@ -126,6 +136,7 @@ class Evidence:
     assumptions: Mapping[str, str] = field(default_factory=dict)
     sha256: str = ""
     notices: tuple[str, ...] = ()
+    elicited_bias: pd.DataFrame | None = None
 
     def non_default_assumptions(self) -> dict[str, str]:
         """The switches read otherwise than the data as stored (switch -> option in force)."""
@@ -198,9 +209,7 @@ def load_evidence(
     for table, frame in raw.items():
         if frame is None:
             continue
-        problems += _validate_raw(table, frame)
-        typed[table] = _to_typed(table, frame)
-        problems += _validate_typed(table, typed[table])
+        problems += _checked(table, frame, typed)
 
     if "contrasts" not in typed and raw.get("contrasts") is None:
         typed["contrasts"] = _to_typed("contrasts", _empty_raw("contrasts"))
@@ -223,7 +232,32 @@ def load_evidence(
         assumptions=chosen,
         sha256=_digest(folder, chosen),
         notices=tuple(_notices(typed, domains)),
+        elicited_bias=typed.get("elicited_bias"),
     )
+
+
+def elicited_bias_table(evidence: Evidence, name: str = ELICITED_FILE) -> pd.DataFrame:
+    """The validated per-study bias table ``name`` of the evidence folder, indexed by study.
+
+    ``elicited_bias.csv`` was validated with the evidence set; another file named by a spec
+    (``bias.elicited_table``) is read and validated here with the same rules (columns,
+    finite numbers, ``bias_sd >= 0``, study ids known). Raises :class:`InvalidEvidence`.
+    """
+    if name == ELICITED_FILE and evidence.elicited_bias is not None:
+        frame = evidence.elicited_bias
+    else:
+        problems: list[Problem] = []
+        required, optional, _ = _TABLES["elicited_bias"]
+        raw = _read_table(evidence.path / name, required, optional, True, problems)
+        if raw is None:
+            raise InvalidEvidence(problems, str(evidence.path))
+        checked: dict[str, pd.DataFrame] = {}
+        problems += _checked("elicited_bias", raw, checked)
+        frame = checked["elicited_bias"]
+        problems += _unknown_studies(frame, set(evidence.studies["study_id"]))
+        if problems:
+            raise InvalidEvidence(problems, str(evidence.path))
+    return frame.set_index("study_id")
 
 
 def _read_toml(path: Path, problems: list[Problem], *, required: bool) -> dict[str, Any] | None:
@@ -231,15 +265,167 @@ def _read_toml(path: Path, problems: list[Problem], *, required: bool) -> dict[s
         if required:
             problems.append(Problem(path.name, None, None, "file not found"))
         return None
-    text = path.read_text(encoding="utf-8")
+    text = _read_text(path, problems)
+    if text is None:
+        return None
     if not text.strip():
         problems.append(Problem(path.name, None, None, "file is empty"))
         return None
     try:
-        return tomllib.loads(text)
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         problems.append(Problem(path.name, None, None, f"not valid TOML: {err}"))
         return None
+    problems += _non_finite_toml(path.name, text, doc)
+    return doc
+
+
+def _non_finite_toml(file: str, text: str, doc: Mapping[str, Any]) -> list[Problem]:
+    """Every inf/nan number of a TOML document (TOML spells them ``inf``, ``nan``, or an
+    overflowing literal such as ``1e999``), with its key path and, where found, its line."""
+    problems: list[Problem] = []
+    used: set[int] = set()
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{path}.{key}" if path else str(key))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{path}[{i}]")
+        elif isinstance(node, float) and not math.isfinite(node):
+            leaf = re.sub(r"(\[\d+\])+$", "", path).rsplit(".", 1)[-1]
+            line = _toml_line(text, leaf, used)
+            problems.append(
+                Problem(
+                    file,
+                    line,
+                    path,
+                    f"not a finite number: got {node!r} (inf, -inf and nan are not allowed)",
+                )
+            )
+
+    walk(doc, "")
+    return problems
+
+
+def _toml_line(text: str, leaf: str, used: set[int]) -> int | None:
+    """The first line not yet reported where ``leaf = ...`` carries a non-finite number."""
+    pattern = re.compile(rf"(?:^|[\s{{,\"']){re.escape(leaf)}[\"']?\s*=(.*)$")
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = pattern.search(line)
+        if number in used or match is None:
+            continue
+        tokens = re.findall(r"[+-]?(?:inf|nan)|[+-]?\d[\d_.eE+-]*", match.group(1))
+        for token in tokens:
+            try:
+                value = float(token.replace("_", ""))
+            except ValueError:
+                continue
+            if not math.isfinite(value):
+                used.add(number)
+                return number
+    return None
+
+
+#: byte-order marks of encodings other than UTF-8 (a UTF-8 BOM is accepted and dropped)
+_FOREIGN_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+_MAX_ENCODING_PROBLEMS = 10
+
+
+def _read_text(path: Path, problems: list[Problem]) -> str | None:
+    """A file's text (UTF-8, an optional UTF-8 byte-order mark dropped), or None with the
+    problems named: unreadable, another encoding (file, line and, for CSV, column of each
+    offending byte), binary content."""
+    name = path.name
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        problems.append(Problem(name, None, None, f"cannot read the file: {err.strerror or err}"))
+        return None
+    for bom, encoding in _FOREIGN_BOMS:
+        if data.startswith(bom):
+            problems.append(
+                Problem(
+                    name,
+                    1,
+                    None,
+                    f"the file is encoded as {encoding} (byte-order mark); save it as UTF-8",
+                )
+            )
+            return None
+    if b"\x00" in data:
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        problems.append(
+            Problem(
+                name,
+                line,
+                None,
+                "binary content (a NUL byte): not a text file; save it as UTF-8 text",
+            )
+        )
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    problems += _encoding_problems(name, data)
+    return None
+
+
+def _encoding_problems(name: str, data: bytes) -> list[Problem]:
+    """One problem per line with bytes that are not UTF-8 (the first few), naming the CSV
+    column where the file is a CSV, and what the bytes would read as in Windows-1252."""
+    text = data.decode("utf-8-sig", errors="surrogateescape")
+    hits: list[tuple[int, str | None, bytes]] = []  # (line, column, bytes)
+    if name.endswith(".csv"):
+        reader = csv.reader(io.StringIO(text))
+        header: list[str] = []
+        start = 1
+        for record in reader:
+            if not header:
+                header = [c.strip() for c in record]
+            for j, cell in enumerate(record):
+                bad = [i for i, ch in enumerate(cell) if _is_escaped_byte(ch)]
+                if bad:
+                    line = start + cell[: bad[0]].count("\n")
+                    column = header[j] if start > 1 and j < len(header) else None
+                    hits.append((line, column, _escaped_bytes(cell, bad)))
+            start = reader.line_num + 1
+    else:
+        for number, line_text in enumerate(text.splitlines(), start=1):
+            bad = [i for i, ch in enumerate(line_text) if _is_escaped_byte(ch)]
+            if bad:
+                hits.append((number, None, _escaped_bytes(line_text, bad)))
+    problems = [
+        Problem(
+            name,
+            line,
+            column,
+            f"not UTF-8 text: byte(s) {raw.hex(' ')} (in Windows-1252/Latin-1: "
+            f"{raw.decode('cp1252', errors='replace')!r}); save the file as UTF-8",
+        )
+        for line, column, raw in hits[:_MAX_ENCODING_PROBLEMS]
+    ]
+    if len(hits) > _MAX_ENCODING_PROBLEMS:
+        more = len(hits) - _MAX_ENCODING_PROBLEMS
+        problems.append(Problem(name, None, None, f"{more} more cell(s) or line(s) are not UTF-8"))
+    if not problems:  # undecodable, yet no cell found: still name the file
+        problems.append(Problem(name, None, None, "not UTF-8 text; save the file as UTF-8"))
+    return problems
+
+
+def _is_escaped_byte(ch: str) -> bool:
+    return "\udc80" <= ch <= "\udcff"
+
+
+def _escaped_bytes(text: str, positions: list[int]) -> bytes:
+    return bytes(ord(text[i]) - 0xDC00 for i in positions[:3])
 
 
 def _parse_domains(meta: dict[str, Any], problems: list[Problem]) -> dict[str, Domain]:
@@ -368,7 +554,9 @@ def _read_table(
         if must_exist:
             problems.append(Problem(name, None, None, "file not found"))
         return None
-    text = path.read_text(encoding="utf-8-sig")
+    text = _read_text(path, problems)
+    if text is None:
+        return None
     if not text.strip():
         problems.append(Problem(name, None, None, "file is empty (expected a header row)"))
         return None
@@ -593,15 +781,29 @@ def _cell(value: Any) -> str:
 
 
 # --- validation: text stage (pandera) --------------------------------------------------------
+def _parsed(s: pd.Series) -> pd.Series:
+    numeric: pd.Series = pd.to_numeric(s.where(s != ""), errors="coerce")
+    return numeric
+
+
+def _non_finite(s: pd.Series) -> pd.Series:
+    """Cells that spell a non-finite number: inf, -Infinity, nan, NaN, 1e999, ..."""
+    spelled: pd.Series = s.str.fullmatch(r"[+-]?(?:nan|inf|infinity)", case=False)
+    return spelled.fillna(False).astype(bool) | np.isinf(_parsed(s).astype(float))
+
+
 def _is_number(s: pd.Series) -> pd.Series:
-    numeric: pd.Series = pd.to_numeric(s, errors="coerce")
-    return s.eq("") | numeric.notna()
+    return s.eq("") | _parsed(s).notna() | _non_finite(s)
+
+
+def _is_finite(s: pd.Series) -> pd.Series:
+    return ~_non_finite(s)
 
 
 def _is_integer(s: pd.Series) -> pd.Series:
-    num: pd.Series = pd.to_numeric(s, errors="coerce")
+    num = _parsed(s)
     whole: pd.Series = num.notna() & np.isfinite(num) & (num == num.round())
-    return s.eq("") | whole
+    return s.eq("") | whole | _non_finite(s)
 
 
 def _required(s: pd.Series) -> pd.Series:
@@ -618,12 +820,19 @@ def _codes(codes: tuple[str, ...], *, blank: bool = False) -> pa.Check:
 
 _NUMBER = pa.Check(_is_number, error="not a number")
 _INTEGER = pa.Check(_is_integer, error="not a whole number")
+_NON_FINITE_REASON = "not a finite number"
+_FINITE = pa.Check(
+    _is_finite,
+    error=f"{_NON_FINITE_REASON} (inf, -inf and nan are not allowed; leave a missing value blank)",
+)
 _REQUIRED = pa.Check(_required, error="required value is blank")
 _BOOLEAN = pa.Check(lambda s: s.str.lower().isin(_BOOL), error="expected true or false")
 
 
 def _text_schema(table: str) -> pa.DataFrameSchema:
     def col(*checks: pa.Check) -> pa.Column:
+        if _NUMBER in checks or _INTEGER in checks:  # every numeric column: finite only
+            checks = (*checks, _FINITE)
         return pa.Column(str, list(checks), nullable=False)
 
     plain = col()
@@ -681,6 +890,14 @@ def _text_schema(table: str) -> pa.DataFrameSchema:
             "assumption": plain,
             "p_value": col(_NUMBER),
         }
+    elif table == "elicited_bias":
+        cols = {
+            "study_id": col(_REQUIRED),
+            "bias_mean": col(_REQUIRED, _NUMBER),
+            "bias_sd": col(_REQUIRED, _NUMBER),
+            "source": col(_REQUIRED),
+            "rationale": plain,
+        }
     else:
         cols = {
             "instrument": col(_REQUIRED),
@@ -697,6 +914,20 @@ def _text_schema(table: str) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(
         cols, unique=_KEYS[table], report_duplicates="exclude_first", strict=False
     )
+
+
+def _checked(table: str, frame: pd.DataFrame, typed: dict[str, pd.DataFrame]) -> list[Problem]:
+    """Validate one raw table as text, then typed (stored in ``typed[table]``). Value rules
+    are not reported again for a row with a non-finite cell: "must be > 0: got -inf" or
+    "no result" there would only echo the one real problem."""
+    text_problems = _validate_raw(table, frame)
+    typed[table] = _to_typed(table, frame)
+    non_finite_rows = {
+        (p.file, p.row) for p in text_problems if p.reason.startswith(_NON_FINITE_REASON)
+    }
+    return text_problems + [
+        p for p in _validate_typed(table, typed[table]) if (p.file, p.row) not in non_finite_rows
+    ]
 
 
 def _validate_raw(table: str, frame: pd.DataFrame) -> list[Problem]:
@@ -741,6 +972,7 @@ _NUMERIC = {
     "arms": ("timepoint_weeks", "n", "mean_change", "sd_change", "events", "p_value"),
     "contrasts": ("timepoint_weeks", "estimate", "se", "ci_low", "ci_high", "p_value"),
     "instruments": ("scale_min", "scale_max", "reference_sd", "mcid"),
+    "elicited_bias": ("bias_mean", "bias_sd"),
 }
 _BOOLEAN_COLS = {"studies": ("randomized", "prospective"), "instruments": ("higher_is_better",)}
 
@@ -846,6 +1078,8 @@ def _value_rules(table: str) -> list[tuple[str, Callable[[pd.DataFrame], pd.Seri
                 "no uncertainty: give se, a 95% CI (ci_low, ci_high) or p_value",
             ),
         ]
+    if table == "elicited_bias":  # bias_sd = 0: the bias is known exactly (reference design)
+        return [_positive("bias_sd", strict=False)]
     return [
         _positive("reference_sd"),
         _positive("mcid"),
@@ -936,6 +1170,9 @@ def _cross_checks(
         else None
     )
 
+    elicited = typed.get("elicited_bias")
+    if elicited is not None and control_of is not None:
+        problems += _unknown_studies(elicited, set(control_of))
     for table in ("arms", "contrasts"):
         frame = typed.get(table)
         if frame is None:
@@ -1020,6 +1257,19 @@ def _cross_checks(
             elif domain is not None:
                 problems += _contrast_scale_problem(file, line, row["measure"], domain)
     return problems
+
+
+def _unknown_studies(frame: pd.DataFrame, known: set[str]) -> list[Problem]:
+    return [
+        Problem(
+            str(row[ORIGIN]),
+            _line_of(row),
+            "study_id",
+            f"unknown study '{row['study_id']}' (not in studies.csv)",
+        )
+        for _, row in frame.iterrows()
+        if row["study_id"] and row["study_id"] not in known
+    ]
 
 
 def _contrast_scale_problem(

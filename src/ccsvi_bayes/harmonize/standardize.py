@@ -23,12 +23,14 @@ from ccsvi_bayes.harmonize import formulas as F
 
 __all__ = [
     "FEATURE_COLUMNS",
+    "UNKNOWN_CENTRES",
     "HarmonizationError",
     "HarmonizeOptions",
     "design_features",
     "harmonize",
     "log_rr_contrasts",
     "reference_sd",
+    "unknown_centres_note",
 ]
 
 FEATURE_COLUMNS = (
@@ -42,6 +44,10 @@ FEATURE_COLUMNS = (
     "single_centre",
     "wait_list",
 )
+
+
+#: readings of a blank ``centres`` (``HarmonizeOptions.unknown_centres``), default first
+UNKNOWN_CENTRES = ("multicentre", "single_centre")
 
 
 class HarmonizationError(CcsviBayesError):
@@ -60,6 +66,9 @@ class HarmonizeOptions:
     - ``responder``: ``"probit"`` (latent normal) or ``"logit"`` conversion of "improved" k/n.
     - ``responder_threshold``: improvement threshold in SD units for that conversion.
     - ``unknown_timepoint``: include rows with a blank timepoint (``"include"``) or not.
+    - ``unknown_centres``: how a study with a blank ``centres`` is read for the
+      ``single_centre`` design feature: ``"multicentre"`` (default: no single-centre bias)
+      or ``"single_centre"``. Either way the fit's notes name the studies it applied to.
     """
 
     sd_ref: Literal["reference", "change"] = "reference"
@@ -68,6 +77,7 @@ class HarmonizeOptions:
     responder: Literal["probit", "logit"] = "probit"
     responder_threshold: float = 0.0
     unknown_timepoint: Literal["include", "exclude"] = "include"
+    unknown_centres: Literal["multicentre", "single_centre"] = "multicentre"
 
     def __post_init__(self) -> None:
         checks = {
@@ -76,6 +86,7 @@ class HarmonizeOptions:
             "prepost_r": -1.0 <= self.prepost_r < 1.0,
             "responder": self.responder in ("probit", "logit"),
             "unknown_timepoint": self.unknown_timepoint in ("include", "exclude"),
+            "unknown_centres": self.unknown_centres in UNKNOWN_CENTRES,
         }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
@@ -87,14 +98,23 @@ class HarmonizeOptions:
         return asdict(self)
 
 
-def design_features(studies: pd.DataFrame, assessment: pd.Series | None = None) -> pd.DataFrame:
+def design_features(
+    studies: pd.DataFrame,
+    assessment: pd.Series | None = None,
+    unknown_centres: str = "multicentre",
+) -> pd.DataFrame:
     """Boolean design features per row of ``studies`` (True = the flaw is present).
 
     ``assessment`` (aligned with ``studies``) overrides ``outcome_assessment`` row by row,
     so that a clinician-rated EDSS row of a study with PRO main outcomes is not counted as
     patient-reported. The reference design (randomized, double-blind, sham/placebo,
-    prospective, multicentre) has every feature False.
+    prospective, multicentre) has every feature False. A blank ``centres`` is read as
+    ``unknown_centres`` says (``multicentre`` or ``single_centre``).
     """
+    if unknown_centres not in UNKNOWN_CENTRES:
+        raise HarmonizationError(
+            f"unknown_centres must be one of {', '.join(UNKNOWN_CENTRES)}, got {unknown_centres!r}"
+        )
     who = studies["outcome_assessment"] if assessment is None else assessment
     unblinded = studies["blinding"].eq("none")
     patient_reported = who.eq("patient_reported")
@@ -107,11 +127,26 @@ def design_features(studies: pd.DataFrame, assessment: pd.Series | None = None) 
             "unblinded_x_patient_reported": unblinded & patient_reported,
             "retrospective": ~studies["prospective"].astype(bool),
             "self_selected_survey": studies["design"].eq("survey"),
-            "single_centre": studies["centres"].eq(1),
+            "single_centre": studies["centres"].eq(1)
+            | (studies["centres"].isna() & (unknown_centres == "single_centre")),
             "wait_list": studies["control"].eq("usual_care"),
         },
         index=studies.index,
     )
+
+
+def unknown_centres_note(rows: pd.DataFrame, reading: str) -> list[str]:
+    """The note of a fit whose studies include some with a blank ``centres``: how they were
+    read for the ``single_centre`` feature and the switch that reads them otherwise."""
+    unknown = list(dict.fromkeys(rows.loc[rows["centres"].isna(), "study_id"]))
+    if not unknown:
+        return []
+    effect = "no single-centre bias" if reading == "multicentre" else "single-centre bias applies"
+    other = next(r for r in UNKNOWN_CENTRES if r != reading)
+    return [
+        f"centres unknown for {', '.join(unknown)}: read as {reading} ({effect}); "
+        f"--set harmonize.unknown_centres={other} reads them as {other}"
+    ]
 
 
 def harmonize(
@@ -170,7 +205,9 @@ def harmonize(
     ]
     facts = studies.loc[rows["study_id"], study_cols].reset_index(drop=True)
     rows = pd.concat([rows.reset_index(drop=True), facts], axis=1)
-    features = design_features(rows.assign(outcome_assessment=rows["assessment"]))
+    features = design_features(
+        rows.assign(outcome_assessment=rows["assessment"]), unknown_centres=opts.unknown_centres
+    )
     rows = pd.concat([rows, features], axis=1)
 
     sd_ref = _reference_sds(evidence, rows, domain, opts)
@@ -191,6 +228,8 @@ def harmonize(
     rows["proportion"] = rows["events"] / rows["n"]
 
     rows["included"], rows["exclusion_reason"] = _select(rows, domain, opts, notes)
+    for i in rows.index[rows["centres"].isna()]:
+        notes[i].append(f"centres unknown: read as {opts.unknown_centres} (unknown_centres)")
     rows["harmonization"] = ["; ".join(n) for n in notes]
     rows = rows.rename(
         columns={"mean_change": "raw_mean", "sd_change": "raw_sd", LINE: "line", ORIGIN: "file"}

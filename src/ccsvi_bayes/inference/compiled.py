@@ -7,11 +7,19 @@ when either changes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pymc as pm
+
+from ccsvi_bayes.errors import SamplerInitError
+
+#: jittered starting points tried (besides the model's own initial point) before a model
+#: whose log-density is nowhere finite is reported instead of handed to nutpie (which fails
+#: with "All initialization points failed" and can then crash the process)
+INIT_TRIES = 8
 
 
 class CompiledModel:
@@ -50,6 +58,12 @@ class CompiledModel:
         self.data_names = [str(v.name) for v in model.data_vars]
         data_inputs = {v: v.type(name=v.name) for v in model.data_vars}
         graphs = graph_replace([logp, grad, *outputs], {**replace, **data_inputs}, strict=False)
+        self._model, self._flat, self._replace, self._data_inputs = (
+            model,
+            flat,
+            replace,
+            data_inputs,
+        )
         ins = [flat, *data_inputs.values()]
         f_logp = pytensor.function(ins, graphs[:2], mode="NUMBA", on_unused_input="ignore")
         f_expand = pytensor.function(ins, graphs[2:], mode="NUMBA", on_unused_input="ignore")
@@ -61,6 +75,7 @@ class CompiledModel:
         self.dtypes = {v.name: np.asarray(v.get_value()).dtype for v in model.data_vars}
         defaults = [np.asarray(v.get_value()) for v in model.data_vars]
         x0 = np.concatenate([np.ravel(point[v.name]) for v in self.value_vars]).astype(float)
+        self._x0 = x0
         values = self._expand(x0, *defaults, *self._expand_extra)
         self.shapes = [np.shape(v) for v in values]
         self.dims = {n: tuple(model.named_vars_to_dims.get(n, ())) for n in self.names}
@@ -77,9 +92,84 @@ class CompiledModel:
 
         self._init = init
 
+    def check_initial_point(self, inputs: Mapping[str, np.ndarray]) -> None:
+        """Raise :class:`SamplerInitError` when the log-density (or its gradient) is not
+        finite at the model's initial point nor at any of :data:`INIT_TRIES` jittered
+        starting points, naming the non-finite inputs and log-density terms."""
+        data = [np.array(inputs[n], dtype=self.dtypes[n], order="C") for n in self.data_names]
+        starts = [self._x0, *(self._init(seed) for seed in range(INIT_TRIES))]
+        values = []
+        for x in starts:
+            value, grad = self._logp(x, *data, *self._logp_extra)
+            if math.isfinite(float(value)) and bool(np.all(np.isfinite(grad))):
+                return
+            values.append(float(value))
+        reasons = []
+        bad_inputs = [
+            f"{name} ({int(np.size(a) - np.isfinite(a).sum())} of {np.size(a)} values)"
+            for name, a in zip(self.data_names, data, strict=True)
+            if np.issubdtype(a.dtype, np.floating) and not np.all(np.isfinite(a))
+        ]
+        if bad_inputs:
+            reasons.append(f"non-finite model inputs: {', '.join(bad_inputs)}")
+        terms = self._non_finite_terms(data)
+        if terms:
+            reasons.append(f"non-finite log-density terms at the initial point: {terms}")
+        shown = "nan" if all(math.isnan(v) for v in values) else f"{values[0]:g}"
+        raise SamplerInitError(
+            f"the sampler cannot start: the log-density is {shown} (or its gradient is not "
+            f"finite) at the initial point and at {INIT_TRIES} jittered starting points"
+            + (f"; {'; '.join(reasons)}" if reasons else "")
+            + ". Look for extreme values in the data (a tiny SD or SE, a huge estimate) or a "
+            "prior that excludes them"
+        )
+
+    def _non_finite_terms(self, data: list[np.ndarray]) -> str:
+        """``name[label] = value`` for each log-density term (element) that is not finite at
+        the initial point, labelled by the variable's coordinates (compiled on demand: only a
+        failing model pays for it)."""
+        try:
+            import pytensor
+            from pytensor.graph.replace import graph_replace
+
+            model = self._model
+            variables = [*model.free_RVs, *model.observed_RVs]
+            terms = model.logp(vars=variables, jacobian=True, sum=False)
+            graphs = graph_replace(terms, {**self._replace, **self._data_inputs}, strict=False)
+            fn = pytensor.function(
+                [self._flat, *self._data_inputs.values()],
+                graphs,
+                on_unused_input="ignore",
+                mode="FAST_COMPILE",
+            )
+            values = fn(self._x0, *data)
+        except Exception:  # a diagnosis only: never hide the error it explains
+            return ""
+        coords = {k: list(v) for k, v in self._model.coords.items() if v is not None}
+        found: list[str] = []
+        for var, value in zip(variables, values, strict=True):
+            array = np.asarray(value, dtype=float)
+            if array.ndim == 0:
+                if not np.isfinite(array):
+                    found.append(f"{var.name} = {float(array):g}")
+                continue
+            dims = self._model.named_vars_to_dims.get(var.name) or ()
+            for index in zip(*np.nonzero(~np.isfinite(array)), strict=True):
+                labels = [
+                    str(coords[d][i]) if d in coords and i < len(coords[d]) else str(i)
+                    for d, i in zip(dims, index, strict=False)
+                ] or [str(i) for i in index]
+                found.append(f"{var.name}[{', '.join(labels)}] = {float(array[index]):g}")
+        if len(found) > 10:
+            found = [*found[:10], f"and {len(found) - 10} more"]
+        return ", ".join(found)
+
     def with_inputs(self, inputs: Mapping[str, np.ndarray]) -> Any:
+        """A nutpie model with ``inputs`` bound; :meth:`check_initial_point` first, so a
+        model that cannot start is a clear error rather than a failing sampler."""
         from nutpie.compiled_pyfunc import from_pyfunc
 
+        self.check_initial_point(inputs)
         data = [np.array(inputs[n], dtype=self.dtypes[n], order="C") for n in self.data_names]
         logp_args = [None, *data, *self._logp_extra]
         expand_args = [None, *data, *self._expand_extra]

@@ -41,8 +41,9 @@ import pytensor.tensor as pt
 
 from ccsvi_bayes.errors import CcsviBayesError, InvalidModelSpec
 from ccsvi_bayes.evidence import Domain, Evidence
+from ccsvi_bayes.evidence.load import elicited_bias_table
 from ccsvi_bayes.harmonize import FEATURE_COLUMNS, HarmonizeOptions, reference_sd
-from ccsvi_bayes.harmonize.standardize import log_rr_contrasts
+from ccsvi_bayes.harmonize.standardize import log_rr_contrasts, unknown_centres_note
 from ccsvi_bayes.models.hyper import HyperView, prior_rv
 from ccsvi_bayes.priors import EffectivePrior, conversion, family
 from ccsvi_bayes.specs import ModelSpec, check_override_targets
@@ -128,6 +129,9 @@ def prepare_data(evidence: Evidence, harmonized: pd.DataFrame, spec: ModelSpec) 
     studies = tuple(dict.fromkeys(rows["study_id"]))  # file order, unique
     study_table = rows.drop_duplicates("study_id").set_index("study_id").loc[list(studies)]
     features = _resolve_features(spec, study_table)
+    if "single_centre" in features:  # a blank centres is read by a documented, switchable rule
+        reading = harmonized.attrs.get("options", {}).get("unknown_centres", "multicentre")
+        notes += unknown_centres_note(study_table.reset_index(), str(reading))
     check_override_targets(spec, domains=tuple(evidence.domains), features={"gamma": features})
     x = _feature_matrix(features, study_table)
     index = {sid: i for i, sid in enumerate(studies)}
@@ -274,21 +278,20 @@ def _feature_matrix(features: tuple[str, ...], studies: pd.DataFrame) -> np.ndar
 def _elicited_table(
     evidence: Evidence, spec: ModelSpec, studies: tuple[str, ...], x: np.ndarray
 ) -> pd.DataFrame:
-    path = evidence.path / str(spec.bias["elicited_table"])
-    if not path.is_file():
+    """Per-study bias mean and SD of the model's studies, from the validated table the spec
+    names (``elicited_bias.csv`` is validated with the evidence set, another file here)."""
+    name = str(spec.bias["elicited_table"])
+    if not (evidence.path / name).is_file():
         raise InvalidModelSpec(
-            f"bias.form = elicited needs {path.name} in the evidence folder ({path})"
+            f"bias.form = elicited needs {name} in the evidence folder ({evidence.path / name})"
         )
-    table = pd.read_csv(path, dtype={"study_id": str})
-    missing = [c for c in ("study_id", "bias_mean", "bias_sd", "source") if c not in table.columns]
-    if missing:
-        raise InvalidModelSpec(f"{path.name}: missing column(s) {', '.join(missing)}")
-    table = table.set_index("study_id")
+    table = elicited_bias_table(evidence, name)
     absent = [s for s in studies if s not in table.index]
     if absent:
-        raise InvalidModelSpec(f"{path.name}: no elicited bias for {', '.join(absent)}")
-    if (table["bias_sd"] < 0).any():
-        raise InvalidModelSpec(f"{path.name}: bias_sd must be >= 0")
+        raise InvalidModelSpec(
+            f"{name}: no elicited bias for {', '.join(absent)} (add a row per study the model uses, "
+            f"or choose another bias.form: none, design, mixture)"
+        )
     return table.loc[list(studies), ["bias_mean", "bias_sd"]].astype(float)
 
 

@@ -90,8 +90,8 @@ def prepare_harms_data(evidence: Evidence, spec: ModelSpec, outcome: str) -> Mod
             f"harm models need a binary (count) outcome; '{outcome}' is {domain.scale}"
         )
     rows = harmonize(evidence, outcome, HarmonizeOptions(**spec.harmonize))
+    notes: list[str] = _unused_rows_notes(rows)
     rows = rows[rows["included"] & (rows["row_kind"] == "count")].copy()
-    notes: list[str] = []
     rows, selected = select_studies(rows, spec.studies)
     notes += selected
     unit = spec.harms["denominator"]
@@ -140,6 +140,27 @@ def prepare_harms_data(evidence: Evidence, spec: ModelSpec, outcome: str) -> Mod
         binary=True,
         notes=tuple(notes),
     )
+
+
+def _unused_rows_notes(rows: pd.DataFrame) -> list[str]:
+    """Why rows of the harm endpoint that harmonization kept do not enter the harms model:
+    it is arm-based (events of n per arm), so a contrast row (an odds or risk ratio) cannot
+    be used. Nothing is left out without a word."""
+    unused = rows[rows["included"].astype(bool) & (rows["row_kind"] != "count")]
+    if unused.empty:
+        return []
+    where = []
+    for _, r in unused.iterrows():
+        line = f" line {int(r['line'])}" if pd.notna(r["line"]) and int(r["line"]) > 0 else ""
+        measure = f", {r['measure']}" if r["measure"] else ""
+        where.append(f"{r['study_id']} ({r['file']}{line}{measure})")
+    counts = set(rows.loc[rows["row_kind"] == "count", "study_id"])
+    lost = sorted(set(unused["study_id"]) - counts)
+    tail = f"; studies with no arm counts, so not in this model: {', '.join(lost)}" if lost else ""
+    return [
+        "left out (the harms model is arm-based and needs events of n per arm; "
+        f"contrast rows cannot enter it): {', '.join(where)}{tail}"
+    ]
 
 
 def ascertainment_classes(data: ModelData, spec: ModelSpec) -> list[str]:

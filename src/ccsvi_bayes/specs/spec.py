@@ -76,6 +76,7 @@ _ENUMS: dict[str, tuple[str, ...]] = {
     "harmonize.sd_impute": ("reference_sd", "pooled_change_sd"),
     "harmonize.responder": ("probit", "logit"),
     "harmonize.unknown_timepoint": ("include", "exclude"),
+    "harmonize.unknown_centres": ("multicentre", "single_centre"),
     "sampler.engine": ("nuts", "exact"),
     "sampler.backend": ("nutpie", "nutpie_numba", "pymc"),
     "harms.endpoint": ("", "sae_any", "complication_major"),
@@ -98,6 +99,7 @@ _HARMONIZE_DEFAULTS: dict[str, Any] = {
     "responder": "probit",
     "responder_threshold": 0.0,
     "unknown_timepoint": "include",
+    "unknown_centres": "multicentre",
 }
 _HARMS_DEFAULTS: dict[str, Any] = {
     "endpoint": "",
