@@ -360,6 +360,7 @@ def test_sampler_init_failure_through_the_cli(tmp_path: Path) -> None:
     output = proc.stdout + proc.stderr
     assert proc.returncode == 2, output
     assert "the sampler cannot start" in output, output
+    assert "naive / ipd, chains" in output, output  # the fit is named, then the chain group
     assert "y_contrast[PPV01:contrast] = -inf" in output, output
     assert "Traceback" not in output, output
     assert not (tmp_path / "out" / "summary.json").exists()
@@ -385,7 +386,7 @@ def test_worker_death_through_the_cli(
     output = capsys.readouterr()
     text = output.out + output.err
     assert code == 1, text
-    assert "chains" in text, text
+    assert "naive / ipd, chains" in text, text
     assert "worker process died" in text, text
     assert "Traceback" not in text, text
 

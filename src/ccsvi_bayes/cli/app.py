@@ -130,7 +130,7 @@ def _worker_cause(exc: WorkerError) -> tuple[int, str]:
     """Exit code and message of a failed job: a package error keeps its own exit code and
     message (it was raised in the worker); a dead worker or any other error is exit 1."""
     original = exc.__cause__
-    if isinstance(original, CcsviBayesError):  # raised in this process
+    if isinstance(original, CcsviBayesError) and _worker_error(original) is None:  # in process
         return int(getattr(original, "exit_code", 2)), str(original)
     name, _, message = exc.cause.partition(": ")
     cls = _package_errors().get(name)

@@ -22,6 +22,7 @@ from ccsvi_bayes.evidence import Evidence, load_evidence
 from ccsvi_bayes.inference import (
     Diagnostics,
     SamplerSettings,
+    WorkerError,
     add_predictive_groups,
     enforce_gate,
     model_signature,
@@ -94,7 +95,15 @@ def fit(
         pm_model = family.build(data, spec)
         inputs = family.inputs(data, spec)
         key = (spec.family, spec.structure_key(), model_signature(pm_model))
-        idata, diagnostics = run_nuts(pm_model, inputs, key, settings)
+        try:
+            idata, diagnostics = run_nuts(pm_model, inputs, key, settings)
+        except WorkerError as exc:  # name the fit, not only the chain group
+            raise WorkerError(
+                f"{spec.name} / {outcome}, {exc.label}",
+                exc.cause,
+                remote_traceback=exc.remote_traceback,
+                completed=exc.completed,
+            ) from exc.__cause__  # the original error when raised in this process
         if predictive:
             idata = add_predictive_groups(pm_model, idata, inputs, seed)
     else:
