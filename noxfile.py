@@ -71,6 +71,7 @@ def readme(session: nox.Session) -> None:
     out = session.posargs[0] if session.posargs else "results"
     session.run("ccsvi-bayes", "run", "--out", out)
     session.run("python", "scripts/readme_tables.py", out, "README.md")
+    session.run("python", "scripts/published_table.py", "README.md")
 
 
 @nox.session(python=PYTHON, default=False)

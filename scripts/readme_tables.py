@@ -160,6 +160,10 @@ def load_run(out: Path) -> dict[tuple[str, str], dict[str, Any]]:
     return summaries
 
 
+#: blocks another script rewrites (scripts/published_table.py); left as they are here
+OTHER_SCRIPTS = ("published",)
+
+
 def render(name: str, summaries: Mapping[tuple[str, str], Mapping[str, Any]]) -> str:
     if name == "harms":
         return harms_table(summaries)
@@ -171,7 +175,11 @@ def render(name: str, summaries: Mapping[tuple[str, str], Mapping[str, Any]]) ->
 def rewrite(text: str, summaries: Mapping[tuple[str, str], Mapping[str, Any]]) -> str:
     """``text`` with every generated block replaced; everything else kept byte for byte."""
     return MARKER.sub(
-        lambda m: m["begin"] + render(m["name"], summaries) + m["end"],
+        lambda m: (
+            m.group(0)
+            if m["name"] in OTHER_SCRIPTS
+            else m["begin"] + render(m["name"], summaries) + m["end"]
+        ),
         text,
     )
 

@@ -75,11 +75,23 @@ def test_reference_design_has_zero_bias(ev) -> None:  # type: ignore[no-untyped-
 
 
 def test_wait_list_offset_on_control_arm_only(ev) -> None:  # type: ignore[no-untyped-def]
-    _spec, data, _m = built(ev, "bias_adjusted", "global_improvement")
+    # NAP20's responder row is clinician-rated: under placebo_response=all ω applies anyway
+    _spec, data, _m = built(ev, "bias_adjusted", "global_improvement", ["placebo_response=all"])
     nap = list(data.studies).index("NAP20")
     rows = data.arm[data.arm["study_idx"] == nap]
     assert rows.loc[rows["treat"] == 0, "wait_list"].tolist() == [1]
     assert rows.loc[rows["treat"] == 1, "wait_list"].tolist() == [0]
+
+
+def test_wait_list_offset_only_where_the_outcome_is_patient_reported(ev) -> None:  # type: ignore[no-untyped-def]
+    """Defaults by outcome type: a clinician-rated wait-list row gets ω = 0 (and says so)."""
+    _spec, data, m = built(ev, "bias_adjusted", "global_improvement")
+    assert data.arm["wait_list"].sum() == 0
+    assert "omega" not in m.named_vars
+    assert data.placebo["omega_not_applied"] == ["NAP20"]
+    assert any("ω not applied to NAP20" in n for n in data.notes)
+    _spec, data, m = built(ev, "bias_adjusted", "global_improvement", ["placebo_response=none"])
+    assert data.placebo["pi_mean_default"] == "neutral"
 
 
 def test_naive_zeroes_pi_for_single_arm_studies(ev) -> None:  # type: ignore[no-untyped-def]
@@ -121,7 +133,7 @@ def test_compile_cache_key_tells_structures_apart(ev) -> None:  # type: ignore[n
     from ccsvi_bayes.inference import model_signature
 
     _s1, d1, relapse = built(ev, "bias_adjusted", "relapse")
-    _s2, d2, improved = built(ev, "bias_adjusted", "global_improvement")
+    _s2, d2, improved = built(ev, "bias_adjusted", "global_improvement", ["placebo_response=all"])
     assert d1.shape_key == d2.shape_key
     assert "omega" in improved.named_vars
     assert "omega" not in relapse.named_vars

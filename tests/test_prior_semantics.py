@@ -255,3 +255,13 @@ def test_gamma_family_is_built_as_requested() -> None:
     assert type(model["gamma"].owner.op).__name__ == "StudentTRV"
     labels, values = hyperparameters(data, spec)
     assert dict(zip(labels, values, strict=True))[f"gamma.nu[{data.features[0]}]"] == 4.0
+
+
+def test_a_spec_in_the_wrong_encoding_is_named(tmp_path: Path) -> None:
+    from ccsvi_bayes.errors import InvalidModelSpec
+    from ccsvi_bayes.specs import load_spec
+
+    spec = tmp_path / "latin1.toml"
+    spec.write_bytes('name = "x"\ndescription = "caf\xe9"\n'.encode("latin-1"))
+    with pytest.raises(InvalidModelSpec, match=r"latin1\.toml: line 2: not UTF-8"):
+        load_spec(str(spec))

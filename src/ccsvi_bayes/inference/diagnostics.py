@@ -157,7 +157,8 @@ def known_constant(model: Any, inputs: Mapping[str, np.ndarray]) -> dict[str, np
     """The quantities of ``model`` that are constant by construction, by name.
 
     Whole quantities: deterministics with no random variable among their ancestors (a
-    ``Fixed`` prior, ρ ≡ 1 without ascertainment). Entries: π where ``pi_mask`` is 0, ρ where
+    ``Fixed`` prior, ρ ≡ 1 without ascertainment), and study-level quantities whose scale is
+    ``Fixed`` at 0 (:data:`SCALE_DEPENDENTS`). Entries: π where ``pi_mask`` is 0, ρ where
     ``rho_mask`` is 0, β where a study has no design flaw (``x`` row 0, ``kappa_scale`` 0) or
     an elicited bias SD of 0.
     """
@@ -178,10 +179,35 @@ def known_constant(model: Any, inputs: Mapping[str, np.ndarray]) -> dict[str, np
     elif "bias_sd" in inputs:
         masks["beta"] = _zero(inputs["bias_sd"])
     names = set(model.named_vars)
+    for scale, dependents in SCALE_DEPENDENTS.items():  # a Fixed scale of 0: no spread
+        if _fixed_at_zero(model, inputs, scale):
+            for name in dependents:
+                if name in names:
+                    out.setdefault(name, None)
     for name, mask in masks.items():
         if mask is not None and name in names and name not in out and mask.any():
             out[name] = mask
     return out
+
+
+#: study-level quantities that are constant when the scale prior on the left is Fixed at 0
+SCALE_DEPENDENTS: dict[str, tuple[str, ...]] = {
+    "alpha_sd": ("alpha",),
+    "tau": ("delta_study", "theta"),
+    "pi_sd": ("pi",),
+}
+
+
+def _fixed_at_zero(model: Any, inputs: Mapping[str, np.ndarray], scale: str) -> bool:
+    """Whether ``scale`` is a ``Fixed`` prior whose value (in the ``hyper`` vector) is 0."""
+    var = model.named_vars.get(scale)
+    if var is None or var in model.free_RVs or "hyper" not in inputs:
+        return False
+    labels = list(model.coords.get("hyperparameter") or ())
+    label = f"{scale}.value"
+    if label not in labels:
+        return False
+    return bool(np.asarray(inputs["hyper"], dtype=float)[labels.index(label)] == 0.0)
 
 
 def _zero(values: np.ndarray | None) -> np.ndarray | None:

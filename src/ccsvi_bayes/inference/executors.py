@@ -23,11 +23,13 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sys
 import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
 from ccsvi_bayes.errors import CcsviBayesError
@@ -168,6 +170,31 @@ def _start_forkserver(ctx: Any, preload: Sequence[str]) -> None:
             os.environ.pop(k, None)
 
 
+@contextmanager
+def _main_hidden() -> Iterator[None]:
+    """Hide ``__main__``'s file and spec while workers start.
+
+    Forkserver children otherwise re-import the user's script (or ``python -m`` module) as
+    ``__mp_main__``: a script without an ``if __name__ == "__main__":`` guard would run its
+    fits again in every worker, and ``<stdin>`` cannot be imported at all. Jobs are package
+    functions, so workers never need ``__main__``.
+    """
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    saved: dict[str, Any] = {
+        k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__
+    }
+    main.__dict__.pop("__file__", None)
+    main.__dict__["__spec__"] = None
+    try:
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
+
+
 class _Failure:
     """What a worker sends back instead of raising: exceptions may not pickle."""
 
@@ -227,11 +254,12 @@ class ProcessExecutor:
         names = _labels(labels, len(jobs))
         if not jobs:
             return []
-        pool = self._get_pool()
         futures: dict[Future[Any], int] = {}
         try:
-            for i, job in enumerate(jobs):
-                futures[pool.submit(_call, fn, job)] = i
+            with _main_hidden():  # workers start on submit
+                pool = self._get_pool()
+                for i, job in enumerate(jobs):
+                    futures[pool.submit(_call, fn, job)] = i
         except BrokenProcessPool as exc:
             self._discard_pool()
             for future in futures:

@@ -87,6 +87,10 @@ def clear_cache() -> None:
 RETRY_MAX_FACTOR = 4
 
 
+#: retries after a failed gate, each addressing what failed in the attempt before it
+MAX_RETRIES = 2
+
+
 def run_nuts(
     model: pm.Model,
     inputs: Mapping[str, np.ndarray],
@@ -98,7 +102,8 @@ def run_nuts(
     draws (scaled by the shortfall, at most ×4) and longer tuning; R-hat or a non-finite
     R-hat/ESS → longer tuning and more draws.
 
-    Returns the last attempt and its diagnostics, which record what the retry changed and
+    Up to :data:`MAX_RETRIES` retries, each fixing what failed in the attempt before it.
+    Returns the last attempt and its diagnostics, which record what the retries changed and
     the first attempt's figures (``converged`` may be False: the caller warns, or raises
     :class:`ConvergenceError` under ``--strict``).
     """
@@ -111,17 +116,44 @@ def run_nuts(
         sampler=settings.backend,
         constant=constant,
     )
-    if diag.converged:
-        return idata, diag
-    retry, target_accept, record = retry_plan(diag, settings)
-    log.warning("convergence gate failed (%s); retrying: %s", diag.message(), record["reasons"])
-    idata = _sample_once(model, inputs, key, retry, target_accept)
-    final = diagnose(
-        idata, attempts=2, target_accept=target_accept, sampler=settings.backend, constant=constant
-    )
-    final.retry = record
-    final.first_attempt = diag.gate_figures()
-    return idata, final
+    first = diag.gate_figures()
+    records: list[dict[str, Any]] = []
+    current, target_accept = settings, settings.target_accept
+    for attempt in range(2, 2 + MAX_RETRIES):
+        if diag.converged:
+            break
+        # each retry addresses what failed in the attempt before it (cumulatively): e.g. an
+        # ESS shortfall fixed by more draws can meet a rare divergence, fixed next time
+        current, target_accept, record = retry_plan(
+            diag, replace(current, target_accept=target_accept)
+        )
+        log.warning("convergence gate failed (%s); retrying: %s", diag.message(), record["reasons"])
+        records.append(record)
+        idata = _sample_once(model, inputs, key, current, target_accept)
+        diag = diagnose(
+            idata,
+            attempts=attempt,
+            target_accept=target_accept,
+            sampler=settings.backend,
+            constant=constant,
+        )
+    if records:
+        diag.retry = records[0] if len(records) == 1 else _merge_records(records)
+        diag.first_attempt = first
+    return idata, diag
+
+
+def _merge_records(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """One record of several retries: every reason, and each setting's first and last value."""
+    changed: dict[str, dict[str, float]] = {}
+    for record in records:
+        for name, step in record["changed"].items():
+            changed.setdefault(name, {"from": step["from"], "to": step["to"]})["to"] = step["to"]
+    return {
+        "reasons": [r for record in records for r in record["reasons"]],
+        "changed": changed,
+        "retries": len(records),
+    }
 
 
 def retry_plan(

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -45,7 +45,7 @@ from ccsvi_bayes.evidence.load import elicited_bias_table
 from ccsvi_bayes.harmonize import FEATURE_COLUMNS, HarmonizeOptions, reference_sd
 from ccsvi_bayes.harmonize.standardize import log_rr_contrasts, unknown_centres_note
 from ccsvi_bayes.models.hyper import HyperView, prior_rv
-from ccsvi_bayes.priors import EffectivePrior, conversion, family
+from ccsvi_bayes.priors import EffectivePrior, PriorSpec, conversion, family
 from ccsvi_bayes.specs import ModelSpec, check_override_targets
 from ccsvi_bayes.vocabulary import Dim
 
@@ -86,6 +86,8 @@ class ModelData:
     notes: tuple[str, ...] = ()
     #: the reporting instrument's reference SD (md domains: moves SMD-scale priors to md)
     reference_sd: float | None = None
+    #: which placebo-response defaults apply and why (:func:`placebo_defaults`)
+    placebo: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def shape_key(self) -> tuple[int, ...]:
@@ -136,6 +138,9 @@ def prepare_data(evidence: Evidence, harmonized: pd.DataFrame, spec: ModelSpec) 
     x = _feature_matrix(features, study_table)
     index = {sid: i for i, sid in enumerate(studies)}
 
+    placebo = placebo_defaults(rows, spec, binary=binary or domain.scale == "log_rr")
+    rows = rows.assign(wait_list=rows["wait_list"].astype(bool) & placebo["row_basis"])
+    notes += [placebo["note"]] if placebo["note"] else []
     arm_rows = rows[rows["row_kind"] != "contrast"]
     arm = pd.DataFrame(
         {
@@ -189,7 +194,78 @@ def prepare_data(evidence: Evidence, harmonized: pd.DataFrame, spec: ModelSpec) 
         elicited=elicited,
         notes=tuple(notes),
         reference_sd=ref_sd,
+        placebo={k: v for k, v in placebo.items() if k != "row_basis"},
     )
+
+
+#: neutral π̄ defaults where no placebo response is assumed (summary ``defaults_applied``)
+NEUTRAL_PI_MEAN = {
+    "smd": PriorSpec(
+        "Normal",
+        {"mu": 0.0, "sigma": 0.5},
+        "Neutral default: no placebo response assumed (outcome not patient-reported); change "
+        "without treatment centred on 0, SD 0.5 allows moderate natural-history change.",
+        default=True,
+        scale="smd",
+    ),
+    "log_odds": PriorSpec(
+        "Normal",
+        {"mu": 0.0, "sigma": 2.0},
+        "Neutral default: control-arm log odds of the event, weakly informative (95% of "
+        "baseline risks between 2% and 98%); no placebo response assumed.",
+        default=True,
+        scale="log_odds",
+    ),
+}
+
+
+def placebo_defaults(rows: pd.DataFrame, spec: ModelSpec, *, binary: bool) -> dict[str, Any]:
+    """Where the placebo-response defaults belong (DESIGN §4, defaults by outcome type).
+
+    π̄'s default prior and the wait-list offset ω encode the placebo response of
+    patient-reported outcomes. ``placebo_response = "auto"`` applies them to patient-reported
+    rows only (outcome assessment of the study, or of the instrument where it says so);
+    clinician-rated, imaging, registry or laboratory rows, and rows whose assessment is not
+    given, get ω = 0 and, on a domain without patient-reported rows, a neutral π̄ prior.
+    ``all`` keeps the placebo defaults everywhere; ``none`` uses neutral defaults everywhere.
+    Binary domains always use the neutral baseline-log-odds π̄ unless the spec has a prior
+    for that domain (π̄ is a baseline there, not a placebo response on the SMD scale).
+    """
+    reported = rows["patient_reported"].astype(bool) if "patient_reported" in rows else None
+    mode = spec.placebo_response
+    if mode == "all":
+        basis = pd.Series(True, index=rows.index)
+    elif mode == "none" or reported is None:
+        basis = pd.Series(False, index=rows.index)
+    else:
+        basis = reported
+    waitlisted = rows["wait_list"].astype(bool)
+    omega_rows = sorted(set(rows.loc[waitlisted & basis, "study_id"]))
+    dropped = sorted(set(rows.loc[waitlisted & ~basis, "study_id"]))
+    any_basis = bool(basis.any())
+    pi_prior = "placebo_response" if any_basis and not binary else "neutral"
+    why = {
+        "auto": "patient-reported rows only (placebo_response = auto)",
+        "all": "every row (placebo_response = all)",
+        "none": "nowhere (placebo_response = none)",
+    }[mode]
+    note = ""
+    if dropped and "omega" in spec.priors:
+        note = (
+            f"wait-list/usual-care offset ω not applied to {', '.join(dropped)}: their outcome "
+            "is not patient-reported, so no placebo response is missing (ω = 0; "
+            "--set placebo_response=all applies it)"
+        )
+    return {
+        "placebo_response": mode,
+        "applies_to": why,
+        "patient_reported_studies": sorted(set(rows.loc[basis, "study_id"])),
+        "omega_studies": omega_rows,
+        "omega_not_applied": dropped,
+        "pi_mean_default": pi_prior,
+        "note": note,
+        "row_basis": basis,
+    }
 
 
 def select_studies(rows: pd.DataFrame, studies: str) -> tuple[pd.DataFrame, list[str]]:
@@ -475,12 +551,28 @@ def analysis_scale(data: ModelData) -> str:
 def _prior_for(
     param: str, data: ModelData, spec: ModelSpec, feature: str | None = None
 ) -> EffectivePrior:
-    return spec.priors[param].resolve(
+    prior = spec.priors[param]
+    if param == "pi_mean" and _neutral_pi_mean(prior, data):
+        neutral = NEUTRAL_PI_MEAN[
+            "log_odds" if data.binary or data.domain.scale == "log_rr" else "smd"
+        ]
+        prior = replace(neutral, overrides=prior.overrides, domain_overrides=prior.domain_overrides)
+    return prior.resolve(
         data.domain.id,
         analysis_scale(data),
         feature,
         reference_sd=data.reference_sd,
         where=f"priors.{param}",
+    )
+
+
+def _neutral_pi_mean(prior: PriorSpec, data: ModelData) -> bool:
+    """π̄'s placebo-response default gives way to the neutral one (not a prior the spec
+    wrote for this domain, nor a named alternative the user chose)."""
+    return (
+        data.placebo.get("pi_mean_default") == "neutral"
+        and data.domain.id not in prior.by_domain
+        and not prior.selected
     )
 
 

@@ -63,7 +63,7 @@ def harms_summary(result: FitResult) -> dict[str, Any]:
     summary = {
         **provenance_header(result),
         "endpoint": data.domain.endpoint,
-        "direction": "risks of the harmful event; risk_difference and odds_ratio are treatment vs control (above 0 / 1 = more harm with venoplasty)",
+        "direction": "risks of the harmful event; risk_difference and odds_ratio are treatment vs control (above 0 / 1 = more harm with treatment)",
         "risk_treatment": _short(risk_t),
         "risk_control": _short(risk_c),
         "risk_difference": _short(rd),

@@ -148,7 +148,7 @@ def fit_summary(result: FitResult) -> dict[str, Any]:
     theta_new = mu + scale * rng.standard_normal(mu.shape[0])
     summary: dict[str, Any] = {
         **provenance_header(result),
-        "direction": "positive = benefit (venoplasty better than control)",
+        "direction": "positive = benefit (treatment better than control)",
         "effect": effect,
         "predictive": {
             **_short(theta_new),
@@ -158,6 +158,7 @@ def fit_summary(result: FitResult) -> dict[str, Any]:
         "bias": _bias_summary(result),
         "studies": _study_summaries(result),
         "diagnostics": result.diagnostics.as_dict(),
+        "defaults_applied": {"placebo_response": dict(result.data.placebo)},
         "notes": list(result.notes),
     }
     if exact:  # analytic τ and predictive summaries of the exact engine, not Monte Carlo

@@ -55,6 +55,7 @@ _MODEL_KEYS = {
     "theta",
     "tau_by_design",
     "design_centring",
+    "placebo_response",
     "power_alpha",
     "exact_engine",
     "bias",
@@ -70,6 +71,7 @@ _ENUMS: dict[str, tuple[str, ...]] = {
     "single_arm_pi": ("shared", "zero"),
     "theta": ("normal", "three_level"),
     "design_centring": ("auto", "centred", "non_centred"),
+    "placebo_response": ("auto", "all", "none"),
     "bias.form": ("none", "design", "elicited", "mixture"),
     "bias.kappa_scaling": ("indicator", "sqrt_count"),
     "harmonize.sd_ref": ("reference", "change"),
@@ -134,6 +136,9 @@ class ModelSpec:
     sampler: Mapping[str, Any]
     harms: Mapping[str, Any] = field(default_factory=lambda: dict(_HARMS_DEFAULTS))
     design_centring: str = "auto"
+    #: where the placebo-response defaults (π̄ prior, wait-list offset ω) apply: ``auto`` =
+    #: patient-reported rows only; ``all`` = every row; ``none`` = nowhere (neutral defaults)
+    placebo_response: str = "auto"
     path: str = ""
     overrides: tuple[str, ...] = ()
 
@@ -163,6 +168,7 @@ class ModelSpec:
             "theta": self.theta,
             "tau_by_design": self.tau_by_design,
             "design_centring": self.design_centring,
+            "placebo_response": self.placebo_response,
             "power_alpha": self.power_alpha,
             "exact_engine": self.exact_engine,
             "bias": {
@@ -227,9 +233,15 @@ def load_spec(
     if not path.is_file():
         raise InvalidModelSpec(f"{path}: model spec not found")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[: err.start].count(b"\n") + 1
+        raise InvalidModelSpec(
+            f"{path}: line {line}: not UTF-8 (byte {err.object[err.start : err.start + 1]!r}); "
+            "save the file as UTF-8"
+        ) from None
     except tomllib.TOMLDecodeError as err:
-        raise InvalidModelSpec(f"{path.name}: not valid TOML: {err}") from None
+        raise InvalidModelSpec(f"{path}: not valid TOML: {err}") from None
     spec = _from_raw(raw, str(path))
     return spec.with_overrides(overrides)
 
@@ -262,6 +274,7 @@ def _from_raw(raw: dict[str, Any], where: str) -> ModelSpec:
         "single_arm_pi": raw.get("single_arm_pi", "shared"),
         "theta": raw.get("theta", "normal"),
         "design_centring": raw.get("design_centring", "auto"),
+        "placebo_response": raw.get("placebo_response", "auto"),
         "family": raw["family"],
     }
     for key, value in [
@@ -317,6 +330,7 @@ def _from_raw(raw: dict[str, Any], where: str) -> ModelSpec:
         theta=fields["theta"],
         tau_by_design=bool(raw.get("tau_by_design", False)),
         design_centring=fields["design_centring"],
+        placebo_response=fields["placebo_response"],
         power_alpha=power_alpha,
         exact_engine=bool(raw.get("exact_engine", False)),
         bias=bias,
