@@ -39,20 +39,33 @@ def row(name: str, case: dict[str, Any]) -> str:
     effect, tau, sign = summary["effect"], summary["heterogeneity"]["tau"], case["sign"]
     printed = case["printed"]
     sets = " ".join(f"`--set {s}`" for s in case["sets"])
+    low, high = sorted((sign * effect["q025"], sign * effect["q975"]))
+    ours = f"{sign * effect['median']:.4f} ({low:.4f} to {high:.4f})"
+    if "mu_q025" in printed:  # a Monte Carlo analysis printed quantiles
+        paper = f"{printed['mu_median']:.4f} ({printed['mu_q025']:.4f} to {printed['mu_q975']:.4f})"
+    else:
+        paper = f"{printed['mu_median']:.4f} (SD {printed['mu_sd']:.4f})"
+        ours = f"{sign * effect['median']:.4f} (SD {effect['sd']:.4f})"
+    tau_key = "tau_mean" if "tau_mean" in printed else "tau_median"
+    tau_ours = tau["mean"] if tau_key == "tau_mean" else None
+    tau_text = (
+        f"mean {printed[tau_key]:.4f} / {tau_ours:.4f}"
+        if tau_ours is not None
+        else f"97.5% {printed['tau_q975']:.4f} / {tau['q975']:.4f}"
+    )
+    mc = " (Monte Carlo)" if case.get("monte_carlo") else ""
     return (
         f"| {case['source']} | {case['scale']} | {case['priors']}: {sets} "
-        f"| {printed['mu_median']:.4f} / {sign * effect['median']:.4f} "
-        f"| {printed['mu_sd']:.4f} / {effect['sd']:.4f} "
-        f"| {printed['tau_mean']:.4f} / {tau['mean']:.4f} |"
+        f"| {paper}{mc} / {ours} | {tau_text} |"
     )
 
 
 def table() -> str:
     cases = tomllib.loads((PUBLISHED / "cases.toml").read_text(encoding="utf-8"))
     lines = [
-        "| analysis | scale | priors as typed | μ median, paper / ours | μ SD, paper / ours "
-        "| τ mean, paper / ours |",
-        "|---|---|---|---|---|---|",
+        "| analysis | scale | priors as typed | μ median (95% CrI or SD), paper / ours "
+        "| τ, paper / ours |",
+        "|---|---|---|---|---|",
         *(row(name, case) for name, case in cases.items()),
     ]
     return "\n".join(lines) + "\n"
