@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, cast
 import typer
 
 from ccsvi_bayes import __version__
-from ccsvi_bayes.cli import check, fit, models, outcomes, render, run, sbc, validate
+from ccsvi_bayes.cli import check, fit, models, outcomes, render, run, sbc, sensitivity, validate
 from ccsvi_bayes.errors import CcsviBayesError
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ app.command("fit")(fit.fit_command)
 app.command("run")(run.run)
 app.command("check")(check.check)
 app.command("sbc", cls=sbc.SbcCommand)(sbc.sbc)
+app.command("sensitivity")(sensitivity.sensitivity)
 
 
 TRACEBACK_ENV = "CCSVI_BAYES_TRACEBACK"

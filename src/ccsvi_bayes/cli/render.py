@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from ccsvi_bayes.checks.sbc import SBCResult
     from ccsvi_bayes.evidence import Evidence
+    from ccsvi_bayes.sensitivity import GridOutcome, GridPlan
     from ccsvi_bayes.specs import ModelSpec
 
 out = Console()
@@ -359,3 +360,57 @@ def sbc_table(results: Sequence[SBCResult], n_sims: int, *, quick: bool) -> None
             "[green]yes[/]" if res.calibrated else "[red]NO[/]",
         )
     out.print(table)
+
+
+# sensitivity --------------------------------------------------------------------------------
+
+
+@contextmanager
+def sensitivity_progress(plan: GridPlan, out_dir: Path) -> Iterator[Callable[[Any, Any], None]]:
+    """The grid's progress bar (done/total, ETA); yields ``on_scenario(scenario, row)``."""
+    from rich.progress import TimeRemainingColumn
+
+    out.print(
+        f"sensitivity: {plan.model} / {plan.outcome}, {len(plan.scenarios)} scenario(s) over "
+        f"{', '.join(plan.knob_names) or 'spec defaults'} → {out_dir}"
+    )
+    progress = _progress()
+    progress.columns = (*progress.columns, TimeRemainingColumn())
+    with progress:
+        task = progress.add_task("scenarios", total=len(plan.scenarios))
+
+        def step(scenario: Any, row: Any) -> None:
+            progress.update(
+                task, advance=1, description=f"{scenario.label}: {row['status']} ({row['path']})"
+            )
+
+        yield step
+
+
+def sensitivity_report(plan: GridPlan, outcome: GridOutcome, out_dir: Path) -> None:
+    """One line per scenario (knobs, path, effect, P(benefit), P(> MCID), status)."""
+    table = Table(title=f"{plan.model} / {plan.outcome}: sensitivity (positive effect = benefit)")
+    for col in (
+        "scenario",
+        "knobs",
+        "path",
+        "effect (95% CrI)",
+        "P(benefit)",
+        "P(>MCID)",
+        "status",
+    ):
+        table.add_column(col)
+    for row in outcome.rows:
+        knobs = ", ".join(f"{k}={row[k]}" for k in plan.knob_names if row.get(k) not in (None, ""))
+        est = prob = mcid = ""
+        if row.get("effect_mean") is not None:
+            est = f"{row['effect_mean']:+.3f} ({row['effect_q025']:+.3f} to {row['effect_q975']:+.3f})"
+            prob = f"{row['prob_benefit']:.3f}"
+            mcid = "" if row.get("prob_mcid") is None else f"{row['prob_mcid']:.3f}"
+        state = row["status"] if row["status"] == "done" else f"[red]{row['status']}[/]"
+        table.add_row(
+            row["scenario_id"], knobs or "defaults", row.get("path", ""), est, prob, mcid, state
+        )
+    out.print(table)
+    out.print(f"{outcome.computed} computed, {outcome.reused} reused from earlier runs")
+    wrote(out_dir / "scenarios.csv")

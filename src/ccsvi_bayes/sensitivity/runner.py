@@ -1,0 +1,233 @@
+"""Run a scenario grid into a store that loses nothing.
+
+Each scenario's result goes to ``OUT/scenarios/<id>/summary.json`` (the fit's summary plus a
+``scenario`` block: knobs, path, status, reason, dropped studies, seconds), written atomically
+through :mod:`ccsvi_bayes.results.store`; the index ``OUT/scenarios.csv`` is rewritten
+atomically after every scenario. A rerun reuses every scenario whose summary records the same
+id and status ``done`` (nothing is recomputed) and tries the others again, so a run killed at
+any moment resumes where it stopped, with no partial file. A scenario that fails (a package
+error, a convergence failure after the retries, any other exception) is recorded as
+``failed`` with its reason, never dropped.
+
+Each scenario is fitted by :func:`ccsvi_bayes.fitting.fit` without predictive groups: by the
+exact NNHM engine when the scenario reduces to the NNHM (path ``exact``), otherwise by NUTS
+(path ``nuts``), whose compiled model is cached per process (and per worker) by structure, so
+scenarios of one structure compile once and only swap data and hyperparameters.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ccsvi_bayes.errors import CcsviBayesError
+from ccsvi_bayes.evidence import Evidence, load_evidence
+from ccsvi_bayes.fitting import fit
+from ccsvi_bayes.fitting.api import nnhm_reasons
+from ccsvi_bayes.models import model_family
+from ccsvi_bayes.results.store import read_json, write_atomic, write_json
+from ccsvi_bayes.sensitivity.grid import GridPlan, Scenario, exclude_studies
+from ccsvi_bayes.specs import load_spec
+
+__all__ = [
+    "INDEX_COLUMNS",
+    "INDEX_FILE",
+    "SCENARIOS_DIR",
+    "GridIncomplete",
+    "GridOutcome",
+    "run_grid",
+    "scenario_folder",
+]
+
+INDEX_FILE = "scenarios.csv"
+SCENARIOS_DIR = "scenarios"
+#: columns of ``scenarios.csv`` after the scenario id and the knob columns
+INDEX_COLUMNS = (
+    "path",
+    "status",
+    "reason",
+    "dropped_studies",
+    "effect_mean",
+    "effect_q025",
+    "effect_q975",
+    "prob_benefit",
+    "prob_mcid",
+    "rhat_max",
+    "ess_bulk_min",
+    "ess_tail_min",
+    "divergences",
+    "converged",
+    "seconds",
+)
+
+
+class GridIncomplete(CcsviBayesError):
+    """Some scenarios failed; they are recorded in ``scenarios.csv`` with their reasons."""
+
+    exit_code = 3
+
+
+@dataclass
+class GridOutcome:
+    """What a run did: one index row per scenario, and how many were reused or computed."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    reused: int = 0
+    computed: int = 0
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return [r for r in self.rows if r["status"] == "failed"]
+
+
+def scenario_folder(out_dir: Path, scenario: Scenario) -> Path:
+    return Path(out_dir) / SCENARIOS_DIR / scenario.id
+
+
+def run_grid(
+    plan: GridPlan,
+    out_dir: Path,
+    *,
+    on_scenario: Callable[[Scenario, Mapping[str, Any]], None] | None = None,
+) -> GridOutcome:
+    """Fit every scenario of ``plan`` not already done under ``out_dir``; return the index.
+
+    ``on_scenario(scenario, row)`` is called after each scenario (reused or computed).
+    """
+    out_dir = Path(out_dir)
+    (out_dir / SCENARIOS_DIR).mkdir(parents=True, exist_ok=True)
+    rows: dict[str, dict[str, Any]] = {s.id: _pending_row(s) for s in plan.scenarios}
+    outcome = GridOutcome()
+    readings: dict[str, Evidence] = {}
+    for scenario in plan.scenarios:
+        folder = scenario_folder(out_dir, scenario)
+        done = _finished(folder, scenario)
+        if done is not None:
+            outcome.reused += 1
+            record = done
+        else:
+            record = _run_one(plan, scenario, readings)
+            folder.mkdir(parents=True, exist_ok=True)
+            write_json(folder / "summary.json", record, "summary")
+            outcome.computed += 1
+        rows[scenario.id] = _index_row(scenario, record)
+        _write_index(out_dir / INDEX_FILE, plan, rows.values())
+        if on_scenario is not None:
+            on_scenario(scenario, rows[scenario.id])
+    outcome.rows = list(rows.values())
+    return outcome
+
+
+def _finished(folder: Path, scenario: Scenario) -> dict[str, Any] | None:
+    """The written summary of ``scenario`` when it finished (same id, status done)."""
+    summary = read_json(folder / "summary.json")
+    block = (summary or {}).get("scenario") or {}
+    if summary is not None and block.get("id") == scenario.id and block.get("status") == "done":
+        return summary
+    return None
+
+
+def _evidence(plan: GridPlan, scenario: Scenario, readings: dict[str, Evidence]) -> Evidence:
+    reading = json.dumps(dict(sorted(scenario.assumptions.items())))
+    if reading not in readings:
+        readings[reading] = load_evidence(plan.evidence_path, dict(scenario.assumptions) or None)
+    return exclude_studies(readings[reading], scenario.dropped_studies)
+
+
+def _run_one(plan: GridPlan, scenario: Scenario, readings: dict[str, Evidence]) -> dict[str, Any]:
+    """Fit one scenario; its summary with the ``scenario`` block (never raises for a fit
+    that fails: the failure is the record)."""
+    start = time.perf_counter()
+    block: dict[str, Any] = {
+        "id": scenario.id,
+        "knobs": dict(scenario.knobs),
+        "dropped_studies": list(scenario.dropped_studies),
+        "path": "",
+        "status": "failed",
+        "reason": "",
+    }
+    summary: dict[str, Any] = {"model": plan.model, "outcome": plan.outcome}
+    try:
+        ev = _evidence(plan, scenario, readings)
+        spec = load_spec(plan.model, dict(scenario.sets))
+        family = model_family(spec.family)
+        _rows, data = family.prepare(ev, spec, plan.outcome)
+        exact = family.exact_engine and not nnhm_reasons(data, spec)
+        block["path"] = "exact" if exact else "nuts"
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")  # the gate's warning is this scenario's reason
+            result = fit(
+                ev,
+                model=spec,
+                outcome=plan.outcome,
+                seed=plan.seed,
+                engine=block["path"],
+                draws=plan.draws,
+                predictive=False,
+            )
+        summary = result.summary_dict()
+        if summary["diagnostics"].get("converged", True):
+            block["status"] = "done"
+        else:
+            block["reason"] = "; ".join(
+                str(w.message) for w in caught if "convergence gate" in str(w.message)
+            ) or ("convergence gate failed: " + result.diagnostics.message())
+    except CcsviBayesError as exc:
+        block["reason"] = str(exc)
+    except Exception as exc:  # a bug must not lose the grid: record it and go on
+        block["reason"] = f"internal error: {type(exc).__name__}: {exc}"
+    block["seconds"] = round(time.perf_counter() - start, 3)
+    return {**summary, "scenario": block}
+
+
+def _pending_row(scenario: Scenario) -> dict[str, Any]:
+    return {
+        "scenario_id": scenario.id,
+        **dict(scenario.knobs),
+        "status": "pending",
+        "dropped_studies": ";".join(scenario.dropped_studies),
+    }
+
+
+def _index_row(scenario: Scenario, record: Mapping[str, Any]) -> dict[str, Any]:
+    block = record["scenario"]
+    effect = record.get("effect") or {}
+    diag = record.get("diagnostics") or {}
+    return {
+        "scenario_id": scenario.id,
+        **dict(scenario.knobs),
+        "path": block.get("path", ""),
+        "status": block["status"],
+        "reason": block.get("reason", ""),
+        "dropped_studies": ";".join(block.get("dropped_studies", [])),
+        "effect_mean": effect.get("mean"),
+        "effect_q025": effect.get("q025"),
+        "effect_q975": effect.get("q975"),
+        "prob_benefit": effect.get("prob_benefit"),
+        "prob_mcid": effect.get("prob_mcid"),
+        "rhat_max": diag.get("rhat_max"),
+        "ess_bulk_min": diag.get("ess_bulk_min"),
+        "ess_tail_min": diag.get("ess_tail_min"),
+        "divergences": diag.get("divergences"),
+        "converged": diag.get("converged"),
+        "seconds": block.get("seconds"),
+    }
+
+
+def _write_index(path: Path, plan: GridPlan, rows: Any) -> None:
+    """``scenarios.csv``, atomically (a blank knob is the spec's own value)."""
+    buffer = io.StringIO()
+    columns = ["scenario_id", *plan.knob_names, *INDEX_COLUMNS]
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    text = buffer.getvalue()
+    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
