@@ -9,12 +9,15 @@ from ccsvi_bayes.inference.diagnostics import (
     enforce_gate,
 )
 from ccsvi_bayes.inference.executors import (
+    DaskExecutor,
     Executor,
     InProcessExecutor,
     ProcessExecutor,
+    SchedulerError,
     WorkerError,
     get_executor,
     shutdown_executors,
+    use_executor,
 )
 from ccsvi_bayes.inference.nuts import (
     PortableModel,
@@ -34,12 +37,14 @@ from ccsvi_bayes.inference.predictive import (
 __all__ = [
     "GATE",
     "ConvergenceError",
+    "DaskExecutor",
     "Diagnostics",
     "Executor",
     "InProcessExecutor",
     "PortableModel",
     "ProcessExecutor",
     "SamplerSettings",
+    "SchedulerError",
     "WorkerError",
     "add_predictive_groups",
     "clear_cache",
@@ -53,4 +58,5 @@ __all__ = [
     "sample_retrying_divergences",
     "set_model_data",
     "shutdown_executors",
+    "use_executor",
 ]
