@@ -64,7 +64,9 @@ def local_cluster() -> Iterator[DaskExecutor]:
             n_workers=2,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            # a free port: with None the scheduler's HTTP server still takes 8787, which
+            # another cluster (another test run) may hold: a warning, so an error here
+            dashboard_address=":0",
             host="127.0.0.1",
         )
     executor = DaskExecutor(cluster=cluster)
@@ -110,6 +112,48 @@ def test_dead_worker_is_an_error_not_a_hang(local_cluster: DaskExecutor) -> None
     # the nanny restarts the worker: the cluster keeps working
     local_cluster.client.wait_for_workers(2, timeout=30)
     assert local_cluster.map(square_later, [1, 2]) == [1, 4]
+
+
+def test_no_workers_is_an_error_not_a_hang() -> None:
+    cluster = distributed.LocalCluster(
+        n_workers=0, processes=True, dashboard_address=":0", host="127.0.0.1"
+    )
+    executor = DaskExecutor(cluster=cluster, no_workers_timeout=1.0, poll_interval=0.2)
+    try:
+        start = time.monotonic()
+        with pytest.raises(WorkerError, match="no Dask worker has been connected") as info:
+            executor.map(square_later, [1, 2], labels=["first", "second"])
+        assert info.value.label == "first"
+        assert cluster.scheduler_address in info.value.cause
+        assert time.monotonic() - start < 10
+    finally:
+        executor.shutdown()
+        cluster.close()
+
+
+SCRIPT = """
+import math
+from ccsvi_bayes.inference.executors import DaskExecutor
+print("script body ran", flush=True)
+executor = DaskExecutor(n_workers=1)
+print(executor.map(math.sqrt, [4.0, 9.0]), flush=True)
+executor.shutdown()
+"""
+
+
+def test_own_local_cluster_workers_do_not_rerun_the_script() -> None:
+    """A script without a main guard, read from stdin: the spawned workers must not import
+    it (they would run it again, or fail on '<stdin>')."""
+    out = subprocess.run(
+        [sys.executable, "-"],
+        input=SCRIPT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.splitlines() == ["script body ran", "[2.0, 3.0]"], out.stderr[-3000:]
 
 
 def test_use_executor_routes_get_executor() -> None:

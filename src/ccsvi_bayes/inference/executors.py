@@ -603,7 +603,8 @@ def _local_cluster(n_workers: int) -> Any:
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            # a free port: with None the scheduler's HTTP server still takes 8787 (or warns)
+            dashboard_address=":0",
         )
 
 
