@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from ccsvi_bayes.cli import app
 
-COMMANDS = ("validate", "outcomes", "models", "fit", "run", "check", "sbc")
+COMMANDS = ("validate", "outcomes", "models", "fit", "run", "check", "sbc", "sensitivity")
 CLI_DIR = Path(importlib.import_module("ccsvi_bayes.cli.render").__file__ or "").parent
 MAX_COMMAND_LINES = 150
 
