@@ -45,6 +45,7 @@ from ccsvi_bayes.priors import FAMILIES
 __all__ = [
     "DEFAULT_MU_PRIOR",
     "DEFAULT_TAU_PRIOR",
+    "SCENARIO_KEYS",
     "TAU_FAMILIES",
     "ExactModel",
     "ExactPosterior",
@@ -54,6 +55,7 @@ __all__ = [
     "log_marginal_likelihood",
     "nnhm_exact",
     "nnhm_exact_batch",
+    "nnhm_exact_scenarios",
     "parse_mu_prior",
     "parse_tau_prior",
     "reml",
@@ -171,137 +173,187 @@ class TauPrior:
 
     def logpdf(self, tau: FloatArray) -> FloatArray:
         """Log density per unit tau (``-inf`` outside the support; Tau2Flat: log 2tau)."""
-        t = np.asarray(tau, dtype=np.float64)
-        d = self.dist
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if d == "HalfNormal":
-                s = self["sigma"]
-                out = 0.5 * math.log(2.0 / math.pi) - math.log(s) - 0.5 * (t / s) ** 2
-            elif d == "HalfCauchy":
-                b = self["beta"]
-                out = math.log(2.0 / (math.pi * b)) - np.log1p((t / b) ** 2)
-            elif d == "HalfStudentT":
-                s = self["sigma"]
-                out = math.log(2.0 / s) + _t_logpdf(t / s, self["nu"])
-            elif d == "Exponential":
-                lam = self["lam"]
-                out = math.log(lam) - lam * t
-            elif d == "Uniform":
-                lo, hi = self.support
-                out = np.where((t >= lo) & (t <= hi), -math.log(hi - lo), -np.inf)
-            elif d == "LogNormal":
-                mu, s = self["mu"], self["sigma"]
-                lt = np.log(t)
-                out = -lt - math.log(s) - 0.5 * _LOG2PI - 0.5 * ((lt - mu) / s) ** 2
-            elif d == "LogTau2Normal":  # u = 2 log tau ~ N(mu, sigma); du/dtau = 2/tau
-                mu, s = self["mu"], self["sigma"]
-                u = 2.0 * np.log(t)
-                out = math.log(2.0) - np.log(t) - math.log(s) - 0.5 * _LOG2PI
-                out = out - 0.5 * ((u - mu) / s) ** 2
-            elif d == "LogTau2StudentT":  # u = 2 log tau ~ t_nu(mu, sigma)
-                mu, s = self["mu"], self["sigma"]
-                u = 2.0 * np.log(t)
-                out = math.log(2.0 / s) - np.log(t) + _t_logpdf((u - mu) / s, self["nu"])
-            elif d == "Tau2Uniform":  # tau^2 ~ U(0, upper): p(tau) = 2 tau / upper
-                hi = self.support[1]
-                out = np.where(t <= hi, np.log(2.0 * t / self["upper"]), -np.inf)
-            else:  # Tau2Flat: p(tau^2) = 1 -> p(tau) = 2 tau (improper)
-                out = np.log(2.0 * t)
-            out = np.where(t >= 0.0, out, -np.inf)
-        return np.asarray(out, dtype=np.float64)
+        return _tau_logpdf(self.dist, dict(self.params), np.asarray(tau, dtype=np.float64))
 
     def logcdf(self, tau: FloatArray) -> FloatArray:
         """Log prior mass of ``[0, tau]`` (Tau2Flat: log tau^2), accurate for tiny tau."""
-        t = np.asarray(tau, dtype=np.float64)
-        d = self.dist
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if d == "HalfNormal":
-                out = np.log(special.erf(t / (self["sigma"] * math.sqrt(2.0))))
-            elif d == "HalfCauchy":
-                out = np.log(2.0 / math.pi * np.arctan(t / self["beta"]))
-            elif d == "HalfStudentT":
-                nu, z2 = self["nu"], (t / self["sigma"]) ** 2
-                out = np.log(special.betainc(0.5, 0.5 * nu, z2 / (nu + z2)))
-            elif d == "Exponential":
-                out = np.log(-np.expm1(-self["lam"] * t))
-            elif d == "Uniform":
-                lo, hi = self.support
-                out = np.log(np.clip((t - lo) / (hi - lo), 0.0, 1.0))
-            elif d == "LogNormal":
-                out = special.log_ndtr((np.log(t) - self["mu"]) / self["sigma"])
-            elif d == "LogTau2Normal":
-                out = special.log_ndtr((2.0 * np.log(t) - self["mu"]) / self["sigma"])
-            elif d == "LogTau2StudentT":
-                z = (2.0 * np.log(t) - self["mu"]) / self["sigma"]
-                out = stats.t.logcdf(z, self["nu"])
-            elif d == "Tau2Uniform":
-                out = np.log(np.minimum(t * t / self["upper"], 1.0))
-            else:  # Tau2Flat: integral of 2 tau
-                out = 2.0 * np.log(t)
-        return np.asarray(out, dtype=np.float64)
+        return _tau_logcdf(self.dist, dict(self.params), np.asarray(tau, dtype=np.float64))
 
     def log_ppf(self, p: FloatArray) -> FloatArray:
         """Log of the prior p-quantile of tau, accurate for tiny p (proper priors only)."""
-        q = np.asarray(p, dtype=np.float64)
-        d = self.dist
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if d == "HalfNormal":
-                out = math.log(self["sigma"] * math.sqrt(2.0)) + np.log(special.erfinv(q))
-            elif d == "HalfCauchy":
-                out = math.log(self["beta"]) + np.log(np.tan(0.5 * math.pi * q))
-            elif d == "HalfStudentT":
-                nu = self["nu"]
-                x = special.betaincinv(0.5, 0.5 * nu, q)
-                out = math.log(self["sigma"]) + 0.5 * np.log(nu * x / (1.0 - x))
-            elif d == "Exponential":
-                out = np.log(-np.log1p(-q)) - math.log(self["lam"])
-            elif d == "Uniform":
-                lo, hi = self.support
-                out = np.log(lo + q * (hi - lo))
-            elif d == "LogNormal":
-                out = self["mu"] + self["sigma"] * special.ndtri(q)
-            elif d == "LogTau2Normal":
-                out = 0.5 * (self["mu"] + self["sigma"] * special.ndtri(q))
-            elif d == "LogTau2StudentT":
-                out = 0.5 * (self["mu"] + self["sigma"] * stats.t.ppf(q, self["nu"]))
-            elif d == "Tau2Uniform":
-                out = 0.5 * np.log(q * self["upper"])
-            else:
-                raise ValueError("Tau2Flat is improper and has no quantiles")
-        return np.asarray(out, dtype=np.float64)
+        return _tau_log_ppf(self.dist, dict(self.params), np.asarray(p, dtype=np.float64))
 
     def log_isf(self, p: FloatArray) -> FloatArray:
         """Log of the prior (1 - p)-quantile of tau, accurate for tiny p (proper priors)."""
-        q = np.asarray(p, dtype=np.float64)
-        d = self.dist
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if d == "HalfNormal":
-                out = math.log(self["sigma"]) + np.log(stats.norm.isf(0.5 * q))
-            elif d == "HalfCauchy":
-                out = math.log(self["beta"]) - np.log(np.tan(0.5 * math.pi * q))
-            elif d == "HalfStudentT":
-                out = math.log(self["sigma"]) + np.log(stats.t.isf(0.5 * q, self["nu"]))
-            elif d == "Exponential":
-                out = np.log(-np.log(q)) - math.log(self["lam"])
-            elif d == "Uniform":
-                lo, hi = self.support
-                out = np.log(hi - q * (hi - lo))
-            elif d == "LogNormal":
-                out = self["mu"] - self["sigma"] * special.ndtri(q)
-            elif d == "LogTau2Normal":
-                out = 0.5 * (self["mu"] - self["sigma"] * special.ndtri(q))
-            elif d == "LogTau2StudentT":
-                out = 0.5 * (self["mu"] + self["sigma"] * stats.t.isf(q, self["nu"]))
-            elif d == "Tau2Uniform":
-                out = 0.5 * (np.log1p(-q) + math.log(self["upper"]))
-            else:
-                raise ValueError("Tau2Flat is improper and has no quantiles")
-        return np.asarray(out, dtype=np.float64)
+        return _tau_log_isf(self.dist, dict(self.params), np.asarray(p, dtype=np.float64))
 
 
-def _t_logpdf(z: FloatArray, nu: float) -> FloatArray:
+# The family formulas, shared by TauPrior (float parameters) and the per-scenario batch
+# (parameters are (m, 1) arrays broadcasting against (m, n) arguments).
+Param = float | FloatArray
+
+
+def _support(dist: str, k: Mapping[str, Param]) -> tuple[Param, Param]:
+    if dist == "Uniform":
+        return k["lower"], k["upper"]
+    if dist == "Tau2Uniform":
+        return 0.0 * k["upper"], np.sqrt(k["upper"])
+    return 0.0, math.inf
+
+
+def _tau_logpdf(d: str, k: Mapping[str, Param], t: FloatArray) -> FloatArray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if d == "HalfNormal":
+            s = k["sigma"]
+            out = 0.5 * math.log(2.0 / math.pi) - np.log(s) - 0.5 * (t / s) ** 2
+        elif d == "HalfCauchy":
+            b = k["beta"]
+            out = np.log(2.0 / (math.pi * b)) - np.log1p((t / b) ** 2)
+        elif d == "HalfStudentT":
+            s = k["sigma"]
+            out = np.log(2.0 / s) + _t_logpdf(t / s, k["nu"])
+        elif d == "Exponential":
+            lam = k["lam"]
+            out = np.log(lam) - lam * t
+        elif d == "Uniform":
+            lo, hi = _support(d, k)
+            out = np.where((t >= lo) & (t <= hi), -np.log(hi - lo), -np.inf)
+        elif d == "LogNormal":
+            mu, s = k["mu"], k["sigma"]
+            lt = np.log(t)
+            out = -lt - np.log(s) - 0.5 * _LOG2PI - 0.5 * ((lt - mu) / s) ** 2
+        elif d == "LogTau2Normal":  # u = 2 log tau ~ N(mu, sigma); du/dtau = 2/tau
+            mu, s = k["mu"], k["sigma"]
+            u = 2.0 * np.log(t)
+            out = math.log(2.0) - np.log(t) - np.log(s) - 0.5 * _LOG2PI
+            out = out - 0.5 * ((u - mu) / s) ** 2
+        elif d == "LogTau2StudentT":  # u = 2 log tau ~ t_nu(mu, sigma)
+            mu, s = k["mu"], k["sigma"]
+            u = 2.0 * np.log(t)
+            out = np.log(2.0 / s) - np.log(t) + _t_logpdf((u - mu) / s, k["nu"])
+        elif d == "Tau2Uniform":  # tau^2 ~ U(0, upper): p(tau) = 2 tau / upper
+            hi = _support(d, k)[1]
+            out = np.where(t <= hi, np.log(2.0 * t / k["upper"]), -np.inf)
+        else:  # Tau2Flat: p(tau^2) = 1 -> p(tau) = 2 tau (improper)
+            out = np.log(2.0 * t)
+        out = np.where(t >= 0.0, out, -np.inf)
+    return np.asarray(out, dtype=np.float64)
+
+
+def _tau_logcdf(d: str, k: Mapping[str, Param], t: FloatArray) -> FloatArray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if d == "HalfNormal":
+            out = np.log(special.erf(t / (k["sigma"] * math.sqrt(2.0))))
+        elif d == "HalfCauchy":
+            out = np.log(2.0 / math.pi * np.arctan(t / k["beta"]))
+        elif d == "HalfStudentT":
+            nu, z2 = k["nu"], (t / k["sigma"]) ** 2
+            out = np.log(special.betainc(0.5, 0.5 * nu, z2 / (nu + z2)))
+        elif d == "Exponential":
+            out = np.log(-np.expm1(-k["lam"] * t))
+        elif d == "Uniform":
+            lo, hi = _support(d, k)
+            out = np.log(np.clip((t - lo) / (hi - lo), 0.0, 1.0))
+        elif d == "LogNormal":
+            out = special.log_ndtr((np.log(t) - k["mu"]) / k["sigma"])
+        elif d == "LogTau2Normal":
+            out = special.log_ndtr((2.0 * np.log(t) - k["mu"]) / k["sigma"])
+        elif d == "LogTau2StudentT":
+            z = (2.0 * np.log(t) - k["mu"]) / k["sigma"]
+            out = stats.t.logcdf(z, k["nu"])
+        elif d == "Tau2Uniform":
+            out = np.log(np.minimum(t * t / k["upper"], 1.0))
+        else:  # Tau2Flat: integral of 2 tau
+            out = 2.0 * np.log(t)
+    return np.asarray(out, dtype=np.float64)
+
+
+def _tau_log_ppf(d: str, k: Mapping[str, Param], q: FloatArray) -> FloatArray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if d == "HalfNormal":
+            out = np.log(k["sigma"] * math.sqrt(2.0)) + np.log(special.erfinv(q))
+        elif d == "HalfCauchy":
+            out = np.log(k["beta"]) + np.log(np.tan(0.5 * math.pi * q))
+        elif d == "HalfStudentT":
+            nu = k["nu"]
+            x = special.betaincinv(0.5, 0.5 * nu, q)
+            out = np.log(k["sigma"]) + 0.5 * np.log(nu * x / (1.0 - x))
+        elif d == "Exponential":
+            out = np.log(-np.log1p(-q)) - np.log(k["lam"])
+        elif d == "Uniform":
+            lo, hi = _support(d, k)
+            out = np.log(lo + q * (hi - lo))
+        elif d == "LogNormal":
+            out = k["mu"] + k["sigma"] * special.ndtri(q)
+        elif d == "LogTau2Normal":
+            out = 0.5 * (k["mu"] + k["sigma"] * special.ndtri(q))
+        elif d == "LogTau2StudentT":
+            out = 0.5 * (k["mu"] + k["sigma"] * stats.t.ppf(q, k["nu"]))
+        elif d == "Tau2Uniform":
+            out = 0.5 * np.log(q * k["upper"])
+        else:
+            raise ValueError("Tau2Flat is improper and has no quantiles")
+    return np.asarray(out, dtype=np.float64)
+
+
+def _tau_log_isf(d: str, k: Mapping[str, Param], q: FloatArray) -> FloatArray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if d == "HalfNormal":
+            out = np.log(k["sigma"]) + np.log(stats.norm.isf(0.5 * q))
+        elif d == "HalfCauchy":
+            out = np.log(k["beta"]) - np.log(np.tan(0.5 * math.pi * q))
+        elif d == "HalfStudentT":
+            out = np.log(k["sigma"]) + np.log(stats.t.isf(0.5 * q, k["nu"]))
+        elif d == "Exponential":
+            out = np.log(-np.log(q)) - np.log(k["lam"])
+        elif d == "Uniform":
+            lo, hi = _support(d, k)
+            out = np.log(hi - q * (hi - lo))
+        elif d == "LogNormal":
+            out = k["mu"] - k["sigma"] * special.ndtri(q)
+        elif d == "LogTau2Normal":
+            out = 0.5 * (k["mu"] - k["sigma"] * special.ndtri(q))
+        elif d == "LogTau2StudentT":
+            out = 0.5 * (k["mu"] + k["sigma"] * stats.t.isf(q, k["nu"]))
+        elif d == "Tau2Uniform":
+            out = 0.5 * (np.log1p(-q) + np.log(k["upper"]))
+        else:
+            raise ValueError("Tau2Flat is improper and has no quantiles")
+    return np.asarray(out, dtype=np.float64)
+
+
+@dataclass(frozen=True, eq=False)
+class _TauBatch:
+    """m tau priors of one family: parameters are (m, 1) arrays (see :class:`TauPrior`)."""
+
+    dist: str
+    params: dict[str, FloatArray]
+
+    @property
+    def proper(self) -> bool:
+        return self.dist != "Tau2Flat"
+
+    @property
+    def support(self) -> tuple[Param, Param]:
+        lo, hi = _support(self.dist, self.params)
+        return np.ravel(lo) if np.ndim(lo) else lo, np.ravel(hi) if np.ndim(hi) else hi
+
+    def logpdf(self, tau: FloatArray) -> FloatArray:
+        return _tau_logpdf(self.dist, self.params, tau)
+
+    def logcdf(self, tau: FloatArray) -> FloatArray:
+        return _tau_logcdf(self.dist, self.params, tau)
+
+    def log_ppf(self, p: FloatArray) -> FloatArray:
+        return _tau_log_ppf(self.dist, self.params, p)
+
+    def log_isf(self, p: FloatArray) -> FloatArray:
+        return _tau_log_isf(self.dist, self.params, p)
+
+
+def _t_logpdf(z: FloatArray, nu: Param) -> FloatArray:
     """Log density of the standard Student t with ``nu`` degrees of freedom."""
-    c = special.gammaln(0.5 * (nu + 1.0)) - special.gammaln(0.5 * nu) - 0.5 * math.log(nu * math.pi)
+    c = special.gammaln(0.5 * (nu + 1.0)) - special.gammaln(0.5 * nu) - 0.5 * np.log(nu * math.pi)
     return np.asarray(c - 0.5 * (nu + 1.0) * np.log1p(z * z / nu), dtype=np.float64)
 
 
@@ -320,6 +372,19 @@ class MuPrior:
         if self.flat:
             return {"dist": "Flat", "kwargs": {}}
         return {"dist": "Normal", "kwargs": {"mu": self.mean, "sigma": self.sd}}
+
+
+@dataclass(frozen=True, eq=False)
+class _MuBatch:
+    """m mu priors, all Normal (mean, sd (m, 1)) or all Flat (``flat``)."""
+
+    mean: FloatArray
+    sd: FloatArray
+    flat: bool
+
+
+AnyTau = TauPrior | _TauBatch
+AnyMu = MuPrior | _MuBatch
 
 
 def parse_tau_prior(spec: PriorSpec | TauPrior | None) -> TauPrior:
@@ -361,7 +426,7 @@ def tau_prior_logpdf(tau: npt.ArrayLike, tau_prior: PriorSpec | TauPrior | None)
 
 
 def _marginal(
-    tau: FloatArray, y: FloatArray, s2: FloatArray, mu: MuPrior
+    tau: FloatArray, y: FloatArray, s2: FloatArray, mu: AnyMu
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """log p(y | tau) and the mean/variance of mu | tau, y.
 
@@ -476,7 +541,7 @@ def _check_nodes(n_nodes: int) -> int:
     return int(n_nodes)
 
 
-def _check_proper(prior: TauPrior, mu: MuPrior, k: int) -> None:
+def _check_proper(prior: AnyTau, mu: AnyMu, k: int) -> None:
     """Tau2Flat gives a proper posterior only with enough studies (tail tau^(2-k) or so)."""
     if prior.proper:
         return
@@ -513,7 +578,7 @@ def _panel_sizes(n_nodes: int) -> tuple[int, int, int]:
 
 
 def _log_post_x(
-    x: FloatArray, y: FloatArray, s2: FloatArray, prior: TauPrior, mu: MuPrior
+    x: FloatArray, y: FloatArray, s2: FloatArray, prior: AnyTau, mu: AnyMu
 ) -> FloatArray:
     """Unnormalised log posterior density of x = log tau (per unit x), shape of x (m, n)."""
     tau = np.exp(x)
@@ -542,8 +607,8 @@ def _pilot(
     hi: FloatArray,
     y: FloatArray,
     s2: FloatArray,
-    prior: TauPrior,
-    mu: MuPrior,
+    prior: AnyTau,
+    mu: AnyMu,
     probs: Sequence[float],
 ) -> tuple[FloatArray, FloatArray]:
     """Pilot pass on [lo, hi] (log tau, per row): (quantiles, step)."""
@@ -569,7 +634,7 @@ class _Solution:
     log_norm: FloatArray  # (m,) log of the normalising constant (x = log tau measure)
 
 
-def _solve(y: FloatArray, se: FloatArray, prior: TauPrior, mu: MuPrior, n_nodes: int) -> _Solution:
+def _solve(y: FloatArray, se: FloatArray, prior: AnyTau, mu: AnyMu, n_nodes: int) -> _Solution:
     """Adaptive quadrature over tau for each row of y, se (m, k)."""
     m, k = y.shape
     _check_proper(prior, mu, k)
@@ -577,23 +642,22 @@ def _solve(y: FloatArray, se: FloatArray, prior: TauPrior, mu: MuPrior, n_nodes:
     log_min_s = np.log(se.min(axis=1))
     spread = y.std(axis=1, ddof=1) if k > 1 else np.zeros(m)
     log_c = np.log(np.maximum(spread, np.median(se, axis=1)))  # data scale of tau
-    lo_sup, hi_sup = prior.support
-    log_hi = math.log(hi_sup) if math.isfinite(hi_sup) else math.inf
+    # support bounds per row (a batch of one family has either all or no lower bounds 0)
+    lo_sup, hi_sup = (np.broadcast_to(np.asarray(v, dtype=np.float64), (m,)) for v in prior.support)
+    log_hi = np.log(hi_sup)
+    tail = np.full((m, 1), _PRIOR_TAIL)
 
     # Lower end: the atom boundary tau_a (or the support's lower bound).
-    has_atom = lo_sup == 0.0
+    has_atom = bool(lo_sup[0] == 0.0)
     if has_atom:
         x_a = log_min_s - _ATOM_GAP
         if prior.proper:
-            x_a = np.minimum(x_a, prior.log_ppf(np.full(m, _PRIOR_TAIL)))
+            x_a = np.minimum(x_a, prior.log_ppf(tail)[:, 0])
         x_a = np.minimum(np.maximum(x_a, log_min_s - _FLOOR_GAP), log_hi - _ATOM_GAP)
     else:
-        x_a = np.full(m, math.log(lo_sup))
+        x_a = np.log(lo_sup)
     # Upper end: past the data scale and the prior's far tail, capped.
-    if prior.proper:
-        x_hi = np.maximum(log_c + 8.0, prior.log_isf(np.full(m, _PRIOR_TAIL)))
-    else:
-        x_hi = log_c + 40.0
+    x_hi = np.maximum(log_c + 8.0, prior.log_isf(tail)[:, 0]) if prior.proper else log_c + 40.0
     x_hi = np.minimum(np.minimum(x_hi, log_c + 60.0), log_hi)
 
     # Pilot 1 trims the range to the posterior's mass; pilot 2 finds the bulk.
@@ -615,11 +679,12 @@ def _solve(y: FloatArray, se: FloatArray, prior: TauPrior, mu: MuPrior, n_nodes:
         with np.errstate(divide="ignore"):
             logw.append(np.log(w[None, :] * half[:, None]))
     x = np.concatenate(xs, axis=1)
-    tau = np.concatenate([np.full((m, 1), 0.0 if has_atom else lo_sup), np.exp(x)], axis=1)
+    first = np.zeros(m) if has_atom else np.array(lo_sup)
+    tau = np.concatenate([first[:, None], np.exp(x)], axis=1)
     ll, mean, var = _marginal(tau, y, s2, mu)
     g = prior.logpdf(tau[:, 1:]) + x + ll[:, 1:]
     # Atom: mass of [0, tau_a] = F_prior(tau_a) L(0) up to O(tau_a^2 / s^2).
-    atom = prior.logcdf(np.exp(x_a)) + ll[:, 0] if has_atom else np.full(m, -np.inf)
+    atom = prior.logcdf(np.exp(x_a)[:, None])[:, 0] + ll[:, 0] if has_atom else np.full(m, -np.inf)
     log_mass = np.concatenate([atom[:, None], np.concatenate(logw, axis=1) + g], axis=1)
     log_norm = special.logsumexp(log_mass, axis=1)
     if not np.isfinite(log_norm).all():
@@ -1023,6 +1088,220 @@ def nnhm_exact_batch(
         out["tau_mean"][rows] = (sol.weights * sol.tau).sum(axis=1)
         out["prob_benefit"][rows] = (sol.weights * special.ndtr(sol.mu_mean / s)).sum(axis=1)
     return out
+
+
+#: arrays returned by :func:`nnhm_exact_scenarios`, each of shape (m,)
+SCENARIO_KEYS: Final = (
+    "mu_mean",
+    "mu_sd",
+    "mu_median",
+    "mu_q025",
+    "mu_q975",
+    "prob_benefit",
+    "prob_mcid",
+    "tau_mean",
+    "tau_q025",
+    "tau_q975",
+    "pred_q025",
+    "pred_q975",
+)
+_TAU_QUANTILE_NODES: Final = 32  # Gauss–Legendre nodes on [panel start, x] in tau quantiles
+
+
+def nnhm_exact_scenarios(
+    y: Sequence[npt.ArrayLike] | npt.ArrayLike,
+    se: Sequence[npt.ArrayLike] | npt.ArrayLike,
+    tau_priors: Sequence[PriorSpec | TauPrior | None] | PriorSpec | TauPrior | None,
+    mu_priors: Sequence[PriorSpec | MuPrior | None] | PriorSpec | MuPrior | None,
+    mcid: npt.ArrayLike | None = None,
+    n_nodes: int = 128,
+) -> dict[str, FloatArray]:
+    """m NNHM posteriors at once, each scenario with its own data AND its own priors.
+
+    Args:
+        y, se: (m, k) arrays, or sequences of m 1-D arrays (study counts may differ).
+        tau_priors, mu_priors: one prior per scenario (sequences of length m; families
+            may differ), or a single prior shared by all. ``None`` = the defaults of
+            :func:`nnhm_exact`.
+        mcid: threshold c per scenario ((m,) or a scalar; NaN = none) for
+            ``prob_mcid`` = P(mu > c | y); ``None``: ``prob_mcid`` is NaN.
+        n_nodes: tau nodes per posterior (as in :func:`nnhm_exact`).
+
+    Scenarios are grouped by (tau family, lower bound 0 or not, Flat or Normal mu, k); each
+    group runs vectorised over rows, with prior parameters as per-row arrays, through the
+    same adaptive quadrature as :func:`nnhm_exact`. Returns the arrays of
+    :data:`SCENARIO_KEYS`, shape (m,), in input order: the numbers of
+    ``nnhm_exact(y[r], se[r], ...).summary()`` (``effect``: ``mu_*``, ``prob_benefit``,
+    ``prob_mcid``; ``heterogeneity.tau``: ``tau_*``; ``predictive``: ``pred_*``), with tau
+    quantiles from the continuous posterior CDF (Newton on a Gauss–Legendre integral).
+
+    Raises:
+        ValueError: inconsistent lengths, bad data or priors (naming the scenario).
+    """
+    ys, ses = _rows(y, "y"), _rows(se, "se")
+    m = len(ys)
+    if len(ses) != m:
+        raise ValueError(f"y and se must hold the same number of scenarios, got {m} and {len(ses)}")
+    taus = [parse_tau_prior(p) for p in _per_scenario(tau_priors, m, "tau_priors")]
+    mus = [parse_mu_prior(p) for p in _per_scenario(mu_priors, m, "mu_priors")]
+    c = np.broadcast_to(np.asarray(np.nan if mcid is None else mcid, dtype=np.float64), (m,))
+    n = _check_nodes(n_nodes)
+    groups: dict[tuple[str, bool, bool, int], list[int]] = {}
+    for i in range(m):
+        try:
+            _check_values(ys[i], ses[i])
+        except ValueError as exc:
+            raise ValueError(f"scenario {i}: {exc}") from None
+        lower = float(np.asarray(taus[i].support[0]))
+        groups.setdefault((taus[i].dist, lower > 0.0, mus[i].flat, ys[i].size), []).append(i)
+    out = {key: np.empty(m) for key in SCENARIO_KEYS}
+    for (dist, _, flat, k), members in groups.items():
+        chunk = max(1, min(_BATCH_CHUNK, 4_000_000 // (_PILOT_POINTS * k)))
+        for start in range(0, len(members), chunk):
+            idx = np.array(members[start : start + chunk])
+            tau_b = _TauBatch(
+                dist,
+                {key: np.array([[taus[i][key]] for i in idx]) for key in TAU_FAMILIES[dist]},
+            )
+            mu_b = _MuBatch(
+                np.array([[mus[i].mean] for i in idx]),
+                np.array([[mus[i].sd] for i in idx]),
+                flat,
+            )
+            ya = np.stack([ys[i] for i in idx])
+            sa = np.stack([ses[i] for i in idx])
+            try:
+                part = _scenario_summaries(ya, sa, tau_b, mu_b, c[idx], n)
+            except ValueError as exc:
+                raise ValueError(f"scenarios {idx.tolist()}: {exc}") from None
+            for key in SCENARIO_KEYS:
+                out[key][idx] = part[key]
+    return out
+
+
+def _rows(values: Sequence[npt.ArrayLike] | npt.ArrayLike, name: str) -> list[FloatArray]:
+    """Scenario rows of ``values`` (a 2-D array or a sequence of 1-D arrays)."""
+    if isinstance(values, np.ndarray):
+        if values.ndim != 2:
+            raise ValueError(
+                f"{name} must be 2-D (m, k) or a list of 1-D arrays, got {values.shape}"
+            )
+        return [np.asarray(r, dtype=np.float64) for r in values]
+    rows = [np.atleast_1d(np.asarray(r, dtype=np.float64)) for r in values]  # type: ignore[union-attr]
+    for i, r in enumerate(rows):
+        if r.ndim != 1:
+            raise ValueError(f"{name} of scenario {i} must be 1-D, got shape {r.shape}")
+    return rows
+
+
+def _per_scenario(priors: Any, m: int, name: str) -> list[Any]:
+    """A list of m priors from a sequence of m or one shared prior (dict, object or None)."""
+    if priors is None or isinstance(priors, Mapping | TauPrior | MuPrior):
+        return [priors] * m
+    listed = list(priors)
+    if len(listed) != m:
+        raise ValueError(f"{name} must hold one prior per scenario ({m}), got {len(listed)}")
+    return listed
+
+
+def _scenario_summaries(
+    y: FloatArray, se: FloatArray, prior: _TauBatch, mu: _MuBatch, mcid: FloatArray, n: int
+) -> dict[str, FloatArray]:
+    """The :data:`SCENARIO_KEYS` arrays for rows of one group."""
+    sol = _solve(y, se, prior, mu, n)
+    w, s = sol.weights, np.sqrt(sol.mu_var)
+    mean, var = _mix_moments(w, sol.mu_mean, sol.mu_var)
+    q025, q50, q975 = _mix_quantile(w, sol.mu_mean, s, np.array([0.025, 0.5, 0.975])).T
+    ps = np.sqrt(sol.mu_var + sol.tau**2)
+    p025, p975 = _mix_quantile(w, sol.mu_mean, ps, np.array([0.025, 0.975])).T
+    t025, t975 = _tau_quantiles(sol, y, se * se, prior, mu, _panel_sizes(n), (0.025, 0.975)).T
+    with np.errstate(invalid="ignore"):
+        prob_mcid = (w * special.ndtr((sol.mu_mean - mcid[:, None]) / s)).sum(axis=1)
+    return {
+        "mu_mean": mean,
+        "mu_sd": np.sqrt(var),
+        "mu_median": q50,
+        "mu_q025": q025,
+        "mu_q975": q975,
+        "prob_benefit": (w * special.ndtr(sol.mu_mean / s)).sum(axis=1),
+        "prob_mcid": np.where(np.isnan(mcid), np.nan, prob_mcid),
+        "tau_mean": (w * sol.tau).sum(axis=1),
+        "tau_q025": t025,
+        "tau_q975": t975,
+        "pred_q025": p025,
+        "pred_q975": p975,
+    }
+
+
+def _tau_quantiles(
+    sol: _Solution,
+    y: FloatArray,
+    s2: FloatArray,
+    prior: AnyTau,
+    mu: AnyMu,
+    sizes: tuple[int, int, int],
+    probs: Sequence[float],
+) -> FloatArray:
+    """Posterior tau quantiles (m, Q) from the continuous CDF, as ``ExactModel.tau_quantile``.
+
+    The CDF at the start of each panel is the sum of the node masses before it; inside the
+    panel holding the quantile it adds a Gauss–Legendre integral of the normalised density
+    over [panel start, x] (x = log tau), solved by safeguarded Newton on x. A quantile
+    inside the tau = 0 atom follows the prior's shape there (the likelihood is flat).
+    """
+    m = y.shape[0]
+    rows = np.arange(m)
+    w = sol.weights
+    ends = np.cumsum([1, *sizes])  # columns ending the atom and each panel
+    cum = np.stack([w[:, :e].sum(axis=1) for e in ends], axis=1)  # CDF at edges[:, 0..3]
+    qs = np.asarray(probs, dtype=np.float64)[None, :] * np.ones((m, 1))
+    panel = np.clip((cum[:, 1:, None] < qs[:, None, :]).sum(axis=1), 0, 2)  # (m, Q)
+    a = sol.edges[rows[:, None], panel]
+    b = sol.edges[rows[:, None], panel + 1]
+    base = cum[rows[:, None], panel]
+    # start: interpolate the node CDF (mid-mass points) on log tau
+    with np.errstate(divide="ignore"):
+        lt = np.log(sol.tau)
+    mid = np.cumsum(w, axis=1) - 0.5 * w
+    j = np.clip((mid[:, None, :] < qs[:, :, None]).sum(axis=2), 2, w.shape[1] - 1)
+    m0, m1 = mid[rows[:, None], j - 1], mid[rows[:, None], j]
+    x0, x1 = lt[rows[:, None], j - 1], lt[rows[:, None], j]
+    frac = np.clip((qs - m0) / np.where(m1 > m0, m1 - m0, 1.0), 0.0, 1.0)
+    x = np.clip(x0 + frac * (x1 - x0), a, b)
+    lo, hi = a.copy(), b.copy()
+    t, gw = _gauss_legendre(_TAU_QUANTILE_NODES)
+    nq = qs.shape[1]
+    active = np.ones(x.shape, dtype=bool)
+    for _ in range(100):
+        half = 0.5 * (x - a)
+        nodes = a[..., None] + half[..., None] * (1.0 + t)  # (m, Q, N)
+        pts = np.concatenate([nodes.reshape(m, -1), x], axis=1)
+        dens = np.exp(_log_post_x(pts, y, s2, prior, mu) - sol.log_norm[:, None])
+        integral = (dens[:, :-nq].reshape(m, nq, -1) * gw).sum(axis=2) * half
+        r = base + integral - qs
+        f = dens[:, -nq:]
+        lo = np.where(r < 0.0, x, lo)
+        hi = np.where(r > 0.0, x, hi)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = r / f
+        new = x - step
+        bad = ~((new >= lo) & (new <= hi))
+        new = np.where(bad, 0.5 * (lo + hi), new)
+        done = (~bad & (np.abs(step) <= 1e-13 * (1.0 + np.abs(x)))) | (hi - lo <= 1e-13)
+        x = np.where(active & (r != 0.0), new, x)
+        active &= ~(done | (r == 0.0))
+        if not active.any():
+            break
+    out = np.exp(x)
+    out = np.where(qs >= cum[:, 3:4], np.exp(b), out)  # beyond the grid's mass: its end
+    atom = cum[:, 0:1]
+    in_atom = qs <= atom
+    if in_atom.any() and prior.proper:
+        f_a = np.exp(prior.logcdf(np.exp(sol.log_tau_atom)[:, None]))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inside = np.exp(prior.log_ppf(qs / np.where(atom > 0.0, atom, 1.0) * f_a))
+        out = np.where(in_atom, inside, out)
+    return np.asarray(out, dtype=np.float64)
 
 
 def reml(y: npt.ArrayLike, se: npt.ArrayLike) -> dict[str, float]:
