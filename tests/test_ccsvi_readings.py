@@ -128,8 +128,8 @@ def test_legacy_readings_reproduce_the_data_before_issue_10() -> None:
 def test_defaults_differ_only_where_a_fix_was_required(ev: Evidence) -> None:
     legacy = load(**LEGACY)
     key = ["study_id", "outcome", "instrument", "arm"]
-    a = ev.arms[_COLS].set_index(key)
-    b = legacy.arms[_COLS].set_index(key)
+    a = ev.arms[[*_COLS, "se_change"]].set_index(key)
+    b = legacy.arms[[*_COLS, "se_change"]].set_index(key)
     differs = ~((a == b) | (a.isna() & b.isna())).all(axis=1)
     assert sorted(a.index[differs].get_level_values("study_id")) == ["GHEZ13", "RUSH12"]
 
@@ -163,9 +163,12 @@ def test_ghez13_edss_is_zero_with_wide_uncertainty(ev: Evidence) -> None:
     assert g_exact["y"] == 0.0
     # SE of the mean change in EDSS points: the +-0.3 readings are its 95% limits
     assert g_wide["se"] * g_wide["sd_ref"] == pytest.approx(0.3 / norm.ppf(0.975), rel=0.01)
-    assert g_exact["se"] * g_exact["sd_ref"] == pytest.approx(g_wide["sd_used"] / np.sqrt(462))
+    assert g_exact["se"] * g_exact["sd_ref"] == pytest.approx(g_exact["sd_used"] / np.sqrt(462))
     assert g_wide["se"] > 3.5 * g_exact["se"]
-    assert "EFFECTIVE" in g_wide["assumption"]
+    # the width is an assumed SE of the change (se_change); n stays the 462 patients quoted
+    assert "se_change" in g_wide["assumption"]
+    assert arm_row(ev, "GHEZ13", "disability_edss")["n"] == 462
+    assert arm_row(ev, "GHEZ13", "disability_edss")["se_change"] == pytest.approx(0.153)
     # the width does not leak into the standardization of the other EDSS rows
     for arm in ("treatment", "control"):
         assert one(wide, "TRAB18", arm)["y"] == one(exact, "TRAB18", arm)["y"]

@@ -78,7 +78,7 @@ ARMS_COLUMNS = (
     *PROVENANCE_COLUMNS,
 )
 #: optional extensions of arms.csv (README, "Data dictionary")
-ARMS_OPTIONAL_COLUMNS = ("n_unit", "p_value", "change_direction")
+ARMS_OPTIONAL_COLUMNS = ("n_unit", "p_value", "change_direction", "se_change")
 CONTRASTS_COLUMNS = (
     "study_id",
     "outcome",

@@ -872,6 +872,7 @@ def _text_schema(table: str) -> pa.DataFrameSchema:
             "n_unit": col(_codes(V.N_UNIT_CODES, blank=True)),
             "p_value": col(_NUMBER),
             "change_direction": col(_codes(V.CHANGE_DIRECTION_CODES, blank=True)),
+            "se_change": col(_NUMBER),
         }
     elif table == "contrasts":
         cols = {
@@ -969,7 +970,7 @@ def _failures_to_problems(
 # --- typed frames and value checks -----------------------------------------------------------
 _NUMERIC = {
     "studies": ("year", "centres", "follow_up_weeks"),
-    "arms": ("timepoint_weeks", "n", "mean_change", "sd_change", "events", "p_value"),
+    "arms": ("timepoint_weeks", "n", "mean_change", "sd_change", "events", "p_value", "se_change"),
     "contrasts": ("timepoint_weeks", "estimate", "se", "ci_low", "ci_high", "p_value"),
     "instruments": ("scale_min", "scale_max", "reference_sd", "mcid"),
     "elicited_bias": ("bias_mean", "bias_sd"),
@@ -1013,6 +1014,12 @@ def _value_rules(table: str) -> list[tuple[str, Callable[[pd.DataFrame], pd.Seri
         return [
             _positive("n"),
             _positive("sd_change"),
+            _positive("se_change"),
+            (
+                "se_change",
+                lambda d: d["se_change"].isna() | d["mean_change"].notna(),
+                "se_change without mean_change",
+            ),
             _positive("events", strict=False),
             _positive("timepoint_weeks", strict=False),
             (

@@ -390,9 +390,14 @@ def _standardize(
         )
         return float(d), float(s), np.nan, False
     if kind == "continuous":
-        sd, imputed = row["sd_change"], False
-        if pd.isna(sd):
-            sd, imputed = _impute_sd(row["instrument"], evidence, opts, notes)
+        se_given = row.get("se_change", np.nan)
+        if pd.notna(se_given):  # the SE of the mean change as reported or assumed (raw units)
+            sd, imputed = float(se_given) * np.sqrt(n), False
+            notes.append(f"SE of the mean change {float(se_given):g} as given (se_change)")
+        else:
+            sd, imputed = row["sd_change"], False
+            if pd.isna(sd):
+                sd, imputed = _impute_sd(row["instrument"], evidence, opts, notes)
         if domain.scale == "smd":
             ref = sd_ref[row["instrument"]]
             d, s = F.standardized_mean_change(row["mean_change"], sd, n, ref, sign)
