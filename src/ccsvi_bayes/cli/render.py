@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from ccsvi_bayes.checks.sbc import SBCResult
     from ccsvi_bayes.evidence import Evidence
     from ccsvi_bayes.sensitivity import GridOutcome, GridPlan
+    from ccsvi_bayes.sensitivity.power import PowerScaling
+    from ccsvi_bayes.sensitivity.tipping import TippingResult
     from ccsvi_bayes.specs import ModelSpec
 
 out = Console()
@@ -414,3 +416,49 @@ def sensitivity_report(plan: GridPlan, outcome: GridOutcome, out_dir: Path) -> N
     out.print(table)
     out.print(f"{outcome.computed} computed, {outcome.reused} reused from earlier runs")
     wrote(out_dir / "scenarios.csv")
+
+
+def tipping_report(result: TippingResult, path: Path) -> None:
+    """The crossings of a tipping-point search, one row each, and its plain sentence."""
+    table = Table(title=f"tipping points over {result.key} in [{result.lo:g}, {result.hi:g}]")
+    for col in ("probability", "target", f"{result.key} at the crossing", "P at ends (lo → hi)"):
+        table.add_column(col)
+    for c in result.crossings:
+        value = f"{c.value:.4g}" if c.value is not None else f"[yellow]{c.note}[/]"
+        ends = "" if c.prob_lo is None else f"{c.prob_lo:.3f} → {c.prob_hi:.3f}"
+        table.add_row(f"P(effect > {c.threshold})", f"{c.target:g}", value, ends)
+    out.print(table)
+    out.print(result.sentence())
+    out.print(
+        f"{len(result.evaluations)} fit(s): {result.computed} computed, {result.reused} reused"
+    )
+    wrote(path)
+
+
+def power_scaling_report(report: PowerScaling, path: Path) -> None:
+    """Prior and likelihood power-scaling sensitivity per parameter, with the diagnosis."""
+    from ccsvi_bayes.sensitivity.power import THRESHOLD
+
+    table = Table(
+        title=f"{report.model} / {report.outcome}: power-scaling sensitivity (high ≥ {THRESHOLD:g})"
+    )
+    for col in ("parameter", "prior", "likelihood", "diagnosis"):
+        table.add_column(col)
+    for row in report.rows:
+        flag = row["diagnosis"] in ("prior-data conflict", "strong prior / weak likelihood")
+        table.add_row(
+            row["parameter"],
+            f"{row['prior']:.3f}",
+            f"{row['likelihood']:.3f}",
+            f"[yellow]{row['diagnosis']}[/]" if flag else row["diagnosis"],
+        )
+    out.print(table)
+    flagged = [r["parameter"] for r in report.rows if r["prior"] >= THRESHOLD]
+    out.print(
+        "The prior shapes the posterior of: " + ", ".join(flagged)
+        if flagged
+        else f"No parameter is sensitive to the prior (all prior sensitivities < {THRESHOLD:g})."
+    )
+    for message in report.warnings:
+        out.print(f"[yellow]note:[/] {message}")
+    wrote(path)

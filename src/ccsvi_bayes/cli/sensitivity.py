@@ -1,15 +1,31 @@
-"""``ccsvi-bayes sensitivity``: a resumable scenario grid over priors, bias knobs, data
-readings and data filters."""
+"""``ccsvi-bayes sensitivity``: scenario grids, tipping points and power-scaling."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from ccsvi_bayes.cli import render
 from ccsvi_bayes.cli.options import DEFAULT_SEED, EvidenceOption
+
+_HELP = {
+    "scheduler": "tcp://HOST:PORT of a Dask scheduler: NUTS fits sample their chains on its "
+    "workers (checked before any fit; exit 2 when unreachable).",
+    "tipping": "A numeric knob (priors.mu.mu, priors.tau.sigma, …): root-search where "
+    "P(effect > 0) and P(effect > MCID) cross 0.5 and 0.95 → tipping_point.json (other "
+    "--vary keys at their first values; no grid is run).",
+    "range": "LO,HI of the --tipping-point search (default: the key's --vary values, else ±2 "
+    "around a location, ×/÷10 a scale).",
+    "power": "Prior and likelihood power-scaling sensitivity of every parameter of one NUTS "
+    "fit (knobs at their first --vary values) → power_scaling.json; no grid is run.",
+}
+
+
+def _opt(name: str, text: str) -> Any:
+    return typer.Option(name, help=text, show_default=False)
 
 
 def sensitivity(
@@ -57,44 +73,78 @@ def sensitivity(
         int | None,
         typer.Option(help="Posterior draws per chain (exact engine: draws in all).", min=1),
     ] = None,
+    scheduler: Annotated[str | None, _opt("--scheduler", _HELP["scheduler"])] = None,
+    tipping_point: Annotated[str | None, _opt("--tipping-point", _HELP["tipping"])] = None,
+    search_range: Annotated[str | None, _opt("--range", _HELP["range"])] = None,
+    power_scaling: Annotated[bool, _opt("--power-scaling", _HELP["power"])] = False,
 ) -> None:
     """Fit a grid of scenarios and write their summaries and the index scenarios.csv.
 
     Every key and value is checked before anything is fitted (exit 2 naming the valid ones).
     Each scenario is fitted by the exact engine when it reduces to the normal-normal
-    hierarchical model, otherwise by NUTS (the path is reported per scenario). Resumable: a
-    rerun reuses every finished scenario and retries failed ones. Exits 3 naming the
-    scenarios that failed (each recorded with its reason).
+    hierarchical model, otherwise by NUTS (path reported per scenario). Resumable: a rerun
+    reuses finished scenarios, retries failed ones; exit 3 names those that failed.
     """
-    from ccsvi_bayes.sensitivity import (
-        GridFile,
-        GridIncomplete,
-        parse_vary,
-        plan_grid,
-        read_grid_file,
-        run_grid,
-    )
+    from ccsvi_bayes import sensitivity as sens
+    from ccsvi_bayes.inference.executors import get_executor, use_executor
 
-    spec = read_grid_file(grid) if grid is not None else GridFile()
-    knobs = {**spec.vary, **parse_vary(vary or [])}  # the command line wins over the file
-    designs = [*spec.drop_design, *(drop_design or [])]
-    plan = plan_grid(
-        model=model,
-        outcome=outcome,
-        evidence_path=evidence,
-        vary=knobs,
-        leave_one_out=leave_one_out or spec.leave_one_out,
-        drop_design=list(dict.fromkeys(designs)),
-        seed=seed,
-        draws=draws,
-    )
-    with render.sensitivity_progress(plan, out_dir) as step:
-        outcome_ = run_grid(plan, out_dir, on_scenario=step)
+    spec = sens.read_grid_file(grid) if grid is not None else sens.GridFile()
+    knobs = {**spec.vary, **sens.parse_vary(vary or [])}  # the command line wins over the file
+    if search_range is not None and tipping_point is None:
+        raise sens.InvalidGrid("--range applies to --tipping-point KEY; give the key too")
+    executor = get_executor(1, None, scheduler=scheduler) if scheduler else None  # exit 2 now
+    with use_executor(executor) if executor is not None else nullcontext():
+        common: dict[str, Any] = {"model": model, "outcome": outcome, "seed": seed}
+        common |= {"evidence_path": evidence, "draws": draws}
+        if tipping_point is not None or power_scaling:
+            _modes(
+                {**common, "out_dir": out_dir}, knobs, tipping_point, search_range, power_scaling
+            )
+            return
+        designs = list(dict.fromkeys([*spec.drop_design, *(drop_design or [])]))
+        loo = leave_one_out or spec.leave_one_out
+        plan = sens.plan_grid(**common, vary=knobs, leave_one_out=loo, drop_design=designs)
+        with render.sensitivity_progress(plan, out_dir) as step:
+            outcome_ = sens.run_grid(plan, out_dir, on_scenario=step)
     render.sensitivity_report(plan, outcome_, out_dir)
     failed = outcome_.failed
     if failed:
-        raise GridIncomplete(
+        raise sens.GridIncomplete(
             f"{len(failed)} of {len(outcome_.rows)} scenario(s) failed (recorded in "
             f"{out_dir / 'scenarios.csv'}): "
             + "; ".join(f"{r['scenario_id']}: {r['reason']}" for r in failed)
         )
+
+
+def _modes(
+    common: dict[str, Any],
+    knobs: dict[str, list[str]],
+    tipping_point: str | None,
+    search_range: str | None,
+    power_scaling: bool,
+) -> None:
+    """``--tipping-point`` and/or ``--power-scaling`` (other knobs at their first values)."""
+    from ccsvi_bayes.sensitivity.power import POWER_FILE
+    from ccsvi_bayes.sensitivity.power import power_scaling as run_power_scaling
+    from ccsvi_bayes.sensitivity.tipping import TIPPING_FILE, find_tipping_points, resolve_range
+
+    first = {k: v[0] for k, v in knobs.items()}
+    if tipping_point is not None:
+        key = tipping_point
+        lo, hi = resolve_range(common["model"], key, knobs.get(key, []), search_range)
+        with render.status(f"tipping point over {key} in [{lo:g}, {hi:g}]") as say:
+            result = find_tipping_points(
+                **common,
+                key=key,
+                lo=lo,
+                hi=hi,
+                context={k: v for k, v in first.items() if k != key},
+                on_evaluation=lambda text, e, reused: say(
+                    f"{key}={text}: P(>0) {e['prob_benefit']:.3f}{' (reused)' if reused else ''}"
+                ),
+            )
+        render.tipping_report(result, common["out_dir"] / TIPPING_FILE)
+    if power_scaling:
+        with render.status("power-scaling sensitivity: one NUTS fit"):
+            report = run_power_scaling(**common, knobs=first)
+        render.power_scaling_report(report, common["out_dir"] / POWER_FILE)

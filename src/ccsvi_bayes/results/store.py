@@ -34,6 +34,8 @@ __all__ = [
 #: one schema version per JSON document kind; bump on an incompatible change of that document
 SCHEMA_VERSIONS: dict[str, str] = {
     "summary": "1.0.0",
+    "tipping": "1.0.0",
+    "power_scaling": "1.0.0",
     "checks": "1.0.0",
     "run": "1.0.0",
     "sbc": "1.0.0",

@@ -47,6 +47,7 @@ __all__ = [
     "ordered_sets",
     "parse_vary",
     "plan_grid",
+    "plan_scenario",
     "read_grid_file",
     "valid_keys",
 ]
@@ -280,6 +281,22 @@ def _scenario(
 
 
 _FILTERS = (DROP_STUDY, DROP_DESIGN)
+
+
+def plan_scenario(plan: GridPlan, knobs: Mapping[str, str]) -> Scenario:
+    """The scenario of ``plan``'s model, outcome, evidence, seed and draws at ``knobs`` (spec
+    knobs and data readings, no data filters; values as ``--vary`` spells them), with the id
+    a grid of those knob values gives it (so grids and root searches share results)."""
+    key_of = {
+        "model": plan.model,
+        "outcome": plan.outcome,
+        "seed": plan.seed,
+        "draws": plan.draws,
+        "evidence_sha256": plan.evidence_sha256,
+        "spec_sha256": plan.spec_sha256,
+        "package_version": __version__,
+    }
+    return _scenario(dict(knobs), {}, key_of)
 
 
 def ordered_sets(sets: Mapping[str, str]) -> dict[str, str]:
