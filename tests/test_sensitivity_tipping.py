@@ -116,3 +116,26 @@ def test_a_bad_tipping_point_request_exits_2_before_any_fit(
     for fragment in fragments:
         assert fragment in err, err
     assert not (out / SCENARIOS_DIR).exists()
+
+
+def test_mcid_crossings_on_the_ccsvi_rcts_are_reproduced_by_a_refit(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = ["sensitivity", "--model", "rct_only", "--outcome", "qol_physical"]
+    args += ["--vary", "priors.mu.sigma=0.3", "--out", str(out)]
+    assert run_main(*args, "--tipping-point", "priors.mu.mu", "--range", "-1,2") == 0
+    doc = _tipping(out)
+    assert doc["mcid_standardized"] is not None
+    for target in (0.5, 0.95):
+        hit = _crossing(doc, "MCID", target)
+        assert hit["crossed"], hit
+        refit = fit(
+            model="rct_only",
+            outcome="qol_physical",
+            engine="exact",
+            predictive=False,
+            priors={"priors.mu.mu": hit["value"], "priors.mu.sigma": 0.3},
+        )
+        assert refit.summary_dict()["effect"]["prob_mcid"] == pytest.approx(target, abs=0.01)
+    # P(effect > MCID) <= P(effect > 0): its crossings need a larger prior mean
+    for target in (0.5, 0.95):
+        assert _crossing(doc, "MCID", target)["value"] > _crossing(doc, "0", target)["value"]
