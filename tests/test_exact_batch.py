@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from ccsvi_bayes.inference import exact as ex
+from ccsvi_bayes.sensitivity.exact_batch import prefit_exact
+from ccsvi_bayes.sensitivity.grid import GridPlan, plan_grid
+from ccsvi_bayes.sensitivity.runner import run_grid
 
 
 def _random_priors(rng: np.random.Generator) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -135,3 +141,98 @@ def test_errors_name_the_scenario() -> None:
         )
     with pytest.raises(ValueError, match="must be 2-D"):
         ex.nnhm_exact_scenarios(np.zeros(3), np.ones(3), None, None)
+
+
+# --- the sensitivity grid's batched exact path --------------------------------------------
+
+CRINS = Path(__file__).parent / "data" / "published" / "crins2014"
+INDEX_NUMBERS = ("effect_mean", "effect_q025", "effect_q975", "prob_benefit")
+
+
+def _grid(n_tau: int, n_mu: int) -> GridPlan:
+    return plan_grid(
+        model="naive",
+        outcome="acute_rejection",
+        evidence_path=CRINS,
+        vary={
+            "priors.tau.sigma": [f"{v:g}" for v in np.geomspace(0.1, 2.0, n_tau)],
+            "priors.mu.sigma": [f"{v:g}" for v in np.geomspace(0.5, 10.0, n_mu)],
+        },
+        seed=11,
+    )
+
+
+@pytest.mark.parametrize(
+    ("n_tau", "n_mu"), [(3, 2), pytest.param(8, 5, marks=pytest.mark.slow)], ids=["6", "40"]
+)
+def test_grid_batch_writes_what_the_one_at_a_time_path_wrote(
+    tmp_path: Path, n_tau: int, n_mu: int
+) -> None:
+    plan = _grid(n_tau, n_mu)
+    n = n_tau * n_mu
+    assert len(plan.scenarios) == n
+    old = run_grid(plan, tmp_path / "old", batch_exact=False)
+    new = run_grid(plan, tmp_path / "new")
+    assert (old.computed, new.computed, new.reused) == (n, n, 0)
+    a = pd.read_csv(tmp_path / "old" / "scenarios.csv").set_index("scenario_id")
+    b = pd.read_csv(tmp_path / "new" / "scenarios.csv").set_index("scenario_id")
+    assert list(a.index) == list(b.index)  # same ids, same order
+    assert (b["path"] == "exact").all()
+    assert (b["status"] == "done").all()
+    for column in INDEX_NUMBERS:
+        np.testing.assert_allclose(b[column], a[column], rtol=1e-6, atol=1e-12, err_msg=column)
+    for sid in a.index[::5]:  # the analytic blocks of summary.json agree too
+        one = json.loads((tmp_path / "old" / "scenarios" / sid / "summary.json").read_text())
+        batch = json.loads((tmp_path / "new" / "scenarios" / sid / "summary.json").read_text())
+        assert batch["scenario"]["batched"] is True
+        for key in ("model", "outcome", "evidence", "seed", "engine", "spec", "store_key"):
+            assert batch[key] == one[key], key
+        assert batch["priors_effective"] == one["priors_effective"]
+        assert list(batch) == list(one)  # the same blocks, in the same order
+        for key in ("bias", "diagnostics", "defaults_applied", "notes", "direction"):
+            assert batch[key] == one[key], key
+        assert len(batch["studies"]) == len(one["studies"])
+        for got_s, want_s in zip(batch["studies"], one["studies"], strict=True):
+            shrunk = ("shrunk_mean", "shrunk_q025", "shrunk_q975")
+            assert {k: v for k, v in got_s.items() if k not in shrunk} == {
+                k: v for k, v in want_s.items() if k not in shrunk
+            }
+            width = want_s["shrunk_q975"] - want_s["shrunk_q025"]
+            for key in shrunk:  # analytic vs the one-at-a-time path's Monte Carlo draws
+                assert got_s[key] == pytest.approx(want_s[key], abs=0.05 * width), key
+        for block, keys in (
+            ("heterogeneity", ("mean", "q025", "q975")),
+            ("predictive", ("q025", "q975")),
+        ):
+            got = batch[block]["tau"] if block == "heterogeneity" else batch[block]
+            want = one[block]["tau"] if block == "heterogeneity" else one[block]
+            for key in keys:
+                assert got[key] == pytest.approx(want[key], rel=1e-6), (block, key)
+    again = run_grid(plan, tmp_path / "new")  # a rerun recomputes nothing
+    assert (again.computed, again.reused) == (0, n)
+
+
+def test_grid_batch_leaves_finished_and_failing_scenarios_alone(tmp_path: Path) -> None:
+    plan = _grid(2, 2)
+    first = run_grid(plan, tmp_path, batch_exact=False)
+    assert first.computed == 4
+    assert prefit_exact(plan, tmp_path) == set()  # all finished: nothing redone
+    fresh = tmp_path / "fresh"
+    assert prefit_exact(plan, fresh) == {s.id for s in plan.scenarios}
+    assert all((fresh / "scenarios" / s.id / "summary.json").is_file() for s in plan.scenarios)
+
+
+def test_shrunken_study_estimates_per_scenario() -> None:
+    rng = np.random.default_rng(12)
+    ys = [rng.normal(0.2, 0.3, k) for k in (3, 7, 5)]
+    ses = [rng.uniform(0.1, 0.4, y.size) for y in ys]
+    taus = [{"dist": "HalfCauchy", "kwargs": {"beta": b}} for b in (0.2, 0.5, 1.0)]
+    out = ex.nnhm_exact_scenarios(ys, ses, taus, None, studies=True)
+    assert out["theta_mean"].shape == (3, 7)
+    for i, (y, se) in enumerate(zip(ys, ses, strict=True)):
+        want = ex.nnhm_exact(y, se, taus[i]).summary()["studies"]
+        assert np.isnan(out["theta_mean"][i, y.size :]).all()
+        for j, study in enumerate(want):
+            for key, name in (("theta_mean", "shrunk_mean"), ("theta_q025", "shrunk_q025")):
+                assert out[key][i, j] == pytest.approx(study[name], rel=1e-4, abs=1e-6)
+            assert out["theta_q975"][i, j] == pytest.approx(study["shrunk_q975"], rel=1e-4)

@@ -1105,6 +1105,7 @@ SCENARIO_KEYS: Final = (
     "pred_q025",
     "pred_q975",
 )
+_STUDY_KEYS: Final = ("theta_mean", "theta_q025", "theta_q975")
 _TAU_QUANTILE_NODES: Final = 32  # Gauss–Legendre nodes on [panel start, x] in tau quantiles
 
 
@@ -1115,6 +1116,7 @@ def nnhm_exact_scenarios(
     mu_priors: Sequence[PriorSpec | MuPrior | None] | PriorSpec | MuPrior | None,
     mcid: npt.ArrayLike | None = None,
     n_nodes: int = 128,
+    studies: bool = False,
 ) -> dict[str, FloatArray]:
     """m NNHM posteriors at once, each scenario with its own data AND its own priors.
 
@@ -1126,6 +1128,9 @@ def nnhm_exact_scenarios(
         mcid: threshold c per scenario ((m,) or a scalar; NaN = none) for
             ``prob_mcid`` = P(mu > c | y); ``None``: ``prob_mcid`` is NaN.
         n_nodes: tau nodes per posterior (as in :func:`nnhm_exact`).
+        studies: also return ``theta_mean``, ``theta_q025``, ``theta_q975`` of shape
+            (m, max k): each study's shrunken estimate (``summary()["studies"]``), NaN
+            past a scenario's own k.
 
     Scenarios are grouped by (tau family, lower bound 0 or not, Flat or Normal mu, k); each
     group runs vectorised over rows, with prior parameters as per-row arrays, through the
@@ -1155,6 +1160,9 @@ def nnhm_exact_scenarios(
         lower = float(np.asarray(taus[i].support[0]))
         groups.setdefault((taus[i].dist, lower > 0.0, mus[i].flat, ys[i].size), []).append(i)
     out = {key: np.empty(m) for key in SCENARIO_KEYS}
+    if studies:
+        k_max = max(r.size for r in ys)
+        out.update({key: np.full((m, k_max), np.nan) for key in _STUDY_KEYS})
     for (dist, _, flat, k), members in groups.items():
         chunk = max(1, min(_BATCH_CHUNK, 4_000_000 // (_PILOT_POINTS * k)))
         for start in range(0, len(members), chunk):
@@ -1171,11 +1179,13 @@ def nnhm_exact_scenarios(
             ya = np.stack([ys[i] for i in idx])
             sa = np.stack([ses[i] for i in idx])
             try:
-                part = _scenario_summaries(ya, sa, tau_b, mu_b, c[idx], n)
+                part = _scenario_summaries(ya, sa, tau_b, mu_b, c[idx], n, studies)
             except ValueError as exc:
                 raise ValueError(f"scenarios {idx.tolist()}: {exc}") from None
             for key in SCENARIO_KEYS:
                 out[key][idx] = part[key]
+            for key in _STUDY_KEYS if studies else ():
+                out[key][idx, :k] = part[key]
     return out
 
 
@@ -1205,7 +1215,13 @@ def _per_scenario(priors: Any, m: int, name: str) -> list[Any]:
 
 
 def _scenario_summaries(
-    y: FloatArray, se: FloatArray, prior: _TauBatch, mu: _MuBatch, mcid: FloatArray, n: int
+    y: FloatArray,
+    se: FloatArray,
+    prior: _TauBatch,
+    mu: _MuBatch,
+    mcid: FloatArray,
+    n: int,
+    studies: bool = False,
 ) -> dict[str, FloatArray]:
     """The :data:`SCENARIO_KEYS` arrays for rows of one group."""
     sol = _solve(y, se, prior, mu, n)
@@ -1217,7 +1233,25 @@ def _scenario_summaries(
     t025, t975 = _tau_quantiles(sol, y, se * se, prior, mu, _panel_sizes(n), (0.025, 0.975)).T
     with np.errstate(invalid="ignore"):
         prob_mcid = (w * special.ndtr((sol.mu_mean - mcid[:, None]) / s)).sum(axis=1)
+    extra: dict[str, FloatArray] = {}
+    if studies:  # theta_i | y: a mixture over the tau nodes, per study
+        g, k = y.shape
+        tm, tv = _theta(sol.tau, y, se * se, sol.mu_mean, sol.mu_var)  # (g, n, k)
+        tm, ts = tm.transpose(0, 2, 1), np.sqrt(tv).transpose(0, 2, 1)  # (g, k, n)
+        tw = np.broadcast_to(w[:, None, :], tm.shape)
+        th_q = _mix_quantile(
+            tw.reshape(g * k, -1),
+            tm.reshape(g * k, -1),
+            ts.reshape(g * k, -1),
+            np.array([0.025, 0.975]),
+        ).reshape(g, k, 2)
+        extra = {
+            "theta_mean": (tw * tm).sum(axis=2),
+            "theta_q025": th_q[..., 0],
+            "theta_q975": th_q[..., 1],
+        }
     return {
+        **extra,
         "mu_mean": mean,
         "mu_sd": np.sqrt(var),
         "mu_median": q50,

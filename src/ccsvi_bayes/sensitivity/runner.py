@@ -33,6 +33,7 @@ from ccsvi_bayes.fitting import fit
 from ccsvi_bayes.fitting.api import nnhm_reasons
 from ccsvi_bayes.models import model_family
 from ccsvi_bayes.results.store import read_json, write_atomic, write_json
+from ccsvi_bayes.sensitivity.exact_batch import prefit_exact
 from ccsvi_bayes.sensitivity.grid import GridPlan, Scenario, exclude_studies
 from ccsvi_bayes.specs import load_spec
 
@@ -96,16 +97,21 @@ def run_grid(
     out_dir: Path,
     *,
     on_scenario: Callable[[Scenario, Mapping[str, Any]], None] | None = None,
+    batch_exact: bool = True,
 ) -> GridOutcome:
     """Fit every scenario of ``plan`` not already done under ``out_dir``; return the index.
 
-    ``on_scenario(scenario, row)`` is called after each scenario (reused or computed).
+    ``on_scenario(scenario, row)`` is called after each scenario (reused or computed). With
+    ``batch_exact``, the pending scenarios that reduce to the NNHM are first solved together
+    (:func:`~ccsvi_bayes.sensitivity.exact_batch.prefit_exact`) and written to the store;
+    the loop then picks them up like any finished scenario.
     """
     out_dir = Path(out_dir)
     (out_dir / SCENARIOS_DIR).mkdir(parents=True, exist_ok=True)
     rows: dict[str, dict[str, Any]] = {s.id: _pending_row(s) for s in plan.scenarios}
     outcome = GridOutcome()
     readings: dict[str, Evidence] = {}
+    batched = prefit_exact(plan, out_dir, readings) if batch_exact else set()
     for scenario in plan.scenarios:
         folder = scenario_folder(out_dir, scenario)
         done = _finished(folder, scenario)
@@ -122,6 +128,8 @@ def run_grid(
         if on_scenario is not None:
             on_scenario(scenario, rows[scenario.id])
     outcome.rows = list(rows.values())
+    outcome.reused -= len(batched)  # solved by the batch in this run: computed, not reused
+    outcome.computed += len(batched)
     return outcome
 
 

@@ -1,0 +1,263 @@
+"""The exact path of a grid, batched: every NNHM scenario of a grid in one vectorised call.
+
+Before the scenario loop, :func:`prefit_exact` prepares each pending scenario (not finished
+under the output folder) as the one-at-a-time path does; those that reduce to the NNHM
+(:func:`ccsvi_bayes.fitting.api.nnhm_reasons` is empty) get their data and effective priors
+exactly as ``fit(..., engine="exact")`` builds them, and all of them are solved at once by
+:func:`ccsvi_bayes.inference.exact.nnhm_exact_scenarios` (each scenario with its own data
+and priors). Each record is written atomically to ``OUT/scenarios/<id>/summary.json``
+under the same id, so the loop then finds it finished.
+
+The record is the analytic part of a fit's summary: the provenance header (model, outcome,
+evidence, seed, engine, spec, effective priors, store key), ``effect`` (mean, sd, median,
+95% interval, P(benefit), and P(effect > MCID) computed analytically rather than from
+draws), ``predictive`` and ``heterogeneity.tau`` (analytic), diagnostics and notes.
+``studies`` carries each study's facts and its analytic shrunken estimate, ``bias`` the
+spec's form and features. Only ``effect.instrument_scale`` (a summary of transformed draws)
+is not computed (``scenario.batched`` is true); run the grid with ``batch_exact=False``
+for it.
+Scenarios that fail to prepare, or that the exact engine rejects, are left to the
+one-at-a-time path, which records them with their reason.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ccsvi_bayes import __version__
+from ccsvi_bayes.errors import CcsviBayesError
+from ccsvi_bayes.evidence import Evidence, load_evidence
+from ccsvi_bayes.fitting.api import _effective_prior, _omega_offset, nnhm_reasons
+from ccsvi_bayes.harmonize import HarmonizeOptions, reference_sd
+from ccsvi_bayes.inference.diagnostics import Diagnostics
+from ccsvi_bayes.inference.exact import SCENARIO_KEYS, nnhm_exact_scenarios
+from ccsvi_bayes.models import effective_priors, model_family
+from ccsvi_bayes.results.store import fit_key, read_json, write_json
+from ccsvi_bayes.results.summaries import _observed, _observed_measure
+from ccsvi_bayes.sensitivity.grid import GridPlan, Scenario, exclude_studies
+from ccsvi_bayes.specs import load_spec
+
+__all__ = ["prefit_exact"]
+
+SCENARIOS_DIR = "scenarios"  # as ccsvi_bayes.sensitivity.runner.SCENARIOS_DIR
+
+
+@dataclass
+class _Prepared:
+    scenario: Scenario
+    record: dict[str, Any]  # the record without its numbers
+    data: Any  # the prepared ModelData
+    study_of_row: np.ndarray
+    y: np.ndarray
+    se: np.ndarray
+    tau_prior: dict[str, Any]
+    mu_prior: dict[str, Any]
+    mcid: float | None
+    seconds: float
+
+
+def prefit_exact(
+    plan: GridPlan, out_dir: Path, readings: dict[str, Evidence] | None = None
+) -> set[str]:
+    """Solve and write every pending exact-eligible scenario of ``plan``; return their ids."""
+    out_dir = Path(out_dir)
+    readings = {} if readings is None else readings
+    prepared: list[_Prepared] = []
+    for scenario in plan.scenarios:
+        folder = out_dir / SCENARIOS_DIR / scenario.id
+        summary = read_json(folder / "summary.json")
+        block = (summary or {}).get("scenario") or {}
+        if block.get("id") == scenario.id and block.get("status") == "done":
+            continue  # finished earlier: the loop reuses it
+        try:
+            item = _prepare(plan, scenario, readings)
+        except CcsviBayesError:
+            continue  # the one-at-a-time path records the reason
+        if item is not None:
+            prepared.append(item)
+    if not prepared:
+        return set()
+    start = time.perf_counter()
+    try:
+        out = nnhm_exact_scenarios(
+            [p.y for p in prepared],
+            [p.se for p in prepared],
+            [p.tau_prior for p in prepared],
+            [p.mu_prior for p in prepared],
+            mcid=[np.nan if p.mcid is None else p.mcid for p in prepared],
+            n_nodes=256,  # as nnhm_exact, the one-at-a-time path
+            studies=True,
+        )
+    except ValueError:
+        return set()  # a scenario the engine rejects: the one-at-a-time path says which
+    share = (time.perf_counter() - start) / len(prepared)
+    done: set[str] = set()
+    for i, item in enumerate(prepared):
+        record = _fill(item, {key: values[i] for key, values in out.items()}, share)
+        folder = out_dir / SCENARIOS_DIR / item.scenario.id
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json(folder / "summary.json", record, "summary")
+        done.add(item.scenario.id)
+    return done
+
+
+def _prepare(plan: GridPlan, scenario: Scenario, readings: dict[str, Evidence]) -> _Prepared | None:
+    """The NNHM inputs and record header of ``scenario``, or None when it is not an NNHM."""
+    start = time.perf_counter()
+    reading = json.dumps(dict(sorted(scenario.assumptions.items())))
+    if reading not in readings:
+        readings[reading] = load_evidence(plan.evidence_path, dict(scenario.assumptions) or None)
+    ev = exclude_studies(readings[reading], scenario.dropped_studies)
+    spec = load_spec(plan.model, dict(scenario.sets))
+    family = model_family(spec.family)
+    _rows, data = family.prepare(ev, spec, plan.outcome)
+    if not family.exact_engine or nnhm_reasons(data, spec):
+        return None
+    # the NNHM observations exactly as fit(engine="exact") builds them
+    con = data.contrast
+    offset = _omega_offset(data, spec)
+    if offset is None:
+        return None
+    y = con["y"].to_numpy(float) + offset * con["wait_list"].to_numpy(float)
+    se = con["se"].to_numpy(float)
+    if spec.power_alpha is not None:
+        alpha = min(max(float(spec.power_alpha), 1e-8), 1.0)
+        nonrand = (~data.study_table["randomized"].astype(bool)).to_numpy(float)
+        se = se / np.sqrt(1.0 - nonrand[con["study_idx"].to_numpy(int)] * (1.0 - alpha))
+    tau_dist, tau_kwargs = _effective_prior("tau", data, spec)
+    mu_dist, mu_kwargs = _effective_prior("mu", data, spec)
+    domain = data.domain
+    mcid: float | None = None
+    if domain.scale == "md":
+        mcid = domain.mcid
+    elif domain.scale not in ("log_odds", "log_rr") and domain.mcid is not None:
+        sd = reference_sd(ev, domain.reporting_instrument, HarmonizeOptions(**spec.harmonize))
+        mcid = None if sd is None else domain.mcid / sd
+    sampler = {**spec.sampler, "engine": "exact"}
+    n_draws = plan.draws or int(spec.sampler["draws"]) * int(spec.sampler["chains"])
+    if n_draws != int(sampler["draws"]) * int(sampler["chains"]):
+        sampler.update(draws=n_draws, chains=1)
+    record: dict[str, Any] = {
+        "model": spec.name,
+        "outcome": plan.outcome,
+        "outcome_label": domain.label,
+        "evidence": {"name": ev.name, "sha256": ev.sha256, "assumptions": dict(ev.assumptions)},
+        "package_version": __version__,
+        "seed": plan.seed,
+        "engine": "exact",
+        "spec": spec.as_dict(),
+        "priors_effective": effective_priors(data, spec),
+        "spec_sha256": spec.digest,
+        "store_key": fit_key(
+            evidence_sha256=ev.sha256,
+            spec_sha256=spec.digest,
+            seed=plan.seed,
+            sampler=sampler,
+            package_version=__version__,
+        ),
+        "direction": "positive = benefit (treatment better than control)",
+        "effect": {"scale": domain.scale, "mcid": domain.mcid, "mcid_standardized": mcid},
+        "bias": {
+            "form": spec.bias["form"],
+            "features": list(data.features),
+            **({} if spec.power_alpha is None else {"alpha_power": spec.power_alpha}),
+        },
+        "diagnostics": Diagnostics.exact().as_dict(),
+        "defaults_applied": {"placebo_response": dict(data.placebo)},
+        "notes": list(data.notes),
+        "scenario": {
+            "id": scenario.id,
+            "knobs": dict(scenario.knobs),
+            "dropped_studies": list(scenario.dropped_studies),
+            "path": "exact",
+            "status": "done",
+            "reason": "",
+            "batched": True,
+        },
+    }
+    return _Prepared(
+        scenario=scenario,
+        record=record,
+        data=data,
+        study_of_row=con["study_idx"].to_numpy(int),
+        y=y,
+        se=se,
+        tau_prior={"dist": tau_dist, "kwargs": tau_kwargs},
+        mu_prior={"dist": mu_dist, "kwargs": mu_kwargs},
+        mcid=mcid,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _fill(item: _Prepared, row: Mapping[str, Any], share: float) -> dict[str, Any]:
+    """The record of ``item`` with the batch's numbers for it (in the summary's key order)."""
+    v = {key: float(row[key]) for key in SCENARIO_KEYS}
+    head, tail = _split(item.record, "diagnostics")
+    effect = {
+        **head["effect"],
+        "mean": v["mu_mean"],
+        "sd": v["mu_sd"],
+        "median": v["mu_median"],
+        "q025": v["mu_q025"],
+        "q975": v["mu_q975"],
+        "prob_benefit": v["prob_benefit"],
+        "prob_mcid": None if item.mcid is None else v["prob_mcid"],
+    }
+    record = {key: value for key, value in head.items() if key != "bias"}
+    record["effect"] = effect
+    record["predictive"] = {
+        "mean": v["mu_mean"],
+        "q025": v["pred_q025"],
+        "q975": v["pred_q975"],
+        "description": "true effect in a new study (theta_new = mu + tau * z)",
+    }
+    record["heterogeneity"] = {
+        "tau": {"mean": v["tau_mean"], "q025": v["tau_q025"], "q975": v["tau_q975"]}
+    }
+    record["bias"] = head["bias"]
+    record["studies"] = _studies(item, row)
+    record.update(tail)
+    record["scenario"] = {**tail["scenario"], "seconds": round(item.seconds + share, 3)}
+    return record
+
+
+def _split(record: Mapping[str, Any], at: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    keys = list(record)
+    cut = keys.index(at)
+    return {k: record[k] for k in keys[:cut]}, {k: record[k] for k in keys[cut:]}
+
+
+def _studies(item: _Prepared, row: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each study's facts (as a fit's summary gives them) and its shrunken estimate."""
+    data = item.data
+    shrunk = np.zeros((len(data.studies), 3))  # a study without a contrast row: theta = 0
+    for j, i in enumerate(item.study_of_row):
+        shrunk[i] = row["theta_mean"][j], row["theta_q025"][j], row["theta_q975"][j]
+    out = []
+    for i, sid in enumerate(data.studies):
+        facts = data.study_table.loc[sid]
+        observed, se = _observed(data, i)
+        out.append(
+            {
+                "study_id": sid,
+                "label": str(facts["label"]),
+                "design": str(facts["design"]),
+                "randomized": bool(facts["randomized"]),
+                "control": str(facts["control"]),
+                "observed": observed,
+                "se": se,
+                "observed_measure": _observed_measure(data, i),
+                "shrunk_mean": float(shrunk[i, 0]),
+                "shrunk_q025": float(shrunk[i, 1]),
+                "shrunk_q975": float(shrunk[i, 2]),
+                "features": [f for j, f in enumerate(data.features) if data.x[i, j] > 0],
+            }
+        )
+    return out
