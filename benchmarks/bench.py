@@ -1,6 +1,11 @@
 """Benchmarks (``nox -s bench``): ratios measured side by side in one run.
 
-1. Exact NNHM engine throughput (posteriors per second, 10-study data).
+1. Exact NNHM engine throughput (posteriors per second, 10-study data), and with its own
+   priors per scenario (scenarios/s including summaries): batch vs one at a time.
+   Sensitivity grid: a 200-scenario bias_adjusted / qol_physical grid over bias and
+   heterogeneity priors through the sensitivity engine vs refitting each scenario with
+   fit() (a subset, extrapolated); ``--quick`` runs a 12-scenario part of that grid and
+   extrapolates both sides to 200 (and skips benchmarks 2-4).
 2. Compile once + swap pm.Data vs recompile per scenario (a 3-point prior grid).
 3. Fit time per model on the CCSVI set (in-process, caches warm after the first fit).
 4. One bias_adjusted fit in a fresh process with warm on-disk caches (target < 15 s).
@@ -10,7 +15,9 @@ Results are printed and written to out/bench/results.json.
 
 from __future__ import annotations
 
+import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -23,7 +30,13 @@ warnings.filterwarnings("ignore")
 
 from ccsvi_bayes.fitting import fit  # noqa: E402
 from ccsvi_bayes.inference import clear_cache  # noqa: E402
-from ccsvi_bayes.inference.exact import nnhm_exact, nnhm_exact_batch  # noqa: E402
+from ccsvi_bayes.inference.exact import (  # noqa: E402
+    nnhm_exact,
+    nnhm_exact_batch,
+    nnhm_exact_scenarios,
+)
+from ccsvi_bayes.sensitivity.grid import plan_grid  # noqa: E402
+from ccsvi_bayes.sensitivity.runner import run_grid  # noqa: E402
 
 OUT = Path("out/bench")
 
@@ -44,6 +57,119 @@ def exact_throughput() -> dict[str, float]:
         nnhm_exact(y[i], se[i], tau, mu).summary()
     single = (time.perf_counter() - start) / 100
     return {"batch_posteriors_per_s": m / batch, "single_posterior_s": single}
+
+
+def _random_priors(rng: np.random.Generator) -> tuple[dict[str, object], dict[str, object]]:
+    """A tau prior of a random family (HalfNormal, HalfCauchy, LogTau2Normal, Uniform) and a
+    Normal or Flat mu prior, each with its own random hyperparameters."""
+    family = int(rng.integers(4))
+    if family == 0:
+        tau = {"dist": "HalfNormal", "kwargs": {"sigma": float(rng.uniform(0.1, 1.0))}}
+    elif family == 1:
+        tau = {"dist": "HalfCauchy", "kwargs": {"beta": float(rng.uniform(0.05, 1.0))}}
+    elif family == 2:
+        kw = {"mu": float(rng.uniform(-4.0, -1.0)), "sigma": float(rng.uniform(0.8, 2.0))}
+        tau = {"dist": "LogTau2Normal", "kwargs": kw}
+    else:
+        tau = {"dist": "Uniform", "kwargs": {"lower": 0.0, "upper": float(rng.uniform(0.5, 3.0))}}
+    if rng.random() < 0.3:
+        return tau, {"dist": "Flat", "kwargs": {}}
+    sigma = float(rng.uniform(0.3, 3.0))
+    return tau, {"dist": "Normal", "kwargs": {"mu": float(rng.normal(0, 0.2)), "sigma": sigma}}
+
+
+def _best_of(n: int, run: object) -> float:
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        run()  # type: ignore[operator]
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def exact_per_scenario_priors(m: int = 2000, k: int = 10, n_single: int = 100) -> dict[str, float]:
+    """Scenarios/s with every scenario's own data and priors, full summaries included
+    (effect mean/sd/median/95% interval, P(benefit), P(> MCID), tau mean and interval,
+    predictive interval); best of 3 (time.perf_counter)."""
+    rng = np.random.default_rng(11)
+    y = rng.normal(0.2, 0.3, (m, k))
+    se = rng.uniform(0.1, 0.4, (m, k))
+    priors = [_random_priors(rng) for _ in range(m)]
+    taus, mus = [p[0] for p in priors], [p[1] for p in priors]
+    mcid = rng.uniform(0.0, 0.4, m)
+    nnhm_exact_scenarios(y[:20], se[:20], taus[:20], mus[:20], mcid=mcid[:20])  # warm up
+    batch = _best_of(3, lambda: nnhm_exact_scenarios(y, se, taus, mus, mcid=mcid))
+
+    def one_at_a_time() -> None:
+        for i in range(n_single):
+            nnhm_exact(y[i], se[i], taus[i], mus[i]).summary(mcid=float(mcid[i]))
+
+    single = _best_of(3, one_at_a_time) / n_single
+    return {
+        "scenarios": m,
+        "studies_per_scenario": k,
+        "batch_scenarios_per_s": m / batch,
+        "one_at_a_time_scenarios_per_s": 1.0 / single,
+        "ratio": single * m / batch,
+        "target_scenarios_per_s": 1000.0,
+    }
+
+
+GRID_KNOBS = {  # 10 heterogeneity x 20 bias priors = 200 scenarios
+    "priors.tau.sigma": [f"{v:.3g}" for v in np.linspace(0.1, 1.0, 10)],
+    "priors.gamma.sigma": [f"{v:.3g}" for v in np.linspace(0.02, 0.4, 20)],
+}
+
+
+def sensitivity_grid(quick: bool = False, refits: int = 5) -> dict[str, float]:
+    """The sensitivity engine on a bias_adjusted / qol_physical grid vs fit() per scenario.
+
+    The engine runs the grid (all 200 scenarios, or 12 of them under ``quick``, in a fresh
+    output folder, warm process); ``refits`` scenarios of the grid are refitted with
+    ``fit(..., predictive=False)`` and the per-scenario time extrapolated to 200.
+    """
+    vary = GRID_KNOBS
+    if quick:
+        vary = {
+            key: values[:: max(1, len(values) // n)][:n]
+            for (key, values), n in zip(GRID_KNOBS.items(), (3, 4), strict=True)
+        }
+    plan = plan_grid(
+        model="bias_adjusted", outcome="qol_physical", evidence_path=None, vary=vary, seed=1
+    )
+    out = OUT / "grid"
+    shutil.rmtree(out, ignore_errors=True)
+    start = time.perf_counter()
+    outcome = run_grid(plan, out)
+    engine = time.perf_counter() - start
+    n = len(plan.scenarios)
+    paths = sorted({str(r.get("path")) for r in outcome.rows})
+    start = time.perf_counter()
+    for scenario in plan.scenarios[:refits]:
+        fit(
+            model="bias_adjusted",
+            outcome="qol_physical",
+            priors=dict(scenario.sets),
+            seed=1,
+            predictive=False,
+        )
+    refit = (time.perf_counter() - start) / refits
+    engine_200 = engine / n * 200
+    return {
+        "grid_scenarios_run": n,
+        "engine_s": engine,
+        "engine_200_s" + ("_extrapolated" if n != 200 else ""): engine_200,
+        "engine_paths": ", ".join(paths),  # type: ignore[dict-item]
+        "failed": len(outcome.failed),
+        "refit_scenarios": refits,
+        "refit_s_per_scenario": refit,
+        "refit_200_s_extrapolated": refit * 200,
+        "ratio": refit * 200 / engine_200,
+        "target_ratio": 20.0,
+        "target_200_s": 60.0,
+        "note": "one warm process; the engine's time includes its first compile, the refits "
+        "run after it (compiled model cached by structure)",
+    }
 
 
 def compile_once_vs_recompile() -> dict[str, float]:
@@ -113,18 +239,46 @@ def fresh_process() -> dict[str, float]:
     }
 
 
+def _table(results: dict[str, dict[str, object]]) -> str:
+    """A plain table: benchmark, measure, value."""
+    rows = [
+        (bench, key, f"{v:,.4g}" if isinstance(v, float) else str(v))
+        for bench, values in results.items()
+        for key, v in values.items()
+    ]
+    widths = [max(len(r[i]) for r in [*rows, ("benchmark", "measure", "value")]) for i in range(3)]
+    lines = [
+        "  ".join(
+            h.ljust(w) for h, w in zip(("benchmark", "measure", "value"), widths, strict=True)
+        )
+    ]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(lines)
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a 12-scenario grid; skip 2-4")
+    args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    results = {}
-    for name, bench in (
+    results: dict[str, dict[str, object]] = {}
+    benches = [
         ("exact_engine", exact_throughput),
-        ("compile_once_vs_recompile", compile_once_vs_recompile),
-        ("fit_seconds", fit_times),
-        ("fresh_process_bias_adjusted", fresh_process),
-    ):
+        ("exact_per_scenario_priors", exact_per_scenario_priors),
+        ("sensitivity_grid", lambda: sensitivity_grid(quick=args.quick)),
+    ]
+    if not args.quick:
+        benches += [
+            ("compile_once_vs_recompile", compile_once_vs_recompile),
+            ("fit_seconds", fit_times),
+            ("fresh_process_bias_adjusted", fresh_process),
+        ]
+    for name, bench in benches:
         print(f"running {name} …", flush=True)
-        results[name] = bench()
+        results[name] = bench()  # type: ignore[operator]
         print(json.dumps(results[name], indent=2), flush=True)
+    print(_table(results))
     (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {OUT / 'results.json'}")
 
