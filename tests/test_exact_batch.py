@@ -236,3 +236,17 @@ def test_shrunken_study_estimates_per_scenario() -> None:
             for key, name in (("theta_mean", "shrunk_mean"), ("theta_q025", "shrunk_q025")):
                 assert out[key][i, j] == pytest.approx(study[name], rel=1e-4, abs=1e-6)
             assert out["theta_q975"][i, j] == pytest.approx(study["shrunk_q975"], rel=1e-4)
+
+
+def test_grid_batch_skips_structures_that_are_not_nnhms(tmp_path: Path) -> None:
+    """bias_adjusted has arm rows and bias terms: nothing is batched or written; the grid is
+    left to the one-at-a-time path."""
+    plan = plan_grid(
+        model="bias_adjusted",
+        outcome="qol_physical",
+        evidence_path=None,
+        vary={"priors.tau.sigma": ["0.2", "0.4", "0.6"]},
+        seed=1,
+    )
+    assert prefit_exact(plan, tmp_path) == set()
+    assert not (tmp_path / "scenarios").exists()

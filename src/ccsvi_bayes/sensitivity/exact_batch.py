@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 
 from ccsvi_bayes import __version__
-from ccsvi_bayes.errors import CcsviBayesError
 from ccsvi_bayes.evidence import Evidence, load_evidence
 from ccsvi_bayes.fitting.api import _effective_prior, _omega_offset, nnhm_reasons
 from ccsvi_bayes.harmonize import HarmonizeOptions, reference_sd
@@ -70,6 +69,7 @@ def prefit_exact(
     out_dir = Path(out_dir)
     readings = {} if readings is None else readings
     prepared: list[_Prepared] = []
+    not_nnhm: set[tuple[str, ...]] = set()  # structures found not to be NNHMs (skip fast)
     for scenario in plan.scenarios:
         folder = out_dir / SCENARIOS_DIR / scenario.id
         summary = read_json(folder / "summary.json")
@@ -77,9 +77,9 @@ def prefit_exact(
         if block.get("id") == scenario.id and block.get("status") == "done":
             continue  # finished earlier: the loop reuses it
         try:
-            item = _prepare(plan, scenario, readings)
-        except CcsviBayesError:
-            continue  # the one-at-a-time path records the reason
+            item = _prepare(plan, scenario, readings, not_nnhm)
+        except Exception:  # any failure: the one-at-a-time path records the reason
+            continue
         if item is not None:
             prepared.append(item)
     if not prepared:
@@ -108,17 +108,30 @@ def prefit_exact(
     return done
 
 
-def _prepare(plan: GridPlan, scenario: Scenario, readings: dict[str, Evidence]) -> _Prepared | None:
-    """The NNHM inputs and record header of ``scenario``, or None when it is not an NNHM."""
+def _prepare(
+    plan: GridPlan,
+    scenario: Scenario,
+    readings: dict[str, Evidence],
+    not_nnhm: set[tuple[str, ...]],
+) -> _Prepared | None:
+    """The NNHM inputs and record header of ``scenario``, or None when it is not an NNHM.
+
+    A model structure found not to be an NNHM on a data reading is not prepared again for
+    that reading (``not_nnhm``): hyperparameters do not change the structure, and a scenario
+    skipped here is still fitted, by the one-at-a-time path."""
     start = time.perf_counter()
     reading = json.dumps(dict(sorted(scenario.assumptions.items())))
+    spec = load_spec(plan.model, dict(scenario.sets))
+    key = (spec.family, spec.structure_key(), reading, *scenario.dropped_studies)
+    family = model_family(spec.family)
+    if key in not_nnhm or not family.exact_engine:
+        return None
     if reading not in readings:
         readings[reading] = load_evidence(plan.evidence_path, dict(scenario.assumptions) or None)
     ev = exclude_studies(readings[reading], scenario.dropped_studies)
-    spec = load_spec(plan.model, dict(scenario.sets))
-    family = model_family(spec.family)
     _rows, data = family.prepare(ev, spec, plan.outcome)
-    if not family.exact_engine or nnhm_reasons(data, spec):
+    if nnhm_reasons(data, spec):
+        not_nnhm.add(key)
         return None
     # the NNHM observations exactly as fit(engine="exact") builds them
     con = data.contrast
