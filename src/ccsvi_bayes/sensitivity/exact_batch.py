@@ -33,13 +33,13 @@ import numpy as np
 
 from ccsvi_bayes import __version__
 from ccsvi_bayes.evidence import Evidence, load_evidence
-from ccsvi_bayes.fitting.api import _effective_prior, _omega_offset, nnhm_reasons
+from ccsvi_bayes.fitting.api import nnhm_reasons
 from ccsvi_bayes.harmonize import HarmonizeOptions, reference_sd
-from ccsvi_bayes.inference.diagnostics import Diagnostics
+from ccsvi_bayes.inference.diagnostics import Diagnostics, known_constant
 from ccsvi_bayes.inference.exact import SCENARIO_KEYS, nnhm_exact_scenarios
-from ccsvi_bayes.models import effective_priors, model_family
+from ccsvi_bayes.models import effective_priors, hyperparameters, model_family
+from ccsvi_bayes.results.numbers import as_float
 from ccsvi_bayes.results.store import fit_key, read_json, write_json
-from ccsvi_bayes.results.summaries import _observed, _observed_measure
 from ccsvi_bayes.sensitivity.grid import GridPlan, Scenario, exclude_studies
 from ccsvi_bayes.specs import load_spec
 
@@ -135,7 +135,7 @@ def _prepare(
         return None
     # the NNHM observations exactly as fit(engine="exact") builds them
     con = data.contrast
-    offset = _omega_offset(data, spec)
+    offset = _omega_offset(data, spec, family)
     if offset is None:
         return None
     y = con["y"].to_numpy(float) + offset * con["wait_list"].to_numpy(float)
@@ -146,6 +146,8 @@ def _prepare(
         se = se / np.sqrt(1.0 - nonrand[con["study_idx"].to_numpy(int)] * (1.0 - alpha))
     tau_dist, tau_kwargs = _effective_prior("tau", data, spec)
     mu_dist, mu_kwargs = _effective_prior("mu", data, spec)
+    if tau_dist is None or mu_dist is None:
+        return None
     domain = data.domain
     mcid: float | None = None
     if domain.scale == "md":
@@ -209,6 +211,35 @@ def _prepare(
     )
 
 
+# The NNHM inputs as ccsvi_bayes.fitting.api builds them for fit(engine="exact").
+
+
+def _effective_prior(param: str, data: Any, spec: Any) -> tuple[str | None, dict[str, float]]:
+    """The family of ``param``'s prior on this domain and its kwargs, read from the builder's
+    own hyperparameter vector (the numbers the model uses); None when they do not match."""
+    labels, values = hyperparameters(data, spec)
+    kwargs = {
+        label.split(".", 1)[1]: float(value)
+        for label, value in zip(labels, values, strict=True)
+        if label.startswith(f"{param}.")
+    }
+    dist = str(spec.priors[param].resolve(data.domain.id, data.binary).dist)
+    return (dist if kwargs else None), kwargs
+
+
+def _omega_offset(data: Any, spec: Any, family: Any) -> float | None:
+    """omega subtracted from wait-list contrasts: 0 when it does not apply, its value when
+    the model holds it constant, None when it is random (not an NNHM)."""
+    if not len(data.contrast) or not data.contrast["wait_list"].astype(bool).any():
+        return 0.0
+    if not any(label.startswith("omega.") for label in hyperparameters(data, spec)[0]):
+        return 0.0
+    model = family.build(data, spec)
+    if "omega" in known_constant(model, family.inputs(data, spec)):
+        return float(np.ravel(model["omega"].eval())[0])
+    return None
+
+
 def _fill(item: _Prepared, row: Mapping[str, Any], share: float) -> dict[str, Any]:
     """The record of ``item`` with the batch's numbers for it (in the summary's key order)."""
     v = {key: float(row[key]) for key in SCENARIO_KEYS}
@@ -256,7 +287,10 @@ def _studies(item: _Prepared, row: Mapping[str, Any]) -> list[dict[str, Any]]:
     out = []
     for i, sid in enumerate(data.studies):
         facts = data.study_table.loc[sid]
-        observed, se = _observed(data, i)
+        con_row = data.contrast[data.contrast["study_idx"] == i]  # an NNHM: one a study
+        observed = as_float(con_row["y"].iloc[0]) if len(con_row) else None
+        se = as_float(con_row["se"].iloc[0]) if len(con_row) else None
+        measure = {"log_rr": "contrast (log risk ratio)", "log_odds": "contrast (log odds ratio)"}
         out.append(
             {
                 "study_id": sid,
@@ -266,7 +300,7 @@ def _studies(item: _Prepared, row: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "control": str(facts["control"]),
                 "observed": observed,
                 "se": se,
-                "observed_measure": _observed_measure(data, i),
+                "observed_measure": measure.get(data.domain.scale, "contrast"),
                 "shrunk_mean": float(shrunk[i, 0]),
                 "shrunk_q025": float(shrunk[i, 1]),
                 "shrunk_q975": float(shrunk[i, 2]),
