@@ -44,6 +44,7 @@ __all__ = [
     "GridIncomplete",
     "GridOutcome",
     "run_grid",
+    "run_scenario",
     "scenario_folder",
 ]
 
@@ -113,15 +114,10 @@ def run_grid(
     readings: dict[str, Evidence] = {}
     batched = prefit_exact(plan, out_dir, readings) if batch_exact else set()
     for scenario in plan.scenarios:
-        folder = scenario_folder(out_dir, scenario)
-        done = _finished(folder, scenario)
-        if done is not None:
+        record, reused = run_scenario(plan, scenario, out_dir, readings)
+        if reused:
             outcome.reused += 1
-            record = done
         else:
-            record = _run_one(plan, scenario, readings)
-            folder.mkdir(parents=True, exist_ok=True)
-            write_json(folder / "summary.json", record, "summary")
             outcome.computed += 1
         rows[scenario.id] = _index_row(scenario, record)
         _write_index(out_dir / INDEX_FILE, plan, rows.values())
@@ -131,6 +127,24 @@ def run_grid(
     outcome.reused -= len(batched)  # solved by the batch in this run: computed, not reused
     outcome.computed += len(batched)
     return outcome
+
+
+def run_scenario(
+    plan: GridPlan,
+    scenario: Scenario,
+    out_dir: Path,
+    readings: dict[str, Evidence] | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """The record of one scenario (its ``summary.json``) and whether it was reused: read
+    from ``out_dir`` when it finished earlier, else fitted and written atomically."""
+    folder = scenario_folder(out_dir, scenario)
+    done = _finished(folder, scenario)
+    if done is not None:
+        return done, True
+    record = _run_one(plan, scenario, {} if readings is None else readings)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / "summary.json", record, "summary")
+    return record, False
 
 
 def _finished(folder: Path, scenario: Scenario) -> dict[str, Any] | None:

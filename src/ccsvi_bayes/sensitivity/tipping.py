@@ -22,7 +22,7 @@ from typing import Any
 from ccsvi_bayes.evidence import Evidence
 from ccsvi_bayes.results.store import write_json
 from ccsvi_bayes.sensitivity.grid import ASSUME, InvalidGrid, plan_grid, plan_scenario
-from ccsvi_bayes.sensitivity.runner import GridIncomplete, _finished, _run_one, scenario_folder
+from ccsvi_bayes.sensitivity.runner import GridIncomplete, run_scenario
 from ccsvi_bayes.specs import load_spec
 
 __all__ = [
@@ -217,15 +217,7 @@ def find_tipping_points(
         if text in result.evaluations:
             return result.evaluations[text]
         scenario = plan_scenario(plan, {**context, key: text})
-        folder = scenario_folder(out_dir, scenario)
-        done = _finished(folder, scenario)
-        reused = done is not None
-        if done is None:
-            record = _run_one(plan, scenario, readings)
-            folder.mkdir(parents=True, exist_ok=True)
-            write_json(folder / "summary.json", record, "summary")
-        else:
-            record = done
+        record, reused = run_scenario(plan, scenario, out_dir, readings)
         block = record["scenario"]
         if block["status"] != "done":
             raise GridIncomplete(
