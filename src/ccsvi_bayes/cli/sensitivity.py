@@ -19,6 +19,9 @@ _HELP = {
     "--vary keys at their first values; no grid is run).",
     "range": "LO,HI of the --tipping-point search (default: the key's --vary values, else ±2 "
     "around a location, ×/÷10 a scale).",
+    "grid": "A grid.toml: [vary] KEY = [values], leave_one_out = true, drop_design = [...].",
+    "no_reweight": "Refit every NUTS scenario instead of reweighting an anchor fit of its "
+    "prior-only group (importance reweighting is used where Pareto k̂ ≤ 0.7).",
     "power": "Prior and likelihood power-scaling sensitivity of every parameter of one NUTS "
     "fit (knobs at their first --vary values) → power_scaling.json; no grid is run.",
 }
@@ -49,14 +52,7 @@ def sensitivity(
             show_default=False,
         ),
     ] = None,
-    grid: Annotated[
-        Path | None,
-        typer.Option(
-            "--grid",
-            help="A grid.toml: [vary] KEY = [values], leave_one_out = true, drop_design = [...].",
-            show_default=False,
-        ),
-    ] = None,
+    grid: Annotated[Path | None, _opt("--grid", _HELP["grid"])] = None,
     leave_one_out: Annotated[
         bool, typer.Option("--leave-one-out", help="Add one scenario per study left out.")
     ] = False,
@@ -77,6 +73,7 @@ def sensitivity(
     tipping_point: Annotated[str | None, _opt("--tipping-point", _HELP["tipping"])] = None,
     search_range: Annotated[str | None, _opt("--range", _HELP["range"])] = None,
     power_scaling: Annotated[bool, _opt("--power-scaling", _HELP["power"])] = False,
+    no_reweight: Annotated[bool, _opt("--no-reweight", _HELP["no_reweight"])] = False,
 ) -> None:
     """Fit a grid of scenarios and write their summaries and the index scenarios.csv.
 
@@ -105,7 +102,7 @@ def sensitivity(
         loo = leave_one_out or spec.leave_one_out
         plan = sens.plan_grid(**common, vary=knobs, leave_one_out=loo, drop_design=designs)
         with render.sensitivity_progress(plan, out_dir) as step:
-            outcome_ = sens.run_grid(plan, out_dir, on_scenario=step)
+            outcome_ = sens.run_grid(plan, out_dir, on_scenario=step, reweight=not no_reweight)
     render.sensitivity_report(plan, outcome_, out_dir)
     failed = outcome_.failed
     if failed:

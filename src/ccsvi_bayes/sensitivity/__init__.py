@@ -11,6 +11,7 @@ from ccsvi_bayes.sensitivity.grid import (
     plan_grid,
     read_grid_file,
 )
+from ccsvi_bayes.sensitivity.reweight import K_HAT_MAX, prefit_reweight
 from ccsvi_bayes.sensitivity.runner import (
     INDEX_FILE,
     SCENARIOS_DIR,
@@ -22,6 +23,7 @@ from ccsvi_bayes.sensitivity.runner import (
 
 __all__ = [
     "INDEX_FILE",
+    "K_HAT_MAX",
     "SCENARIOS_DIR",
     "GridFile",
     "GridIncomplete",
@@ -32,6 +34,7 @@ __all__ = [
     "exclude_studies",
     "parse_vary",
     "plan_grid",
+    "prefit_reweight",
     "read_grid_file",
     "run_grid",
     "scenario_folder",

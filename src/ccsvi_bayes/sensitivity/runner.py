@@ -67,6 +67,7 @@ INDEX_COLUMNS = (
     "divergences",
     "converged",
     "seconds",
+    "k_hat",
 )
 
 
@@ -99,13 +100,17 @@ def run_grid(
     *,
     on_scenario: Callable[[Scenario, Mapping[str, Any]], None] | None = None,
     batch_exact: bool = True,
+    reweight: bool = True,
 ) -> GridOutcome:
     """Fit every scenario of ``plan`` not already done under ``out_dir``; return the index.
 
     ``on_scenario(scenario, row)`` is called after each scenario (reused or computed). With
     ``batch_exact``, the pending scenarios that reduce to the NNHM are first solved together
     (:func:`~ccsvi_bayes.sensitivity.exact_batch.prefit_exact`) and written to the store;
-    the loop then picks them up like any finished scenario.
+    the loop then picks them up like any finished scenario. With ``reweight``, pending NUTS
+    scenarios that differ only in prior hyperparameter values are answered by importance
+    reweighting of one anchor fit where Pareto k̂ ≤ 0.7
+    (:func:`~ccsvi_bayes.sensitivity.reweight.prefit_reweight`), refitted otherwise.
     """
     out_dir = Path(out_dir)
     (out_dir / SCENARIOS_DIR).mkdir(parents=True, exist_ok=True)
@@ -113,8 +118,19 @@ def run_grid(
     outcome = GridOutcome()
     readings: dict[str, Evidence] = {}
     batched = prefit_exact(plan, out_dir, readings) if batch_exact else set()
+    k_hats: dict[str, float] = {}
+    if reweight:
+        from ccsvi_bayes.sensitivity.reweight import prefit_reweight
+
+        pending = [s for s in plan.scenarios if _finished(scenario_folder(out_dir, s), s) is None]
+        done, k_hats = prefit_reweight(
+            plan, out_dir, readings, pending, run_scenario, lambda s: _evidence(plan, s, readings)
+        )
+        batched |= done
     for scenario in plan.scenarios:
-        record, reused = run_scenario(plan, scenario, out_dir, readings)
+        k_hat = k_hats.get(scenario.id)
+        extra = None if k_hat is None else {"k_hat": k_hat}
+        record, reused = run_scenario(plan, scenario, out_dir, readings, extra=extra)
         if reused:
             outcome.reused += 1
         else:
@@ -134,14 +150,21 @@ def run_scenario(
     scenario: Scenario,
     out_dir: Path,
     readings: dict[str, Evidence] | None = None,
+    *,
+    extra: Mapping[str, Any] | None = None,
+    on_result: Callable[[Any], None] | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """The record of one scenario (its ``summary.json``) and whether it was reused: read
-    from ``out_dir`` when it finished earlier, else fitted and written atomically."""
+    from ``out_dir`` when it finished earlier, else fitted and written atomically.
+
+    ``extra`` is merged into a fitted record's ``scenario`` block (e.g. ``k_hat``);
+    ``on_result`` receives the fitted :class:`~ccsvi_bayes.results.FitResult`."""
     folder = scenario_folder(out_dir, scenario)
     done = _finished(folder, scenario)
     if done is not None:
         return done, True
-    record = _run_one(plan, scenario, {} if readings is None else readings)
+    record = _run_one(plan, scenario, {} if readings is None else readings, on_result)
+    record["scenario"].update(extra or {})
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / "summary.json", record, "summary")
     return record, False
@@ -163,7 +186,12 @@ def _evidence(plan: GridPlan, scenario: Scenario, readings: dict[str, Evidence])
     return exclude_studies(readings[reading], scenario.dropped_studies)
 
 
-def _run_one(plan: GridPlan, scenario: Scenario, readings: dict[str, Evidence]) -> dict[str, Any]:
+def _run_one(
+    plan: GridPlan,
+    scenario: Scenario,
+    readings: dict[str, Evidence],
+    on_result: Callable[[Any], None] | None = None,
+) -> dict[str, Any]:
     """Fit one scenario; its summary with the ``scenario`` block (never raises for a fit
     that fails: the failure is the record)."""
     start = time.perf_counter()
@@ -195,6 +223,8 @@ def _run_one(plan: GridPlan, scenario: Scenario, readings: dict[str, Evidence]) 
                 predictive=False,
             )
         summary = result.summary_dict()
+        if on_result is not None:
+            on_result(result)
         if summary["diagnostics"].get("converged", True):
             block["status"] = "done"
         else:
@@ -240,6 +270,7 @@ def _index_row(scenario: Scenario, record: Mapping[str, Any]) -> dict[str, Any]:
         "divergences": diag.get("divergences"),
         "converged": diag.get("converged"),
         "seconds": block.get("seconds"),
+        "k_hat": block.get("k_hat"),
     }
 
 
