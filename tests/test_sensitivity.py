@@ -198,7 +198,8 @@ def test_a_killed_nuts_grid_resumes_without_partial_files(tmp_path: Path) -> Non
     out = tmp_path / "out"
     cmd = [sys.executable, "-c", "from ccsvi_bayes.cli import main; main()", "sensitivity"]
     cmd += ["--model", "naive", "--outcome", "qol", "--evidence", str(evidence), "--out", str(out)]
-    cmd += ["--vary", "priors.tau.sigma=0.25,0.5,1.0,2.0", "--draws", "300"]
+    # --no-reweight: every scenario is a NUTS fit, so there is a run in progress to kill
+    cmd += ["--vary", "priors.tau.sigma=0.25,0.5,1.0,2.0", "--draws", "300", "--no-reweight"]
     env = {**os.environ, "COLUMNS": "200"}
     proc = subprocess.Popen(
         cmd, start_new_session=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
