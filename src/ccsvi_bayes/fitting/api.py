@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +216,43 @@ def _omega_offset(data: ModelData, spec: ModelSpec) -> float | None:
     return None
 
 
+@dataclass(frozen=True)
+class NnhmInputs:
+    """What the exact engine fits: NNHM observations ``y`` with standard errors ``se`` (one
+    row per contrast, ``study_of_row`` its study index) and the effective μ and τ priors as
+    ``{"dist", "kwargs"}`` on the domain's scale."""
+
+    y: np.ndarray
+    se: np.ndarray
+    study_of_row: np.ndarray
+    tau_prior: dict[str, Any]
+    mu_prior: dict[str, Any]
+
+
+def nnhm_inputs(data: ModelData, spec: ModelSpec) -> NnhmInputs:
+    """The NNHM inputs of ``data`` under ``spec`` exactly as ``fit(engine="exact")`` uses
+    them; call only when :func:`nnhm_reasons` is empty."""
+    con = data.contrast
+    wait = con["wait_list"].to_numpy(float)
+    # y_i = θ_i − ω·w_i + e_i with ω fixed: y_i + ω·w_i is an NNHM observation of θ_i
+    y = con["y"].to_numpy(float) + (_omega_offset(data, spec) or 0.0) * wait
+    se = con["se"].to_numpy(float)
+    study_of_row = con["study_idx"].to_numpy(int)
+    if spec.power_alpha is not None:  # L^α of a normal row = N(y | θ, s²/α)
+        alpha = min(max(float(spec.power_alpha), 1e-8), 1.0)
+        nonrand = (~data.study_table["randomized"].astype(bool)).to_numpy(float)
+        se = se / np.sqrt(1.0 - nonrand[study_of_row] * (1.0 - alpha))
+    tau_dist, tau_kwargs = _effective_prior("tau", data, spec)
+    mu_dist, mu_kwargs = _effective_prior("mu", data, spec)
+    return NnhmInputs(
+        y,
+        se,
+        study_of_row,
+        {"dist": tau_dist, "kwargs": tau_kwargs},
+        {"dist": mu_dist, "kwargs": mu_kwargs},
+    )
+
+
 def _fit_exact(
     data: ModelData, spec: ModelSpec, seed: int, n_draws: int
 ) -> tuple[xr.DataTree, Diagnostics]:
@@ -231,25 +269,14 @@ def _fit_exact(
             + "; ".join(reasons)
             + " (use --engine nuts)"
         )
-    con = data.contrast
-    wait = con["wait_list"].to_numpy(float)
-    # y_i = θ_i − ω·w_i + e_i with ω fixed: y_i + ω·w_i is an NNHM observation of θ_i
-    y_obs = con["y"].to_numpy(float)
-    y = y_obs + (_omega_offset(data, spec) or 0.0) * wait
-    se = con["se"].to_numpy(float)
-    study_of_row = con["study_idx"].to_numpy(int)
-    if spec.power_alpha is not None:  # L^α of a normal row = N(y | θ, s²/α)
-        alpha = min(max(float(spec.power_alpha), 1e-8), 1.0)
-        nonrand = (~data.study_table["randomized"].astype(bool)).to_numpy(float)
-        se = se / np.sqrt(1.0 - nonrand[study_of_row] * (1.0 - alpha))
-    tau_dist, tau_kwargs = _effective_prior("tau", data, spec)
-    mu_dist, mu_kwargs = _effective_prior("mu", data, spec)
+    nnhm = nnhm_inputs(data, spec)
+    y, se, study_of_row = nnhm.y, nnhm.se, nnhm.study_of_row
     try:
         post = nnhm_exact(
             y,
             se,
-            tau_prior={"dist": tau_dist, "kwargs": tau_kwargs},
-            mu_prior={"dist": mu_dist, "kwargs": mu_kwargs},
+            tau_prior=nnhm.tau_prior,
+            mu_prior=nnhm.mu_prior,
         )
     except ValueError as exc:
         raise CcsviBayesError(
@@ -264,8 +291,11 @@ def _fit_exact(
         "theta": theta[None, :, :],
     }
     idata = az.from_dict(
-        {"posterior": posterior, "observed_data": {"y_contrast": y_obs}},
-        coords={"study": list(data.studies), "contrast_obs": list(con["label"])},
+        {
+            "posterior": posterior,
+            "observed_data": {"y_contrast": data.contrast["y"].to_numpy(float)},
+        },
+        coords={"study": list(data.studies), "contrast_obs": list(data.contrast["label"])},
         dims={"theta": ["study"], "y_contrast": ["contrast_obs"]},
     )
     idata.posterior.attrs["exact_summary"] = json.dumps(post.summary())

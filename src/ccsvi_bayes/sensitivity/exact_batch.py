@@ -33,11 +33,11 @@ import numpy as np
 
 from ccsvi_bayes import __version__
 from ccsvi_bayes.evidence import Evidence, load_evidence
-from ccsvi_bayes.fitting.api import nnhm_reasons
+from ccsvi_bayes.fitting.api import nnhm_inputs, nnhm_reasons
 from ccsvi_bayes.harmonize import HarmonizeOptions, reference_sd
-from ccsvi_bayes.inference.diagnostics import Diagnostics, known_constant
+from ccsvi_bayes.inference.diagnostics import Diagnostics
 from ccsvi_bayes.inference.exact import SCENARIO_KEYS, nnhm_exact_scenarios
-from ccsvi_bayes.models import effective_priors, hyperparameters, model_family
+from ccsvi_bayes.models import effective_priors, model_family
 from ccsvi_bayes.results.numbers import as_float
 from ccsvi_bayes.results.store import fit_key, read_json, write_json
 from ccsvi_bayes.sensitivity.grid import GridPlan, Scenario, exclude_studies
@@ -133,21 +133,7 @@ def _prepare(
     if nnhm_reasons(data, spec):
         not_nnhm.add(key)
         return None
-    # the NNHM observations exactly as fit(engine="exact") builds them
-    con = data.contrast
-    offset = _omega_offset(data, spec, family)
-    if offset is None:
-        return None
-    y = con["y"].to_numpy(float) + offset * con["wait_list"].to_numpy(float)
-    se = con["se"].to_numpy(float)
-    if spec.power_alpha is not None:
-        alpha = min(max(float(spec.power_alpha), 1e-8), 1.0)
-        nonrand = (~data.study_table["randomized"].astype(bool)).to_numpy(float)
-        se = se / np.sqrt(1.0 - nonrand[con["study_idx"].to_numpy(int)] * (1.0 - alpha))
-    tau_dist, tau_kwargs = _effective_prior("tau", data, spec)
-    mu_dist, mu_kwargs = _effective_prior("mu", data, spec)
-    if tau_dist is None or mu_dist is None:
-        return None
+    nnhm = nnhm_inputs(data, spec)  # exactly what fit(engine="exact") fits
     domain = data.domain
     mcid: float | None = None
     if domain.scale == "md":
@@ -201,43 +187,14 @@ def _prepare(
         scenario=scenario,
         record=record,
         data=data,
-        study_of_row=con["study_idx"].to_numpy(int),
-        y=y,
-        se=se,
-        tau_prior={"dist": tau_dist, "kwargs": tau_kwargs},
-        mu_prior={"dist": mu_dist, "kwargs": mu_kwargs},
+        study_of_row=nnhm.study_of_row,
+        y=nnhm.y,
+        se=nnhm.se,
+        tau_prior=nnhm.tau_prior,
+        mu_prior=nnhm.mu_prior,
         mcid=mcid,
         seconds=time.perf_counter() - start,
     )
-
-
-# The NNHM inputs as ccsvi_bayes.fitting.api builds them for fit(engine="exact").
-
-
-def _effective_prior(param: str, data: Any, spec: Any) -> tuple[str | None, dict[str, float]]:
-    """The family of ``param``'s prior on this domain and its kwargs, read from the builder's
-    own hyperparameter vector (the numbers the model uses); None when they do not match."""
-    labels, values = hyperparameters(data, spec)
-    kwargs = {
-        label.split(".", 1)[1]: float(value)
-        for label, value in zip(labels, values, strict=True)
-        if label.startswith(f"{param}.")
-    }
-    dist = str(spec.priors[param].resolve(data.domain.id, data.binary).dist)
-    return (dist if kwargs else None), kwargs
-
-
-def _omega_offset(data: Any, spec: Any, family: Any) -> float | None:
-    """omega subtracted from wait-list contrasts: 0 when it does not apply, its value when
-    the model holds it constant, None when it is random (not an NNHM)."""
-    if not len(data.contrast) or not data.contrast["wait_list"].astype(bool).any():
-        return 0.0
-    if not any(label.startswith("omega.") for label in hyperparameters(data, spec)[0]):
-        return 0.0
-    model = family.build(data, spec)
-    if "omega" in known_constant(model, family.inputs(data, spec)):
-        return float(np.ravel(model["omega"].eval())[0])
-    return None
 
 
 def _fill(item: _Prepared, row: Mapping[str, Any], share: float) -> dict[str, Any]:
