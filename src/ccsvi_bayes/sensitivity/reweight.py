@@ -27,6 +27,7 @@ effective sample size of the weights.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -50,6 +51,8 @@ __all__ = ["K_HAT_MAX", "prefit_reweight", "prior_log_density", "psis_weights", 
 K_HAT_MAX = 0.7
 
 RunScenario = Callable[..., tuple[dict[str, Any], bool]]
+
+log = logging.getLogger(__name__)
 
 
 def psis_weights(log_ratio: np.ndarray) -> tuple[np.ndarray, float]:
@@ -189,7 +192,13 @@ def prefit_reweight(
         written.add(anchor_scenario.id)
         try:
             k_hats |= _reweight_members(plan, out_dir, anchor_scenario.id, captured[0], rest)
-        except Exception:  # any failure here only means: refit one at a time
+        except Exception as exc:  # reweighting is an optimisation: refit one at a time
+            log.warning(
+                "reweighting from anchor %s failed (%s: %s); refitting its group one at a time",
+                anchor_scenario.id,
+                type(exc).__name__,
+                exc,
+            )
             continue
         written |= {s.id for s in rest if s.id in k_hats and k_hats[s.id] <= K_HAT_MAX}
     return written, k_hats
