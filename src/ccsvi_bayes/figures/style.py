@@ -1,0 +1,116 @@
+"""The house style of every figure: colour-blind-safe palette, markers by design, fonts, and
+writing a figure as PNG + SVG + PDF atomically.
+
+Figure functions elsewhere in this package take results, draw on given axes and return the
+artists; they never call ``plt.show`` and never choose file names. :func:`save_figure` is the
+only writer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+
+mpl.use("Agg")  # no display: figures are files (set before pyplot is imported anywhere)
+
+from matplotlib.figure import Figure  # noqa: E402
+
+from ccsvi_bayes.results.store import write_atomic  # noqa: E402
+
+__all__ = [
+    "DESIGN_MARKERS",
+    "FORMATS",
+    "MODEL_COLOURS",
+    "OKABE_ITO",
+    "benefit_note",
+    "house_style",
+    "new_figure",
+    "save_figure",
+]
+
+#: Okabe & Ito (2008) colour-blind-safe palette
+OKABE_ITO = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+    "grey": "#999999",
+}
+
+#: one colour per default model, the same in every figure
+MODEL_COLOURS = {
+    "rct_only": OKABE_ITO["blue"],
+    "naive": OKABE_ITO["vermillion"],
+    "bias_adjusted": OKABE_ITO["green"],
+    "three_level": OKABE_ITO["purple"],
+    "bias_mixture": OKABE_ITO["orange"],
+    "power_prior": OKABE_ITO["sky_blue"],
+}
+
+#: marker per study design (``studies.csv`` ``design``); unknown designs use "o"
+DESIGN_MARKERS = {
+    "rct": "s",
+    "cohort": "o",
+    "case_control": "D",
+    "single_arm": "^",
+    "survey": "v",
+}
+
+#: every figure is written in these formats
+FORMATS = ("png", "svg", "pdf")
+
+_RC: dict[str, Any] = {
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.prop_cycle": mpl.cycler(color=list(OKABE_ITO.values())[1:]),
+    "legend.frameon": False,
+    "svg.fonttype": "none",
+    "pdf.fonttype": 42,
+}
+
+
+@contextmanager
+def house_style() -> Iterator[None]:
+    """Matplotlib settings of the house style, for the duration of the block."""
+    with mpl.rc_context(_RC):
+        yield
+
+
+def new_figure(width: float = 6.5, height: float = 4.0, **subplots: Any) -> tuple[Figure, Any]:
+    """A figure (not registered with pyplot, so never leaked) and its axes, in house style."""
+    with house_style():
+        fig = Figure(figsize=(width, height), layout="constrained")
+        axes = fig.subplots(**subplots)
+    return fig, axes
+
+
+def benefit_note(higher_is_better: bool = True, *, axis: str = "x") -> str:
+    """Words for an axis label saying which way is benefit, e.g. ``"→ favours treatment"``."""
+    if axis == "x":
+        return "favours treatment →" if higher_is_better else "← favours treatment"
+    return "↑ favours treatment" if higher_is_better else "↓ favours treatment"
+
+
+def save_figure(fig: Figure, folder: Path, stem: str, formats: Sequence[str] = FORMATS) -> list[Path]:
+    """Write ``folder/stem.{png,svg,pdf}`` atomically (each file complete or absent)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ext in formats:
+        path = folder / f"{stem}.{ext}"
+        with house_style():
+            write_atomic(path, lambda tmp, ext=ext: fig.savefig(tmp, format=ext))
+        paths.append(path)
+    return paths
