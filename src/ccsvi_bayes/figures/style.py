@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +18,16 @@ import matplotlib as mpl
 
 mpl.use("Agg")  # no display: figures are files (set before pyplot is imported anywhere)
 
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.figure import Figure
 
-from ccsvi_bayes.results.store import write_atomic  # noqa: E402
+from ccsvi_bayes.results.store import write_atomic
 
 __all__ = [
     "DESIGN_MARKERS",
     "FORMATS",
     "MODEL_COLOURS",
     "OKABE_ITO",
+    "FigureRecord",
     "benefit_note",
     "house_style",
     "new_figure",
@@ -82,6 +84,32 @@ _RC: dict[str, Any] = {
 }
 
 
+@dataclass(frozen=True)
+class FigureRecord:
+    """One written figure, as ``figures/index.json`` lists it for the report.
+
+    ``section`` is where the report shows it: ``results``, ``harms``, ``bias``,
+    ``sensitivity`` or ``checks``; ``outcome`` the domain id (None: not domain-specific).
+    """
+
+    stem: str
+    title: str
+    caption: str
+    section: str
+    outcome: str | None = None
+    files: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stem": self.stem,
+            "title": self.title,
+            "caption": self.caption,
+            "section": self.section,
+            "outcome": self.outcome,
+            "files": list(self.files),
+        }
+
+
 @contextmanager
 def house_style() -> Iterator[None]:
     """Matplotlib settings of the house style, for the duration of the block."""
@@ -104,7 +132,9 @@ def benefit_note(higher_is_better: bool = True, *, axis: str = "x") -> str:
     return "↑ favours treatment" if higher_is_better else "↓ favours treatment"
 
 
-def save_figure(fig: Figure, folder: Path, stem: str, formats: Sequence[str] = FORMATS) -> list[Path]:
+def save_figure(
+    fig: Figure, folder: Path, stem: str, formats: Sequence[str] = FORMATS
+) -> list[Path]:
     """Write ``folder/stem.{png,svg,pdf}`` atomically (each file complete or absent)."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
