@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib as mpl
+from cycler import cycler
 
 mpl.use("Agg")  # no display: figures are files (set before pyplot is imported anywhere)
 
@@ -77,7 +78,7 @@ _RC: dict[str, Any] = {
     "axes.labelsize": 9,
     "axes.spines.top": False,
     "axes.spines.right": False,
-    "axes.prop_cycle": mpl.cycler(color=list(OKABE_ITO.values())[1:]),
+    "axes.prop_cycle": cycler(color=list(OKABE_ITO.values())[1:]),
     "legend.frameon": False,
     "svg.fonttype": "none",
     "pdf.fonttype": 42,
