@@ -19,7 +19,19 @@ from typing import TYPE_CHECKING, Annotated, cast
 import typer
 
 from ccsvi_bayes import __version__
-from ccsvi_bayes.cli import check, fit, models, outcomes, render, run, sbc, sensitivity, validate
+from ccsvi_bayes.cli import (
+    check,
+    figures,
+    fit,
+    models,
+    outcomes,
+    render,
+    run,
+    sbc,
+    sensitivity,
+    validate,
+)
+from ccsvi_bayes.cli import report as report_cmd
 from ccsvi_bayes.errors import CcsviBayesError
 
 if TYPE_CHECKING:
@@ -62,6 +74,8 @@ app.command("run")(run.run)
 app.command("check")(check.check)
 app.command("sbc", cls=sbc.SbcCommand)(sbc.sbc)
 app.command("sensitivity")(sensitivity.sensitivity)
+app.command("report")(report_cmd.report)
+app.command("figures")(figures.figures)
 
 
 TRACEBACK_ENV = "CCSVI_BAYES_TRACEBACK"
