@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from ccsvi_bayes.checks.simulate import write_mixed_design_set
 from ccsvi_bayes.sensitivity import plan_grid, run_grid
-from ccsvi_bayes.sensitivity.reweight import K_HAT_MAX, psis_weights
+from ccsvi_bayes.sensitivity.reweight import K_HAT_MAX, MIN_ESS, psis_weights
 
 
 def _rows(out: Path) -> dict[str, dict[str, str]]:
@@ -38,20 +39,25 @@ def test_psis_weights_of_equal_priors_are_uniform() -> None:
 def test_mild_prior_change_is_reweighted_and_agrees_with_a_refit(tmp_path: Path) -> None:
     ev = write_mixed_design_set(tmp_path / "ev")
     common = {"model": "naive", "outcome": "qol", "evidence_path": ev, "seed": 3, "draws": 500}
-    plan = plan_grid(**common, vary={"priors.tau.sigma": ["0.2", "1.0"]})
+    plan = plan_grid(**common, vary={"priors.tau.sigma": ["0.3", "1.0"]})
     run_grid(plan, tmp_path / "rw")
     rows = _rows(tmp_path / "rw")
-    anchor, mild = (rows[s.id] for s in plan.scenarios)
-    assert anchor["path"] == "nuts"
-    assert anchor["k_hat"] == ""
-    assert mild["path"] == "reweighted"
-    assert mild["status"] == "done"
-    assert float(mild["k_hat"]) <= K_HAT_MAX
-    record = _summary(tmp_path / "rw", plan.scenarios[1].id)
-    assert record["scenario"]["k_hat"] == float(mild["k_hat"])
-    assert record["scenario"]["reweighting"]["anchor"] == plan.scenarios[0].id
+    narrow, wide = (rows[s.id] for s in plan.scenarios)
+    # the widest prior is the anchor: reweighting towards a narrower one has bounded weights
+    assert wide["path"] == "nuts"
+    assert wide["k_hat"] == ""
+    assert narrow["path"] == "reweighted"
+    assert narrow["status"] == "done"
+    assert float(narrow["k_hat"]) <= K_HAT_MAX
+    record = _summary(tmp_path / "rw", plan.scenarios[0].id)
+    assert record["scenario"]["k_hat"] == float(narrow["k_hat"])
+    assert record["scenario"]["reweighting"]["anchor"] == plan.scenarios[1].id
+    assert record["scenario"]["reweighting"]["ess"] >= MIN_ESS
+    # every block of a fitted summary is there (studies, bias, predictive from a resample)
+    assert {"studies", "bias", "predictive"} <= set(record)
+    assert record["effect"]["instrument_scale"] is not None
 
-    refit_plan = plan_grid(**common, vary={"priors.tau.sigma": ["1.0"]})
+    refit_plan = plan_grid(**common, vary={"priors.tau.sigma": ["0.3"]})
     run_grid(refit_plan, tmp_path / "refit", reweight=False)
     refit = _summary(tmp_path / "refit", refit_plan.scenarios[0].id)
     assert refit["scenario"]["path"] == "nuts"
@@ -67,11 +73,46 @@ def test_mild_prior_change_is_reweighted_and_agrees_with_a_refit(tmp_path: Path)
     for key in ("q025", "q975"):
         assert abs(rw_eff[key] - fit_eff[key]) <= 4 * q_mcse + 0.005
     assert abs(rw_eff["prob_benefit"] - fit_eff["prob_benefit"]) <= 0.05
-    # the wider τ prior moves τ up; the weights must follow the refit, not stay at the anchor
+    # the narrower τ prior moves τ down; the weights must follow the refit, not the anchor
     tau_rw, tau_fit = record["heterogeneity"]["tau"]["mean"], refit["heterogeneity"]["tau"]["mean"]
-    tau_anchor = _summary(tmp_path / "rw", plan.scenarios[0].id)["heterogeneity"]["tau"]["mean"]
-    assert tau_fit - tau_anchor > 0.02
-    assert abs(tau_rw - tau_fit) < 0.5 * (tau_fit - tau_anchor)
+    tau_anchor = _summary(tmp_path / "rw", plan.scenarios[1].id)["heterogeneity"]["tau"]["mean"]
+    assert tau_anchor - tau_fit > 0.02
+    assert abs(tau_rw - tau_fit) < 0.5 * (tau_anchor - tau_fit)
+    # shrunken study estimates of the resample follow the refit too
+    for s_rw, s_fit in zip(record["studies"], refit["studies"], strict=True):
+        assert s_rw["study_id"] == s_fit["study_id"]
+        assert abs(s_rw["shrunk_mean"] - s_fit["shrunk_mean"]) <= 0.1 + 4 * mcse
+
+
+@pytest.mark.slow
+def test_anchors_are_added_where_one_anchor_does_not_reach(tmp_path: Path) -> None:
+    """A tight prior on μ moved over a wide range: one anchor cannot cover it; more anchors
+    are fitted at the frontier and every reweighted scenario has k̂ ≤ 0.7 and enough ESS."""
+    ev = write_mixed_design_set(tmp_path / "ev")
+    values = ["-0.6", "-0.4", "-0.2", "0", "0.2", "0.4", "0.6"]
+    plan = plan_grid(
+        model="naive",
+        outcome="qol",
+        evidence_path=ev,
+        seed=3,
+        draws=1000,
+        vary={"priors.mu.mu": values, "priors.mu.sigma": ["0.2"]},
+    )
+    run_grid(plan, tmp_path / "out")
+    rows = _rows(tmp_path / "out")
+    paths = [rows[s.id]["path"] for s in plan.scenarios]
+    assert 2 <= paths.count("nuts") <= len(values) - 2, paths
+    assert paths.count("reweighted") >= 2
+    for s in plan.scenarios:
+        record = _summary(tmp_path / "out", s.id)
+        block = record["scenario"]
+        assert block["status"] == "done"
+        if block["path"] == "reweighted":
+            assert block["k_hat"] <= K_HAT_MAX
+            assert block["reweighting"]["ess"] >= MIN_ESS
+    # the posterior mean follows the prior location monotonically (tight prior)
+    means = [float(rows[s.id]["effect_mean"]) for s in plan.scenarios]
+    assert all(b > a for a, b in itertools.pairwise(means))
 
 
 @pytest.mark.slow
