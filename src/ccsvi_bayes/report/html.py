@@ -1,0 +1,576 @@
+"""The report: one self-contained HTML file (DESIGN.md §9) rendered from a run folder.
+
+Everything is inline: CSS, the panel's JavaScript, the figures (PNG as base64 data URIs; an
+SVG-only figure as an SVG data URI) and the panel data (a ``<script type="application/json">``
+block). No element refers to the network. Autoescaping is on: text from the evidence set or a
+run folder can never inject markup. Any part of the run that is missing is shown as "not run"
+(the report never fails on a partial run).
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.metadata
+import math
+import platform
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ccsvi_bayes.report.jinja import environment
+from ccsvi_bayes.report.panel import panel_data
+from ccsvi_bayes.report.run_folder import RunFolder
+from ccsvi_bayes.report.sof import fmt, sof_cells, summary_of_findings
+from ccsvi_bayes.results.store import write_atomic
+
+__all__ = ["FIGURE_SECTIONS", "render_report", "report_context"]
+
+#: where index.json figures go; a figure of any other section is shown under "Other figures"
+FIGURE_SECTIONS = ("results", "bias", "harms", "sensitivity", "checks")
+
+#: libraries whose versions the reproducibility block lists
+LIBRARIES = (
+    "ccsvi-bayes",
+    "pymc",
+    "pytensor",
+    "nutpie",
+    "arviz",
+    "arviz-base",
+    "arviz-stats",
+    "numpy",
+    "scipy",
+    "pandas",
+    "xarray",
+    "matplotlib",
+    "jinja2",
+)
+
+_MIME = {"png": "image/png", "svg": "image/svg+xml", "jpg": "image/jpeg", "jpeg": "image/jpeg"}
+
+
+def render_report(
+    run_dir: str | Path | RunFolder,
+    out: str | Path | None = None,
+    *,
+    evidence: str | Path | None = None,
+) -> Path:
+    """Write the report of a run folder to ``out`` (default ``OUT/report.html``) atomically
+    and return its path."""
+    run = run_dir if isinstance(run_dir, RunFolder) else RunFolder.open(run_dir, evidence)
+    target = Path(out) if out is not None else run.path / "report.html"
+    text = environment().get_template("report.html.j2").render(**report_context(run))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return target
+
+
+# --- context ------------------------------------------------------------------------------
+def report_context(run: RunFolder) -> dict[str, Any]:
+    """Everything the template shows (plain data; the template escapes every string)."""
+    table = summary_of_findings(run)
+    cells = {c["outcome"]: c for c in sof_cells(table)}
+    ev = run.evidence
+    figures = _figures(run)
+    used = {id(f) for f in figures["all"]}
+    outcomes = run.outcomes()
+    efficacy = [o for o in outcomes if o in cells and cells[o]["kind"] == "efficacy"]
+    harms = [o for o in outcomes if o in cells and cells[o]["kind"] == "harm"]
+    panels = [p for p in (panel_data(run, o) for o in run.sweep_outcomes()) if p is not None]
+    for p in panels:
+        p["axis"] = _axis(p)
+        p["scale_svg"] = _scale_marks(p)
+        p["view"] = _panel_view(p)
+    missing = _missing(run, efficacy + harms, figures, panels)
+    placed: set[int] = set()
+
+    def figs(section: str, outcome: str | None) -> list[dict[str, Any]]:
+        chosen = [
+            f
+            for f in figures["by_section"].get(section, [])
+            if f["outcome"] == outcome and id(f) not in placed
+        ]
+        placed.update(id(f) for f in chosen)
+        return chosen
+
+    domains = [
+        {
+            "id": o,
+            "cell": cells[o],
+            "figures": figs("results", o) + figs("bias", o),
+        }
+        for o in efficacy
+    ]
+    harm_blocks = [{"id": o, "cell": cells[o], "figures": figs("harms", o)} for o in harms]
+    sens_blocks = [
+        {
+            "id": o,
+            "label": _label(run, o),
+            "sentence": cells.get(o, {}).get("notes_sensitivity", ""),
+            "figures": figs("sensitivity", o),
+        }
+        for o in run.sweep_outcomes()
+    ]
+    context: dict[str, Any] = {
+        "title": f"Evidence synthesis report: {ev.name if ev else run.run.get('evidence', {}).get('name', run.path.name)}",
+        "question": ev.question if ev else None,
+        "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "run_path": str(run.path),
+        "evidence": _evidence_block(run),
+        "problems": list(run.problems),
+        "failures": run.incomplete,
+        "complete": bool(run.run.get("complete", not run.incomplete)),
+        "missing": missing,
+        "sof": list(cells.values()),
+        "methods": _methods(run, efficacy + harms),
+        "domains": domains,
+        "harms": harm_blocks,
+        "sensitivity": sens_blocks,
+        "panels": panels,
+        "panel_json": [
+            {k: v for k, v in p.items() if k not in ("scale_svg", "view")} for p in panels
+        ],
+        "checks": _checks(run, efficacy + harms),
+        "reproducibility": _reproducibility(run),
+    }
+    # figures not placed above: general ones of a section, then unknown sections
+    context["general_figures"] = {s: figs(s, None) for s in FIGURE_SECTIONS}
+    context["other_figures"] = [f for f in figures["all"] if id(f) not in placed]
+    context["figure_count"] = len(used)
+    context["efficacy_ids"] = efficacy
+    return context
+
+
+def _label(run: RunFolder, outcome: str) -> str:
+    ev = run.evidence
+    if ev is not None and outcome in ev.domains:
+        return ev.domains[outcome].label
+    for (_, o), doc in run.summaries.items():
+        if o == outcome and doc.get("outcome_label"):
+            return str(doc["outcome_label"])
+    return outcome
+
+
+def _figures(run: RunFolder) -> dict[str, Any]:
+    out: list[dict[str, Any]] = []
+    by_section: dict[str, list[dict[str, Any]]] = {}
+    for rec in run.figures:
+        file = None
+        for ext in ("png", "svg", "jpg", "jpeg"):
+            file = run.figure_file(rec, ext)
+            if file is not None:
+                break
+        fig: dict[str, Any] = {
+            "stem": str(rec.get("stem") or ""),
+            "title": str(rec.get("title") or rec.get("stem") or "figure"),
+            "caption": str(rec.get("caption") or ""),
+            "section": str(rec.get("section") or ""),
+            "outcome": rec.get("outcome") if isinstance(rec.get("outcome"), str) else None,
+            "src": None,
+            "file": None,
+        }
+        if file is not None:
+            try:
+                data = file.read_bytes()
+            except OSError:
+                data = b""
+            if data:
+                mime = _MIME[file.suffix.lower().lstrip(".")]
+                fig["src"] = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+                fig["file"] = file.name
+        out.append(fig)
+        by_section.setdefault(fig["section"], []).append(fig)
+    return {"all": out, "by_section": by_section}
+
+
+def _missing(
+    run: RunFolder, outcomes: list[str], figures: Mapping[str, Any], panels: list[Any]
+) -> list[str]:
+    """What the run folder lacks, in words (each shown as "not run" in its section)."""
+    missing: list[str] = []
+    if not run.summaries:
+        missing.append("fits: no summary.json in the run folder")
+    if not (run.path / "figures" / "index.json").is_file():
+        missing.append("figures: not run (no figures/index.json)")
+    else:
+        lost = [f["stem"] for f in figures["all"] if f["src"] is None]
+        if lost:
+            missing.append(
+                "figures listed in index.json but without an image file: " + ", ".join(lost)
+            )
+    sweeps = run.sweep_outcomes()
+    if not sweeps:
+        missing.append("sensitivity sweep: not run (no sensitivity/<outcome>/ folder)")
+    elif not panels:
+        missing.append("interactive panel: no sweep with a panel knob and at least two values")
+    if outcomes and not any(run.checks(m, o) for o in outcomes for m in run.models_of(o)):
+        missing.append("model checks: not run (no checks.json); convergence diagnostics shown")
+    return missing
+
+
+def _evidence_block(run: RunFolder) -> dict[str, Any]:
+    info = run.run.get("evidence") if isinstance(run.run.get("evidence"), dict) else {}
+    assert isinstance(info, dict)
+    ev = run.evidence
+    block: dict[str, Any] = {
+        "name": info.get("name") or (ev.name if ev else ""),
+        "sha256": info.get("sha256") or (ev.sha256 if ev else ""),
+        "path": str(ev.path) if ev else None,
+        "found": ev is not None,
+        "notices": list(ev.notices) if ev else [],
+        "studies": [],
+        "rows": [],
+        "readings": [],
+    }
+    assumptions = info.get("assumptions") if isinstance(info.get("assumptions"), dict) else {}
+    assert isinstance(assumptions, dict)
+    if ev is None:
+        block["readings"] = [
+            {
+                "switch": k,
+                "option": v,
+                "description": "",
+                "option_description": "",
+                "default": None,
+                "alternatives": [],
+            }
+            for k, v in assumptions.items()
+        ]
+        return block
+    for rec in ev.studies.to_dict(orient="records"):
+        block["studies"].append(
+            {
+                k: _cell(rec.get(k))
+                for k in (
+                    "study_id",
+                    "label",
+                    "year",
+                    "design",
+                    "randomized",
+                    "blinding",
+                    "control",
+                    "prospective",
+                    "centres",
+                    "follow_up_weeks",
+                    "outcome_assessment",
+                    "citation",
+                    "source",
+                    "notes",
+                )
+            }
+        )
+    for table, frame in (("arms", ev.arms), ("contrasts", ev.contrasts)):
+        for rec in frame.to_dict(orient="records"):
+            if table == "arms":
+                numbers = ", ".join(
+                    f"{k} {_cell(rec.get(k))}"
+                    for k in ("n", "mean_change", "sd_change", "se_change", "events")
+                    if _cell(rec.get(k)) != ""
+                )
+                what = str(rec.get("arm", ""))
+            else:
+                numbers = ", ".join(
+                    f"{k} {_cell(rec.get(k))}"
+                    for k in ("estimate", "se", "ci_low", "ci_high")
+                    if _cell(rec.get(k)) != ""
+                )
+                what = f"contrast ({rec.get('measure', '')})"
+            block["rows"].append(
+                {
+                    "table": table,
+                    "study_id": rec.get("study_id", ""),
+                    "outcome": rec.get("outcome", ""),
+                    "instrument": rec.get("instrument", ""),
+                    "what": what,
+                    "timepoint": _cell(rec.get("timepoint_weeks")),
+                    "numbers": numbers,
+                    "source": _cell(rec.get("source")),
+                    "location": _cell(rec.get("location")),
+                    "quote": _cell(rec.get("quote")),
+                    "assumption": _cell(rec.get("assumption")),
+                    "origin": _cell(rec.get("_origin")),
+                }
+            )
+    for switch, alt in ev.alternatives.items():
+        chosen = ev.assumptions.get(switch, alt.default)
+        option = alt.options.get(chosen)
+        block["readings"].append(
+            {
+                "switch": switch,
+                "description": alt.description,
+                "option": chosen,
+                "option_description": option.description if option else "",
+                "default": chosen == alt.default,
+                "alternatives": [
+                    {"id": o.id, "description": o.description}
+                    for o in alt.options.values()
+                    if o.id != chosen
+                ],
+            }
+        )
+    return block
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return ""
+        return f"{value:g}"
+    return str(value)
+
+
+def _flatten_priors(priors: Mapping[str, Any], prefix: str = "") -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for name, value in priors.items():
+        if not isinstance(value, Mapping):
+            continue
+        if "dist" in value:
+            kwargs = value.get("kwargs") or {}
+            rows.append(
+                {
+                    "parameter": prefix + str(name),
+                    "dist": str(value.get("dist")),
+                    "kwargs": ", ".join(f"{k} = {_cell(v)}" for k, v in kwargs.items()),
+                    "scale": str(value.get("scale") or ""),
+                    "how": str(value.get("how") or ""),
+                    "source": str(value.get("source") or ""),
+                }
+            )
+        else:
+            rows += _flatten_priors(value, prefix + str(name) + ".")
+    return rows
+
+
+def _methods(run: RunFolder, outcomes: list[str]) -> list[dict[str, Any]]:
+    """One block per model: its description and the effective priors of each of its fits
+    (identical priors across outcomes are shown once, with the outcomes listed)."""
+    models: dict[str, dict[str, Any]] = {}
+    for (model, outcome), doc in run.summaries.items():
+        if outcome not in outcomes:
+            continue
+        block = models.setdefault(
+            model,
+            {
+                "model": model,
+                "description": str((doc.get("spec") or {}).get("description") or ""),
+                "engines": set(),
+                "priors": [],
+            },
+        )
+        block["engines"].add(str(doc.get("engine") or ""))
+        rows = _flatten_priors(doc.get("priors_effective") or {})
+        for group in block["priors"]:
+            if group["rows"] == rows:
+                group["outcomes"].append(_label(run, outcome))
+                break
+        else:
+            block["priors"].append({"outcomes": [_label(run, outcome)], "rows": rows})
+    order = {m: i for i, m in enumerate(("bias_adjusted", "naive", "rct_only"))}
+    out = sorted(models.values(), key=lambda b: (order.get(b["model"], 9), b["model"]))
+    for b in out:
+        b["engines"] = ", ".join(sorted(e for e in b["engines"] if e))
+    return out
+
+
+def _checks(run: RunFolder, outcomes: list[str]) -> list[dict[str, Any]]:
+    rows = []
+    for outcome in outcomes:
+        for model in run.models_of(outcome):
+            doc = run.summary(model, outcome)
+            rec = run.fit_record(model, outcome) or {}
+            diag = (doc or {}).get("diagnostics") or {}
+            checks = run.checks(model, outcome)
+            rows.append(
+                {
+                    "model": model,
+                    "outcome": outcome,
+                    "label": _label(run, outcome),
+                    "status": str(rec.get("status") or ("fitted" if doc else "not run")),
+                    "reason": str(rec.get("reason") or ""),
+                    "engine": str((doc or {}).get("engine") or rec.get("engine") or ""),
+                    "rhat": fmt(diag.get("rhat_max"), 3),
+                    "ess_bulk": fmt(diag.get("ess_bulk_min"), 0),
+                    "ess_tail": fmt(diag.get("ess_tail_min"), 0),
+                    "divergences": "–"
+                    if diag.get("divergences") is None
+                    else str(diag["divergences"]),
+                    "converged": diag.get("converged"),
+                    "checks": _checks_headline(checks) if checks else None,
+                }
+            )
+    return rows
+
+
+def _checks_headline(checks: Mapping[str, Any]) -> str:
+    """A line from ``checks.json``: predictive check coverage, poorly fitted studies, conflict."""
+    parts: list[str] = []
+    ppc = checks.get("posterior_predictive")
+    if isinstance(ppc, list) and ppc:
+        inside = sum(bool(r.get("inside_95")) for r in ppc if isinstance(r, Mapping))
+        parts.append(f"{inside}/{len(ppc)} observations inside their 95% predictive interval")
+    poor = checks.get("poorly_fitted_studies")
+    if isinstance(poor, list):
+        parts.append("poorly fitted: " + (", ".join(map(str, poor)) if poor else "none"))
+    conflict = checks.get("conflict")
+    if isinstance(conflict, Mapping):
+        if conflict.get("available"):
+            p = fmt(conflict.get("tail_probability"), 3)
+            parts.append(
+                f"randomized vs non-randomized conflict: {'yes' if conflict.get('conflict') else 'no'} (p = {p})"
+            )
+        elif conflict.get("reason"):
+            parts.append(f"conflict check not available: {conflict['reason']}")
+    return "; ".join(parts) if parts else "checks.json present (no headline fields)"
+
+
+def _version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _reproducibility(run: RunFolder) -> dict[str, Any]:
+    info = run.run
+    versions = info.get("versions") if isinstance(info.get("versions"), dict) else None
+    attrs = run.fit_attrs()
+    if versions:
+        version_rows = [(str(k), str(v)) for k, v in versions.items()]
+        version_source = "run.json (at run time)"
+    else:
+        version_rows = [(lib, _version(lib)) for lib in LIBRARIES]
+        version_rows.insert(0, ("python", platform.python_version()))
+        version_source = "this environment (run.json records none)"
+    fitted_with = [
+        (k.removesuffix("_version"), v)
+        for k, v in attrs.items()
+        if k.endswith("_version") and k not in ("creation_library_version",)
+    ]
+    command = info.get("command")
+    fits = []
+    for (model, outcome), doc in sorted(run.summaries.items()):
+        key = doc.get("store_key") or {}
+        sampler = key.get("sampler") or {}
+        fits.append(
+            {
+                "model": model,
+                "outcome": outcome,
+                "engine": str(doc.get("engine") or sampler.get("engine") or ""),
+                "seed": str(doc.get("seed") if doc.get("seed") is not None else ""),
+                "spec_sha256": str(doc.get("spec_sha256") or key.get("spec_sha256") or ""),
+                "sampler": ", ".join(f"{k} {v}" for k, v in sampler.items() if k != "engine"),
+                "package_version": str(
+                    doc.get("package_version") or key.get("package_version") or ""
+                ),
+            }
+        )
+    ev_info = info.get("evidence") if isinstance(info.get("evidence"), dict) else {}
+    assert isinstance(ev_info, dict)
+    return {
+        "command": " ".join(map(str, command))
+        if isinstance(command, list)
+        else (str(command) if command else None),
+        "report_command": " ".join(["ccsvi-bayes", "report", str(run.path)]),
+        "seed": info.get("seed"),
+        "evidence_name": ev_info.get("name"),
+        "evidence_sha256": ev_info.get("sha256"),
+        "versions": version_rows,
+        "version_source": version_source,
+        "fitted_with": fitted_with,
+        "fits": fits,
+        "platform": f"{platform.system()} {platform.machine()}, Python {sys.version.split()[0]}",
+    }
+
+
+# --- panel geometry ---------------------------------------------------------------------------
+def _axis(panel: Mapping[str, Any]) -> list[float]:
+    """x range of the interval bar: every interval of the sweep, 0 and the MCID."""
+    lo = [v["q025"] for v in panel["values"] if v.get("q025") is not None]
+    hi = [v["q975"] for v in panel["values"] if v.get("q975") is not None]
+    pts = [0.0, *lo, *hi]
+    if panel.get("mcid_standardized") is not None:
+        pts.append(float(panel["mcid_standardized"]))
+    a, b = min(pts), max(pts)
+    pad = 0.05 * (b - a or 1.0)
+    return [a - pad, b + pad]
+
+
+def _scale_marks(panel: Mapping[str, Any]) -> dict[str, Any]:
+    """Positions (fraction of the slider, linear in the knob value) of every sweep value and
+    of each tipping point crossed inside the swept range."""
+    values = [float(v["value"]) for v in panel["values"]]
+    first, last = values[0], values[-1]
+
+    def pos(v: float) -> float:
+        return (v - first) / (last - first)
+
+    ticks = [
+        {
+            "pos": pos(v),
+            "x": f"{8 + 984 * pos(v):.1f}",
+            "label": f"{v:g}",
+            "baseline": bool(panel["values"][i]["baseline"]),
+        }
+        for i, v in enumerate(values)
+    ]
+    marks = []
+    for c in panel["crossings"]:
+        v = float(c["value"])
+        if not first <= v <= last:
+            continue
+        what = "P(effect > 0)" if c["threshold"] == "0" else "P(effect > MCID)"
+        marks.append(
+            {
+                "pos": pos(v),
+                "x": f"{8 + 984 * pos(v):.1f}",
+                "value": f"{v:.4g}",
+                "label": f"{what} = {c['target']:g} at {v:.4g}",
+                "kind": "zero" if c["threshold"] == "0" else "mcid",
+            }
+        )
+    return {"ticks": ticks, "marks": marks}
+
+
+def _panel_view(panel: Mapping[str, Any]) -> dict[str, Any]:
+    """What the panel shows before any script runs: the baseline (spec) value, else the
+    middle one; the same texts the script writes (fmt with 2 decimals)."""
+    values = panel["values"]
+    flags = [bool(v.get("baseline")) for v in values]
+    index = (
+        flags.index(True)
+        if True in flags
+        else next((i for i, v in enumerate(values) if v.get("start")), len(values) // 2)
+    )
+    v = values[index]
+    lo, hi = panel["axis"]
+
+    def x(value: Any) -> str | None:
+        return None if value is None else f"{10 + 380 * (float(value) - lo) / (hi - lo):.1f}"
+
+    mcid = panel.get("mcid_standardized")
+    return {
+        "index": index,
+        "value": v["value"],
+        "knob": f"{v['value']:.4g}" + (" (spec value)" if v.get("baseline") else ""),
+        "min": values[0]["value"],
+        "max": values[-1]["value"],
+        "first": f"{values[0]['value']:g}",
+        "last": f"{values[-1]['value']:g}",
+        "pb": "" if v.get("prob_benefit") is None else v["prob_benefit"],
+        "pm": "" if v.get("prob_mcid") is None else v["prob_mcid"],
+        "pb_text": fmt(v.get("prob_benefit")),
+        "pm_text": fmt(v.get("prob_mcid")),
+        "mcid_text": fmt(mcid) if mcid is not None else "",
+        "mean": v.get("mean"),
+        "q025": v.get("q025"),
+        "q975": v.get("q975"),
+        "interval_text": f"{fmt(v.get('mean'))} ({fmt(v.get('q025'))} to {fmt(v.get('q975'))})",
+        "x0": x(0.0),
+        "xmcid": x(mcid),
+        "x025": x(v.get("q025")) or x(0.0),
+        "x975": x(v.get("q975")) or x(0.0),
+        "xmean": x(v.get("mean")) or x(0.0),
+    }

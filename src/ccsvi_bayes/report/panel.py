@@ -1,0 +1,199 @@
+"""Data of the interactive bias-assumption panel: for one outcome, the precomputed sweep
+values of the panel knob (``tipping_point.json`` ``key``, or the sweep's ``panel_key``) with
+P(benefit), P(> MCID) and the pooled 95% interval at each, and the tipping points.
+
+The sweep is one-at-a-time: the panel uses the rows of ``scenarios.csv`` where only the
+panel knob is set, plus the baseline row (every knob blank: the spec's own value, read from
+the baseline scenario's ``summary.json``). With fewer than two such values the tipping-point
+evaluations (each a stored scenario) are used instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from ccsvi_bayes.report.run_folder import RunFolder, read_json_file
+
+__all__ = ["KNOB_COLUMNS_EXCLUDED", "panel_data", "spec_value"]
+
+#: scenarios.csv columns that are not knobs
+KNOB_COLUMNS_EXCLUDED = frozenset(
+    {
+        "scenario_id",
+        "path",
+        "status",
+        "reason",
+        "dropped_studies",
+        "effect_mean",
+        "effect_q025",
+        "effect_q975",
+        "prob_benefit",
+        "prob_mcid",
+        "rhat_max",
+        "ess_bulk_min",
+        "ess_tail_min",
+        "divergences",
+        "converged",
+        "seconds",
+        "k_hat",
+    }
+)
+
+
+def _float(value: Any) -> float | None:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or str(value) == ""
+
+
+def spec_value(summary: Mapping[str, Any], key: str) -> float | None:
+    """The value of a ``--set`` key (e.g. ``priors.gamma.uncontrolled.mu``) in a fit's spec
+    (as written), else in its effective priors; None when it cannot be found."""
+    parts = key.split(".")
+    roots: list[Any] = [summary.get("spec") or {}]
+    if parts and parts[0] == "priors":
+        roots.append({"priors": summary.get("priors_effective") or {}})
+    for root in roots:
+        node: Any = root
+        for part in parts:
+            if not isinstance(node, Mapping):
+                node = None
+                break
+            for via in ("", "kwargs", "features"):
+                holder = node if via == "" else node.get(via)
+                if isinstance(holder, Mapping) and part in holder:
+                    node = holder[part]
+                    break
+            else:
+                node = None
+                break
+        value = _float(node) if not isinstance(node, bool) else None
+        if value is not None:
+            return value
+    return None
+
+
+def _row_entry(row: Mapping[Any, Any], value: float, baseline: bool) -> dict[str, Any] | None:
+    entry = {
+        "value": value,
+        "baseline": baseline,
+        "scenario_id": str(row.get("scenario_id") or ""),
+        "mean": _float(row.get("effect_mean")),
+        "q025": _float(row.get("effect_q025")),
+        "q975": _float(row.get("effect_q975")),
+        "prob_benefit": _float(row.get("prob_benefit")),
+        "prob_mcid": _float(row.get("prob_mcid")),
+    }
+    return entry if entry["prob_benefit"] is not None else None
+
+
+def panel_data(run: RunFolder, outcome: str) -> dict[str, Any] | None:
+    """The panel of ``outcome`` (JSON-ready), or None when its sweep has no usable values."""
+    folder = run.sweep_folder(outcome)
+    if folder is None:
+        return None
+    tip = run.tipping(outcome) or {}
+    key = tip.get("key") or run.sweep_record(outcome).get("panel_key")
+    frame = run.scenarios(outcome)
+    if not isinstance(key, str) or not key:
+        return None
+    values: list[dict[str, Any]] = []
+    if frame is not None and key in frame.columns:
+        knobs = [c for c in frame.columns if c not in KNOB_COLUMNS_EXCLUDED]
+        others = [c for c in knobs if c != key]
+        done = frame[frame["status"] == "done"] if "status" in frame else frame
+        for rec in done.to_dict(orient="records"):
+            if any(not _blank(rec.get(c)) for c in others):
+                continue
+            if _blank(rec.get(key)):
+                summary = read_json_file(
+                    folder / "scenarios" / str(rec["scenario_id"]) / "summary.json"
+                )
+                base = spec_value(summary, key) if summary else None
+                entry = _row_entry(rec, base, True) if base is not None else None
+            else:
+                v = _float(rec.get(key))
+                entry = _row_entry(rec, v, False) if v is not None else None
+            if entry is not None:
+                values.append(entry)
+    if len({e["value"] for e in values}) < 2:
+        values = _from_evaluations(folder, tip)
+    by_value: dict[float, dict[str, Any]] = {}
+    for e in values:  # one entry per value; the baseline row wins a tie
+        if e["value"] not in by_value or e["baseline"]:
+            by_value[e["value"]] = e
+    values = [by_value[v] for v in sorted(by_value)]
+    if len(values) < 2:
+        return None
+    if not any(e["baseline"] for e in values):
+        values[len(values) // 2]["start"] = True
+    crossings = [
+        {
+            "threshold": str(c.get("threshold")),
+            "target": _float(c.get("target")),
+            "value": _float(c.get("value")),
+        }
+        for c in tip.get("crossings") or []
+        if isinstance(c, Mapping) and c.get("crossed") and _float(c.get("value")) is not None
+    ]
+    summary = run.summary(run.headline_model(outcome) or "", outcome) or {}
+    eff = summary.get("effect") or {}
+    inst = eff.get("instrument_scale") or {}
+    label = str(summary.get("outcome_label") or outcome)
+    ev = run.evidence
+    if ev is not None and outcome in ev.domains and not summary:
+        label = ev.domains[outcome].label
+    return {
+        "outcome": outcome,
+        "label": label,
+        "key": key,
+        "scale": str(eff.get("scale") or "smd"),
+        "mcid_standardized": _float(tip.get("mcid_standardized"))
+        if tip.get("mcid_standardized") is not None
+        else _float(eff.get("mcid_standardized")),
+        "instrument": inst.get("instrument"),
+        "reference_sd": _float(inst.get("reference_sd")),
+        "values": values,
+        "crossings": crossings,
+        "sentence": str(tip.get("sentence") or ""),
+    }
+
+
+def _from_evaluations(folder: Any, tip: Mapping[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for ev in tip.get("evaluations") or []:
+        if not isinstance(ev, Mapping):
+            continue
+        value = _float(ev.get("value"))
+        if value is None:
+            continue
+        sid = str(ev.get("scenario_id") or "")
+        summary = read_json_file(folder / "scenarios" / sid / "summary.json") or {}
+        eff = summary.get("effect") or {}
+        row = {
+            "scenario_id": sid,
+            "effect_mean": eff.get("mean"),
+            "effect_q025": eff.get("q025"),
+            "effect_q975": eff.get("q975"),
+            "prob_benefit": ev.get("prob_benefit", eff.get("prob_benefit")),
+            "prob_mcid": ev.get("prob_mcid", eff.get("prob_mcid")),
+        }
+        entry = _row_entry(row, value, False)
+        if entry is not None:
+            out.append(entry)
+    return out
+
+
+def scenarios_frame_value(frame: pd.DataFrame, key: str) -> list[float]:
+    """The numeric values of ``key`` in a scenarios table (for tests and messages)."""
+    return sorted({v for v in (_float(x) for x in frame[key]) if v is not None})

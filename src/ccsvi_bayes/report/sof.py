@@ -1,0 +1,406 @@
+"""Summary-of-findings table in the GRADE layout (DESIGN.md §9): one row per efficacy outcome
+and per harm endpoint of a run folder.
+
+Columns: the outcome (label and direction from the evidence set), studies and participants by
+design, the effect of each default model (``bias_adjusted`` the headline, ``naive`` and
+``rct_only`` beside it) on its analysis scale (SMD or log odds ratio, positive = benefit) and
+on the reporting instrument's scale, P(benefit) and P(> MCID); for a harm endpoint the risk
+per 1,000 procedures and the risk difference per 1,000; and notes on risk of bias,
+inconsistency (tau) and sensitivity (tipping point and the range of P(benefit) over the sweep).
+Every number is read from the run's ``summary.json`` files unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ccsvi_bayes.report.run_folder import EFFICACY_MODELS, RunFolder
+from ccsvi_bayes.results.store import write_atomic
+
+__all__ = [
+    "SOF_MODELS",
+    "design_counts",
+    "fmt",
+    "summary_of_findings",
+    "write_sof",
+    "write_sof_csv",
+    "write_sof_html",
+]
+
+#: the efficacy models of the table, headline first
+SOF_MODELS = EFFICACY_MODELS
+
+_SCALE_WORDS = {
+    "smd": "SMD",
+    "md": "mean difference",
+    "log_odds": "log odds ratio",
+    "log_rr": "log risk ratio",
+}
+
+
+def fmt(value: Any, digits: int = 2) -> str:
+    """A number for a table cell: fixed ``digits`` decimals, "–" for missing."""
+    if value is None:
+        return "–"
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if not math.isfinite(x):
+        return "–"
+    return f"{x:.{digits}f}".replace("-", "−")
+
+
+def _num(value: Any) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return x
+
+
+def _interval(mean: Any, lo: Any, hi: Any, digits: int = 2) -> str:
+    if mean is None:
+        return "–"
+    return f"{fmt(mean, digits)} ({fmt(lo, digits)} to {fmt(hi, digits)})"
+
+
+# --- studies and participants ---------------------------------------------------------------
+def _study_designs(run: RunFolder, outcome: str) -> dict[str, str]:
+    """study id -> design of every study entering ``outcome`` in any of its fits (the union
+    over models; the evidence arms and contrasts when no fit lists its studies)."""
+    designs: dict[str, str] = {}
+    for model in run.models_of(outcome):
+        doc = run.summary(model, outcome)
+        for st in (doc or {}).get("studies") or []:
+            if isinstance(st, dict) and st.get("study_id"):
+                designs.setdefault(str(st["study_id"]), str(st.get("design", "unknown")))
+    ev = run.evidence
+    if not designs and ev is not None:
+        ids = list(ev.arms.loc[ev.arms["outcome"] == outcome, "study_id"])
+        ids += list(ev.contrasts.loc[ev.contrasts["outcome"] == outcome, "study_id"])
+        for sid in dict.fromkeys(ids):
+            rows = ev.studies[ev.studies["study_id"] == sid]
+            designs[sid] = str(rows["design"].iloc[0]) if len(rows) else "unknown"
+    return designs
+
+
+def _participants(run: RunFolder, outcome: str, study_id: str) -> float:
+    """Participants of one study in ``outcome``: the arms' n summed at one instrument and
+    timepoint (the largest such total); a harm fit's own arm counts first. NaN: unknown."""
+    for model in run.models_of(outcome):
+        for st in (run.summary(model, outcome) or {}).get("studies") or []:
+            if isinstance(st, dict) and st.get("study_id") == study_id:
+                arms = st.get("arms")
+                if isinstance(arms, Mapping):
+                    ns = [_num(a.get("n")) for a in arms.values() if isinstance(a, Mapping)]
+                    if ns and all(math.isfinite(n) for n in ns):
+                        return float(sum(ns))
+    ev = run.evidence
+    if ev is None:
+        return math.nan
+    rows = ev.arms[(ev.arms["study_id"] == study_id) & (ev.arms["outcome"] == outcome)]
+    if rows.empty:
+        return math.nan
+    totals = rows.groupby(["instrument", "timepoint_weeks"], dropna=False)["n"].sum(min_count=1)
+    return float(totals.max()) if totals.notna().any() else math.nan
+
+
+def design_counts(run: RunFolder, outcome: str) -> list[dict[str, Any]]:
+    """Per design: ``{"design", "studies", "participants", "unknown_n"}`` (participants sum
+    the known counts; ``unknown_n`` studies had none)."""
+    by: dict[str, dict[str, Any]] = {}
+    for sid, design in _study_designs(run, outcome).items():
+        entry = by.setdefault(
+            design, {"design": design, "studies": 0, "participants": 0.0, "unknown_n": 0}
+        )
+        entry["studies"] += 1
+        n = _participants(run, outcome, sid)
+        if math.isfinite(n):
+            entry["participants"] += n
+        else:
+            entry["unknown_n"] += 1
+    order = ("rct", "cohort", "case_control", "single_arm", "survey")
+    return sorted(
+        by.values(), key=lambda e: order.index(e["design"]) if e["design"] in order else 99
+    )
+
+
+def _design_text(counts: list[dict[str, Any]]) -> str:
+    words = {"rct": "RCT", "single_arm": "single-arm", "case_control": "case-control"}
+    parts = []
+    for e in counts:
+        n = f"n={int(e['participants']):,}"
+        if e["unknown_n"]:
+            n += f"; n unknown for {e['unknown_n']}"
+        parts.append(f"{e['studies']} {words.get(e['design'], e['design'])} ({n})")
+    return "; ".join(parts) if parts else "no studies"
+
+
+def _risk_of_bias_note(run: RunFolder, outcome: str) -> str:
+    """Share of participants from non-randomized or unblinded studies."""
+    ev = run.evidence
+    if ev is None:
+        return "not assessed: evidence set not found"
+    total = nonrand = unblind = 0.0
+    for sid in _study_designs(run, outcome):
+        n = _participants(run, outcome, sid)
+        if not math.isfinite(n):
+            continue
+        rows = ev.studies[ev.studies["study_id"] == sid]
+        if rows.empty:
+            continue
+        row = rows.iloc[0]
+        total += n
+        nonrand += n if not bool(row["randomized"]) else 0.0
+        unblind += n if str(row["blinding"]) == "none" else 0.0
+    if total <= 0:
+        return "participant counts unknown"
+    return (
+        f"{100 * nonrand / total:.0f}% of participants from non-randomized studies; "
+        f"{100 * unblind / total:.0f}% from unblinded studies"
+    )
+
+
+def _inconsistency_note(doc: Mapping[str, Any] | None, scale: str) -> str:
+    tau = ((doc or {}).get("heterogeneity") or {}).get("tau")
+    if not isinstance(tau, Mapping):
+        return "not estimated"
+    return (
+        f"between-study SD τ {fmt(tau.get('mean'))} "
+        f"(95% CrI {fmt(tau.get('q025'))} to {fmt(tau.get('q975'))}) on the "
+        f"{_SCALE_WORDS.get(scale, scale)} scale"
+    )
+
+
+def _sensitivity_note(run: RunFolder, outcome: str) -> str:
+    if run.sweep_folder(outcome) is None:
+        return "not run"
+    parts: list[str] = []
+    tip = run.tipping(outcome)
+    if tip is not None and tip.get("sentence"):
+        parts.append(str(tip["sentence"]))
+    frame = run.scenarios(outcome)
+    if frame is not None and "prob_benefit" in frame:
+        ok = frame[frame.get("status", pd.Series("done", index=frame.index)) == "done"]
+        pb = pd.to_numeric(ok["prob_benefit"], errors="coerce").dropna()
+        if len(pb):
+            parts.append(
+                f"P(benefit) ranges {fmt(pb.min())} to {fmt(pb.max())} over "
+                f"{len(pb)} scenarios of the sweep"
+            )
+        failed = int((frame.get("status", pd.Series(dtype=str)) != "done").sum())
+        if failed:
+            parts.append(f"{failed} scenario(s) not done")
+    return "; ".join(parts) if parts else "sweep folder without results"
+
+
+# --- the table --------------------------------------------------------------------------
+def summary_of_findings(run_dir: str | Path | RunFolder) -> pd.DataFrame:
+    """The summary-of-findings table of a run folder (one row per outcome, in the evidence
+    set's order). Missing fits leave their cells empty and their ``<model>_status`` says why."""
+    run = run_dir if isinstance(run_dir, RunFolder) else RunFolder.open(run_dir)
+    rows = [_row(run, outcome) for outcome in run.outcomes()]
+    return pd.DataFrame(rows)
+
+
+def _domain_info(run: RunFolder, outcome: str) -> dict[str, Any]:
+    ev = run.evidence
+    label, scale, mcid, instrument, direction, measure = outcome, "", None, "", "", ""
+    if ev is not None and outcome in ev.domains:
+        d = ev.domains[outcome]
+        label, scale, mcid, instrument = d.label, d.scale, d.mcid, d.reporting_instrument
+    for model in run.models_of(outcome):
+        doc = run.summary(model, outcome)
+        if doc:
+            label = str(doc.get("outcome_label") or label)
+            direction = str(doc.get("direction") or direction)
+            eff = doc.get("effect") or {}
+            scale = str(eff.get("scale") or scale)
+            if mcid is None and eff.get("mcid") is not None:
+                mcid = eff.get("mcid")
+            inst_block = eff.get("instrument_scale") or {}
+            instrument = str(inst_block.get("instrument") or instrument)
+            measure = str(inst_block.get("measure") or measure)
+            break
+    return {
+        "label": label,
+        "scale": scale,
+        "mcid": mcid,
+        "instrument": instrument,
+        "direction": direction,
+        "measure": measure,
+    }
+
+
+def _status(run: RunFolder, model: str, outcome: str) -> str:
+    rec = run.fit_record(model, outcome)
+    doc = run.summary(model, outcome)
+    if doc is None:
+        if rec is not None and rec.get("status") == "skipped":
+            return f"skipped: {rec.get('reason', 'no reason recorded')}"
+        return "not run" if rec is None else f"{rec.get('status', 'no result')} (no summary.json)"
+    conv = (doc.get("diagnostics") or {}).get("converged")
+    return "fitted" if conv is not False else "fitted, NOT converged"
+
+
+def _row(run: RunFolder, outcome: str) -> dict[str, Any]:
+    info = _domain_info(run, outcome)
+    counts = design_counts(run, outcome)
+    harm = run.is_harm(outcome)
+    headline = run.headline_model(outcome)
+    row: dict[str, Any] = {
+        "outcome": outcome,
+        "outcome_label": info["label"],
+        "kind": "harm" if harm else "efficacy",
+        "studies_by_design": _design_text(counts),
+        "studies": sum(e["studies"] for e in counts),
+        "participants": sum(e["participants"] for e in counts),
+        "scale": info["scale"],
+        "instrument": info["instrument"],
+        "instrument_measure": info["measure"],
+        "mcid": info["mcid"],
+        "direction": info["direction"],
+        "headline_model": headline or "",
+    }
+    if harm:
+        model = headline or outcome
+        doc = run.summary(model, outcome) or {}
+        row["harm_model"] = model
+        row["harm_status"] = _status(run, model, outcome)
+        rt = doc.get("risk_treatment_per_1000") or {}
+        rd = doc.get("risk_difference_per_1000") or {}
+        for prefix, block in (("risk_treatment_per_1000", rt), ("rd_per_1000", rd)):
+            for stat in ("mean", "q025", "q975"):
+                row[f"{prefix}_{stat}"] = block.get(stat)
+        row["prob_harm"] = doc.get("prob_harm")
+        row["prob_rd_gt_1pct"] = doc.get("prob_rd_gt_1pct")
+        row["notes_inconsistency"] = _inconsistency_note(doc or None, "log_odds")
+    else:
+        for model in SOF_MODELS:
+            doc = run.summary(model, outcome) or {}
+            eff = doc.get("effect") or {}
+            inst = eff.get("instrument_scale") or {}
+            row[f"{model}_status"] = _status(run, model, outcome)
+            for stat in ("mean", "q025", "q975"):
+                row[f"{model}_effect_{stat}"] = eff.get(stat)
+            for stat in ("mean", "q025", "q975"):
+                row[f"{model}_instrument_{stat}"] = inst.get(stat)
+            row[f"{model}_prob_benefit"] = eff.get("prob_benefit")
+            row[f"{model}_prob_mcid"] = eff.get("prob_mcid")
+        row["notes_inconsistency"] = _inconsistency_note(
+            run.summary(headline, outcome) if headline else None, info["scale"]
+        )
+    row["notes_risk_of_bias"] = _risk_of_bias_note(run, outcome)
+    row["notes_sensitivity"] = _sensitivity_note(run, outcome)
+    return row
+
+
+# --- writers ----------------------------------------------------------------------------
+def write_sof_csv(table: pd.DataFrame, path: Path) -> Path:
+    """``sof.csv`` (atomic)."""
+    text = table.to_csv(index=False)
+    write_atomic(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return Path(path)
+
+
+def sof_cells(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """The table as display rows (text cells) for the HTML table and the report."""
+    out: list[dict[str, Any]] = []
+    for rec in table.to_dict(orient="records"):
+        scale_word = _SCALE_WORDS.get(str(rec.get("scale")), str(rec.get("scale") or ""))
+        cell: dict[str, Any] = {
+            "outcome": rec["outcome"],
+            "label": rec["outcome_label"],
+            "kind": rec["kind"],
+            "studies": rec["studies_by_design"],
+            "direction": rec.get("direction") or "",
+            "measure": rec.get("instrument_measure") or "",
+            "notes_risk_of_bias": rec["notes_risk_of_bias"],
+            "notes_inconsistency": rec["notes_inconsistency"],
+            "notes_sensitivity": rec["notes_sensitivity"],
+            "models": [],
+        }
+        if rec["kind"] == "harm":
+            cell["harm_status"] = rec.get("harm_status", "")
+            cell["risk"] = _interval(
+                _clean(rec.get("risk_treatment_per_1000_mean")),
+                rec.get("risk_treatment_per_1000_q025"),
+                rec.get("risk_treatment_per_1000_q975"),
+                1,
+            )
+            cell["rd"] = _interval(
+                _clean(rec.get("rd_per_1000_mean")),
+                rec.get("rd_per_1000_q025"),
+                rec.get("rd_per_1000_q975"),
+                1,
+            )
+            cell["prob_harm"] = fmt(rec.get("prob_harm"))
+            cell["prob_rd_gt_1pct"] = fmt(rec.get("prob_rd_gt_1pct"))
+        else:
+            mcid = _clean(rec.get("mcid"))
+            cell["mcid"] = (
+                f"{fmt(mcid, 2)} {rec.get('instrument') or ''} points".strip()
+                if mcid is not None
+                else "no MCID set"
+            )
+            for model in SOF_MODELS:
+                cell["models"].append(
+                    {
+                        "model": model,
+                        "status": rec.get(f"{model}_status", "not run"),
+                        "effect": _interval(
+                            _clean(rec.get(f"{model}_effect_mean")),
+                            rec.get(f"{model}_effect_q025"),
+                            rec.get(f"{model}_effect_q975"),
+                        ),
+                        "scale": scale_word,
+                        "instrument": _interval(
+                            _clean(rec.get(f"{model}_instrument_mean")),
+                            rec.get(f"{model}_instrument_q025"),
+                            rec.get(f"{model}_instrument_q975"),
+                            1,
+                        ),
+                        "instrument_name": rec.get("instrument") or "",
+                        "prob_benefit": fmt(rec.get(f"{model}_prob_benefit")),
+                        "prob_mcid": fmt(rec.get(f"{model}_prob_mcid")),
+                    }
+                )
+        out.append(cell)
+    return out
+
+
+def _clean(value: Any) -> Any:
+    """None for a missing or NaN cell (pandas gives NaN for absent numbers)."""
+    if value is None:
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_sof_html(table: pd.DataFrame, path: Path, title: str = "Summary of findings") -> Path:
+    """``sof.html``: the table alone as a self-contained page (atomic)."""
+    from ccsvi_bayes.report.jinja import environment
+
+    text = environment().get_template("sof_page.html.j2").render(title=title, rows=sof_cells(table))
+    write_atomic(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return Path(path)
+
+
+def write_sof(run_dir: str | Path | RunFolder) -> tuple[Path, Path]:
+    """Write ``OUT/sof.csv`` and ``OUT/sof.html``; returns their paths."""
+    run = run_dir if isinstance(run_dir, RunFolder) else RunFolder.open(run_dir)
+    table = summary_of_findings(run)
+    title = "Summary of findings"
+    if run.evidence is not None:
+        title += f": {run.evidence.question}"
+    return (
+        write_sof_csv(table, run.path / "sof.csv"),
+        write_sof_html(table, run.path / "sof.html", title),
+    )
