@@ -90,3 +90,51 @@ def checks(session: nox.Session) -> None:
             session.error(f"the main job wrote no {model} fit under checks/ccsvi/{model}")
         for summary in fits:
             session.run("ccsvi-bayes", "check", str(summary.parent))
+
+
+@nox.session(python=PYTHON, default=False)
+def report(session: nox.Session) -> None:
+    """Render the report of a run and check it in headless Chromium (Debian's ``chromium``,
+    installed with apt-get when missing; Playwright only drives it, nothing is downloaded).
+
+    ``nox -s report -- RUN_DIR`` uses a finished run folder; otherwise the main job runs into
+    ``report-run`` (``--quick`` when the command offers it). Fails on any image not loaded,
+    console or page error, network request, or a panel that does not respond; keeps
+    ``RUN_DIR/report-screenshot.png`` and ``RUN_DIR/report-panel.png``.
+    """
+    import os
+
+    if not Path("/usr/bin/chromium").exists():
+        apt = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
+        if os.geteuid() == 0:
+            prefix: list[str] = []
+        elif shutil.which("sudo"):
+            prefix = ["sudo"]
+        else:
+            session.error(
+                "Chromium is missing (/usr/bin/chromium) and this user can neither run apt-get "
+                "nor sudo: install Debian's chromium (apt-get install chromium) first"
+            )
+        session.run(*prefix, "apt-get", "update", external=True)
+        session.run(*prefix, *apt, external=True, env={"DEBIAN_FRONTEND": "noninteractive"})
+    session.install("-e", ".[test]", "playwright")
+    if session.posargs:
+        out = session.posargs[0]
+        if not Path(out, "run.json").is_file():
+            session.error(f"{out}: no run.json (not a finished run folder)")
+    else:
+        out = "report-run"
+        help_text = session.run("ccsvi-bayes", "run", "--help", silent=True) or ""
+        quick = ["--quick"] if "--quick" in str(help_text) else []
+        # exit 3 (a fit failed the gate) still leaves a run folder whose report says so
+        session.run("ccsvi-bayes", "run", "--out", out, *quick, success_codes=[0, 3])
+    session.run("ccsvi-bayes", "report", out)
+    session.run(
+        "python",
+        "tests/browser/check_report.py",
+        out,
+        "--chromium",
+        "/usr/bin/chromium",
+        "--screenshot",
+        str(Path(out, "report-screenshot.png")),
+    )
