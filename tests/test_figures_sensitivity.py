@@ -317,3 +317,23 @@ def test_figures_command_refuses_a_folder_that_is_not_a_results_folder(
     assert "run.json" in err
     assert run_main("figures", str(tmp_path / "missing")) == 2
     assert not (tmp_path / "figures").exists()
+
+
+def test_a_run_folder_without_the_run_figures_module_exits_2_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib
+
+    from ccsvi_bayes.cli import figures as cli_figures
+
+    real = importlib.import_module
+
+    def missing(name: str, *args: Any) -> Any:
+        if name == "ccsvi_bayes.figures.draw":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return real(name, *args)
+
+    monkeypatch.setattr(cli_figures.importlib, "import_module", missing)
+    (tmp_path / "run.json").write_text("{}")
+    assert run_main("figures", str(tmp_path)) == 2
+    assert "ccsvi_bayes.figures.draw" in capsys.readouterr().err

@@ -770,10 +770,12 @@ def _value_ticks(ax: Any, xs: Sequence[float]) -> None:
 
 
 def _title(fig: Any, text: str, width_in: float) -> None:
-    """A figure title wrapped to the figure's width (≈ 13 characters per inch at 10 pt)."""
+    """A figure title in house style, wrapped to the figure's width (≈ 10 characters per
+    inch at the title's size)."""
     import textwrap
 
-    fig.suptitle(textwrap.fill(text, max(30, int(width_in * 13))))
+    with house_style():
+        fig.suptitle(textwrap.fill(text, max(30, int(width_in * 10))))
 
 
 # --------------------------------------------------------------------------- all figures
