@@ -498,7 +498,7 @@ def test_other_evidence_set_uses_its_own_labels(tmp_path: Path) -> None:
     row = table.iloc[0]
     assert row["outcome_label"] == ev.domains["ipd"].label
     assert row["naive_effect_mean"] == summaries["naive/ipd"]["effect"]["mean"]
-    assert row["studies_by_design"].startswith("3 RCT")
+    assert row["studies_by_design"].startswith("3 RCT (n unknown)")  # contrasts carry no n
     html = render_report(out).read_text()
     assert ev.question in html
     assert ev.domains["ipd"].label in html

@@ -135,9 +135,12 @@ def _design_text(counts: list[dict[str, Any]]) -> str:
     words = {"rct": "RCT", "single_arm": "single-arm", "case_control": "case-control"}
     parts = []
     for e in counts:
-        n = f"n={int(e['participants']):,}"
-        if e["unknown_n"]:
-            n += f"; n unknown for {e['unknown_n']}"
+        if e["unknown_n"] == e["studies"]:
+            n = "n unknown"
+        else:
+            n = f"n={int(e['participants']):,}"
+            if e["unknown_n"]:
+                n += f"; n unknown for {e['unknown_n']}"
         parts.append(f"{e['studies']} {words.get(e['design'], e['design'])} ({n})")
     return "; ".join(parts) if parts else "no studies"
 
