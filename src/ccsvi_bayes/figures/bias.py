@@ -99,7 +99,12 @@ def bias_prior_posterior(
         ax.set_ylabel("density (per unit)")
         ax.set_ylim(bottom=0)
         ax.tick_params(labelsize=7)
-    axes[0].legend(fontsize=7, loc="upper right")
+    axes[0].get_figure().legend(  # type: ignore[union-attr]
+        handles=out["prior"][:1] + out["posterior"][:1],
+        loc="outside lower center",
+        ncols=2,
+        fontsize=7,
+    )
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
     return out

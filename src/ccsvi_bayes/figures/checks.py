@@ -47,8 +47,8 @@ def _y_label(var: str, evidence: Evidence, outcome: str, *, share: bool = False)
     if var.startswith("events"):
         good = higher_is_better(evidence, domain)
         arrow = "↑ more events = benefit" if good else "↓ fewer events = benefit"
-        what = "share of the arm with the event (0–1)" if share else "events per arm (count)"
-        return f"{what}: {domain.reporting_instrument}\n{arrow}"
+        what = "share of arm with event (0–1)" if share else "events per arm (count)"
+        return f"{what}\n{domain.reporting_instrument}; {arrow}"
     if var == "y_arm":
         return "standardized change from baseline\n(SD units; ↑ = improvement)"
     return scale_axis_label(domain).replace("\n", " ").replace("favours treatment →", "")

@@ -317,7 +317,7 @@ def _bias(
         ncols = min(4, len(panels))
         nrows = -(-len(panels) // ncols)
         fig, axes = new_figure(
-            2.2 * ncols + 0.6, 2.1 * nrows + 0.4, nrows=nrows, ncols=ncols, squeeze=False
+            2.5 * ncols + 0.6, 2.1 * nrows + 0.4, nrows=nrows, ncols=ncols, squeeze=False
         )
         bias_prior_posterior(list(axes.ravel()), tree, unit=scale_unit(domain))
         caption = (
