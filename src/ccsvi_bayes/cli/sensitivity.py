@@ -20,8 +20,8 @@ _HELP = {
     "range": "LO,HI of the --tipping-point search (default: the key's --vary values, else ±2 "
     "around a location, ×/÷10 a scale).",
     "grid": "A grid.toml: [vary] KEY = [values], leave_one_out = true, drop_design = [...].",
-    "no_reweight": "Refit every NUTS scenario instead of reweighting an anchor fit of its "
-    "prior-only group (importance reweighting is used where Pareto k̂ ≤ 0.7).",
+    "no_reweight": "Refit every NUTS scenario instead of reweighting anchor fits (used where "
+    "Pareto k̂ ≤ 0.7 and ESS ≥ 200; grids and tipping-point searches).",
     "power": "Prior and likelihood power-scaling sensitivity of every parameter of one NUTS "
     "fit (knobs at their first --vary values) → power_scaling.json; no grid is run.",
 }
@@ -94,9 +94,8 @@ def sensitivity(
         common: dict[str, Any] = {"model": model, "outcome": outcome, "seed": seed}
         common |= {"evidence_path": evidence, "draws": draws}
         if tipping_point is not None or power_scaling:
-            _modes(
-                {**common, "out_dir": out_dir}, knobs, tipping_point, search_range, power_scaling
-            )
+            tipping = (tipping_point, search_range, not no_reweight)
+            _modes({**common, "out_dir": out_dir}, knobs, tipping, power_scaling)
             return
         designs = list(dict.fromkeys([*spec.drop_design, *(drop_design or [])]))
         loo = leave_one_out or spec.leave_one_out
@@ -116,8 +115,7 @@ def sensitivity(
 def _modes(
     common: dict[str, Any],
     knobs: dict[str, list[str]],
-    tipping_point: str | None,
-    search_range: str | None,
+    tipping: tuple[str | None, str | None, bool],
     power_scaling: bool,
 ) -> None:
     """``--tipping-point`` and/or ``--power-scaling`` (other knobs at their first values)."""
@@ -126,6 +124,7 @@ def _modes(
     from ccsvi_bayes.sensitivity.tipping import TIPPING_FILE, find_tipping_points, resolve_range
 
     first = {k: v[0] for k, v in knobs.items()}
+    tipping_point, search_range, reweight = tipping
     if tipping_point is not None:
         key = tipping_point
         lo, hi = resolve_range(common["model"], key, knobs.get(key, []), search_range)
@@ -136,6 +135,7 @@ def _modes(
                 lo=lo,
                 hi=hi,
                 context={k: v for k, v in first.items() if k != key},
+                reweight=reweight,
                 on_evaluation=lambda text, e, reused: say(
                     f"{key}={text}: P(>0) {e['prob_benefit']:.3f}{' (reused)' if reused else ''}"
                 ),

@@ -55,6 +55,7 @@ from ccsvi_bayes.specs import load_spec
 __all__ = [
     "K_HAT_MAX",
     "MIN_ESS",
+    "AnchorPool",
     "prefit_reweight",
     "prior_log_density",
     "psis_weights",
@@ -283,108 +284,69 @@ class _Anchor:
         return weights, k_hat, self.efficiency / float(np.sum(weights**2))
 
 
-def prefit_reweight(
-    plan: GridPlan,
-    out_dir: Path,
-    readings: dict[str, Evidence],
-    pending: list[Scenario],
-    run_scenario: RunScenario,
-    evidence: Callable[[Scenario], Evidence],
-) -> tuple[set[str], dict[str, float]]:
-    """Fit anchors for each prior-only group of ``pending`` NUTS scenarios and write every
-    member that an anchor covers (k̂ ≤ 0.7 and ESS ≥ :data:`MIN_ESS`) from its weights.
-
-    Returns the ids written here (anchors and reweighted scenarios) and the best k̂ of every
-    scenario it weighed (the uncovered ones are left for the caller to refit, recording k̂).
+class AnchorPool:
+    """Anchor fits kept in memory, by reweighting group, that answer other scenarios of the
+    same group by importance reweighting (a grid, then a root search over the same knob,
+    share the pool: the search's evaluations are reweighted wherever an anchor covers them).
     """
-    groups: dict[tuple[Any, ...], list[Scenario]] = {}
-    for scenario in pending:
-        key = _group_key(plan, scenario, evidence)
+
+    def __init__(self, plan: GridPlan, evidence: Callable[[Scenario], Evidence]) -> None:
+        self.plan = plan
+        self._evidence = evidence
+        self._anchors: dict[tuple[Any, ...], list[_Anchor]] = {}
+        self._keys: dict[str, tuple[Any, ...] | None] = {}
+        self._specs: dict[str, Any] = {}
+        self._inputs: dict[str, dict[str, Any]] = {}
+        #: scenario id -> (k̂, ESS) of its best anchor so far
+        self.best: dict[str, tuple[float, float]] = {}
+
+    def group(self, scenario: Scenario) -> tuple[Any, ...] | None:
+        """The reweighting group of ``scenario`` (None: exact path or not preparable)."""
+        if scenario.id not in self._keys:
+            self._keys[scenario.id] = _group_key(self.plan, scenario, self._evidence)
+        return self._keys[scenario.id]
+
+    def add(self, scenario: Scenario, result: FitResult) -> None:
+        """Keep the fit of ``scenario`` as an anchor of its group."""
+        key = self.group(scenario)
         if key is not None:
-            groups.setdefault(key, []).append(scenario)
-    written: set[str] = set()
-    k_hats: dict[str, float] = {}
-    for members in groups.values():
-        if len(members) >= 2:
-            _cover_group(plan, out_dir, readings, members, run_scenario, written, k_hats)
-    return written, k_hats
+            anchor = _Anchor.from_fit(scenario.id, result)
+            self._anchors.setdefault(key, []).append(anchor)
 
+    def anchors(self, scenario: Scenario) -> int:
+        key = self.group(scenario)
+        return 0 if key is None else len(self._anchors.get(key, []))
 
-def _cover_group(
-    plan: GridPlan,
-    out_dir: Path,
-    readings: dict[str, Evidence],
-    members: list[Scenario],
-    run_scenario: RunScenario,
-    written: set[str],
-    k_hats: dict[str, float],
-) -> None:
-    central = _centrality(members)
-    first = max(members, key=lambda s: (_width(plan.model, s.knobs), -central[s.id]))
-    remaining = [s for s in members if s is not first]
-    best: dict[str, tuple[float, float]] = {}  # id -> (k̂, ESS) of the best anchor so far
-    specs: dict[str, Any] = {}
-    inputs: dict[str, dict[str, Any]] = {}
-    candidate: Scenario | None = first
-    idle = 0
-    while candidate is not None:
-        captured: list[FitResult] = []
-        record, _ = run_scenario(plan, candidate, out_dir, readings, on_result=captured.append)
-        if record["scenario"]["status"] == "done" and captured:
-            written.add(candidate.id)
-            try:
-                anchor = _Anchor.from_fit(candidate.id, captured[0])
-                covered = _cover(plan, out_dir, anchor, remaining, specs, inputs, best)
-            except Exception as exc:  # reweighting is an optimisation: refit one at a time
-                log.warning(
-                    "reweighting from anchor %s failed (%s: %s); refitting the rest of its "
-                    "group one at a time",
-                    candidate.id,
-                    type(exc).__name__,
-                    exc,
-                )
-                break
-            written |= covered
-            remaining = [s for s in remaining if s.id not in covered]
-            idle = 0 if covered else idle + 1
-        else:
-            idle += 1
-        if idle >= 2 or not remaining:
-            break
-        # the frontier: the uncovered scenario the anchors so far reach best
-        candidate = max(remaining, key=lambda s: best.get(s.id, (math.inf, -1.0))[1])
-        remaining = [s for s in remaining if s is not candidate]
-    k_hats |= {sid: round(k, 4) for sid, (k, _ess) in best.items() if sid not in written}
-    k_hats |= {sid: round(best[sid][0], 4) for sid in written if sid in best}
-
-
-def _cover(
-    plan: GridPlan,
-    out_dir: Path,
-    anchor: _Anchor,
-    remaining: list[Scenario],
-    specs: dict[str, Any],
-    inputs: dict[str, dict[str, Any]],
-    best: dict[str, tuple[float, float]],
-) -> set[str]:
-    """Weigh ``remaining`` against ``anchor``; write and return those it covers."""
-    family = model_family(anchor.result.spec.family)
-    covered: set[str] = set()
-    for scenario in remaining:
+    def answer(self, scenario: Scenario, out_dir: Path) -> bool:
+        """Write ``scenario``'s summary from its best covering anchor (k̂ ≤ 0.7 and ESS ≥
+        :data:`MIN_ESS`); False (nothing written) when no anchor covers it."""
+        key = self.group(scenario)
+        anchors = [] if key is None else self._anchors.get(key, [])
+        if not anchors:
+            return False
         start = time.perf_counter()
-        if scenario.id not in specs:
-            specs[scenario.id] = load_spec(plan.model, dict(scenario.sets))
-            inputs[scenario.id] = family.inputs(anchor.result.data, specs[scenario.id])
-        weighed = anchor.weigh(inputs[scenario.id])
-        if weighed is None:
-            continue
-        weights, k_hat, ess = weighed
-        old = best.get(scenario.id)
-        if old is None or (k_hat <= K_HAT_MAX, ess) > (old[0] <= K_HAT_MAX, old[1]):
-            best[scenario.id] = (k_hat, ess)
-        if not (k_hat <= K_HAT_MAX and ess >= MIN_ESS):
-            continue
-        summary = weighted_summary(anchor.result, weights, specs[scenario.id], seed=plan.seed)
+        if scenario.id not in self._specs:
+            family = model_family(anchors[0].result.spec.family)
+            self._specs[scenario.id] = load_spec(self.plan.model, dict(scenario.sets))
+            self._inputs[scenario.id] = family.inputs(
+                anchors[0].result.data, self._specs[scenario.id]
+            )
+        chosen: tuple[_Anchor, np.ndarray, float, float] | None = None
+        for anchor in anchors:
+            weighed = anchor.weigh(self._inputs[scenario.id])
+            if weighed is None:
+                continue
+            weights, k_hat, ess = weighed
+            old = self.best.get(scenario.id)
+            if old is None or (k_hat <= K_HAT_MAX, ess) > (old[0] <= K_HAT_MAX, old[1]):
+                self.best[scenario.id] = (k_hat, ess)
+            if k_hat <= K_HAT_MAX and ess >= MIN_ESS and (chosen is None or ess > chosen[3]):
+                chosen = (anchor, weights, k_hat, ess)
+        if chosen is None:
+            return False
+        anchor, weights, k_hat, ess = chosen
+        spec = self._specs[scenario.id]
+        summary = weighted_summary(anchor.result, weights, spec, seed=self.plan.seed)
         summary["scenario"] = {
             "id": scenario.id,
             "knobs": dict(scenario.knobs),
@@ -399,5 +361,91 @@ def _cover(
         folder = Path(out_dir) / "scenarios" / scenario.id
         folder.mkdir(parents=True, exist_ok=True)
         write_json(folder / "summary.json", summary, "summary")
-        covered.add(scenario.id)
-    return covered
+        return True
+
+    def fit_anchor(
+        self,
+        scenario: Scenario,
+        out_dir: Path,
+        readings: dict[str, Evidence],
+        run_scenario: RunScenario,
+    ) -> tuple[dict[str, Any], bool]:
+        """Fit ``scenario`` by NUTS (through ``run_scenario``) and keep it as an anchor."""
+        captured: list[FitResult] = []
+        record, reused = run_scenario(
+            self.plan, scenario, out_dir, readings, on_result=captured.append
+        )
+        if record["scenario"]["status"] == "done" and captured:
+            self.add(scenario, captured[0])
+        return record, reused
+
+
+def prefit_reweight(
+    plan: GridPlan,
+    out_dir: Path,
+    readings: dict[str, Evidence],
+    pending: list[Scenario],
+    run_scenario: RunScenario,
+    evidence: Callable[[Scenario], Evidence],
+    pool: AnchorPool | None = None,
+) -> tuple[set[str], dict[str, float]]:
+    """Fit anchors for each prior-only group of ``pending`` NUTS scenarios and write every
+    member that an anchor covers (k̂ ≤ 0.7 and ESS ≥ :data:`MIN_ESS`) from its weights.
+
+    Returns the ids written here (anchors and reweighted scenarios) and the best k̂ of every
+    scenario it weighed (the uncovered ones are left for the caller to refit, recording k̂).
+    ``pool`` keeps the anchors for later use (e.g. a root search over the same knob).
+    """
+    pool = pool or AnchorPool(plan, evidence)
+    groups: dict[tuple[Any, ...], list[Scenario]] = {}
+    for scenario in pending:
+        key = pool.group(scenario)
+        if key is not None:
+            groups.setdefault(key, []).append(scenario)
+    written: set[str] = set()
+    for members in groups.values():
+        if len(members) >= 2:
+            written |= _cover_group(pool, out_dir, readings, members, run_scenario)
+    k_hats = {sid: round(k, 4) for sid, (k, _ess) in pool.best.items()}
+    return written, k_hats
+
+
+def _cover_group(
+    pool: AnchorPool,
+    out_dir: Path,
+    readings: dict[str, Evidence],
+    members: list[Scenario],
+    run_scenario: RunScenario,
+) -> set[str]:
+    central = _centrality(members)
+    model = pool.plan.model
+    remaining = list(members)
+    if not pool.anchors(members[0]):
+        first = max(members, key=lambda s: (_width(model, s.knobs), -central[s.id]))
+        remaining = [s for s in members if s is not first]
+    candidate: Scenario | None = None if pool.anchors(members[0]) else first
+    written: set[str] = set()
+    idle = 0
+    while True:
+        if candidate is not None:
+            record, _ = pool.fit_anchor(candidate, out_dir, readings, run_scenario)
+            if record["scenario"]["status"] == "done":
+                written.add(candidate.id)
+        try:
+            covered = {s.id for s in remaining if pool.answer(s, out_dir)}
+        except Exception as exc:  # reweighting is an optimisation: refit one at a time
+            log.warning(
+                "reweighting failed (%s: %s); refitting the rest of the group one at a time",
+                type(exc).__name__,
+                exc,
+            )
+            break
+        written |= covered
+        remaining = [s for s in remaining if s.id not in covered]
+        idle = 0 if covered else idle + 1
+        if idle >= 2 or not remaining:
+            break
+        # the frontier: the uncovered scenario the anchors so far reach best
+        candidate = max(remaining, key=lambda s: pool.best.get(s.id, (math.inf, -1.0))[1])
+        remaining = [s for s in remaining if s is not candidate]
+    return written

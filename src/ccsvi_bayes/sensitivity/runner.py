@@ -45,6 +45,7 @@ __all__ = [
     "GridOutcome",
     "run_grid",
     "run_scenario",
+    "scenario_evidence",
     "scenario_folder",
 ]
 
@@ -101,6 +102,7 @@ def run_grid(
     on_scenario: Callable[[Scenario, Mapping[str, Any]], None] | None = None,
     batch_exact: bool = True,
     reweight: bool = True,
+    pool: Any = None,
 ) -> GridOutcome:
     """Fit every scenario of ``plan`` not already done under ``out_dir``; return the index.
 
@@ -109,8 +111,10 @@ def run_grid(
     (:func:`~ccsvi_bayes.sensitivity.exact_batch.prefit_exact`) and written to the store;
     the loop then picks them up like any finished scenario. With ``reweight``, pending NUTS
     scenarios that differ only in prior hyperparameter values are answered by importance
-    reweighting of one anchor fit where Pareto k̂ ≤ 0.7
-    (:func:`~ccsvi_bayes.sensitivity.reweight.prefit_reweight`), refitted otherwise.
+    reweighting of anchor fits where Pareto k̂ ≤ 0.7 and the ESS suffices
+    (:func:`~ccsvi_bayes.sensitivity.reweight.prefit_reweight`), refitted otherwise; pass an
+    :class:`~ccsvi_bayes.sensitivity.reweight.AnchorPool` as ``pool`` to keep the anchors
+    (e.g. for a root search over the same knob afterwards).
     """
     out_dir = Path(out_dir)
     (out_dir / SCENARIOS_DIR).mkdir(parents=True, exist_ok=True)
@@ -124,7 +128,13 @@ def run_grid(
 
         pending = [s for s in plan.scenarios if _finished(scenario_folder(out_dir, s), s) is None]
         done, k_hats = prefit_reweight(
-            plan, out_dir, readings, pending, run_scenario, lambda s: _evidence(plan, s, readings)
+            plan,
+            out_dir,
+            readings,
+            pending,
+            run_scenario,
+            lambda s: scenario_evidence(plan, s, readings),
+            pool,
         )
         batched |= done
     for scenario in plan.scenarios:
@@ -153,20 +163,36 @@ def run_scenario(
     *,
     extra: Mapping[str, Any] | None = None,
     on_result: Callable[[Any], None] | None = None,
+    pool: Any = None,
 ) -> tuple[dict[str, Any], bool]:
     """The record of one scenario (its ``summary.json``) and whether it was reused: read
     from ``out_dir`` when it finished earlier, else fitted and written atomically.
 
     ``extra`` is merged into a fitted record's ``scenario`` block (e.g. ``k_hat``);
-    ``on_result`` receives the fitted :class:`~ccsvi_bayes.results.FitResult`."""
+    ``on_result`` receives the fitted :class:`~ccsvi_bayes.results.FitResult`. With an
+    :class:`~ccsvi_bayes.sensitivity.reweight.AnchorPool` as ``pool``, a scenario an anchor
+    covers is reweighted instead of fitted, and a fitted one becomes an anchor."""
     folder = scenario_folder(out_dir, scenario)
     done = _finished(folder, scenario)
     if done is not None:
         return done, True
-    record = _run_one(plan, scenario, {} if readings is None else readings, on_result)
+    if pool is not None and pool.answer(scenario, out_dir):
+        answered = _finished(folder, scenario)
+        if answered is not None:
+            return answered, False
+    captured: list[Any] = []
+
+    def keep(result: Any) -> None:
+        captured.append(result)
+        if on_result is not None:
+            on_result(result)
+
+    record = _run_one(plan, scenario, {} if readings is None else readings, keep)
     record["scenario"].update(extra or {})
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / "summary.json", record, "summary")
+    if pool is not None and captured and record["scenario"]["status"] == "done":
+        pool.add(scenario, captured[0])
     return record, False
 
 
@@ -179,7 +205,11 @@ def _finished(folder: Path, scenario: Scenario) -> dict[str, Any] | None:
     return None
 
 
-def _evidence(plan: GridPlan, scenario: Scenario, readings: dict[str, Evidence]) -> Evidence:
+def scenario_evidence(
+    plan: GridPlan, scenario: Scenario, readings: dict[str, Evidence]
+) -> Evidence:
+    """The evidence of ``scenario`` (its data reading, its dropped studies), loaded once per
+    reading into ``readings``."""
     reading = json.dumps(dict(sorted(scenario.assumptions.items())))
     if reading not in readings:
         readings[reading] = load_evidence(plan.evidence_path, dict(scenario.assumptions) or None)
@@ -205,7 +235,7 @@ def _run_one(
     }
     summary: dict[str, Any] = {"model": plan.model, "outcome": plan.outcome}
     try:
-        ev = _evidence(plan, scenario, readings)
+        ev = scenario_evidence(plan, scenario, readings)
         spec = load_spec(plan.model, dict(scenario.sets))
         family = model_family(spec.family)
         _rows, data = family.prepare(ev, spec, plan.outcome)

@@ -186,6 +186,8 @@ def find_tipping_points(
     targets: Sequence[float] = TARGETS,
     xtol: float | None = None,
     on_evaluation: Callable[[str, Mapping[str, Any], bool], None] | None = None,
+    reweight: bool = True,
+    pool: Any = None,
 ) -> TippingResult:
     """Root-search ``key`` over ``[lo, hi]`` for each threshold and target; write
     ``OUT/tipping_point.json`` atomically and return the result.
@@ -193,6 +195,12 @@ def find_tipping_points(
     ``context`` fixes other knobs (spec keys or data readings) throughout. Every knob and
     both ends are validated before any fit (:class:`InvalidGrid`, exit 2); a fit that fails is
     a :class:`GridIncomplete` (exit 3) naming the knob value and its reason.
+
+    With ``reweight`` each evaluation is answered by importance reweighting of an anchor fit
+    wherever one covers it (k̂ ≤ 0.7, ESS ≥ 200; ``pool`` passes the anchors of an earlier grid
+    over the same knob), otherwise fitted and kept as a further anchor: the search's many
+    evaluations then cost a handful of NUTS fits, and evaluations reweighted from one anchor
+    vary smoothly with the knob, so the root search is not chasing Monte Carlo noise.
     """
     from scipy.optimize import brentq
 
@@ -211,13 +219,20 @@ def find_tipping_points(
     out_dir = Path(out_dir)
     result = TippingResult(key=key, lo=float(lo_text), hi=float(hi_text), context=context)
     readings: dict[str, Evidence] = {}
+    if reweight and pool is None:
+        from ccsvi_bayes.sensitivity.reweight import AnchorPool
+        from ccsvi_bayes.sensitivity.runner import scenario_evidence
+
+        pool = AnchorPool(plan, lambda s: scenario_evidence(plan, s, readings))
 
     def evaluate(value: float) -> dict[str, Any]:
         text = _text(value)
         if text in result.evaluations:
             return result.evaluations[text]
         scenario = plan_scenario(plan, {**context, key: text})
-        record, reused = run_scenario(plan, scenario, out_dir, readings)
+        record, reused = run_scenario(
+            plan, scenario, out_dir, readings, pool=pool if reweight else None
+        )
         block = record["scenario"]
         if block["status"] != "done":
             raise GridIncomplete(
