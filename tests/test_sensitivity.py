@@ -236,3 +236,27 @@ def test_a_grid_file_holds_the_same_as_the_options(tmp_path: Path) -> None:
     assert [r["priors.mu.sigma"] for r in rows[:2]] == ["2", "4"]
     assert len(rows) == 2 + 6  # the grid, then one scenario per study left out
     assert all(r["drop_study"] for r in rows[2:])
+
+
+def test_one_at_a_time_plan_is_a_baseline_and_single_knob_moves() -> None:
+    from ccsvi_bayes.sensitivity import plan_grid
+
+    plan = plan_grid(
+        model="bias_adjusted",
+        outcome="qol_physical",
+        evidence_path=None,
+        vary={
+            "priors.tau.sigma": ["0.25", "1"],
+            "priors.gamma.uncontrolled.mu": ["0", "0.2", "0.4"],
+            "priors.kappa.sigma": ["0.3"],  # one value: held in every scenario
+        },
+        seed=1,
+        one_at_a_time=True,
+    )
+    knobs = [dict(s.knobs) for s in plan.scenarios]
+    assert knobs[0] == {"priors.kappa.sigma": "0.3"}
+    assert len(knobs) == 1 + 2 + 3
+    for k in knobs[1:]:
+        assert k["priors.kappa.sigma"] == "0.3"
+        assert len(k) == 2  # the held knob and exactly one moved knob
+    assert len({s.id for s in plan.scenarios}) == len(knobs)

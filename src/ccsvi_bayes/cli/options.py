@@ -13,6 +13,7 @@ from ccsvi_bayes.cli.render import fail
 
 __all__ = [
     "DEFAULT_SEED",
+    "SENSITIVITY_HELP",
     "AssumeOption",
     "EvidenceOption",
     "SetOption",
@@ -81,3 +82,22 @@ def help_with(values: Callable[[], Mapping[str, Any]]) -> type[TyperCommand]:
                 self.help = template
 
     return _HelpWithValues
+
+
+#: help texts of `ccsvi-bayes sensitivity` options (kept here: the command module stays short)
+SENSITIVITY_HELP: dict[str, str] = {
+    "scheduler": "tcp://HOST:PORT of a Dask scheduler: NUTS fits sample their chains on its "
+    "workers (checked before any fit; exit 2 when unreachable).",
+    "tipping": "A numeric knob (priors.mu.mu, priors.tau.sigma, …): root-search where "
+    "P(effect > 0) and P(effect > MCID) cross 0.5 and 0.95 → tipping_point.json (other "
+    "--vary keys at their first values; no grid is run).",
+    "range": "LO,HI of the --tipping-point search (default: the key's --vary values, else ±2 "
+    "around a location, ×/÷10 a scale).",
+    "grid": "A grid.toml: [vary] KEY = [values], leave_one_out = true, drop_design = [...].",
+    "no_reweight": "Refit every NUTS scenario instead of reweighting anchor fits (used where "
+    "Pareto k̂ ≤ 0.7 and ESS ≥ 200; grids and tipping-point searches).",
+    "oat": "Vary one knob at a time around a baseline (the spec's values) instead of the "
+    "cartesian grid: the design of a tornado plot.",
+    "power": "Prior and likelihood power-scaling sensitivity of every parameter of one NUTS "
+    "fit (knobs at their first --vary values) → power_scaling.json; no grid is run.",
+}

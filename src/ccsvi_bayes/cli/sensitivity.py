@@ -10,21 +10,7 @@ import typer
 
 from ccsvi_bayes.cli import render
 from ccsvi_bayes.cli.options import DEFAULT_SEED, EvidenceOption
-
-_HELP = {
-    "scheduler": "tcp://HOST:PORT of a Dask scheduler: NUTS fits sample their chains on its "
-    "workers (checked before any fit; exit 2 when unreachable).",
-    "tipping": "A numeric knob (priors.mu.mu, priors.tau.sigma, …): root-search where "
-    "P(effect > 0) and P(effect > MCID) cross 0.5 and 0.95 → tipping_point.json (other "
-    "--vary keys at their first values; no grid is run).",
-    "range": "LO,HI of the --tipping-point search (default: the key's --vary values, else ±2 "
-    "around a location, ×/÷10 a scale).",
-    "grid": "A grid.toml: [vary] KEY = [values], leave_one_out = true, drop_design = [...].",
-    "no_reweight": "Refit every NUTS scenario instead of reweighting anchor fits (used where "
-    "Pareto k̂ ≤ 0.7 and ESS ≥ 200; grids and tipping-point searches).",
-    "power": "Prior and likelihood power-scaling sensitivity of every parameter of one NUTS "
-    "fit (knobs at their first --vary values) → power_scaling.json; no grid is run.",
-}
+from ccsvi_bayes.cli.options import SENSITIVITY_HELP as _HELP
 
 
 def _opt(name: str, text: str) -> Any:
@@ -54,7 +40,7 @@ def sensitivity(
     ] = None,
     grid: Annotated[Path | None, _opt("--grid", _HELP["grid"])] = None,
     leave_one_out: Annotated[
-        bool, typer.Option("--leave-one-out", help="Add one scenario per study left out.")
+        bool, _opt("--leave-one-out", "Add a scenario per study left out.")
     ] = False,
     drop_design: Annotated[
         list[str] | None,
@@ -74,6 +60,7 @@ def sensitivity(
     search_range: Annotated[str | None, _opt("--range", _HELP["range"])] = None,
     power_scaling: Annotated[bool, _opt("--power-scaling", _HELP["power"])] = False,
     no_reweight: Annotated[bool, _opt("--no-reweight", _HELP["no_reweight"])] = False,
+    one_at_a_time: Annotated[bool, _opt("--one-at-a-time", _HELP["oat"])] = False,
 ) -> None:
     """Fit a grid of scenarios and write their summaries and the index scenarios.csv.
 
@@ -99,7 +86,9 @@ def sensitivity(
             return
         designs = list(dict.fromkeys([*spec.drop_design, *(drop_design or [])]))
         loo = leave_one_out or spec.leave_one_out
-        plan = sens.plan_grid(**common, vary=knobs, leave_one_out=loo, drop_design=designs)
+        layout: dict[str, Any] = {"leave_one_out": loo, "drop_design": designs}
+        layout["one_at_a_time"] = one_at_a_time
+        plan = sens.plan_grid(**common, vary=knobs, **layout)
         with render.sensitivity_progress(plan, out_dir) as step:
             outcome_ = sens.run_grid(plan, out_dir, on_scenario=step, reweight=not no_reweight)
     render.sensitivity_report(plan, outcome_, out_dir)

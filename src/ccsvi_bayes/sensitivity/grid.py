@@ -191,8 +191,14 @@ def plan_grid(
     drop_design: Sequence[str] = (),
     seed: int,
     draws: int | None = None,
+    one_at_a_time: bool = False,
 ) -> GridPlan:
     """Validate every knob and value and lay out the scenarios (nothing is fitted).
+
+    The scenarios are the cartesian product of the ``vary`` values, or, with
+    ``one_at_a_time``, a baseline (every knob at the spec's own value) and one scenario per
+    value of each knob with the others at baseline (the design a tornado plot reads); a knob
+    with a single value is held at that value in every scenario either way.
 
     Raises :class:`InvalidGrid` listing every unknown key or value with the valid ones, and
     the loaders' own errors for a bad model, evidence set or outcome.
@@ -235,11 +241,19 @@ def plan_grid(
     }
     knobs: list[dict[str, str]] = []
     keys = list(vary)
-    if keys or not (leave_one_out or drop_design):
+    fixed = {k: v[0] for k, v in vary.items() if len(v) == 1}  # single values hold everywhere
+    if one_at_a_time:
+        knobs.append(dict(fixed))
+        knobs += [
+            {**fixed, key: value}
+            for key, values in vary.items()
+            if len(values) > 1
+            for value in values
+        ]
+    elif keys or not (leave_one_out or drop_design):
         knobs += [
             dict(zip(keys, combo, strict=True)) for combo in itertools.product(*vary.values())
         ]
-    fixed = {k: v[0] for k, v in vary.items() if len(v) == 1}  # single values hold everywhere
     if leave_one_out:
         knobs += [{**fixed, DROP_STUDY: sid} for sid in studies]
     knobs += [{**fixed, DROP_DESIGN: d} for d in dict.fromkeys(drop_design)]

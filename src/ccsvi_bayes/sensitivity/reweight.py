@@ -207,9 +207,9 @@ def _group_key(
 
 
 def _width(model: str, knobs: Mapping[str, str]) -> float:
-    """How wide a scenario's priors are, relative to other values of the same knobs: the sum
-    of log values of the scale-like kwargs (those the family registry grows when it rescales
-    a prior up), minus those it shrinks (e.g. a rate)."""
+    """How much wider a scenario's priors are than the spec's own: the sum of log ratios of
+    its scale-like kwargs to the spec's values (those the family registry grows when it
+    rescales a prior up; a kwarg it shrinks, e.g. a rate, counts with the opposite sign)."""
     spec = load_spec(model)
     width = 0.0
     for key, text in knobs.items():
@@ -218,16 +218,16 @@ def _width(model: str, knobs: Mapping[str, str]) -> float:
             continue
         prior = spec.priors[parts[1]]
         owner = prior.features.get(parts[2], prior) if len(parts) == 4 else prior
+        kwarg = parts[-1]
         try:
             fam = prior_family(owner.dist)
-            value = float(text)
+            value, default = float(text), float(owner.kwargs.get(kwarg, prior.kwargs[kwarg]))
         except Exception:
             continue
-        kwarg = parts[-1]
-        if kwarg not in fam.positive or value <= 0:
+        if kwarg not in fam.positive or value <= 0 or default <= 0:
             continue
         probe = fam.rescale({k: 1.0 for k in fam.kwargs}, 2.0).get(kwarg, 1.0)
-        width += math.log(value) * float(np.sign(probe - 1.0))
+        width += math.log(value / default) * float(np.sign(probe - 1.0))
     return width
 
 
