@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,14 @@ from ccsvi_bayes.cli import render
 from ccsvi_bayes.cli.options import EvidenceOption
 
 
+class PdfRenderer(StrEnum):
+    """How report.pdf is made (``ccsvi_bayes.report.pdf.RENDERERS``)."""
+
+    auto = "auto"
+    chromium = "chromium"
+    matplotlib = "matplotlib"
+
+
 def report(
     run_dir: Annotated[
         Path, typer.Argument(help="A run folder (from `ccsvi-bayes run --out DIR`).")
@@ -18,17 +27,30 @@ def report(
     evidence: EvidenceOption = None,
     pdf: Annotated[
         bool,
-        typer.Option("--pdf/--no-pdf", help="Also print report.pdf with headless Chromium."),
+        typer.Option("--pdf/--no-pdf", help="Also write report.pdf."),
     ] = True,
+    pdf_renderer: Annotated[
+        PdfRenderer,
+        typer.Option(
+            "--pdf-renderer",
+            help=(
+                "auto: print report.html with headless Chromium when one is found "
+                "($CCSVI_BAYES_CHROMIUM, /usr/bin/chromium, chromium on the PATH), else draw "
+                "the pages with matplotlib (also when Chromium fails, with a warning); "
+                "chromium: Chromium only (exit 1 without it or when it fails); "
+                "matplotlib: never start a browser."
+            ),
+        ),
+    ] = PdfRenderer.auto,
 ) -> None:
     """Write sof.csv, sof.html, report.html (self-contained) and report.pdf into DIR.
 
     Works on a partial run: what is missing is reported in the report as "not run". Exit 2
-    when DIR is not a run folder; exit 1 when the PDF could not be printed (no Chromium, or
-    Chromium failed; --no-pdf skips it).
+    when DIR is not a run folder; exit 1 when the PDF could not be written (with
+    --pdf-renderer chromium: no Chromium, or Chromium failed; --no-pdf skips the PDF).
     """
     from ccsvi_bayes.report.html import render_report
-    from ccsvi_bayes.report.pdf import NoChromium, PdfFailed, render_pdf
+    from ccsvi_bayes.report.pdf import NoChromium, PdfFailed, find_chromium, write_report_pdf
     from ccsvi_bayes.report.run_folder import NotARunFolder, RunFolder
     from ccsvi_bayes.report.sof import write_sof
 
@@ -44,9 +66,22 @@ def report(
         render.error(f"note: {problem}")
     if not pdf:
         return
+    warnings: list[str] = []
+    chromium = pdf_renderer is not PdfRenderer.matplotlib and find_chromium() is not None
+    doing = "printing report.pdf with headless Chromium" if chromium else "drawing report.pdf"
     try:
-        with render.status("printing report.pdf with headless Chromium …"):
-            pdf_path = render_pdf(html, run.path / "report.pdf")
+        with render.status(doing + " …"):
+            pdf_path, used = write_report_pdf(
+                run,
+                html,
+                run.path / "report.pdf",
+                renderer=pdf_renderer.value,
+                warn=warnings.append,
+            )
     except (NoChromium, PdfFailed) as exc:
         render.fail(f"{exc} (report.html is written; --no-pdf skips the PDF)", 1)
-    render.wrote(pdf_path)
+    except OSError as exc:
+        render.fail(f"PDF not written: {exc} (report.html is written)", 1)
+    for message in warnings:
+        render.err.print(f"[bold yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+    render.out.print(f"wrote {pdf_path} (PDF made by {used})")

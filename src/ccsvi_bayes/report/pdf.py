@@ -1,10 +1,14 @@
-"""The PDF of the report, printed by Chromium's own headless mode (no Python browser
-driver, nothing downloaded): ``chromium --headless --print-to-pdf``.
+"""The PDF of the report: printed by Chromium's own headless mode when there is a Chromium
+(no Python browser driver, nothing downloaded: ``chromium --headless --print-to-pdf``), else
+drawn page by page with matplotlib (:mod:`ccsvi_bayes.report.pdf_pages`), so that a plain
+``pip install`` still gets a report.pdf.
 
 The browser is ``$CCSVI_BAYES_CHROMIUM``, else ``/usr/bin/chromium``, ``chromium`` or
-``chromium-browser`` on the PATH. Without one, :class:`NoChromium` says so (the pipeline then
-reports the PDF as not written); a browser that fails or runs past the time-out raises
-:class:`PdfFailed`. The PDF is written atomically: complete or absent.
+``chromium-browser`` on the PATH. :func:`write_report_pdf` chooses the renderer (``auto``:
+Chromium when found, else matplotlib; a Chromium that fails is reported and replaced by
+matplotlib) and says which one made the PDF. :func:`render_pdf` is the strict Chromium path
+(``nox -s report``): without a browser :class:`NoChromium`; a browser that fails or runs past
+the time-out raises :class:`PdfFailed`. The PDF is written atomically: complete or absent.
 """
 
 from __future__ import annotations
@@ -13,12 +17,36 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from ccsvi_bayes.errors import CcsviBayesError
 from ccsvi_bayes.results.store import write_atomic
 
-__all__ = ["CHROMIUM_ENV", "NoChromium", "PdfFailed", "find_chromium", "render_pdf"]
+if TYPE_CHECKING:
+    from ccsvi_bayes.report.run_folder import RunFolder
+
+__all__ = [
+    "CHROMIUM_ENV",
+    "RENDERERS",
+    "RENDERER_CHROMIUM",
+    "RENDERER_FALLBACK",
+    "NoChromium",
+    "PdfFailed",
+    "find_chromium",
+    "render_pdf",
+    "write_report_pdf",
+]
+
+#: how ``write_report_pdf`` may make the PDF (``--pdf-renderer`` of ``ccsvi-bayes report``)
+RENDERERS = ("auto", "chromium", "matplotlib")
+Renderer = Literal["auto", "chromium", "matplotlib"]
+#: what ``write_report_pdf`` answers for each way the PDF was made
+RENDERER_CHROMIUM = "chromium"
+RENDERER_FALLBACK = "matplotlib (no Chromium found)"
+RENDERER_AFTER_FAILURE = "matplotlib (Chromium failed)"
+RENDERER_CHOSEN = "matplotlib"
 
 CHROMIUM_ENV = "CCSVI_BAYES_CHROMIUM"
 _CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser")
@@ -121,3 +149,54 @@ def render_pdf(
     target.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(target, write)
     return target
+
+
+def write_report_pdf(
+    run: RunFolder,
+    html_path: str | Path,
+    pdf_path: str | Path,
+    *,
+    renderer: Renderer = "auto",
+    timeout: float = DEFAULT_TIMEOUT,
+    warn: Callable[[str], None] | None = None,
+) -> tuple[Path, str]:
+    """Write the report PDF of ``run``; returns its path and the renderer that made it
+    (:data:`RENDERER_CHROMIUM`, :data:`RENDERER_FALLBACK`, :data:`RENDERER_AFTER_FAILURE` or
+    :data:`RENDERER_CHOSEN`).
+
+    ``renderer``: ``auto`` prints ``html_path`` with Chromium when one is found, else draws
+    the pages with matplotlib; when Chromium fails, ``warn`` (default: the logger) gets the
+    Chromium error and matplotlib draws the PDF. ``chromium`` is strict (raises
+    :class:`NoChromium` / :class:`PdfFailed`); ``matplotlib`` never starts a browser.
+    """
+    from ccsvi_bayes.report.pdf_pages import write_report_pdf_pages
+
+    if renderer not in RENDERERS:
+        raise ValueError(f"unknown PDF renderer {renderer!r}; choose one of {', '.join(RENDERERS)}")
+    if renderer == "matplotlib":
+        return write_report_pdf_pages(run, pdf_path), RENDERER_CHOSEN
+    if renderer == "chromium":
+        return render_pdf(html_path, pdf_path, timeout=timeout), RENDERER_CHROMIUM
+
+    def warning(message: str) -> None:
+        if warn is None:
+            import logging
+
+            logging.getLogger(__name__).warning(message)
+        else:
+            warn(message)
+
+    if find_chromium() is None:
+        env = os.environ.get(CHROMIUM_ENV)
+        if env:  # a wrong setting is not replaced silently
+            warning(
+                f"${CHROMIUM_ENV} = {env!r} is not an executable; report.pdf drawn with "
+                "matplotlib instead"
+            )
+        return write_report_pdf_pages(run, pdf_path), RENDERER_FALLBACK
+    try:
+        return render_pdf(html_path, pdf_path, timeout=timeout), RENDERER_CHROMIUM
+    except (NoChromium, PdfFailed) as exc:
+        reason = str(exc).removeprefix("PDF not written: ")
+        warning(f"Chromium failed ({reason}); report.pdf drawn with matplotlib instead")
+    return write_report_pdf_pages(run, pdf_path), RENDERER_AFTER_FAILURE

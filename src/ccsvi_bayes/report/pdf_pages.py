@@ -1,0 +1,500 @@
+"""The report as a PDF without a browser: A4 pages drawn with matplotlib's ``PdfPages``.
+
+The fallback of :mod:`ccsvi_bayes.report.pdf` for machines without Chromium (a plain
+``pip install``). It shows the facts of report.html, read through the same functions
+(:func:`ccsvi_bayes.report.html.report_context`): a title page (question, evidence set and
+its sha256, date, what failed or is missing), the summary-of-findings table (long cells
+wrapped, continued over pages with the header repeated), every figure of
+``figures/index.json`` (its PNG, aspect kept, with title and caption; a figure without a PNG
+is named as missing), the sensitivity sentences, the checks headline and the
+reproducibility block. The interactive panel and the full evidence tables exist only in
+report.html. Text is embedded as TrueType (``pdf.fonttype`` 42): searchable and copyable.
+The PDF is written atomically: complete or absent.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+from ccsvi_bayes.report.run_folder import RunFolder
+from ccsvi_bayes.results.store import write_atomic
+
+__all__ = ["A4_INCHES", "write_report_pdf_pages"]
+
+#: A4 portrait, inches
+A4_INCHES = (8.27, 11.69)
+_W, _H = A4_INCHES[0] * 72.0, A4_INCHES[1] * 72.0  # points
+_MARGIN = 50.0
+_TOP, _BOTTOM = 50.0, 55.0
+#: average glyph width of DejaVu Sans in em (slightly generous, so wrapped lines fit)
+_EM = 0.56
+_GREY = "#555555"
+_RULE = "#999999"
+
+
+def _text_options() -> dict[str, Any]:
+    """No ligatures where matplotlib shapes text with HarfBuzz (3.11+): a ligature glyph is
+    written without its letters, so "fi" would not be found by a text search."""
+    from matplotlib.text import Text
+
+    return {"fontfeatures": ["-liga"]} if hasattr(Text, "set_fontfeatures") else {}
+
+
+def write_report_pdf_pages(run: RunFolder, pdf_path: str | Path) -> Path:
+    """Write the report of ``run`` as an A4 multi-page PDF at ``pdf_path`` (atomic);
+    returns the path."""
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    from ccsvi_bayes.report.html import report_context
+
+    context = report_context(run)
+    target = Path(pdf_path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    labels = [str(c["label"]) for c in context["sof"]]
+    metadata = {
+        "Title": str(context["title"]),
+        "Subject": str(context["question"] or ""),
+        "Keywords": "; ".join(labels),
+        "Creator": "ccsvi-bayes report (matplotlib, no browser)",
+    }
+
+    def write(tmp: Path) -> None:
+        with (
+            matplotlib.rc_context(
+                {"pdf.fonttype": 42, "font.family": "DejaVu Sans", "pdf.compression": 6}
+            ),
+            PdfPages(tmp, metadata=metadata) as pdf,
+        ):
+            flow = _Flow(pdf, footer=str(context["evidence"].get("name") or run.path.name))
+            _title_page(flow, context, run)
+            _sof_pages(flow, context)
+            _figure_pages(flow, run)
+            _sensitivity(flow, context)
+            _checks(flow, context)
+            _reproducibility(flow, context)
+            flow.close()
+
+    write_atomic(target, write)
+    return target
+
+
+# --- layout ---------------------------------------------------------------------------------
+def wrap(text: str, width_pt: float, size: float) -> list[str]:
+    """``text`` wrapped to lines that fit ``width_pt`` points at font ``size``; explicit
+    line breaks are kept; an empty text is one empty line."""
+    chars = max(8, int(width_pt / (_EM * size)))
+    lines: list[str] = []
+    for part in str(text).splitlines() or [""]:
+        lines += textwrap.wrap(part, chars, break_long_words=True, break_on_hyphens=False) or [""]
+    return lines
+
+
+class _Flow:
+    """Top-to-bottom placement of text blocks, tables and images on A4 figures; a block that
+    does not fit starts a new page."""
+
+    def __init__(self, pdf: Any, footer: str) -> None:
+        self.pdf = pdf
+        self.footer = footer
+        self.fig: Any = None
+        self.y = _TOP  # points from the top edge
+        self.pages = 0
+        self.options = _text_options()
+
+    # pages
+    def new_page(self) -> None:
+        from matplotlib.figure import Figure
+
+        self.finish_page()
+        self.fig = Figure(figsize=A4_INCHES)
+        self.pages += 1
+        self.y = _TOP
+        self.text(
+            _W - _MARGIN,
+            _H - _BOTTOM + 22,
+            f"{self.footer} · page {self.pages}",
+            7,
+            color=_GREY,
+            ha="right",
+        )
+
+    def finish_page(self) -> None:
+        if self.fig is not None:
+            self.pdf.savefig(self.fig)
+            self.fig = None
+
+    def close(self) -> None:
+        self.finish_page()
+
+    def room(self) -> float:
+        return _H - _BOTTOM - self.y
+
+    def ensure(self, height: float) -> None:
+        if self.fig is None or height > self.room():
+            self.new_page()
+
+    # drawing primitives (points from the top-left corner)
+    def text(self, x: float, y: float, s: str, size: float, **kw: Any) -> None:
+        self.fig.text(
+            x / _W,
+            1 - y / _H,
+            s,
+            fontsize=size,
+            va="top",
+            ha=kw.pop("ha", "left"),
+            parse_math=False,
+            **self.options,
+            **kw,
+        )
+
+    def rule(self, y: float, x0: float = _MARGIN, x1: float = _W - _MARGIN, **kw: Any) -> None:
+        from matplotlib.lines import Line2D
+
+        self.fig.add_artist(
+            Line2D(
+                [x0 / _W, x1 / _W],
+                [1 - y / _H, 1 - y / _H],
+                transform=self.fig.transFigure,
+                color=kw.get("color", _RULE),
+                linewidth=kw.get("linewidth", 0.5),
+            )
+        )
+
+    # blocks
+    def heading(self, s: str, size: float = 15, *, page: bool = False) -> None:
+        if page:
+            self.new_page()
+        lines = wrap(s, _W - 2 * _MARGIN, size)
+        self.ensure(len(lines) * size * 1.3 + 60)  # keep a heading with what follows
+        self.y += 4 if self.y > _TOP else 0
+        for line in lines:
+            self.text(_MARGIN, self.y, line, size, weight="bold")
+            self.y += size * 1.3
+        self.y += size * 0.35
+
+    def para(
+        self, s: str, size: float = 9, *, indent: float = 0, bullet: str = "", **kw: Any
+    ) -> None:
+        x = _MARGIN + indent
+        width = _W - _MARGIN - x - (size if bullet else 0)
+        for i, line in enumerate(wrap(s, width, size)):
+            self.ensure(size * 1.35)
+            if bullet and i == 0:
+                self.text(x, self.y, bullet, size, **kw)
+            self.text(x + (size if bullet else 0), self.y, line, size, **kw)
+            self.y += size * 1.35
+        self.y += size * 0.4
+
+    def table(
+        self,
+        header: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        widths: Sequence[float],
+        size: float = 7.5,
+        *,
+        groups: Sequence[int] | None = None,
+    ) -> None:
+        """A table over the text width (``widths``: relative column widths); cells wrap;
+        rows continue on the next page under a repeated header. ``groups`` (one per row)
+        draws a rule above each row that starts a new group."""
+        total = _W - 2 * _MARGIN
+        cols = [total * w / sum(widths) for w in widths]
+        xs = [_MARGIN + sum(cols[:i]) for i in range(len(cols))]
+        line = size * 1.3
+        pad = 3.0
+
+        def cells(row: Sequence[str]) -> list[list[str]]:
+            return [wrap(c, w - 2 * pad, size) for c, w in zip(row, cols, strict=True)]
+
+        head = cells(header)
+        head_h = max(map(len, head)) * line + 2 * pad
+
+        def draw_header() -> None:
+            self.rule(self.y, color="#333333", linewidth=0.8)
+            for x, lines in zip(xs, head, strict=True):
+                for j, s in enumerate(lines):
+                    self.text(x + pad, self.y + pad + j * line, s, size, weight="bold")
+            self.y += head_h
+            self.rule(self.y, color="#333333", linewidth=0.8)
+
+        self.ensure(head_h + 2 * line + 2 * pad)
+        draw_header()
+        for i, row in enumerate(rows):
+            body = cells(row)
+            h = max(map(len, body)) * line + 2 * pad
+            if h > self.room():
+                self.new_page()
+                draw_header()
+            elif groups is not None and i > 0 and groups[i] != groups[i - 1]:
+                self.rule(self.y)
+            for x, lines in zip(xs, body, strict=True):
+                for j, s in enumerate(lines):
+                    self.text(x + pad, self.y + pad + j * line, s, size)
+            self.y += h
+        self.rule(self.y, color="#333333", linewidth=0.8)
+        self.y += 10
+
+    def image(self, file: Path, title: str, caption: str) -> None:
+        """A figure on a page of its own: title, the image scaled to the free area with its
+        aspect kept (pixels embedded unresampled), caption below."""
+        import matplotlib.image as mpimg
+
+        self.new_page()
+        self.heading(title, 12)
+        cap = wrap(caption, _W - 2 * _MARGIN, 8.5) if caption else []
+        cap_h = len(cap) * 8.5 * 1.35 + 8
+        img = mpimg.imread(str(file))
+        ih, iw = img.shape[0], img.shape[1]
+        box_w, box_h = _W - 2 * _MARGIN, self.room() - cap_h - 6
+        scale = min(box_w / iw, box_h / ih)
+        w, h = iw * scale, ih * scale
+        x0 = _MARGIN + (box_w - w) / 2
+        ax = self.fig.add_axes((x0 / _W, 1 - (self.y + h) / _H, w / _W, h / _H))
+        ax.imshow(img, interpolation="none", aspect="auto")
+        ax.set_axis_off()
+        self.y += h + 10
+        for line in cap:
+            self.text(_MARGIN, self.y, line, 8.5, color="#222222")
+            self.y += 8.5 * 1.35
+
+
+# --- sections -------------------------------------------------------------------------------
+def _title_page(flow: _Flow, ctx: dict[str, Any], run: RunFolder) -> None:
+    flow.new_page()
+    flow.y = 90
+    flow.heading(str(ctx["title"]), 18)
+    ev = ctx["evidence"]
+    if ctx.get("question"):
+        flow.para(str(ctx["question"]), 12)
+    flow.y += 6
+    flow.para(f"Evidence set: {ev.get('name') or 'unknown'}", 9.5)
+    flow.para(f"sha256: {ev.get('sha256') or 'not recorded'}", 8, color=_GREY)
+    if ev.get("path"):
+        flow.para(f"read from {ev['path']}", 8, color=_GREY)
+    flow.para(f"Report drawn {ctx['generated']} from the run folder {run.path}", 9.5)
+    flow.para(
+        "Run complete: every planned fit has a result."
+        if ctx["complete"]
+        else "Run INCOMPLETE: some planned results are missing (listed below).",
+        9.5,
+        weight="bold",
+    )
+    flow.y += 6
+    flow.heading("What failed or is missing", 12)
+    items = [*ctx["failures"], *ctx["missing"], *ctx["problems"]]
+    if not items:
+        flow.para("Nothing: every part of the run is present.", 9)
+    for item in items:
+        flow.para(str(item), 9, bullet="•")
+    flow.y += 6
+    flow.para(
+        "This PDF was drawn without a browser (matplotlib). report.html in the same folder "
+        "holds the same facts plus the interactive bias panel, the evidence tables and their "
+        "provenance.",
+        8,
+        color=_GREY,
+    )
+
+
+def _sof_pages(flow: _Flow, ctx: dict[str, Any]) -> None:
+    flow.heading("Summary of findings", page=True)
+    cells = ctx["sof"]
+    efficacy = [c for c in cells if c["kind"] == "efficacy"]
+    harms = [c for c in cells if c["kind"] == "harm"]
+    if not cells:
+        flow.para("No outcomes: the run folder has no fits.", 9)
+    if efficacy:
+        flow.para(
+            "Effects on the analysis scale (positive = benefit) with 95% credible intervals, "
+            "and on the reporting instrument's scale; bias_adjusted is the headline model.",
+            8,
+            color=_GREY,
+        )
+        rows: list[list[str]] = []
+        groups: list[int] = []
+        for g, c in enumerate(efficacy):
+            for i, m in enumerate(c["models"]):
+                fitted = str(m["status"]).startswith("fitted")
+                effect = (
+                    f"{m['effect']} {m['scale']}".strip() if m["effect"] != "–" else m["status"]
+                )
+                if fitted and m["status"] != "fitted":
+                    effect += f" ({m['status']})"
+                instrument = (
+                    f"{m['instrument']} {m['instrument_name']}".strip()
+                    if m["instrument"] != "–"
+                    else "–"
+                )
+                rows.append(
+                    [
+                        (
+                            f"{c['label']}\n"
+                            + ("no MCID set" if c["mcid"] == "no MCID set" else f"MCID {c['mcid']}")
+                        )
+                        if i == 0
+                        else "",
+                        c["studies"] if i == 0 else "",
+                        str(m["model"]),
+                        effect,
+                        instrument,
+                        m["prob_benefit"],
+                        m["prob_mcid"],
+                    ]
+                )
+                groups.append(g)
+        flow.table(
+            [
+                "Outcome",
+                "Studies (participants) by design",
+                "Model",
+                "Effect (95% CrI)",
+                "Instrument scale",
+                "P(benefit)",
+                "P(> MCID)",
+            ],
+            rows,
+            [1.9, 1.7, 1.5, 2.3, 1.8, 1.2, 1.2],
+            groups=groups,
+        )
+    if harms:
+        flow.heading("Harms", 12)
+        flow.table(
+            [
+                "Endpoint",
+                "Studies (participants) by design",
+                "Status",
+                "Risk per 1,000 treated (95% CrI)",
+                "Risk difference per 1,000",
+                "P(harm)",
+                "P(RD > 1%)",
+            ],
+            [
+                [
+                    c["label"],
+                    c["studies"],
+                    c["harm_status"],
+                    c["risk"],
+                    c["rd"],
+                    c["prob_harm"],
+                    c["prob_rd_gt_1pct"],
+                ]
+                for c in harms
+            ],
+            [1.9, 1.7, 1.5, 2.0, 2.0, 1.2, 1.2],
+        )
+    if cells:
+        flow.heading("Notes", 12)
+        for c in cells:
+            flow.para(str(c["label"]), 9, weight="bold")
+            for name, key in (
+                ("Risk of bias", "notes_risk_of_bias"),
+                ("Inconsistency", "notes_inconsistency"),
+                ("Sensitivity", "notes_sensitivity"),
+            ):
+                flow.para(f"{name}: {c[key]}", 8, indent=10)
+
+
+def _figure_pages(flow: _Flow, run: RunFolder) -> None:
+    records = run.figures
+    missing: list[str] = []
+    for rec in records:
+        title = str(rec.get("title") or rec.get("stem") or "figure")
+        png = run.figure_file(rec, "png")
+        if png is None:
+            files = ", ".join(str(f) for f in rec.get("files") or []) or "no files listed"
+            missing.append(f"{title} ({rec.get('stem')}): no PNG file found (index lists {files})")
+            continue
+        try:
+            flow.image(png, title, str(rec.get("caption") or ""))
+        except (OSError, ValueError, SyntaxError) as exc:
+            missing.append(f"{title} ({rec.get('stem')}): {png.name} could not be read ({exc})")
+    if not records or missing:
+        flow.heading("Figures", page=True)
+        if not records:
+            flow.para("Figures: not run (no figures/index.json, or it lists none).", 9)
+        else:
+            flow.para("Figures listed in figures/index.json but not shown here:", 9)
+            for item in missing:
+                flow.para(item, 9, bullet="•")
+
+
+def _sensitivity(flow: _Flow, ctx: dict[str, Any]) -> None:
+    flow.heading("Sensitivity", page=True)
+    blocks = ctx["sensitivity"]
+    if not blocks:
+        flow.para("Sensitivity sweep: not run (no sensitivity/<outcome>/ folder).", 9)
+    for b in blocks:
+        flow.para(str(b["label"]), 9.5, weight="bold")
+        flow.para(str(b["sentence"] or "no tipping-point sentence"), 9, indent=10)
+
+
+def _checks(flow: _Flow, ctx: dict[str, Any]) -> None:
+    flow.heading("Checks")
+    rows = ctx["checks"]
+    if not rows:
+        flow.para("No fits to check.", 9)
+        return
+    flow.table(
+        ["Outcome", "Model", "Status", "R-hat max", "ESS bulk / tail", "Div.", "Model checks"],
+        [
+            [
+                r["label"],
+                r["model"],
+                r["status"]
+                + ("" if r["converged"] is not False else ", NOT converged")
+                + (f": {r['reason']}" if r["reason"] else "")
+                + (f" ({r['engine']})" if r["engine"] else ""),
+                r["rhat"],
+                f"{r['ess_bulk']} / {r['ess_tail']}",
+                r["divergences"],
+                r["checks"] or "not run",
+            ]
+            for r in rows
+        ],
+        [1.8, 1.3, 1.5, 0.8, 1.1, 0.6, 3.4],
+        size=7,
+    )
+
+
+def _reproducibility(flow: _Flow, ctx: dict[str, Any]) -> None:
+    rep = ctx["reproducibility"]
+    flow.heading("Reproducibility", page=True)
+    flow.para(f"Run command: {rep['command'] or 'not recorded in run.json'}", 8.5)
+    flow.para(f"Report command: {rep['report_command']}", 8.5)
+    flow.para(f"Seed of the run: {rep['seed'] if rep['seed'] is not None else 'not recorded'}", 8.5)
+    flow.para(
+        f"Evidence set: {rep['evidence_name'] or 'unknown'}, sha256 "
+        f"{rep['evidence_sha256'] or 'not recorded'}",
+        8.5,
+    )
+    flow.para(f"Platform: {rep['platform']}", 8.5)
+    versions = [f"{k} {v}" for k, v in rep["versions"]]
+    flow.para(f"Versions ({rep['version_source']}): " + ", ".join(versions), 8.5)
+    if rep["fitted_with"]:
+        flow.para(
+            "Fitted with (posterior.nc): " + ", ".join(f"{k} {v}" for k, v in rep["fitted_with"]),
+            8.5,
+        )
+    if rep["fits"]:
+        flow.table(
+            ["Model", "Outcome", "Engine", "Seed", "Spec sha256", "Sampler", "Package"],
+            [
+                [
+                    f["model"],
+                    f["outcome"],
+                    f["engine"],
+                    f["seed"],
+                    f["spec_sha256"],
+                    f["sampler"],
+                    f["package_version"],
+                ]
+                for f in rep["fits"]
+            ],
+            [1.3, 1.3, 0.7, 0.9, 3.0, 1.8, 0.8],
+            size=6.5,
+        )
