@@ -242,6 +242,46 @@ def run_progress(total: int) -> Iterator[Callable[[object, str], None]]:
         yield step
 
 
+@contextmanager
+def job_progress() -> Iterator[tuple[Callable[[str, int], None], Callable[[str], None]]]:
+    """One progress bar per stage of the main job; yields ``(stage(name, total), step(label))``."""
+    with _progress() as progress:
+        current: list[Any] = []
+
+        def stage(name: str, total: int) -> None:
+            if current:
+                progress.update(
+                    current[-1], description=progress.tasks[-1].description.split(":")[0]
+                )
+            current.append(progress.add_task(name, total=max(total, 1)))
+
+        def step(label: str) -> None:
+            if current:
+                name = progress.tasks[-1].description.split(":")[0]
+                progress.update(current[-1], advance=1, description=f"{name}: {label}"[:90])
+
+        yield stage, step
+
+
+def job_summary(index: dict[str, Any], out_dir: Path) -> None:
+    """What the main job wrote besides the fits: checks, sweeps, figures and the report."""
+    for sweep in index.get("sweeps", []):
+        paths = ", ".join(f"{n} {p}" for p, n in sweep.get("paths", {}).items())
+        out.print(
+            f"sensitivity {sweep['outcome']}: {sweep.get('scenarios', 0)} scenarios ({paths})"
+        )
+        if sweep.get("tipping"):
+            out.print(f"  {sweep['tipping']}", highlight=False)
+    figures = index.get("figures", {})
+    out.print(f"figures: {figures.get('count', 0)} in {out_dir / 'figures'}")
+    report = index.get("report", {})
+    for name in report.get("files", []):
+        out.print(f"wrote {out_dir / name}")
+    pdf = report.get("pdf", {})
+    if pdf.get("status") == "written":
+        out.print(f"wrote {out_dir / pdf['file']} ({pdf['renderer']})")
+
+
 def run_table(index: dict[str, Any], out_dir: Path) -> None:
     table = Table(
         title=f"Results in {out_dir} (positive effect = benefit; harms per 1,000 procedures)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -18,23 +19,51 @@ def run(
         Path, typer.Option("--out", help="Output folder (one subfolder per model and outcome).")
     ] = Path("results"),
     seed: Annotated[int, typer.Option(help="Random seed for every fit.")] = DEFAULT_SEED,
+    quick: Annotated[
+        bool,
+        typer.Option(
+            "--quick",
+            help="500 draws per chain, a 5-value sweep of the assumed bias only, checks of the "
+            "main domains only (a separate store: the full run refits).",
+        ),
+    ] = False,
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also write report.pdf.")] = True,
 ) -> None:
-    """The main job: validate, then fit the default models for every outcome plus both harm endpoints.
+    """The main job: fit every default model for every outcome and both harm endpoints,
+    check them, run the default sensitivity sweep with tipping points, and write the figures,
+    the summary-of-findings table (sof.csv, sof.html) and the report (report.html, report.pdf).
 
-    Resumable: fits already made from the same evidence, readings and spec are kept. Exits
-    with code 3, naming the fits, when any fit fails the convergence gate or is skipped.
+    Resumable: fits, checks and sweep scenarios already made from the same evidence, readings,
+    spec and settings are kept. Exits with code 3, naming what failed, when any fit fails the
+    convergence gate or is skipped, or a check, sweep, figure or the report fails (everything
+    else is still written, and the report says what failed).
     """
     from ccsvi_bayes.evidence import load_evidence
-    from ccsvi_bayes.pipeline.run import RunIncomplete, plan, run_all
+    from ccsvi_bayes.pipeline.main_job import Progress, run_main_job
+    from ccsvi_bayes.pipeline.run import RunIncomplete
+    from ccsvi_bayes.results.store import read_json
 
-    ev = load_evidence(evidence, parse_assume(assume))
+    readings = parse_assume(assume)
+    ev = load_evidence(evidence, readings)
     render.run_header(ev)
-    items = plan(ev)
-    with render.run_progress(len(items)) as step:
-        index = run_all(ev, out_dir, seed=seed, on_item=step, items=items)
+    failure: RunIncomplete | None = None
+    with render.job_progress() as (stage, step):
+        try:
+            run_main_job(
+                ev,
+                out_dir,
+                evidence_path=evidence,
+                seed=seed,
+                quick=quick,
+                pdf=pdf,
+                progress=Progress(stage, step),
+                command=["ccsvi-bayes", *sys.argv[1:]],
+                readings=readings,
+            )
+        except RunIncomplete as exc:
+            failure = exc
+    index = read_json(out_dir / "run.json") or {"fits": []}
     render.run_table(index, out_dir)
-    if index["incomplete"]:
-        raise RunIncomplete(
-            f"{len(index['incomplete'])} of {len(index['fits'])} fit(s) did not pass: "
-            + "; ".join(index["incomplete"])
-        )
+    render.job_summary(index, out_dir)
+    if failure is not None:
+        raise failure

@@ -1,0 +1,286 @@
+"""``ccsvi-bayes run`` end to end (DESIGN.md §6, §9): fits, checks, the default sensitivity
+sweep, figures, the summary-of-findings table and the report, into one run folder.
+
+Stages, each resumable through its own store:
+
+1. **fits** — every default model for every efficacy domain and each harm endpoint
+   (:func:`~ccsvi_bayes.pipeline.run.run_all`; a fit is kept when its store key matches);
+2. **checks** — predictive checks and PSIS-LOO of each ``bias_adjusted`` fit and each harms
+   fit, written beside the fit as ``checks.json`` (kept when newer than its ``summary.json``;
+   the leave-one-study-out and conflict refits are left to ``ccsvi-bayes check``);
+3. **sweep** — for the main domains, :mod:`~ccsvi_bayes.pipeline.sweep` into
+   ``OUT/sensitivity/<outcome>/`` (finished scenarios are reused);
+4. **figures** — ``OUT/figures/`` and its ``index.json``;
+5. **report** — ``sof.csv``, ``sof.html``, ``report.html`` and ``report.pdf``.
+
+``run.json`` records every stage, the command line and the library versions. A stage that
+fails is recorded with its reason and the job goes on; :class:`RunIncomplete` (exit 3) is
+raised at the end naming everything that failed.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import sys
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ccsvi_bayes.errors import CcsviBayesError
+from ccsvi_bayes.evidence import Evidence
+from ccsvi_bayes.pipeline.run import RunIncomplete, plan, run_all
+from ccsvi_bayes.pipeline.sweep import SWEEP_MODEL, main_domains, plan_sweep, run_sweep
+from ccsvi_bayes.results.store import read_json, write_json
+
+__all__ = ["QUICK_DRAWS", "Progress", "run_main_job"]
+
+#: draws per chain of every NUTS fit under ``--quick`` (the spec's own otherwise)
+QUICK_DRAWS = 500
+#: libraries whose versions ``run.json`` records
+_LIBRARIES = ("pymc", "pytensor", "nutpie", "arviz", "arviz-stats", "numpy", "scipy", "pandas")
+
+
+@dataclass
+class Progress:
+    """Callbacks of the command line's progress display (all optional)."""
+
+    stage: Callable[[str, int], None] | None = None  #: a stage starts: name, number of steps
+    step: Callable[[str], None] | None = None  #: one step of the stage is done: its label
+
+    def start(self, name: str, total: int) -> None:
+        if self.stage is not None:
+            self.stage(name, total)
+
+    def done(self, label: str) -> None:
+        if self.step is not None:
+            self.step(label)
+
+
+def versions() -> dict[str, str]:
+    """Python, the package and its main libraries, as installed."""
+    from ccsvi_bayes import __version__
+
+    out = {"ccsvi-bayes": __version__, "python": platform.python_version()}
+    for name in _LIBRARIES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def run_main_job(
+    evidence: Evidence,
+    out: Path,
+    *,
+    evidence_path: Path | None,
+    seed: int,
+    quick: bool = False,
+    pdf: bool = True,
+    progress: Progress | None = None,
+    command: list[str] | None = None,
+    readings: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run every stage into ``out``; returns the final ``run.json`` (raises
+    :class:`RunIncomplete` after writing everything when a fit, check, sweep, figure or the
+    report failed). ``readings`` are the data readings the user chose (``--assume``; the
+    sweep holds them fixed); ``evidence`` must have been loaded with them."""
+    progress = progress or Progress()
+    out.mkdir(parents=True, exist_ok=True)
+    draws = QUICK_DRAWS if quick else None
+    items = plan(evidence)
+    progress.start("fits", len(items))
+    extra = {
+        "evidence_path": None if evidence_path is None else str(Path(evidence_path).resolve()),
+        "command": list(command if command is not None else sys.argv),
+        "quick": quick,
+        "versions": versions(),
+    }
+    index = run_all(
+        evidence,
+        out,
+        seed=seed,
+        items=items,
+        draws=draws,
+        extra=extra,
+        on_item=lambda item, status: progress.done(f"{item.model} / {item.outcome}: {status}"),
+    )
+    index["evidence"]["path"] = extra["evidence_path"]
+    problems: list[str] = list(index["incomplete"])
+    summaries = _summaries(out, index)
+
+    index["checks"] = _checks(out, index, quick, summaries, progress, problems)
+    sweep_args = (evidence_path, dict(readings or {}), seed, draws, quick)
+    index["sweeps"] = _sweeps(out, index, summaries, sweep_args, progress, problems)
+    write_json(out / "run.json", _finish(index, problems), "run")
+    index["figures"] = _figures(out, progress, problems)
+    write_json(out / "run.json", _finish(index, problems), "run")
+    index["report"] = _report(out, evidence_path, pdf, progress, problems)
+    final = write_json(out / "run.json", _finish(index, problems), "run")
+    if problems:
+        raise RunIncomplete(f"{len(problems)} problem(s): " + "; ".join(problems))
+    return final
+
+
+def _finish(index: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    index["incomplete"] = list(problems)
+    index["complete"] = not problems
+    return index
+
+
+def _summaries(out: Path, index: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The ``bias_adjusted`` summaries of the run, by outcome."""
+    found: dict[str, dict[str, Any]] = {}
+    for rec in index["fits"]:
+        if rec["model"] == SWEEP_MODEL and rec["status"] != "skipped":
+            doc = read_json(out / rec["folder"] / "summary.json")
+            if doc is not None:
+                found[rec["outcome"]] = doc
+    return found
+
+
+def _checked(rec: Mapping[str, Any], main: list[str], quick: bool) -> bool:
+    if rec["status"] == "skipped" or rec.get("engine") == "exact":
+        return False
+    harms = "risk_per_1000_mean" in rec
+    return harms or (rec["model"] == SWEEP_MODEL and (not quick or rec["outcome"] in main))
+
+
+def _checks(
+    out: Path,
+    index: Mapping[str, Any],
+    quick: bool,
+    summaries: Mapping[str, Mapping[str, Any]],
+    progress: Progress,
+    problems: list[str],
+) -> list[dict[str, Any]]:
+    from ccsvi_bayes.checks.model_checks import check_fit, check_headline
+
+    main = main_domains(index, summaries)
+    todo = [r for r in index["fits"] if _checked(r, main, quick)]
+    progress.start("checks", len(todo))
+    records = []
+    for rec in todo:
+        folder = out / rec["folder"]
+        target, summary = folder / "checks.json", folder / "summary.json"
+        record: dict[str, Any] = {
+            "model": rec["model"],
+            "outcome": rec["outcome"],
+            "file": str(target.relative_to(out)),
+        }
+        try:
+            if target.is_file() and target.stat().st_mtime >= summary.stat().st_mtime:
+                checks, record["status"] = read_json(target) or {}, "up to date"
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    checks = check_fit(folder, conflict_check=False, cross_validate=False)
+                record["status"] = "checked"
+            record["headline"] = check_headline(checks)
+        except CcsviBayesError as exc:
+            record["status"] = "failed"
+            record["reason"] = str(exc)
+            problems.append(f"checks of {rec['model']} / {rec['outcome']}: {exc}")
+        records.append(record)
+        progress.done(f"{rec['model']} / {rec['outcome']}: {record['status']}")
+    return records
+
+
+def _sweeps(
+    out: Path,
+    index: Mapping[str, Any],
+    summaries: Mapping[str, Mapping[str, Any]],
+    args: tuple[Path | None, dict[str, str], int, int | None, bool],
+    progress: Progress,
+    problems: list[str],
+) -> list[dict[str, Any]]:
+    evidence_path, readings, seed, draws, quick = args
+    plans = [
+        p for o in main_domains(index, summaries) if (p := plan_sweep(summaries[o], quick=quick))
+    ]
+    records: list[dict[str, Any]] = []
+    for sweep in plans:
+        folder = out / "sensitivity" / sweep.outcome
+        total = 1 + sum(len(v) for k, v in sweep.vary().items() if len(v) > 1)
+        progress.start(f"sensitivity sweep: {sweep.outcome}", total)
+        try:
+            record = run_sweep(
+                sweep,
+                folder,
+                evidence_path=evidence_path,
+                assumptions=readings,
+                seed=seed,
+                draws=draws,
+                on_scenario=lambda s, row: progress.done(f"{row.get('path')}: {s.label}"),
+            )
+            if record["failed"]:
+                problems.append(
+                    f"sensitivity sweep of {sweep.outcome}: {record['failed']} scenario(s) "
+                    f"failed (see {folder / 'scenarios.csv'})"
+                )
+        except CcsviBayesError as exc:
+            record = {"outcome": sweep.outcome, "status": "failed", "reason": str(exc)}
+            problems.append(f"sensitivity sweep of {sweep.outcome}: {exc}")
+        record["folder"] = str(folder.relative_to(out))
+        records.append(record)
+    return records
+
+
+def _figures(out: Path, progress: Progress, problems: list[str]) -> dict[str, Any]:
+    from ccsvi_bayes.figures.draw import draw_run_figures
+
+    progress.start("figures", 1)
+    try:
+        records = draw_run_figures(out)
+        written = {"status": "written", "count": len(records), "index": "figures/index.json"}
+    except CcsviBayesError as exc:
+        problems.append(f"figures: {exc}")
+        written = {"status": "failed", "reason": str(exc)}
+    skipped = (read_json(out / "figures" / "index.json") or {}).get("skipped", [])
+    if skipped:
+        written["skipped"] = skipped
+    progress.done(f"figures: {written['status']}")
+    return written
+
+
+def _report(
+    out: Path, evidence_path: Path | None, pdf: bool, progress: Progress, problems: list[str]
+) -> dict[str, Any]:
+    from ccsvi_bayes.report.html import render_report
+    from ccsvi_bayes.report.run_folder import RunFolder
+    from ccsvi_bayes.report.sof import write_sof
+
+    progress.start("report", 2 if pdf else 1)
+    record: dict[str, Any] = {}
+    try:
+        run = RunFolder.open(out, evidence_path)
+        write_sof(run)
+        html = render_report(run)
+        record.update(status="written", files=["sof.csv", "sof.html", "report.html"])
+    except CcsviBayesError as exc:
+        problems.append(f"report: {exc}")
+        progress.done("report: failed")
+        return {"status": "failed", "reason": str(exc)}
+    progress.done("report.html")
+    if pdf:
+        record["pdf"] = _pdf(run, html, out / "report.pdf", problems)
+        progress.done(f"report.pdf: {record['pdf']['status']}")
+    return record
+
+
+def _pdf(run: Any, html: Path, target: Path, problems: list[str]) -> dict[str, Any]:
+    from ccsvi_bayes.report import pdf as pdf_module
+
+    try:
+        writer = getattr(pdf_module, "write_report_pdf", None)
+        if writer is not None:
+            path, renderer = writer(run, html, target)
+        else:
+            path, renderer = pdf_module.render_pdf(html, target), "chromium"
+        return {"status": "written", "file": path.name, "renderer": renderer}
+    except CcsviBayesError as exc:
+        problems.append(f"report.pdf: {exc}")
+        return {"status": "failed", "reason": str(exc)}
