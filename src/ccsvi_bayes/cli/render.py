@@ -283,8 +283,10 @@ def job_summary(index: dict[str, Any], out_dir: Path) -> None:
 
 
 def run_table(index: dict[str, Any], out_dir: Path) -> None:
+    harms = any("risk_per_1000_mean" in rec for rec in index["fits"])
     table = Table(
-        title=f"Results in {out_dir} (positive effect = benefit; harms per 1,000 procedures)"
+        title=f"Results in {out_dir} (positive effect = benefit"
+        + ("; harms: risk per 1,000 treated)" if harms else ")")
     )
     for col in ("model", "outcome", "estimate (95% CrI)", "P(benefit) / P(RD>1%)", "status"):
         table.add_column(col)
