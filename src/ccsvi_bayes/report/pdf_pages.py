@@ -14,7 +14,7 @@ The PDF is written atomically: complete or absent.
 
 from __future__ import annotations
 
-import textwrap
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,8 +31,6 @@ A4_INCHES = (8.27, 11.69)
 _W, _H = A4_INCHES[0] * 72.0, A4_INCHES[1] * 72.0  # points
 _MARGIN = 50.0
 _TOP, _BOTTOM = 50.0, 55.0
-#: average glyph width of DejaVu Sans in em (slightly generous, so wrapped lines fit)
-_EM = 0.56
 _GREY = "#555555"
 _RULE = "#999999"
 
@@ -84,13 +82,47 @@ def write_report_pdf_pages(run: RunFolder, pdf_path: str | Path) -> Path:
 
 
 # --- layout ---------------------------------------------------------------------------------
-def wrap(text: str, width_pt: float, size: float) -> list[str]:
-    """``text`` wrapped to lines that fit ``width_pt`` points at font ``size``; explicit
-    line breaks are kept; an empty text is one empty line."""
-    chars = max(8, int(width_pt / (_EM * size)))
+@functools.cache
+def _advances(weight: str) -> dict[str, float]:
+    """Advance widths (em) of the printable ASCII and Latin-1 characters of the text font."""
+    from matplotlib.font_manager import FontProperties, findfont, get_font
+
+    font = get_font(findfont(FontProperties(family="DejaVu Sans", weight=weight)))
+    font.set_size(1, 72)
+    out: dict[str, float] = {}
+    for code in (*range(32, 127), *range(160, 256)):
+        out[chr(code)] = font.load_char(code).linearHoriAdvance / 65536
+    return out
+
+
+def text_width(text: str, size: float, weight: str = "normal") -> float:
+    """Width of ``text`` in points at font ``size`` (characters outside Latin-1: 0.65 em)."""
+    adv = _advances(weight)
+    return size * sum(adv.get(c, 0.65) for c in text)
+
+
+def wrap(text: str, width_pt: float, size: float, weight: str = "normal") -> list[str]:
+    """``text`` wrapped greedily at spaces to lines that fit ``width_pt`` points at font
+    ``size`` (a word longer than a line is cut); explicit line breaks are kept; an empty
+    text is one empty line."""
     lines: list[str] = []
     for part in str(text).splitlines() or [""]:
-        lines += textwrap.wrap(part, chars, break_long_words=True, break_on_hyphens=False) or [""]
+        line = ""
+        for word in part.split():
+            candidate = f"{line} {word}" if line else word
+            if text_width(candidate, size, weight) <= width_pt:
+                line = candidate
+                continue
+            if line:
+                lines.append(line)
+            while text_width(word, size, weight) > width_pt and len(word) > 1:
+                cut = len(word) - 1
+                while cut > 1 and text_width(word[:cut], size, weight) > width_pt:
+                    cut -= 1
+                lines.append(word[:cut])
+                word = word[cut:]
+            line = word
+        lines.append(line)
     return lines
 
 
@@ -169,7 +201,7 @@ class _Flow:
     def heading(self, s: str, size: float = 15, *, page: bool = False) -> None:
         if page:
             self.new_page()
-        lines = wrap(s, _W - 2 * _MARGIN, size)
+        lines = wrap(s, _W - 2 * _MARGIN, size, "bold")
         self.ensure(len(lines) * size * 1.3 + 60)  # keep a heading with what follows
         self.y += 4 if self.y > _TOP else 0
         for line in lines:
@@ -182,7 +214,7 @@ class _Flow:
     ) -> None:
         x = _MARGIN + indent
         width = _W - _MARGIN - x - (size if bullet else 0)
-        for i, line in enumerate(wrap(s, width, size)):
+        for i, line in enumerate(wrap(s, width, size, kw.get("weight", "normal"))):
             self.ensure(size * 1.35)
             if bullet and i == 0:
                 self.text(x, self.y, bullet, size, **kw)
@@ -208,10 +240,10 @@ class _Flow:
         line = size * 1.3
         pad = 3.0
 
-        def cells(row: Sequence[str]) -> list[list[str]]:
-            return [wrap(c, w - 2 * pad, size) for c, w in zip(row, cols, strict=True)]
+        def cells(row: Sequence[str], weight: str = "normal") -> list[list[str]]:
+            return [wrap(c, w - 2 * pad, size, weight) for c, w in zip(row, cols, strict=True)]
 
-        head = cells(header)
+        head = cells(header, "bold")
         head_h = max(map(len, head)) * line + 2 * pad
 
         def draw_header() -> None:
@@ -240,19 +272,27 @@ class _Flow:
         self.y += 10
 
     def image(self, file: Path, title: str, caption: str) -> None:
-        """A figure on a page of its own: title, the image scaled to the free area with its
-        aspect kept (pixels embedded unresampled), caption below."""
+        """A figure: title, the image at the text width (at most a page high; aspect kept,
+        pixels embedded unresampled), caption below; on the current page when all of it
+        fits there, else on a new page."""
         import matplotlib.image as mpimg
 
-        self.new_page()
-        self.heading(title, 12)
-        cap = wrap(caption, _W - 2 * _MARGIN, 8.5) if caption else []
-        cap_h = len(cap) * 8.5 * 1.35 + 8
         img = mpimg.imread(str(file))
         ih, iw = img.shape[0], img.shape[1]
-        box_w, box_h = _W - 2 * _MARGIN, self.room() - cap_h - 6
+        title_lines = wrap(title, _W - 2 * _MARGIN, 12, "bold")
+        title_h = len(title_lines) * 12 * 1.3 + 12 * 0.35 + 4
+        cap = wrap(caption, _W - 2 * _MARGIN, 8.5) if caption else []
+        cap_h = len(cap) * 8.5 * 1.35 + 10
+        box_w = _W - 2 * _MARGIN
+        box_h = _H - _TOP - _BOTTOM - title_h - cap_h - 6
         scale = min(box_w / iw, box_h / ih)
         w, h = iw * scale, ih * scale
+        if self.fig is None or title_h + h + cap_h + 6 + 16 > self.room():
+            self.new_page()
+        elif self.y > _TOP:
+            self.rule(self.y + 4, color="#dddddd")
+            self.y += 16
+        self.heading(title, 12)
         x0 = _MARGIN + (box_w - w) / 2
         ax = self.fig.add_axes((x0 / _W, 1 - (self.y + h) / _H, w / _W, h / _H))
         ax.imshow(img, interpolation="none", aspect="auto")
@@ -276,7 +316,7 @@ def _title_page(flow: _Flow, ctx: dict[str, Any], run: RunFolder) -> None:
     flow.para(f"sha256: {ev.get('sha256') or 'not recorded'}", 8, color=_GREY)
     if ev.get("path"):
         flow.para(f"read from {ev['path']}", 8, color=_GREY)
-    flow.para(f"Report drawn {ctx['generated']} from the run folder {run.path}", 9.5)
+    flow.para(f"Report drawn {ctx['generated']} from the run folder {run.path.resolve()}", 9.5)
     flow.para(
         "Run complete: every planned fit has a result."
         if ctx["complete"]
@@ -401,6 +441,10 @@ def _sof_pages(flow: _Flow, ctx: dict[str, Any]) -> None:
 
 def _figure_pages(flow: _Flow, run: RunFolder) -> None:
     records = run.figures
+    flow.heading("Figures", page=True)
+    if not records:
+        flow.para("Figures: not run (no figures/index.json, or it lists none).", 9)
+        return
     missing: list[str] = []
     for rec in records:
         title = str(rec.get("title") or rec.get("stem") or "figure")
@@ -413,14 +457,11 @@ def _figure_pages(flow: _Flow, run: RunFolder) -> None:
             flow.image(png, title, str(rec.get("caption") or ""))
         except (OSError, ValueError, SyntaxError) as exc:
             missing.append(f"{title} ({rec.get('stem')}): {png.name} could not be read ({exc})")
-    if not records or missing:
-        flow.heading("Figures", page=True)
-        if not records:
-            flow.para("Figures: not run (no figures/index.json, or it lists none).", 9)
-        else:
-            flow.para("Figures listed in figures/index.json but not shown here:", 9)
-            for item in missing:
-                flow.para(item, 9, bullet="•")
+    if missing:
+        flow.heading("Figures not shown", 12)
+        flow.para("Listed in figures/index.json but without a readable PNG:", 9)
+        for item in missing:
+            flow.para(item, 9, bullet="•")
 
 
 def _sensitivity(flow: _Flow, ctx: dict[str, Any]) -> None:
