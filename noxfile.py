@@ -7,6 +7,7 @@ nox -s checks      # SBC for every model and the model checks of the CCSVI fits 
 nox -s bench       # benchmarks
 nox -s readme      # regenerate the README's result tables from a run
 nox -s lowest      # the tests on the lower bounds of PyMC, PyTensor, ArviZ and nutpie
+nox -s notebooks   # execute the notebooks in notebooks/ top to bottom (nbclient)
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ def readme(session: nox.Session) -> None:
     out = session.posargs[0] if session.posargs else "results"
     session.run("ccsvi-bayes", "run", "--out", out)
     session.run("python", "scripts/readme_tables.py", out, "README.md")
+    session.run("python", "scripts/readme_deliverable.py", out, "README.md")
     session.run("python", "scripts/published_table.py", "README.md")
 
 
@@ -138,3 +140,50 @@ def report(session: nox.Session) -> None:
         "--screenshot",
         str(Path(out, "report-screenshot.png")),
     )
+
+
+@nox.session(python=PYTHON, default=False)
+def notebooks(session: nox.Session) -> None:
+    """Execute every notebook of ``notebooks/`` top to bottom with nbclient (600 s per cell);
+    fails on any cell error. Executed copies go to ``notebooks/_executed/`` (git-ignored; the
+    committed notebooks carry no outputs). ``nox -s notebooks -- 03_harms.ipynb`` runs one.
+    """
+    names = ["01_quickstart.ipynb", "02_bias_modelling.ipynb", "03_harms.ipynb"]
+    chosen = session.posargs or names
+    unknown = [n for n in chosen if n not in names]
+    if unknown:
+        session.error(f"unknown notebook(s) {', '.join(unknown)}; known: {', '.join(names)}")
+    session.install("-e", ".", "nbclient", "nbformat", "ipykernel")
+    # a kernel of this venv under its own name (a user's "python3" kernel may be another Python)
+    kernel = "ccsvi-bayes-nox"
+    session.run("python", "-m", "ipykernel", "install", "--sys-prefix", "--name", kernel)
+    runner = """
+import sys, time
+from pathlib import Path
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+kernel, names = sys.argv[1], sys.argv[2:]
+src = Path("notebooks")
+out = src / "_executed"
+out.mkdir(exist_ok=True)
+failed = []
+for name in names:
+    nb = nbformat.read(src / name, as_version=4)
+    client = NotebookClient(
+        nb, timeout=600, kernel_name=kernel, resources={"metadata": {"path": str(src)}}
+    )
+    start = time.perf_counter()
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        failed.append(name)
+        print(exc, file=sys.stderr)
+    finally:
+        nbformat.write(nb, out / name)
+    status = "FAILED" if name in failed else "ok"
+    print(f"{name}: {status} in {time.perf_counter() - start:.0f} s -> {out / name}", flush=True)
+sys.exit(f"notebooks failed: {', '.join(failed)}" if failed else 0)
+"""
+    session.run("python", "-c", runner, kernel, *chosen)

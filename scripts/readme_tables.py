@@ -162,6 +162,8 @@ def load_run(out: Path) -> dict[tuple[str, str], dict[str, Any]]:
 
 #: blocks another script rewrites (scripts/published_table.py); left as they are here
 OTHER_SCRIPTS = ("published",)
+#: block kinds scripts/readme_deliverable.py rewrites (``tipping:<outcome>``, ``figures:…``)
+OTHER_KINDS = ("tipping:", "figures:")
 
 
 def render(name: str, summaries: Mapping[tuple[str, str], Mapping[str, Any]]) -> str:
@@ -177,7 +179,7 @@ def rewrite(text: str, summaries: Mapping[tuple[str, str], Mapping[str, Any]]) -
     return MARKER.sub(
         lambda m: (
             m.group(0)
-            if m["name"] in OTHER_SCRIPTS
+            if m["name"] in OTHER_SCRIPTS or m["name"].startswith(OTHER_KINDS)
             else m["begin"] + render(m["name"], summaries) + m["end"]
         ),
         text,

@@ -20,6 +20,7 @@ raised at the end naming everything that failed.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import platform
 import sys
@@ -90,6 +91,7 @@ def run_main_job(
     sweep holds them fixed); ``evidence`` must have been loaded with them."""
     progress = progress or Progress()
     out.mkdir(parents=True, exist_ok=True)
+    previous = read_json(out / "run.json") or {}
     draws = QUICK_DRAWS if quick else None
     items = plan(evidence)
     progress.start("fits", len(items))
@@ -116,9 +118,12 @@ def run_main_job(
     sweep_args = (evidence_path, dict(readings or {}), seed, draws, quick)
     index["sweeps"] = _sweeps(out, index, summaries, sweep_args, progress, problems)
     write_json(out / "run.json", _finish(index, problems), "run")
-    index["figures"] = _figures(out, progress, problems)
+    inputs = _inputs_digest(out, index)
+    index["figures"] = _figures(out, inputs, previous.get("figures", {}), progress, problems)
     write_json(out / "run.json", _finish(index, problems), "run")
-    index["report"] = _report(out, evidence_path, pdf, progress, problems)
+    index["report"] = _report(
+        out, (evidence_path, pdf), inputs, previous.get("report", {}), progress, problems
+    )
     final = write_json(out / "run.json", _finish(index, problems), "run")
     if problems:
         raise RunIncomplete(f"{len(problems)} problem(s): " + "; ".join(problems))
@@ -229,13 +234,51 @@ def _sweeps(
     return records
 
 
-def _figures(out: Path, progress: Progress, problems: list[str]) -> dict[str, Any]:
+def _inputs_digest(out: Path, index: Mapping[str, Any]) -> str:
+    """A digest of everything the figures and the report are drawn from: every fit's summary
+    and checks, every sweep's index and tipping points, and the package version."""
+    digest = hashlib.sha256(str(index["versions"]).encode())
+    files = [out / r["folder"] / n for r in index["fits"] for n in ("summary.json", "checks.json")]
+    files += [
+        out / s["folder"] / n
+        for s in index.get("sweeps", [])
+        for n in ("scenarios.csv", "tipping_point.json")
+    ]
+    for path in files:
+        digest.update(str(path.relative_to(out)).encode())
+        digest.update(path.read_bytes() if path.is_file() else b"absent")
+    return digest.hexdigest()
+
+
+def _up_to_date(out: Path, before: Mapping[str, Any], inputs: str, files: list[str]) -> bool:
+    return (
+        before.get("status") in ("written", "up to date")
+        and before.get("inputs") == inputs
+        and all((out / f).is_file() for f in files)
+    )
+
+
+def _figures(
+    out: Path,
+    inputs: str,
+    before: Mapping[str, Any],
+    progress: Progress,
+    problems: list[str],
+) -> dict[str, Any]:
     from ccsvi_bayes.figures.draw import draw_run_figures
 
     progress.start("figures", 1)
+    if _up_to_date(out, before, inputs, ["figures/index.json"]):
+        progress.done("figures: up to date")
+        return {**before, "status": "up to date"}
     try:
         records = draw_run_figures(out)
-        written = {"status": "written", "count": len(records), "index": "figures/index.json"}
+        written = {
+            "status": "written",
+            "count": len(records),
+            "index": "figures/index.json",
+            "inputs": inputs,
+        }
     except CcsviBayesError as exc:
         problems.append(f"figures: {exc}")
         written = {"status": "failed", "reason": str(exc)}
@@ -247,14 +290,24 @@ def _figures(out: Path, progress: Progress, problems: list[str]) -> dict[str, An
 
 
 def _report(
-    out: Path, evidence_path: Path | None, pdf: bool, progress: Progress, problems: list[str]
+    out: Path,
+    options: tuple[Path | None, bool],
+    inputs: str,
+    before: Mapping[str, Any],
+    progress: Progress,
+    problems: list[str],
 ) -> dict[str, Any]:
     from ccsvi_bayes.report.html import render_report
     from ccsvi_bayes.report.run_folder import RunFolder
     from ccsvi_bayes.report.sof import write_sof
 
+    evidence_path, pdf = options
     progress.start("report", 2 if pdf else 1)
-    record: dict[str, Any] = {}
+    files = ["sof.csv", "sof.html", "report.html"] + (["report.pdf"] if pdf else [])
+    if _up_to_date(out, before, inputs, files) and (not pdf or "pdf" in before):
+        progress.done("report: up to date")
+        return {**before, "status": "up to date"}
+    record: dict[str, Any] = {"inputs": inputs}
     try:
         run = RunFolder.open(out, evidence_path)
         write_sof(run)
