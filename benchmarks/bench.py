@@ -9,6 +9,10 @@
 2. Compile once + swap pm.Data vs recompile per scenario (a 3-point prior grid).
 3. Fit time per model on the CCSVI set (in-process, caches warm after the first fit).
 4. One bias_adjusted fit in a fresh process with warm on-disk caches (target < 15 s).
+5. The main job ``ccsvi-bayes run`` end to end (fits, checks, sweep, figures, SoF table,
+   report and PDF) in a fresh process: cold (a new output folder) and warm (the same folder
+   again: everything up to date); targets < 5 min cold, < 2 min warm. ``--run-only`` runs
+   just this one.
 
 Results are printed and written to out/bench/results.json.
 """
@@ -239,6 +243,34 @@ def fresh_process() -> dict[str, float]:
     }
 
 
+def main_job() -> dict[str, object]:
+    """``ccsvi-bayes run`` cold (a new output folder) then warm (the same folder again)."""
+    out = OUT / "run"
+    shutil.rmtree(out, ignore_errors=True)
+    script = Path(sys.executable).with_name("ccsvi-bayes")  # the console script of this venv
+    command = [str(script), "run", "--out", str(out)]
+    times = {}
+    for label in ("cold", "warm"):
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True)
+        times[label] = time.perf_counter() - start
+        if done.returncode != 0:
+            raise SystemExit(
+                f"ccsvi-bayes run ({label}) exited {done.returncode}:\n{done.stderr[-2000:]}"
+            )
+    index = json.loads((out / "run.json").read_text())
+    return {
+        "cold_s": times["cold"],
+        "warm_s": times["warm"],
+        "fits": len(index["fits"]),
+        "sweep_scenarios": sum(s.get("scenarios", 0) for s in index.get("sweeps", [])),
+        "figures": index.get("figures", {}).get("count", 0),
+        "pdf_renderer": index.get("report", {}).get("pdf", {}).get("renderer", "none"),
+        "target_cold_s": 300.0,
+        "target_warm_s": 120.0,
+    }
+
+
 def _table(results: dict[str, dict[str, object]]) -> str:
     """A plain table: benchmark, measure, value."""
     rows = [
@@ -259,7 +291,8 @@ def _table(results: dict[str, dict[str, object]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a 12-scenario grid; skip 2-4")
+    parser.add_argument("--quick", action="store_true", help="a 12-scenario grid; skip 2-5")
+    parser.add_argument("--run-only", action="store_true", help="only the main job (5)")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict[str, object]] = {}
@@ -273,7 +306,10 @@ def main() -> None:
             ("compile_once_vs_recompile", compile_once_vs_recompile),
             ("fit_seconds", fit_times),
             ("fresh_process_bias_adjusted", fresh_process),
+            ("main_job", main_job),
         ]
+    if args.run_only:
+        benches = [("main_job", main_job)]
     for name, bench in benches:
         print(f"running {name} …", flush=True)
         results[name] = bench()  # type: ignore[operator]
