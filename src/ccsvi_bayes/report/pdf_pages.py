@@ -275,9 +275,11 @@ class _Flow:
         """A figure: title, the image at the text width (at most a page high; aspect kept,
         pixels embedded unresampled), caption below; on the current page when all of it
         fits there, else on a new page."""
-        import matplotlib.image as mpimg
+        import numpy as np
+        from PIL import Image  # a dependency of matplotlib
 
-        img = mpimg.imread(str(file))
+        with Image.open(file) as raw:  # 8-bit RGBA: drawn without conversion to floats
+            img = np.asarray(raw.convert("RGBA"))
         ih, iw = img.shape[0], img.shape[1]
         title_lines = wrap(title, _W - 2 * _MARGIN, 12, "bold")
         title_h = len(title_lines) * 12 * 1.3 + 12 * 0.35 + 4
