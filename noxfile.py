@@ -130,7 +130,7 @@ def report(session: nox.Session) -> None:
         quick = ["--quick"] if "--quick" in str(help_text) else []
         # exit 3 (a fit failed the gate) still leaves a run folder whose report says so
         session.run("ccsvi-bayes", "run", "--out", out, *quick, success_codes=[0, 3])
-    session.run("ccsvi-bayes", "report", out)
+    session.run("ccsvi-bayes", "report", out, "--pdf-renderer", "chromium")
     session.run(
         "python",
         "tests/browser/check_report.py",

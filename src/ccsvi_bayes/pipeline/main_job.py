@@ -325,15 +325,13 @@ def _report(
 
 
 def _pdf(run: Any, html: Path, target: Path, problems: list[str]) -> dict[str, Any]:
-    from ccsvi_bayes.report import pdf as pdf_module
+    """report.pdf by Chromium when one is installed, else drawn with matplotlib."""
+    from ccsvi_bayes.report.pdf import write_report_pdf
 
+    notes: list[str] = []
     try:
-        writer = getattr(pdf_module, "write_report_pdf", None)
-        if writer is not None:
-            path, renderer = writer(run, html, target)
-        else:
-            path, renderer = pdf_module.render_pdf(html, target), "chromium"
-        return {"status": "written", "file": path.name, "renderer": renderer}
+        path, renderer = write_report_pdf(run, html, target, warn=notes.append)
+        return {"status": "written", "file": path.name, "renderer": renderer, "notes": notes}
     except CcsviBayesError as exc:
         problems.append(f"report.pdf: {exc}")
         return {"status": "failed", "reason": str(exc)}
