@@ -62,7 +62,7 @@ def sensitivity(
     no_reweight: Annotated[bool, _opt("--no-reweight", _HELP["no_reweight"])] = False,
     one_at_a_time: Annotated[bool, _opt("--one-at-a-time", _HELP["oat"])] = False,
 ) -> None:
-    """Fit a grid of scenarios and write their summaries and the index scenarios.csv.
+    """Fit a grid of scenarios; write their summaries, the index scenarios.csv and figures/.
 
     Every key and value is checked before anything is fitted (exit 2 naming the valid ones).
     Each scenario is fitted by the exact engine when it reduces to the normal-normal
@@ -92,6 +92,7 @@ def sensitivity(
         with render.sensitivity_progress(plan, out_dir) as step:
             outcome_ = sens.run_grid(plan, out_dir, on_scenario=step, reweight=not no_reweight)
     render.sensitivity_report(plan, outcome_, out_dir)
+    _figures(out_dir)
     failed = outcome_.failed
     if failed:
         raise sens.GridIncomplete(
@@ -130,7 +131,18 @@ def _modes(
                 ),
             )
         render.tipping_report(result, common["out_dir"] / TIPPING_FILE)
+        _figures(common["out_dir"])
     if power_scaling:
         with render.status("power-scaling sensitivity: one NUTS fit"):
             report = run_power_scaling(**common, knobs=first)
         render.power_scaling_report(report, common["out_dir"] / POWER_FILE)
+
+
+def _figures(out_dir: Path) -> None:
+    """Tornado, tipping-point and shrinkage figures of the folder (``ccsvi-bayes figures``)."""
+    from ccsvi_bayes.cli.figures import report
+    from ccsvi_bayes.figures.folder import draw_folder
+
+    with render.status(f"drawing the figures of {out_dir} …"):
+        records, index = draw_folder(out_dir, out_dir / "figures")
+    report(records, out_dir, out_dir / "figures", index)
