@@ -23,8 +23,8 @@ def run(
         bool,
         typer.Option(
             "--quick",
-            help="500 draws per chain, a 5-value sweep of the assumed bias only, checks of the "
-            "main domains only (a separate store: the full run refits).",
+            help="A 5-value sweep of the assumed bias only (no tornado knobs) and checks of the "
+            "main domains only; the fits are the full run's (shared store).",
         ),
     ] = False,
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also write report.pdf.")] = True,

@@ -36,10 +36,7 @@ from ccsvi_bayes.pipeline.run import RunIncomplete, plan, run_all
 from ccsvi_bayes.pipeline.sweep import SWEEP_MODEL, main_domains, plan_sweep, run_sweep
 from ccsvi_bayes.results.store import read_json, write_json
 
-__all__ = ["QUICK_DRAWS", "Progress", "run_main_job"]
-
-#: draws per chain of every NUTS fit under ``--quick`` (the spec's own otherwise)
-QUICK_DRAWS = 500
+__all__ = ["Progress", "run_main_job"]
 #: libraries whose versions ``run.json`` records
 _LIBRARIES = ("pymc", "pytensor", "nutpie", "arviz", "arviz-stats", "numpy", "scipy", "pandas")
 
@@ -92,7 +89,9 @@ def run_main_job(
     progress = progress or Progress()
     out.mkdir(parents=True, exist_ok=True)
     previous = read_json(out / "run.json") or {}
-    draws = QUICK_DRAWS if quick else None
+    # --quick narrows the sweep and the checks, not the fits: fewer draws fail the ESS gate
+    # and the retry then costs more than it saved (and quick and full runs share the fits)
+    draws = None
     items = plan(evidence)
     progress.start("fits", len(items))
     extra = {
