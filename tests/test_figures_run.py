@@ -372,3 +372,76 @@ def test_driver_default_folder_and_sensitivity_never_crash(ppv_run: Path, tmp_pa
 def test_driver_without_run_json_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(RunFolderError, match=r"run\.json"):
         draw_run_figures(tmp_path)
+
+
+# --- speed-ups keep every figure: parallel drawing, layout once, lean PDF fonts -------------
+@pytest.fixture(scope="module")
+def ccsvi_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run folder of the embedded CCSVI set with exact-engine RCT-only fits of three
+    domains (three drawing units, so the default driver draws in two processes)."""
+    ev = load_evidence(None)
+    run = tmp_path_factory.mktemp("ccsvirun")
+    fits = []
+    for outcome in list(ev.domains)[:3]:
+        fit(ev, model="rct_only", outcome=outcome, engine="exact", seed=1).to_dir(
+            run / "rct_only" / outcome
+        )
+        fits.append(
+            {
+                "model": "rct_only",
+                "outcome": outcome,
+                "engine": "exact",
+                "folder": f"rct_only/{outcome}",
+                "status": "fitted",
+            }
+        )
+    doc = {
+        "evidence": {"name": ev.name, "sha256": ev.sha256, "assumptions": dict(ev.assumptions)},
+        "seed": 1,
+        "fits": fits,
+    }
+    (run / "run.json").write_text(json.dumps(doc), encoding="utf-8")
+    return run
+
+
+def test_driver_index_lists_exactly_the_figures_written_in_parallel_or_not(
+    ccsvi_run: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ev = load_evidence(None)
+    indexes = []
+    for jobs in (2, 1):
+        out = tmp_path / f"jobs{jobs}"
+        with caplog.at_level("WARNING", logger="ccsvi_bayes.figures.draw"):
+            records = draw_run_figures(ccsvi_run, out, jobs=jobs)
+        assert not caplog.records  # the worker process drew its share (no fallback)
+        index = json.loads((out / "index.json").read_text(encoding="utf-8"))
+        stems = [f["stem"] for f in index["figures"]]
+        assert stems == [r.stem for r in records]
+        expected = [f"{kind}_{o}" for o in list(ev.domains)[:3] for kind in ("forest", "effect")]
+        assert stems == expected  # evidence order, whichever process drew them
+        listed = {name for f in index["figures"] for name in f["files"]}
+        assert listed == {f"{s}.{ext}" for s in stems for ext in ("png", "svg", "pdf")}
+        assert {p.name for p in out.iterdir()} == listed | {"index.json"}
+        assert "harms" in {s["stem"] for s in index["skipped"]}
+        indexes.append(index)
+    assert indexes[0] == indexes[1]
+
+
+def test_save_figure_lays_out_once_and_restores_the_figure(tmp_path: Path) -> None:
+    from fontTools import subset
+
+    from ccsvi_bayes.figures.style import lean_font_subsets, save_figure
+
+    fig, ax = new_figure(4, 3)
+    ax.set_title("γ κ → ≥ MCID")
+    engine = fig.get_layout_engine()
+    before = list(subset.Options._drop_tables_default)
+    with lean_font_subsets():
+        assert "GPOS" in subset.Options._drop_tables_default
+    assert subset.Options._drop_tables_default == before
+    paths = save_figure(fig, tmp_path, "one")
+    assert [p.name for p in paths] == ["one.png", "one.svg", "one.pdf"]
+    assert fig.get_layout_engine() is engine
+    pdf = (tmp_path / "one.pdf").read_bytes()
+    assert b"/FontFile2" in pdf  # Type 42 (TrueType) fonts still embedded
+    assert subset.Options._drop_tables_default == before

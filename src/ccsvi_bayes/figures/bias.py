@@ -43,11 +43,14 @@ def _values(ds: xr.Dataset | None, panel: str) -> np.ndarray | None:
     return flat_draws(ds[panel]).ravel()
 
 
-def _density(ax: Axes, values: np.ndarray, grid: np.ndarray, **kw: object) -> Artist | None:
+def _density(
+    ax: Axes, values: np.ndarray, grid: np.ndarray, **kw: object
+) -> tuple[Artist, np.ndarray] | None:
     if values.size < 2 or np.ptp(values) == 0:
         return None
-    (line,) = ax.plot(grid, kde(values, grid), **kw)  # type: ignore[arg-type]
-    return line
+    dens = kde(values, grid)
+    (line,) = ax.plot(grid, dens, **kw)  # type: ignore[arg-type]
+    return line, dens
 
 
 def bias_prior_posterior(
@@ -75,18 +78,17 @@ def bias_prior_posterior(
         pad = 0.05 * (hi - lo if hi > lo else 1.0)
         grid = np.linspace(lo - (0 if panel == "kappa" else pad), hi + pad, 256)
         if pv is not None:
-            line = _density(ax, pv, grid, color=OKABE_ITO["grey"], ls="--", lw=1.2, label="prior")
-            if line is not None:
-                line.set_gid(f"prior:{panel}")
-                out["prior"].append(line)
+            drawn = _density(ax, pv, grid, color=OKABE_ITO["grey"], ls="--", lw=1.2, label="prior")
+            if drawn is not None:
+                drawn[0].set_gid(f"prior:{panel}")
+                out["prior"].append(drawn[0])
         if qv is not None:
-            line = _density(ax, qv, grid, color=colour, lw=1.8, label="posterior")
-            if line is not None:
+            drawn = _density(ax, qv, grid, color=colour, lw=1.8, label="posterior")
+            if drawn is not None:
+                line, dens = drawn
                 line.set_gid(f"posterior:{panel}")
                 out["posterior"].append(line)
-                out["other"].append(
-                    ax.fill_between(grid, kde(qv, grid), color=colour, alpha=0.2, lw=0)
-                )
+                out["other"].append(ax.fill_between(grid, dens, color=colour, alpha=0.2, lw=0))
         if panel == "kappa":
             ax.set_title("κ: spread of study bias", loc="left", fontsize=8)
             ax.set_xlabel(f"SD of study bias ({unit})\nlarger = less predictable")

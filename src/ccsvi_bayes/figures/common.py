@@ -129,10 +129,20 @@ def summary_number(summary: Mapping[str, Any], *keys: str) -> float | None:
 def kde(values: np.ndarray, grid: np.ndarray, *, max_draws: int = 2000) -> np.ndarray:
     """Gaussian kernel density of ``values`` on ``grid`` (Scott's bandwidth), from at most
     ``max_draws`` evenly thinned draws (a figure does not need more; 4,000 draws × 4 chains
-    made the densities the slowest part of a run's figures)."""
-    from scipy.stats import gaussian_kde
+    made the densities the slowest part of a run's figures).
 
+    The same numbers as ``scipy.stats.gaussian_kde(values)(grid)`` (bandwidth
+    ``sd · n^(-1/5)``, sd with ``n - 1``), evaluated directly: SciPy's general d-dimensional
+    path cost ~25 ms per curve. Raises ValueError for fewer than two distinct values."""
     values = np.asarray(values, dtype=float).ravel()
     if values.size > max_draws:
         values = values[:: int(np.ceil(values.size / max_draws))]
-    return np.asarray(gaussian_kde(values)(grid))
+    grid = np.asarray(grid, dtype=float)
+    n = values.size
+    sd = float(np.std(values, ddof=1)) if n > 1 else 0.0
+    if not (sd > 0.0 and np.isfinite(sd)):
+        raise ValueError(f"a density needs at least two distinct finite values (got {n})")
+    h = sd * n ** (-1.0 / 5.0)
+    z = (grid.reshape(-1, 1) - values.reshape(1, -1)) / h
+    dens = np.exp(-0.5 * z * z).sum(axis=1) / (n * h * math.sqrt(2.0 * math.pi))
+    return np.asarray(dens.reshape(grid.shape))

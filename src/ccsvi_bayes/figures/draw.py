@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
+import os
+import threading
+from collections import deque
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +67,36 @@ def load_run_evidence(run: Mapping[str, Any]) -> Evidence:
     return evidence
 
 
+#: the groups of a fit's ``posterior.nc`` the figures read (the whole ``posterior``: the
+#: LOO-PIT relative efficiency averages the ESS of every posterior variable)
+TREE_GROUPS = (
+    "posterior",
+    "prior",
+    "observed_data",
+    "constant_data",
+    "posterior_predictive",
+    "log_likelihood",
+)
+
+
+def read_tree(path: Path) -> xr.DataTree:
+    """The :data:`TREE_GROUPS` of the result file ``path`` that it has, loaded into memory.
+
+    Opening only these groups skips ``sample_stats`` and ``prior_predictive``, whose
+    netCDF metadata made opening the whole tree the slowest part of a domain's figures."""
+    groups: dict[str, xr.Dataset] = {}
+    for name in TREE_GROUPS:
+        try:
+            with xr.open_dataset(path, group=name, engine="h5netcdf") as ds:
+                groups[name] = ds.load()
+        except OSError as exc:
+            if "group not found" not in str(exc):
+                raise
+    if not groups:
+        raise ValueError(f"{path}: none of the groups {', '.join(TREE_GROUPS)}")
+    return xr.DataTree.from_dict(groups)
+
+
 class RunFolder:
     """Read-only access to the fits of a run folder (summaries and posteriors, by folder)."""
 
@@ -83,18 +118,18 @@ class RunFolder:
         return doc if isinstance(doc, dict) else None
 
     def tree(self, folder: str) -> xr.DataTree | None:
+        """The groups of ``folder/posterior.nc`` that figures read (:data:`TREE_GROUPS`),
+        in memory (the file is closed again), or None when there is no readable file."""
         if folder not in self._trees:
             path = self.dir / folder / "posterior.nc"
             try:
-                self._trees[folder] = xr.open_datatree(path) if path.exists() else None
+                self._trees[folder] = read_tree(path) if path.exists() else None
             except (OSError, ValueError):
                 self._trees[folder] = None
         return self._trees[folder]
 
     def close(self) -> None:
-        for tree in self._trees.values():
-            if tree is not None:
-                tree.close()
+        self._trees.clear()
 
     def fit_folders(self) -> dict[str, dict[str, str]]:
         """outcome -> model -> folder of every fit in run.json with a summary, plus any
@@ -137,7 +172,17 @@ def _save(
     )
 
 
-def draw_run_figures(run_dir: Path, out_dir: Path | None = None) -> list[FigureRecord]:
+#: a unit of drawing work, picklable: ("domain", outcome, summaries, folders) draws the
+#: forest, effect, bias and check figures of one efficacy domain; ("harms", summaries) the
+#: harms figure; ("sensitivity", outcome, folder) the figures of one sweep
+Task = tuple[Any, ...]
+#: what a task returns: figure records, skipped entries, warnings to log
+TaskResult = tuple[list[FigureRecord], list[dict[str, str]], list[str]]
+
+
+def draw_run_figures(
+    run_dir: Path, out_dir: Path | None = None, *, jobs: int | None = None
+) -> list[FigureRecord]:
     """Draw every figure of the run folder ``run_dir`` into ``out_dir`` (default
     ``run_dir/figures``) as PNG + SVG + PDF and write ``out_dir/index.json``
     (``{"figures": [...], "skipped": [{"stem", "reason"}], "schema_version": 1}``).
@@ -146,78 +191,26 @@ def draw_run_figures(run_dir: Path, out_dir: Path | None = None) -> list[FigureR
     predictive draws, a model without bias parameters) are listed under ``skipped`` with the
     reason. Raises :class:`RunFolderError` only when ``run.json`` is missing or names an
     evidence set that cannot be found.
+
+    ``jobs``: processes drawing at once (the calling one included; one efficacy domain,
+    the harms figure or one sensitivity sweep at a time each); default: 2 when the machine
+    has 2 cores or more and there are at least 3 such units, else 1. The figures and the
+    index are the same for every ``jobs``.
     """
     run_dir = Path(run_dir)
     out_dir = Path(out_dir) if out_dir is not None else run_dir / "figures"
     folder = RunFolder(run_dir)
     evidence = load_run_evidence(folder.run)
+    tasks, skipped = _plan(folder, evidence)
+    results = _run_tasks(run_dir, out_dir, tasks, jobs)
     records: list[FigureRecord] = []
-    skipped: list[dict[str, str]] = []
-
-    def attempt(stem: str, draw: Callable[..., FigureRecord | None], *args: Any) -> None:
-        try:
-            rec = draw(*args)
-        except Exception as exc:  # one broken figure never stops the others
-            log.warning("figure %s skipped: %s", stem, exc)
-            skipped.append({"stem": stem, "reason": f"{type(exc).__name__}: {exc}"})
-            return
-        if rec is not None:
-            records.append(rec)
-
-    try:
-        fits = folder.fit_folders()
-        efficacy: dict[str, dict[str, dict[str, Any]]] = {}
-        harms: dict[str, dict[str, dict[str, Any]]] = {}
-        for outcome, models in fits.items():
-            for model, sub in models.items():
-                doc = folder.summary(sub)
-                if doc is None:
-                    continue
-                if "risk_difference" in doc:
-                    endpoint = str(doc.get("endpoint") or outcome)
-                    label = harm_variant_label(doc)
-                    variants = harms.setdefault(endpoint, {})
-                    variants[label if label not in variants else f"{label} ({sub})"] = doc
-                elif "effect" in doc:
-                    efficacy.setdefault(outcome, {})[model] = doc
-        for fit in folder.run.get("fits", []) or []:
-            if not (run_dir / str(fit.get("folder", "")) / "summary.json").exists():
-                skipped.append(
-                    {
-                        "stem": f"{fit.get('model')}/{fit.get('outcome')}",
-                        "reason": f"fit {fit.get('status', 'missing')}: no summary.json",
-                    }
-                )
-        order = [d for d in evidence.domains if d in efficacy] + [
-            d for d in efficacy if d not in evidence.domains
-        ]
-        for outcome in order:
-            summaries = efficacy[outcome]
-            trees = {m: fits[outcome][m] for m in summaries}
-            attempt(f"forest_{outcome}", _forest, evidence, outcome, summaries, out_dir)
-            attempt(
-                f"effect_{outcome}", _effect, folder, evidence, outcome, summaries, trees, out_dir
-            )
-            attempt(f"bias_{outcome}", _bias, folder, evidence, outcome, trees, out_dir, skipped)
-            for kind in ("ppc", "loo_pit"):
-                attempt(
-                    f"{kind}_{outcome}",
-                    _checks,
-                    folder,
-                    evidence,
-                    outcome,
-                    trees,
-                    kind,
-                    out_dir,
-                    skipped,
-                )
-        if harms:
-            attempt("harms", _harms, evidence, harms, out_dir)
-        else:
+    for task, (recs, skips, warnings) in zip(tasks, results, strict=True):
+        for message in warnings:
+            log.warning("%s", message)
+        records.extend(recs)
+        skipped.extend(skips)
+        if task[0] == "harms_missing":
             skipped.append({"stem": "harms", "reason": "no harms fit in the run folder"})
-        records.extend(_sensitivity(folder, out_dir, skipped))
-    finally:
-        folder.close()
     index = {
         "figures": [r.as_dict() for r in records],
         "skipped": skipped,
@@ -229,6 +222,172 @@ def draw_run_figures(run_dir: Path, out_dir: Path | None = None) -> list[FigureR
         lambda tmp: Path(tmp).write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8"),
     )
     return records
+
+
+def _plan(folder: RunFolder, evidence: Evidence) -> tuple[list[Task], list[dict[str, str]]]:
+    """The drawing tasks of a run folder, in index order, and the fits skipped up front."""
+    fits = folder.fit_folders()
+    efficacy: dict[str, dict[str, dict[str, Any]]] = {}
+    subs: dict[str, dict[str, str]] = {}
+    harms: dict[str, dict[str, dict[str, Any]]] = {}
+    for outcome, models in fits.items():
+        for model, sub in models.items():
+            doc = folder.summary(sub)
+            if doc is None:
+                continue
+            if "risk_difference" in doc:
+                endpoint = str(doc.get("endpoint") or outcome)
+                label = harm_variant_label(doc)
+                variants = harms.setdefault(endpoint, {})
+                variants[label if label not in variants else f"{label} ({sub})"] = doc
+            elif "effect" in doc:
+                efficacy.setdefault(outcome, {})[model] = doc
+                subs.setdefault(outcome, {})[model] = sub
+    skipped: list[dict[str, str]] = []
+    for fit in folder.run.get("fits", []) or []:
+        if not (folder.dir / str(fit.get("folder", "")) / "summary.json").exists():
+            skipped.append(
+                {
+                    "stem": f"{fit.get('model')}/{fit.get('outcome')}",
+                    "reason": f"fit {fit.get('status', 'missing')}: no summary.json",
+                }
+            )
+    order = [d for d in evidence.domains if d in efficacy] + [
+        d for d in efficacy if d not in evidence.domains
+    ]
+    tasks: list[Task] = [("domain", o, efficacy[o], subs[o]) for o in order]
+    tasks.append(("harms", harms) if harms else ("harms_missing",))
+    tasks.extend(("sensitivity", o, str(p)) for o, p in _sweeps(folder))
+    return tasks, skipped
+
+
+def _sweeps(folder: RunFolder) -> list[tuple[str, Path]]:
+    sweeps = [
+        (str(s.get("outcome")), folder.dir / str(s["folder"]))
+        for s in folder.run.get("sweeps", []) or []
+        if s.get("folder")
+    ]
+    base = folder.dir / "sensitivity"
+    if not sweeps and base.is_dir():
+        sweeps = [(p.name, p) for p in sorted(base.iterdir()) if p.is_dir()]
+    return sweeps
+
+
+def _default_jobs(n_tasks: int) -> int:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return 2 if (cores or 1) >= 2 and n_tasks >= 3 else 1
+
+
+def _run_tasks(
+    run_dir: Path, out_dir: Path, tasks: list[Task], jobs: int | None
+) -> list[TaskResult]:
+    """Results of every task, in task order. With ``jobs`` > 1 the calling process draws
+    too, taking tasks from the back of the list while ``jobs - 1`` fresh worker processes
+    (spawned, never forked: the caller may have threads) take them from the front. A task
+    whose worker failed is drawn here."""
+    n = _default_jobs(len(tasks)) if jobs is None else max(1, int(jobs))
+    n = min(n, len(tasks))
+    results: list[TaskResult | None] = [None] * len(tasks)
+    if n > 1:
+        try:
+            _run_parallel(run_dir, out_dir, tasks, n - 1, results)
+        except Exception as exc:  # e.g. processes cannot be started here
+            log.warning("drawing figures in one process: %s", exc)
+    for i, task in enumerate(tasks):
+        if results[i] is None:
+            results[i] = _draw_task(str(run_dir), str(out_dir), task)
+    return [r for r in results if r is not None]
+
+
+def _run_parallel(
+    run_dir: Path, out_dir: Path, tasks: list[Task], workers: int, results: list[TaskResult | None]
+) -> None:
+    pending = deque(range(len(tasks)))
+    lock = threading.Lock()
+    futures: dict[int, Future[TaskResult]] = {}
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+
+        def submit_next(_done: Future[TaskResult] | None = None) -> None:
+            with lock:
+                if not pending:
+                    return
+                i = pending.popleft()
+                try:
+                    fut = pool.submit(_draw_task, str(run_dir), str(out_dir), tasks[i])
+                except Exception as exc:  # broken pool: the task is drawn here afterwards
+                    log.warning("figure worker unavailable (%s)", exc)
+                    return
+                futures[i] = fut
+            fut.add_done_callback(submit_next)
+
+        for _ in range(workers):
+            submit_next()
+        while True:
+            with lock:
+                if not pending:
+                    break
+                i = pending.pop()
+            results[i] = _draw_task(str(run_dir), str(out_dir), tasks[i])
+        with lock:
+            submitted = dict(futures)
+        for i, fut in submitted.items():
+            try:
+                results[i] = fut.result()
+            except Exception as exc:  # a worker died: the task is drawn here afterwards
+                log.warning("figure worker failed (%s); drawing its figures here", exc)
+
+
+_EVIDENCE: dict[str, Evidence] = {}
+
+
+def _draw_task(run_dir: str, out_dir: str, task: Task) -> TaskResult:
+    """Draw one task (in this process or a worker); never raises for a broken figure."""
+    folder = RunFolder(Path(run_dir))
+    key = json.dumps(folder.run.get("evidence") or {}, sort_keys=True, default=str)
+    if key not in _EVIDENCE:
+        _EVIDENCE[key] = load_run_evidence(folder.run)
+    evidence = _EVIDENCE[key]
+    out = Path(out_dir)
+    records: list[FigureRecord] = []
+    skipped: list[dict[str, str]] = []
+    warnings: list[str] = []
+
+    def attempt(stem: str, draw: Callable[..., FigureRecord | None], *args: Any) -> None:
+        try:
+            rec = draw(*args)
+        except Exception as exc:  # one broken figure never stops the others
+            warnings.append(f"figure {stem} skipped: {exc}")
+            skipped.append({"stem": stem, "reason": f"{type(exc).__name__}: {exc}"})
+            return
+        if rec is not None:
+            records.append(rec)
+
+    try:
+        if task[0] == "domain":
+            _kind, outcome, summaries, trees = task
+            attempt(f"forest_{outcome}", _forest, evidence, outcome, summaries, out)
+            attempt(f"effect_{outcome}", _effect, folder, evidence, outcome, summaries, trees, out)
+            attempt(f"bias_{outcome}", _bias, folder, evidence, outcome, trees, out, skipped)
+            for kind in ("ppc", "loo_pit"):
+                attempt(
+                    f"{kind}_{outcome}",
+                    _checks,
+                    folder,
+                    evidence,
+                    outcome,
+                    trees,
+                    kind,
+                    out,
+                    skipped,
+                )
+        elif task[0] == "harms":
+            attempt("harms", _harms, evidence, task[1], out)
+        elif task[0] == "sensitivity":
+            records.extend(_sensitivity(task[1], Path(task[2]), out, skipped, warnings))
+    finally:
+        folder.close()
+    return records, skipped, warnings
 
 
 def _forest(
@@ -411,31 +570,21 @@ def _harms(
 
 
 def _sensitivity(
-    folder: RunFolder, out_dir: Path, skipped: list[dict[str, str]]
+    outcome: str,
+    path: Path,
+    out_dir: Path,
+    skipped: list[dict[str, str]],
+    warnings: list[str],
 ) -> list[FigureRecord]:
-    sweeps = [
-        (str(s.get("outcome")), folder.dir / str(s["folder"]))
-        for s in folder.run.get("sweeps", []) or []
-        if s.get("folder")
-    ]
-    base = folder.dir / "sensitivity"
-    if not sweeps and base.is_dir():
-        sweeps = [(p.name, p) for p in sorted(base.iterdir()) if p.is_dir()]
-    if not sweeps:
-        return []
     try:
         from ccsvi_bayes.figures import sensitivity
     except ImportError as exc:
         log.info("sensitivity figures not drawn: %s", exc)
         skipped.append({"stem": "sensitivity", "reason": f"sensitivity figures unavailable: {exc}"})
         return []
-    out: list[FigureRecord] = []
-    for outcome, path in sweeps:
-        try:
-            out.extend(sensitivity.sensitivity_figures(path, out_dir, outcome=outcome))
-        except Exception as exc:
-            log.warning("sensitivity figures of %s skipped: %s", path, exc)
-            skipped.append(
-                {"stem": f"sensitivity_{outcome}", "reason": f"{type(exc).__name__}: {exc}"}
-            )
-    return out
+    try:
+        return sensitivity.sensitivity_figures(path, out_dir, outcome=outcome)
+    except Exception as exc:
+        warnings.append(f"sensitivity figures of {path} skipped: {exc}")
+        skipped.append({"stem": f"sensitivity_{outcome}", "reason": f"{type(exc).__name__}: {exc}"})
+        return []

@@ -31,6 +31,7 @@ __all__ = [
     "FigureRecord",
     "benefit_note",
     "house_style",
+    "lean_font_subsets",
     "new_figure",
     "save_figure",
 ]
@@ -136,12 +137,55 @@ def benefit_note(higher_is_better: bool = True, *, axis: str = "x") -> str:
 def save_figure(
     fig: Figure, folder: Path, stem: str, formats: Sequence[str] = FORMATS
 ) -> list[Path]:
-    """Write ``folder/stem.{png,svg,pdf}`` atomically (each file complete or absent)."""
+    """Write ``folder/stem.{png,svg,pdf}`` atomically (each file complete or absent).
+
+    The figure's layout (constrained) is computed once, while the first format is written,
+    and kept for the others (matplotlib would otherwise lay the figure out again for every
+    format: a third of the drawing time); PDF fonts are subset without the OpenType layout
+    tables (:func:`lean_font_subsets`)."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for ext in formats:
-        path = folder / f"{stem}.{ext}"
-        with house_style():
-            write_atomic(path, lambda tmp, ext=ext: fig.savefig(tmp, format=ext))
-        paths.append(path)
+    engine = fig.get_layout_engine()
+    try:
+        for i, ext in enumerate(formats):
+            path = folder / f"{stem}.{ext}"
+            with house_style(), lean_font_subsets():
+                write_atomic(path, lambda tmp, ext=ext: fig.savefig(tmp, format=ext))
+            paths.append(path)
+            if i == 0 and engine is not None:  # keep the positions just computed
+                with mpl.rc_context(
+                    {"figure.autolayout": False, "figure.constrained_layout.use": False}
+                ):
+                    fig.set_layout_engine(None)
+    finally:
+        if engine is not None and fig.get_layout_engine() is not engine:
+            fig.set_layout_engine(engine)
     return paths
+
+
+#: OpenType layout tables (substitution, positioning, glyph classes) that a PDF viewer never
+#: reads: matplotlib places every glyph itself and embeds fonts as Type 42 (``pdf.fonttype``)
+_LAYOUT_TABLES = ("GSUB", "GPOS", "GDEF", "BASE", "JSTF", "MATH")
+
+
+@contextmanager
+def lean_font_subsets() -> Iterator[None]:
+    """Within the block, fontTools font subsets (matplotlib's PDF/PS Type 42 embedding) drop
+    the OpenType layout tables instead of decompiling and pruning them: ~4× faster per PDF
+    for DejaVu Sans (its kerning table is large), same glyphs, same glyph positions. A
+    fontTools without the (private) default list leaves subsetting as it is."""
+    try:
+        from fontTools import subset  # type: ignore[import-untyped]
+    except ImportError:  # pragma: no cover - matplotlib depends on fontTools
+        yield
+        return
+    default = getattr(subset.Options, "_drop_tables_default", None)
+    if not isinstance(default, list):
+        yield
+        return
+    lean = default + [t for t in _LAYOUT_TABLES if t not in default]
+    setattr(subset.Options, "_drop_tables_default", lean)  # noqa: B010 - private attribute
+    try:
+        yield
+    finally:
+        setattr(subset.Options, "_drop_tables_default", default)  # noqa: B010
