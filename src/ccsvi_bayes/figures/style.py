@@ -16,9 +16,6 @@ from typing import Any
 
 import matplotlib as mpl
 from cycler import cycler
-
-mpl.use("Agg")  # no display: figures are files (set before pyplot is imported anywhere)
-
 from matplotlib.figure import Figure
 
 from ccsvi_bayes.results.store import write_atomic
