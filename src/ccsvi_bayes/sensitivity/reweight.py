@@ -185,25 +185,33 @@ def weighted_summary(
 
 
 def _group_key(
-    plan: GridPlan, scenario: Scenario, evidence: Callable[[Scenario], Evidence]
+    plan: GridPlan,
+    scenario: Scenario,
+    evidence: Callable[[Scenario], Evidence],
+    prepared: dict[tuple[Any, ...], Any] | None = None,
 ) -> tuple[Any, ...] | None:
-    """The reweighting group of a NUTS scenario (None: exact path, or not preparable)."""
+    """The reweighting group of a NUTS scenario (None: exact path, or not preparable).
+
+    ``prepared`` caches the prepared data by group: scenarios that differ only in prior
+    values share it (whether their weights apply is decided later, input by input)."""
     try:
-        ev = evidence(scenario)
         spec = load_spec(plan.model, dict(scenario.sets))
+        others = {k: v for k, v in scenario.sets.items() if not k.startswith("priors.")}
+        key = (
+            spec.structure_key(),
+            json.dumps(dict(sorted(scenario.assumptions.items()))),
+            scenario.dropped_studies,
+            json.dumps(dict(sorted(others.items()))),
+        )
         family = model_family(spec.family)
-        _rows, data = family.prepare(ev, spec, plan.outcome)
-        if family.exact_engine and not nnhm_reasons(data, spec):
+        cache = {} if prepared is None else prepared
+        if key not in cache:
+            cache[key] = family.prepare(evidence(scenario), spec, plan.outcome)[1]
+        if family.exact_engine and not nnhm_reasons(cache[key], spec):
             return None
     except Exception:  # left to the one-at-a-time path, which records the reason
         return None
-    others = {k: v for k, v in scenario.sets.items() if not k.startswith("priors.")}
-    return (
-        spec.structure_key(),
-        json.dumps(dict(sorted(scenario.assumptions.items()))),
-        scenario.dropped_studies,
-        json.dumps(dict(sorted(others.items()))),
-    )
+    return key
 
 
 def _width(model: str, knobs: Mapping[str, str]) -> float:
@@ -295,6 +303,9 @@ class AnchorPool:
         self._evidence = evidence
         self._anchors: dict[tuple[Any, ...], list[_Anchor]] = {}
         self._keys: dict[str, tuple[Any, ...] | None] = {}
+        self._prepared: dict[tuple[Any, ...], Any] = {}
+        #: (scenario id, anchor id) -> (k̂, ESS) already weighed (weights recomputed on use)
+        self._weighed: dict[tuple[str, str], tuple[float, float] | None] = {}
         self._specs: dict[str, Any] = {}
         self._inputs: dict[str, dict[str, Any]] = {}
         #: scenario id -> (k̂, ESS) of its best anchor so far
@@ -303,7 +314,9 @@ class AnchorPool:
     def group(self, scenario: Scenario) -> tuple[Any, ...] | None:
         """The reweighting group of ``scenario`` (None: exact path or not preparable)."""
         if scenario.id not in self._keys:
-            self._keys[scenario.id] = _group_key(self.plan, scenario, self._evidence)
+            self._keys[scenario.id] = _group_key(
+                self.plan, scenario, self._evidence, self._prepared
+            )
         return self._keys[scenario.id]
 
     def add(self, scenario: Scenario, result: FitResult) -> None:
@@ -331,20 +344,28 @@ class AnchorPool:
             self._inputs[scenario.id] = family.inputs(
                 anchors[0].result.data, self._specs[scenario.id]
             )
-        chosen: tuple[_Anchor, np.ndarray, float, float] | None = None
+        chosen: tuple[_Anchor, float, float] | None = None
         for anchor in anchors:
-            weighed = anchor.weigh(self._inputs[scenario.id])
-            if weighed is None:
+            pair = (scenario.id, anchor.id)
+            if pair not in self._weighed:  # each anchor weighs each scenario once
+                weighed = anchor.weigh(self._inputs[scenario.id])
+                self._weighed[pair] = None if weighed is None else weighed[1:]
+            quality = self._weighed[pair]
+            if quality is None:
                 continue
-            weights, k_hat, ess = weighed
+            k_hat, ess = quality
             old = self.best.get(scenario.id)
             if old is None or (k_hat <= K_HAT_MAX, ess) > (old[0] <= K_HAT_MAX, old[1]):
                 self.best[scenario.id] = (k_hat, ess)
-            if k_hat <= K_HAT_MAX and ess >= MIN_ESS and (chosen is None or ess > chosen[3]):
-                chosen = (anchor, weights, k_hat, ess)
+            if k_hat <= K_HAT_MAX and ess >= MIN_ESS and (chosen is None or ess > chosen[2]):
+                chosen = (anchor, k_hat, ess)
         if chosen is None:
             return False
-        anchor, weights, k_hat, ess = chosen
+        anchor, k_hat, ess = chosen
+        weighed = anchor.weigh(self._inputs[scenario.id])
+        if weighed is None:
+            return False
+        weights = weighed[0]
         spec = self._specs[scenario.id]
         summary = weighted_summary(anchor.result, weights, spec, seed=self.plan.seed)
         summary["scenario"] = {
