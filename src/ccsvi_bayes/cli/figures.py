@@ -52,3 +52,18 @@ def report(records: list[Any], directory: Path, out_dir: Path, index: Path) -> N
     else:
         render.out.print(f"no figure: {directory} has nothing to draw")
     render.wrote(index)
+
+
+def draw_figures(out_dir: Path) -> None:
+    """The figures of a sensitivity folder after its grid or search (a failure is reported,
+    not fatal: the results stand)."""
+    from ccsvi_bayes.errors import CcsviBayesError
+    from ccsvi_bayes.figures.folder import draw_folder
+
+    try:
+        with render.status(f"drawing the figures of {out_dir} …"):
+            records, index = draw_folder(out_dir, out_dir / "figures")
+    except CcsviBayesError as exc:  # the results stand; say why there is no figure
+        render.error(f"figures not drawn: {exc}")
+        return
+    report(records, out_dir, out_dir / "figures", index)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from ccsvi_bayes.cli import render
+from ccsvi_bayes.cli.figures import draw_figures
 from ccsvi_bayes.cli.options import DEFAULT_SEED, EvidenceOption
 from ccsvi_bayes.cli.options import SENSITIVITY_HELP as _HELP
 
@@ -92,7 +93,7 @@ def sensitivity(
         with render.sensitivity_progress(plan, out_dir) as step:
             outcome_ = sens.run_grid(plan, out_dir, on_scenario=step, reweight=not no_reweight)
     render.sensitivity_report(plan, outcome_, out_dir)
-    _figures(out_dir)
+    draw_figures(out_dir)
     failed = outcome_.failed
     if failed:
         raise sens.GridIncomplete(
@@ -131,18 +132,8 @@ def _modes(
                 ),
             )
         render.tipping_report(result, common["out_dir"] / TIPPING_FILE)
-        _figures(common["out_dir"])
+        draw_figures(common["out_dir"])
     if power_scaling:
         with render.status("power-scaling sensitivity: one NUTS fit"):
             report = run_power_scaling(**common, knobs=first)
         render.power_scaling_report(report, common["out_dir"] / POWER_FILE)
-
-
-def _figures(out_dir: Path) -> None:
-    """Tornado, tipping-point and shrinkage figures of the folder (``ccsvi-bayes figures``)."""
-    from ccsvi_bayes.cli.figures import report
-    from ccsvi_bayes.figures.folder import draw_folder
-
-    with render.status(f"drawing the figures of {out_dir} …"):
-        records, index = draw_folder(out_dir, out_dir / "figures")
-    report(records, out_dir, out_dir / "figures", index)
