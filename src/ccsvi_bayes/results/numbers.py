@@ -12,9 +12,9 @@ __all__ = ["as_float", "flat_draws", "interval", "json_clean", "mean_interval"]
 
 
 def flat_draws(da: xr.DataArray) -> np.ndarray:
-    """Flatten chain × draw into one sample axis (first)."""
-    stacked = da.stack(sample=("chain", "draw")).transpose("sample", ...)
-    return np.asarray(stacked.values, dtype=float)
+    """Flatten chain × draw into one sample axis (first; chain-major, as ``stack`` orders)."""
+    values = np.asarray(da.transpose("chain", "draw", ...).values, dtype=float)
+    return values.reshape(-1, *values.shape[2:])
 
 
 def as_float(x: Any) -> float:

@@ -233,7 +233,7 @@ def load_spec(
     if not path.is_file():
         raise InvalidModelSpec(f"{path}: model spec not found")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        raw = _parsed(path)
     except UnicodeDecodeError as err:
         line = path.read_bytes()[: err.start].count(b"\n") + 1
         raise InvalidModelSpec(
@@ -244,6 +244,19 @@ def load_spec(
         raise InvalidModelSpec(f"{path}: not valid TOML: {err}") from None
     spec = _from_raw(raw, str(path))
     return spec.with_overrides(overrides)
+
+
+#: parsed spec files by (path, modification time, size): a grid loads one spec many times
+_PARSED: dict[tuple[str, int, int], dict[str, Any]] = {}
+
+
+def _parsed(path: Path) -> dict[str, Any]:
+    """The TOML of ``path`` (a fresh copy; parsed once per version of the file)."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if key not in _PARSED:
+        _PARSED[key] = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    return copy.deepcopy(_PARSED[key])
 
 
 def _from_raw(raw: dict[str, Any], where: str) -> ModelSpec:
