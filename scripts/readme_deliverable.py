@@ -31,7 +31,7 @@ MARKER = re.compile(
     r"(?P<body>.*?)(?P<end><!-- END generated:(?P=name) -->)",
     re.DOTALL,
 )
-THRESHOLD_WORDS = {"0": "any benefit", "MCID": "a clinically important benefit (> MCID)"}
+THRESHOLD_WORDS = {"0": "any benefit", "MCID": "a benefit above the MCID"}
 
 
 class ReadmeError(Exception):
@@ -74,8 +74,8 @@ def meaning(doc: Mapping[str, Any], summary: Mapping[str, Any], feature: str) ->
                 f"{feature} studies are assumed to {side} the effect by "
                 f"{abs(where):.2f} {unit} on average"
             )
-            if where > 0 and baseline is not None:
-                text += f" or less (default {signed(baseline)})"
+            if baseline is not None:
+                text += f" (the default assumes a mean bias of {signed(baseline)} {unit})"
         else:
             ends = (half["probability_at_lo"], half["probability_at_hi"])
             text = (

@@ -902,7 +902,7 @@ def sensitivity_figures(
                 f"tipping_{_safe(outcome)}",
                 f"Tipping points of {what} over {key}",
                 f"Posterior probability that the effect{units} exceeds "
-                + (" 0 and the MCID" if len(panels) == 2 else "0")
+                + ("0 and the MCID" if len(panels) == 2 else "0")
                 + f" against {key}, with the 0.5 and 0.95 crossings marked (higher = benefit "
                 f"more probable). {sentence}".rstrip(),
                 outcome,
