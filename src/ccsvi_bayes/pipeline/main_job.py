@@ -32,7 +32,13 @@ from typing import Any
 
 from ccsvi_bayes.errors import CcsviBayesError
 from ccsvi_bayes.evidence import Evidence
-from ccsvi_bayes.pipeline.run import RunIncomplete, plan, run_all
+from ccsvi_bayes.pipeline.run import (
+    RunIncomplete,
+    incomplete_fits,
+    plan,
+    run_all,
+    run_harms_variants,
+)
 from ccsvi_bayes.pipeline.sweep import SWEEP_MODEL, main_domains, plan_sweep, run_sweep
 from ccsvi_bayes.results.store import read_json, write_json
 
@@ -110,7 +116,11 @@ def run_main_job(
         on_item=lambda item, status: progress.done(f"{item.model} / {item.outcome}: {status}"),
     )
     index["evidence"]["path"] = extra["evidence_path"]
+    endpoints = [d for d in evidence.domains.values() if d.endpoint]
+    progress.start("harms, ascertainment off", len(endpoints))
+    index["variants"] = run_harms_variants(evidence, out, seed=seed, on_item=progress.done)
     problems: list[str] = list(index["incomplete"])
+    problems += incomplete_fits({"fits": index["variants"]})
     summaries = _summaries(out, index)
 
     index["checks"] = _checks(out, index, quick, summaries, progress, problems)

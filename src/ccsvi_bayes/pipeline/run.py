@@ -26,12 +26,14 @@ from ccsvi_bayes.specs import load_spec
 
 __all__ = [
     "DEFAULT_EFFICACY_MODELS",
+    "NO_ASCERTAINMENT",
     "RunIncomplete",
     "RunItem",
     "expected_key",
     "incomplete_fits",
     "plan",
     "run_all",
+    "run_harms_variants",
 ]
 
 #: fitted for every efficacy domain by ``run``
@@ -148,6 +150,61 @@ def run_all(
     index["incomplete"] = incomplete_fits(index)
     index["complete"] = not index["incomplete"]
     return write_json(out / "run.json", index, "run")
+
+
+#: the harms sensitivity fit of the main job: ascertainment adjustment off
+NO_ASCERTAINMENT = {"harms.ascertainment": False}
+
+
+def run_harms_variants(
+    evidence: Evidence,
+    out: Path,
+    *,
+    seed: int,
+    on_item: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Each harm endpoint whose spec adjusts for ascertainment, refitted without it into
+    ``OUT/<endpoint>_no_ascertainment/<outcome>/`` (the harms figure shows both); resumable
+    like the main fits. Returns one record per variant for ``run.json`` ``variants``."""
+    records: list[dict[str, Any]] = []
+    for did, domain in evidence.domains.items():
+        if not domain.endpoint or not load_spec(domain.endpoint).harms.get("ascertainment"):
+            continue
+        spec = load_spec(domain.endpoint, dict(NO_ASCERTAINMENT))
+        folder = out / f"{domain.endpoint}_no_ascertainment" / did
+        record: dict[str, Any] = {
+            "model": domain.endpoint,
+            "outcome": did,
+            "variant": "ascertainment off (--set harms.ascertainment=false)",
+            "folder": str(folder.relative_to(out)),
+        }
+        key = fit_key(
+            evidence_sha256=evidence.sha256,
+            spec_sha256=spec.digest,
+            seed=seed,
+            sampler={**spec.sampler},
+            package_version=__version__,
+        )
+        if is_up_to_date(folder, key):
+            record["status"] = "up to date"
+            record.update(_headline(json.loads((folder / "summary.json").read_text())))
+        else:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    result = fit(evidence, model=spec, outcome=did, seed=seed)
+                result.to_dir(folder)
+                summary = result.summary_dict()
+                record["status"] = (
+                    "fitted" if summary["diagnostics"]["converged"] else "fitted, NOT converged"
+                )
+                record.update(_headline(summary))
+            except CcsviBayesError as exc:
+                record["status"], record["reason"] = "skipped", str(exc)
+        records.append(record)
+        if on_item is not None:
+            on_item(f"{domain.endpoint} / {did} (ascertainment off): {record['status']}")
+    return records
 
 
 def incomplete_fits(index: Mapping[str, Any]) -> list[str]:
