@@ -150,14 +150,17 @@ def test_incomplete_fits_names_gate_failures_and_skips() -> None:
 def test_run_exits_non_zero_when_a_fit_fails_the_gate(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import ccsvi_bayes.pipeline.run as pipeline
+    import ccsvi_bayes.pipeline.main_job as pipeline
 
     def fake_run_all(ev: object, out: Path, **_: object) -> dict[str, object]:
         index: dict[str, object] = {
+            "evidence": {"name": "ccsvi", "sha256": "x", "assumptions": {}},
+            "versions": {},
             "fits": [
                 {
                     "model": "sae_any",
                     "outcome": "sae_any",
+                    "folder": "sae_any/sae_any",
                     "status": "fitted, NOT converged",
                     "converged": False,
                     "risk_per_1000_mean": 1.0,
@@ -165,14 +168,15 @@ def test_run_exits_non_zero_when_a_fit_fails_the_gate(
                     "risk_per_1000_q975": 2.0,
                     "prob_rd_gt_1pct": 0.1,
                 },
-            ]
+            ],
         }
         index["incomplete"] = incomplete_fits(index)
         return index
 
     monkeypatch.setattr(pipeline, "run_all", fake_run_all)
     monkeypatch.setattr(pipeline, "plan", lambda ev: [])
-    assert run_main("run", "--out", str(tmp_path)) == 3
+    monkeypatch.setattr(pipeline, "run_harms_variants", lambda *a, **k: [])
+    assert run_main("run", "--out", str(tmp_path), "--no-pdf") == 3
     err = capsys.readouterr().err
     assert "sae_any / sae_any: failed the convergence gate" in err
 

@@ -244,10 +244,13 @@ def _sweeps(
 
 
 def _inputs_digest(out: Path, index: Mapping[str, Any]) -> str:
-    """A digest of everything the figures and the report are drawn from: every fit's summary
-    and checks, every sweep's index and tipping points, and the package version."""
+    """A digest of everything the figures and the report are drawn from: every fit's (and
+    harms variant's) summary and checks, every sweep's index and tipping points, and the
+    versions."""
     digest = hashlib.sha256(str(index["versions"]).encode())
-    files = [out / r["folder"] / n for r in index["fits"] for n in ("summary.json", "checks.json")]
+    fits = [*index["fits"], *index.get("variants", [])]
+    folders = [r.get("folder") or f"{r['model']}/{r['outcome']}" for r in fits]
+    files = [out / f / n for f in folders for n in ("summary.json", "checks.json")]
     files += [
         out / s["folder"] / n
         for s in index.get("sweeps", [])
