@@ -24,6 +24,7 @@ from ccsvi_bayes.report.panel import panel_data
 from ccsvi_bayes.report.run_folder import RunFolder
 from ccsvi_bayes.report.sof import fmt, sof_cells, summary_of_findings
 from ccsvi_bayes.results.store import write_atomic
+from ccsvi_bayes.vocabulary import STUDIES_COLUMNS
 
 __all__ = ["FIGURE_SECTIONS", "render_report", "report_context"]
 
@@ -239,27 +240,7 @@ def _evidence_block(run: RunFolder) -> dict[str, Any]:
         ]
         return block
     for rec in ev.studies.to_dict(orient="records"):
-        block["studies"].append(
-            {
-                k: _cell(rec.get(k))
-                for k in (
-                    "study_id",
-                    "label",
-                    "year",
-                    "design",
-                    "randomized",
-                    "blinding",
-                    "control",
-                    "prospective",
-                    "centres",
-                    "follow_up_weeks",
-                    "outcome_assessment",
-                    "citation",
-                    "source",
-                    "notes",
-                )
-            }
-        )
+        block["studies"].append({k: _cell(rec.get(k)) for k in STUDIES_COLUMNS})
     for table, frame in (("arms", ev.arms), ("contrasts", ev.contrasts)):
         for rec in frame.to_dict(orient="records"):
             if table == "arms":

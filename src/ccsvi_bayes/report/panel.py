@@ -17,31 +17,12 @@ from typing import Any
 import pandas as pd
 
 from ccsvi_bayes.report.run_folder import RunFolder, read_json_file
+from ccsvi_bayes.sensitivity.runner import INDEX_COLUMNS
 
 __all__ = ["KNOB_COLUMNS_EXCLUDED", "panel_data", "spec_value"]
 
 #: scenarios.csv columns that are not knobs
-KNOB_COLUMNS_EXCLUDED = frozenset(
-    {
-        "scenario_id",
-        "path",
-        "status",
-        "reason",
-        "dropped_studies",
-        "effect_mean",
-        "effect_q025",
-        "effect_q975",
-        "prob_benefit",
-        "prob_mcid",
-        "rhat_max",
-        "ess_bulk_min",
-        "ess_tail_min",
-        "divergences",
-        "converged",
-        "seconds",
-        "k_hat",
-    }
-)
+KNOB_COLUMNS_EXCLUDED = frozenset({"scenario_id", *INDEX_COLUMNS})
 
 
 def _float(value: Any) -> float | None:
