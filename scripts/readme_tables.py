@@ -117,10 +117,13 @@ def _nnh(nnh: Mapping[str, Any]) -> str:
     return f"{low} to {high}"
 
 
-def harms_table(summaries: Mapping[tuple[str, str], Mapping[str, Any]]) -> str:
-    rows = [summaries[(e, e)] for e in HARMS_ORDER if (e, e) in summaries]
+def harms_table(summaries: Mapping[tuple[str, str], Mapping[str, Any]], variant: str = "") -> str:
+    """Both harm endpoints of the run, or with ``variant`` (e.g. ``no_ascertainment``) the
+    fits the main job made of that variant (``OUT/<endpoint>_<variant>/``)."""
+    suffix = f"_{variant}" if variant else ""
+    rows = [summaries[(e + suffix, e)] for e in HARMS_ORDER if (e + suffix, e) in summaries]
     if not rows:
-        raise ReadmeError("the run has no harms fit")
+        raise ReadmeError(f"the run has no harms fit{' ' + variant if variant else ''}")
     lines = [
         "| endpoint | ascertainment | risk with venoplasty per 1,000 | control risk per 1,000 "
         "| risk difference vs control, % points | odds ratio | NNH | P(RD > 1%) "
@@ -150,13 +153,12 @@ def load_run(out: Path) -> dict[tuple[str, str], dict[str, Any]]:
         raise ReadmeError(f"{index_path}: not found (run `ccsvi-bayes run --out {out}` first)")
     index = json.loads(index_path.read_text(encoding="utf-8"))
     summaries: dict[tuple[str, str], dict[str, Any]] = {}
-    for record in index["fits"]:
+    for record in [*index["fits"], *index.get("variants", [])]:
         path = out / record["folder"] / "summary.json"
         if record.get("status") == "skipped" or not path.is_file():
             continue
-        summaries[(record["model"], record["outcome"])] = json.loads(
-            path.read_text(encoding="utf-8")
-        )
+        key = (Path(record["folder"]).parent.name, record["outcome"])  # variants: own folder
+        summaries[key] = json.loads(path.read_text(encoding="utf-8"))
     return summaries
 
 
@@ -169,6 +171,8 @@ OTHER_KINDS = ("tipping:", "figures:")
 def render(name: str, summaries: Mapping[tuple[str, str], Mapping[str, Any]]) -> str:
     if name == "harms":
         return harms_table(summaries)
+    if name.startswith("harms:"):
+        return harms_table(summaries, name.split(":", 1)[1])
     if name.startswith("efficacy:"):
         return efficacy_table(summaries, name.split(":", 1)[1])
     raise ReadmeError(f"unknown generated block '{name}' (efficacy:<domain> or harms)")

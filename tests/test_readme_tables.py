@@ -183,4 +183,4 @@ def test_the_readme_blocks_are_ones_the_script_can_fill(tables: ModuleType) -> N
     # "published" is rewritten by scripts/published_table.py, tipping:/figures: blocks by
     # scripts/readme_deliverable.py, not by this script
     mine = [n for n in names if n != "published" and not n.startswith(tables.OTHER_KINDS)]
-    assert mine == ["efficacy:qol_physical", "harms"]
+    assert mine == ["efficacy:qol_physical", "harms", "harms:no_ascertainment"]
