@@ -31,7 +31,7 @@ PYTHON = "3.12" if shutil.which("python3.12") or sys.version_info[:2] == (3, 12)
 def tests(session: nox.Session) -> None:
     """Run the test suite (slow statistical checks excluded; see `checks`)."""
     session.install("-e", ".[test]")
-    session.run("pytest", "-m", "not slow", *session.posargs)
+    session.run("pytest", "-m", "not slow", "--durations=15", *session.posargs)
 
 
 @nox.session(python=PYTHON)
