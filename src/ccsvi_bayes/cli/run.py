@@ -23,8 +23,16 @@ def run(
         bool,
         typer.Option(
             "--quick",
-            help="A 5-value sweep of the assumed bias only (no tornado knobs) and checks of the "
-            "main domains only; the fits are the full run's (shared store).",
+            help="A 5-value sweep of the assumed bias only (no tornado knobs); the fits are "
+            "the full run's (shared store).",
+        ),
+    ] = False,
+    check_all: Annotated[
+        bool,
+        typer.Option(
+            "--check-all",
+            help="Check the bias-adjusted fit of every domain (default: the main domains, "
+            "which get the sensitivity sweep, and the harms fits).",
         ),
     ] = False,
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also write report.pdf.")] = True,
@@ -55,6 +63,7 @@ def run(
                 evidence_path=evidence,
                 seed=seed,
                 quick=quick,
+                check_all=check_all,
                 pdf=pdf,
                 progress=Progress(stage, step),
                 command=["ccsvi-bayes", *sys.argv[1:]],

@@ -5,9 +5,10 @@ Stages, each resumable through its own store:
 
 1. **fits** — every default model for every efficacy domain and each harm endpoint
    (:func:`~ccsvi_bayes.pipeline.run.run_all`; a fit is kept when its store key matches);
-2. **checks** — predictive checks and PSIS-LOO of each ``bias_adjusted`` fit and each harms
-   fit, written beside the fit as ``checks.json`` (kept when newer than its ``summary.json``;
-   the leave-one-study-out and conflict refits are left to ``ccsvi-bayes check``);
+2. **checks** — predictive checks and PSIS-LOO of the ``bias_adjusted`` fits of the main
+   domains (of every domain with ``check_all``) and of each harms fit, written beside the fit
+   as ``checks.json`` (kept when newer than its ``summary.json``; the leave-one-study-out and
+   conflict refits are left to ``ccsvi-bayes check``);
 3. **sweep** — for the main domains, :mod:`~ccsvi_bayes.pipeline.sweep` into
    ``OUT/sensitivity/<outcome>/`` (finished scenarios are reused);
 4. **figures** — ``OUT/figures/`` and its ``index.json``;
@@ -24,6 +25,7 @@ import hashlib
 import importlib.metadata
 import platform
 import sys
+import time
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,6 +35,7 @@ from typing import Any
 from ccsvi_bayes.errors import CcsviBayesError
 from ccsvi_bayes.evidence import Evidence
 from ccsvi_bayes.pipeline.run import (
+    NOT_NEEDED,
     RunIncomplete,
     incomplete_fits,
     plan,
@@ -83,6 +86,7 @@ def run_main_job(
     evidence_path: Path | None,
     seed: int,
     quick: bool = False,
+    check_all: bool = False,
     pdf: bool = True,
     progress: Progress | None = None,
     command: list[str] | None = None,
@@ -93,6 +97,7 @@ def run_main_job(
     report failed). ``readings`` are the data readings the user chose (``--assume``; the
     sweep holds them fixed); ``evidence`` must have been loaded with them."""
     progress = progress or Progress()
+    start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     previous = read_json(out / "run.json") or {}
     # --quick narrows the sweep and the checks, not the fits: fewer draws fail the ESS gate
@@ -115,24 +120,33 @@ def run_main_job(
         extra=extra,
         on_item=lambda item, status: progress.done(f"{item.model} / {item.outcome}: {status}"),
     )
+    timings = {"fits": round(time.perf_counter() - start, 1)}
     index["evidence"]["path"] = extra["evidence_path"]
     endpoints = [d for d in evidence.domains.values() if d.endpoint]
     progress.start("harms, ascertainment off", len(endpoints))
     index["variants"] = run_harms_variants(evidence, out, seed=seed, on_item=progress.done)
     problems: list[str] = list(index["incomplete"])
-    problems += incomplete_fits({"fits": index["variants"]})
+    problems += incomplete_fits(
+        {"fits": [v for v in index["variants"] if v["status"] != NOT_NEEDED]}
+    )
     summaries = _summaries(out, index)
+    timings["harms_variants"] = round(time.perf_counter() - start - sum(timings.values()), 1)
 
-    index["checks"] = _checks(out, index, quick, summaries, progress, problems)
+    index["checks"] = _checks(out, index, not check_all, summaries, progress, problems)
+    timings["checks"] = round(time.perf_counter() - start - sum(timings.values()), 1)
     sweep_args = (evidence_path, dict(readings or {}), seed, draws, quick)
     index["sweeps"] = _sweeps(out, index, summaries, sweep_args, progress, problems)
+    timings["sweeps"] = round(time.perf_counter() - start - sum(timings.values()), 1)
     write_json(out / "run.json", _finish(index, problems), "run")
     inputs = _inputs_digest(out, index)
     index["figures"] = _figures(out, inputs, previous.get("figures", {}), progress, problems)
+    timings["figures"] = round(time.perf_counter() - start - sum(timings.values()), 1)
     write_json(out / "run.json", _finish(index, problems), "run")
     index["report"] = _report(
         out, (evidence_path, pdf), inputs, previous.get("report", {}), progress, problems
     )
+    timings["report"] = round(time.perf_counter() - start - sum(timings.values()), 1)
+    index["seconds"] = timings
     final = write_json(out / "run.json", _finish(index, problems), "run")
     if problems:
         raise RunIncomplete(f"{len(problems)} problem(s): " + "; ".join(problems))
@@ -156,17 +170,17 @@ def _summaries(out: Path, index: Mapping[str, Any]) -> dict[str, dict[str, Any]]
     return found
 
 
-def _checked(rec: Mapping[str, Any], main: list[str], quick: bool) -> bool:
+def _checked(rec: Mapping[str, Any], main: list[str], main_only: bool) -> bool:
     if rec["status"] == "skipped" or rec.get("engine") == "exact":
         return False
     harms = "risk_per_1000_mean" in rec
-    return harms or (rec["model"] == SWEEP_MODEL and (not quick or rec["outcome"] in main))
+    return harms or (rec["model"] == SWEEP_MODEL and (not main_only or rec["outcome"] in main))
 
 
 def _checks(
     out: Path,
     index: Mapping[str, Any],
-    quick: bool,
+    main_only: bool,
     summaries: Mapping[str, Mapping[str, Any]],
     progress: Progress,
     problems: list[str],
@@ -174,7 +188,7 @@ def _checks(
     from ccsvi_bayes.checks.model_checks import check_fit, check_headline
 
     main = main_domains(index, summaries)
-    todo = [r for r in index["fits"] if _checked(r, main, quick)]
+    todo = [r for r in index["fits"] if _checked(r, main, main_only)]
     progress.start("checks", len(todo))
     records = []
     for rec in todo:

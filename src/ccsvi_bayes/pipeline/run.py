@@ -21,11 +21,12 @@ from ccsvi_bayes import __version__
 from ccsvi_bayes.errors import CcsviBayesError
 from ccsvi_bayes.evidence import Evidence
 from ccsvi_bayes.fitting import fit
-from ccsvi_bayes.results.store import fit_key, is_up_to_date, write_json
+from ccsvi_bayes.results.store import fit_key, is_up_to_date, read_json, write_json
 from ccsvi_bayes.specs import load_spec
 
 __all__ = [
     "DEFAULT_EFFICACY_MODELS",
+    "NOT_NEEDED",
     "NO_ASCERTAINMENT",
     "RunIncomplete",
     "RunItem",
@@ -96,8 +97,8 @@ def run_all(
 ) -> dict[str, Any]:
     """Fit every planned item; returns (and writes) the run index ``OUT/run.json``.
 
-    ``draws`` overrides the draws per chain of the NUTS fits (``run --quick``); ``extra`` is
-    merged into the index (evidence path, command line, versions)."""
+    ``draws`` overrides the draws per chain of the NUTS fits; ``extra`` is merged into the
+    index (evidence path, command line, versions)."""
     out.mkdir(parents=True, exist_ok=True)
     records: list[dict[str, Any]] = []
     for item in items or plan(evidence):
@@ -154,6 +155,8 @@ def run_all(
 
 #: the harms sensitivity fit of the main job: ascertainment adjustment off
 NO_ASCERTAINMENT = {"harms.ascertainment": False}
+#: status of a variant that would equal the main fit (every study in the reference class)
+NOT_NEEDED = "not needed: every study is in the reference class (rho = 1)"
 
 
 def run_harms_variants(
@@ -165,7 +168,9 @@ def run_harms_variants(
 ) -> list[dict[str, Any]]:
     """Each harm endpoint whose spec adjusts for ascertainment, refitted without it into
     ``OUT/<endpoint>_no_ascertainment/<outcome>/`` (the harms figure shows both); resumable
-    like the main fits. Returns one record per variant for ``run.json`` ``variants``."""
+    like the main fits; an endpoint whose studies are all in the reference class (ρ = 1) is
+    not refitted (:data:`NOT_NEEDED`). Returns one record per variant for ``run.json``
+    ``variants``."""
     records: list[dict[str, Any]] = []
     for did, domain in evidence.domains.items():
         if not domain.endpoint or not load_spec(domain.endpoint).harms.get("ascertainment"):
@@ -185,7 +190,11 @@ def run_harms_variants(
             sampler={**spec.sampler},
             package_version=__version__,
         )
-        if is_up_to_date(folder, key):
+        main = read_json(out / domain.endpoint / did / "summary.json") or {}
+        classes = (main.get("ascertainment") or {}).get("classes") or {}
+        if classes and not any(ids for c, ids in classes.items() if c != "reference"):
+            record["status"] = NOT_NEEDED  # ρ = 1 for every study: the fit would not change
+        elif is_up_to_date(folder, key):
             record["status"] = "up to date"
             record.update(_headline(json.loads((folder / "summary.json").read_text())))
         else:
