@@ -27,6 +27,7 @@ from ccsvi_bayes.report.run_folder import NotARunFolder, RunFolder
 from ccsvi_bayes.report.sof import summary_of_findings, write_sof
 from ccsvi_bayes.resources import default_evidence_path
 from ccsvi_bayes.results.store import write_json
+from ccsvi_bayes.sensitivity.runner import INDEX_COLUMNS
 from tests.conftest import PPVIPD, edit_csv
 
 PANEL_KEY = "priors.gamma.uncontrolled.mu"
@@ -124,27 +125,7 @@ def _harm_summary(ev_name: str) -> dict[str, Any]:
     }
 
 
-SCENARIO_COLUMNS = [
-    "scenario_id",
-    PANEL_KEY,
-    "priors.tau.sigma",
-    "path",
-    "status",
-    "reason",
-    "dropped_studies",
-    "effect_mean",
-    "effect_q025",
-    "effect_q975",
-    "prob_benefit",
-    "prob_mcid",
-    "rhat_max",
-    "ess_bulk_min",
-    "ess_tail_min",
-    "divergences",
-    "converged",
-    "seconds",
-    "k_hat",
-]
+SCENARIO_COLUMNS = ["scenario_id", PANEL_KEY, "priors.tau.sigma", *INDEX_COLUMNS]
 
 
 def _make_sweep(out: Path, outcome: str) -> list[dict[str, Any]]:
