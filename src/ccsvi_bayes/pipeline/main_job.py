@@ -100,9 +100,8 @@ def run_main_job(
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     previous = read_json(out / "run.json") or {}
-    # --quick narrows the sweep and the checks, not the fits: fewer draws fail the ESS gate
-    # and the retry then costs more than it saved (and quick and full runs share the fits)
-    draws = None
+    # --quick narrows the sweep, not the fits: fewer draws fail the ESS gate and the retry
+    # then costs more than it saved (and quick and full runs share the fits)
     items = plan(evidence)
     progress.start("fits", len(items))
     extra = {
@@ -116,7 +115,6 @@ def run_main_job(
         out,
         seed=seed,
         items=items,
-        draws=draws,
         extra=extra,
         on_item=lambda item, status: progress.done(f"{item.model} / {item.outcome}: {status}"),
     )
@@ -134,7 +132,7 @@ def run_main_job(
 
     index["checks"] = _checks(out, index, not check_all, summaries, progress, problems)
     timings["checks"] = round(time.perf_counter() - start - sum(timings.values()), 1)
-    sweep_args = (evidence_path, dict(readings or {}), seed, draws, quick)
+    sweep_args = (evidence_path, dict(readings or {}), seed, quick)
     index["sweeps"] = _sweeps(out, index, summaries, sweep_args, progress, problems)
     timings["sweeps"] = round(time.perf_counter() - start - sum(timings.values()), 1)
     write_json(out / "run.json", _finish(index, problems), "run")
@@ -221,11 +219,11 @@ def _sweeps(
     out: Path,
     index: Mapping[str, Any],
     summaries: Mapping[str, Mapping[str, Any]],
-    args: tuple[Path | None, dict[str, str], int, int | None, bool],
+    args: tuple[Path | None, dict[str, str], int, bool],
     progress: Progress,
     problems: list[str],
 ) -> list[dict[str, Any]]:
-    evidence_path, readings, seed, draws, quick = args
+    evidence_path, readings, seed, quick = args
     plans = [
         p for o in main_domains(index, summaries) if (p := plan_sweep(summaries[o], quick=quick))
     ]
@@ -241,7 +239,6 @@ def _sweeps(
                 evidence_path=evidence_path,
                 assumptions=readings,
                 seed=seed,
-                draws=draws,
                 on_scenario=lambda s, row: progress.done(f"{row.get('path')}: {s.label}"),
             )
             if record["failed"]:
