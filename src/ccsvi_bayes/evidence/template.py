@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ccsvi_bayes.evidence.writer import write_evidence_folder
 
-__all__ = ["COLUMNS", "Column", "template_files", "write_template"]
+__all__ = ["COLUMNS", "Column", "column_tables", "template_files", "write_template"]
 
 
 @dataclass(frozen=True)
@@ -191,10 +191,7 @@ def _dictionary() -> str:
         "so that it counts in the participant totals.",
         "",
     ]
-    for file, cols in COLUMNS.items():
-        lines += [f"## `{file}`", "", "| column | | meaning |", "|---|---|---|"]
-        lines += [f"| `{c.name}` | {c.need} | {c.meaning} |" for c in cols]
-        lines.append("")
+    lines.append(column_tables(level="##"))
     lines += [
         "## `evidence.toml`",
         "",
@@ -203,6 +200,17 @@ def _dictionary() -> str:
         "Optional: `timepoint_weeks`, `mcid`, `mcid_source`, `endpoint` (harms).",
         "",
     ]
+    return "\n".join(lines)
+
+
+def column_tables(level: str = "###") -> str:
+    """Markdown: one table per CSV file, every column with required / header / optional
+    (the data dictionary of the template README and of data/ccsvi/README.md)."""
+    lines: list[str] = []
+    for file, cols in COLUMNS.items():
+        lines += [f"{level} `{file}`", "", "| column | need | meaning |", "|---|---|---|"]
+        lines += [f"| `{c.name}` | {c.need} | {c.meaning.replace('|', '\\|')} |" for c in cols]
+        lines.append("")
     return "\n".join(lines)
 
 
