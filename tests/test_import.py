@@ -276,6 +276,31 @@ BAD = [
     ),
     ("study,yi,vi\nA,inf,0.2\n", {}, "column 'yi': not a finite number: got 'inf'"),
     ("study,yi,vi\n", {}, "t.csv: no data rows below the header"),
+    (
+        "study,outcome,yi,vi\nA,x,0.1,0.2\n",
+        {"outcome": "y"},
+        "t.csv, column 'outcome': the table has an outcome column 'outcome': --outcome names",
+    ),
+    (
+        "study,yi,vi\nA,0.1,0.2\n",
+        {"outcome_column": "ep"},
+        "t.csv, column 'ep': --outcome-column column not found (columns: study, yi, vi)",
+    ),
+    (
+        "study,yi,vi\nA,0.1,0.2\n",
+        {"columns": {"ai": "tpos"}},
+        "t.csv, column 'tpos': column not found (given as ai=tpos)",
+    ),
+    (
+        "study,yi,vi,yr\nA,0.1,0.2,1812\n",
+        {"year": "yr"},
+        "t.csv, line 2, column 'yr': not a year between 1900 and 2100: 1812",
+    ),
+    (
+        "study,yi,vi,design\nA,0.1,0.2,single_arm\n",
+        {},
+        "column 'design': a study without a control group cannot give a treatment-vs-control",
+    ),
 ]
 
 

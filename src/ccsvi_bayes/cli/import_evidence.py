@@ -53,8 +53,13 @@ def import_command(
         ),
     ] = None,
     outcome_column: Annotated[
-        str, typer.Option(help="Outcome column of a long table (one domain per value).")
-    ] = "outcome",
+        str | None,
+        typer.Option(
+            help="Outcome column of a long table, one domain per value (default: a column "
+            "named outcome, when there is one).",
+            show_default=False,
+        ),
+    ] = None,
     column: Annotated[
         list[str] | None,
         typer.Option(

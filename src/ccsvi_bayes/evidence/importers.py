@@ -131,7 +131,8 @@ class ImportOptions:
     (``higher``: larger values of the measure, treatment vs control, are better), the
     ``study`` column (default: the first of study_id, study, author, trial, id), ``label``
     and ``year`` columns, ``outcome`` (the domain id when the table has no outcome column),
-    ``outcome_column`` (a long table's outcome column), ``columns`` (escalc name → the
+    ``outcome_column`` (a long table's outcome column; default ``outcome`` when the table
+    has one), ``columns`` (escalc name → the
     table's column, e.g. ``{"ai": "tpos"}``), ``counts`` (2×2 counts as an escalc
     ``contrast`` row, or as two ``arms`` rows for the binomial likelihood) and the set's
     ``name`` and ``question``.
@@ -143,7 +144,7 @@ class ImportOptions:
     label: str | None = None
     year: str | None = None
     outcome: str | None = None
-    outcome_column: str = "outcome"
+    outcome_column: str | None = None
     columns: Mapping[str, str] = field(default_factory=dict)
     sheet: str | None = None
     counts: Literal["contrast", "arms"] = "contrast"
@@ -516,7 +517,7 @@ def _facts(reader: _Reader, row: dict[str, str], r: _Row) -> None:
             reader.col("control") or reader.col("design"),
             "a study without a control group cannot give a treatment-vs-control effect size",
         )
-    r.facts = facts
+    r.facts.update(facts)
 
 
 # --- the whole table -----------------------------------------------------------------------
@@ -526,7 +527,9 @@ def _read_rows(table: Table, opts: ImportOptions) -> tuple[list[_Row], _Reader]:
     reader.study_col = study_col
     label_col = reader.named_column("--label", opts.label)
     year_col = reader.named_column("--year", opts.year)
-    outcome_col = opts.outcome_column if opts.outcome_column in table.header else None
+    outcome_col = reader.named_column("--outcome-column", opts.outcome_column)
+    if opts.outcome_column is None and "outcome" in table.header:
+        outcome_col = "outcome"  # a long table: one domain per outcome
     if outcome_col is not None and opts.outcome is not None:
         reader._problem(
             None,
@@ -565,10 +568,7 @@ def _read_rows(table: Table, opts: ImportOptions) -> tuple[list[_Row], _Reader]:
                 reader._problem(number, reader.col("timepoint_weeks"), "must be >= 0")
         r.measure = _measure(reader, data, number)
         r.benefit = _benefit(reader, data, number)
-        year_fact = r.facts.pop("year", "")
         _facts(reader, data, r)
-        if year_fact:
-            r.facts["year"] = year_fact
         if r.measure is not None:
             _effect(reader, data, r)
         rows.append(r)
@@ -651,7 +651,7 @@ def _check_outcomes(rows: list[_Row], reader: _Reader) -> None:
         if r.outcome_text != f.outcome_text:
             reader._problem(
                 r.number,
-                reader.opts.outcome_column,
+                reader.opts.outcome_column or "outcome",
                 f"outcomes {f.outcome_text!r} and {r.outcome_text!r} give the same id "
                 f"'{r.outcome}'",
             )
