@@ -160,6 +160,7 @@ def test_provenance_names_file_and_row_and_readme_says_what_was_assumed(tmp_path
     readme = (out / "README.md").read_text()
     assert "`blinding` not given for 1 study (Lee): `none` assumed" in readme
     assert "id 'Smith_Co' derived" in readme
+    assert studies[0]["notes"].startswith("imported study 'Smith & Co'; not given, assumed:")
     assert any("Smith_Co" in a for a in result.assumptions)
 
 

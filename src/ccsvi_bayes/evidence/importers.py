@@ -596,7 +596,9 @@ def _assign_ids(rows: list[_Row], reader: _Reader) -> list[str]:
         if sid != r.study_text:
             notes.append(
                 f"study {r.study_text!r} (row {r.number}): id {sid!r} derived (ids match "
-                "[A-Za-z0-9_-]+); the original is kept as its label"
+                "[A-Za-z0-9_-]+); the original is kept in studies.csv ("
+                + ("label and " if r.label.startswith(r.study_text) else "")
+                + "notes)"
             )
     seen: dict[tuple[str, str, str], int] = {}
     first_facts: dict[str, _Row] = {}
@@ -719,7 +721,10 @@ def _files(
                     "year": r.facts.get("year", ""),
                     **{k: r.facts.get(k, "") for k in _FACT_COLUMNS},
                     "source": f"imported from {where}",
-                    "notes": f"not given, assumed: {assumed}" if assumed else "",
+                    "notes": "; ".join(
+                        ([f"imported study {r.study_text!r}"] if r.study_id != r.study_text else [])
+                        + ([f"not given, assumed: {assumed}"] if assumed else [])
+                    ),
                 }
             )
         est = r.estimate

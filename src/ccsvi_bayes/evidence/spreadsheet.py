@@ -42,6 +42,8 @@ def read_table(path: Path, sheet: str | None = None) -> Table:
         raise InvalidEvidence([Problem(path.name, None, None, "file not found")], str(path))
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         return _read_excel(path, sheet)
+    if path.suffix.lower() in (".xls", ".ods", ".numbers"):
+        raise _fail(path.name, "this workbook format is not read: save it as .xlsx or CSV UTF-8")
     if sheet is not None:
         raise InvalidEvidence(
             [Problem(path.name, None, None, "--sheet applies to an Excel workbook (.xlsx) only")]
