@@ -154,3 +154,15 @@ def test_new_contrast_columns_are_validated(
         load_evidence(root)
     found = [str(p) for p in info.value.problems]
     assert any(f"contrasts.csv, line 2, {reason}" in p for p in found), found
+
+
+def test_summary_of_findings_counts_contrast_only_studies(tmp_path: Path) -> None:
+    from ccsvi_bayes.report.run_folder import RunFolder
+    from ccsvi_bayes.report.sof import design_counts
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"schema_version": 1, "fits": []}))
+    opened = RunFolder.open(run, evidence=folder(tmp_path, "contrasts"))
+    counts = design_counts(opened, "qol")
+    assert counts == [{"design": "rct", "studies": 5, "participants": 180.0, "unknown_n": 0}]
