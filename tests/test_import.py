@@ -73,6 +73,16 @@ def test_bcg_counts_give_metafor_log_rr_and_the_published_reml_fit(tmp_path: Pat
     assert studies["label"].iloc[0] == "Aronson (1948)"
 
 
+def test_default_columns_id_from_trial_label_from_author_and_year(tmp_path: Path) -> None:
+    columns = {"ai": "tpos", "bi": "tneg", "ci": "cpos", "di": "cneg"}
+    out = tmp_path / "bcg"
+    import_table(BCG, out, ImportOptions(measure="RR", benefit="lower", columns=columns))
+    studies = load_evidence(out).studies
+    assert list(studies["study_id"][:2]) == ["1", "2"]  # 'trial': unique, unlike 'author'
+    assert list(studies["label"][:2]) == ["Aronson (1948)", "Ferguson & Simes (1949)"]
+    assert list(load_evidence(out).domains) == ["effect"]
+
+
 def test_crins_import_matches_the_hand_built_published_set(tmp_path: Path) -> None:
     out = tmp_path / "crins"
     options = ImportOptions(

@@ -34,16 +34,20 @@ def import_command(
     study: Annotated[
         str | None,
         typer.Option(
-            help="Study column (default: study_id, study, author, trial or id). A value that "
-            "is not [A-Za-z0-9_-]+ gets a derived id; the original becomes its label.",
+            help="Study column (default: study_id, study, trial, id or author). A value that "
+            "is not [A-Za-z0-9_-]+ gets a derived id; the original is kept in the notes.",
             show_default=False,
         ),
     ] = None,
     label: Annotated[
-        str | None, typer.Option(help="Column of study labels.", show_default=False)
+        str | None,
+        typer.Option(
+            help="Column of study labels (default: label, author or study).", show_default=False
+        ),
     ] = None,
     year: Annotated[
-        str | None, typer.Option(help="Column of publication years.", show_default=False)
+        str | None,
+        typer.Option(help="Column of publication years (default: year).", show_default=False),
     ] = None,
     outcome: Annotated[
         str | None,

@@ -120,7 +120,10 @@ _CODES: Mapping[str, tuple[str, ...]] = {
 _EFFECT = ("yi", "vi", "sei")
 _COUNTS = ("ai", "bi", "ci", "di", "n1i", "n2i")
 _MEANS = ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")
-_STUDY_CANDIDATES = ("study_id", "study", "author", "trial", "id")
+#: default study column (the first present): ids before names, which repeat more often
+_STUDY_CANDIDATES = ("study_id", "study", "trial", "id", "author")
+#: default label column (the first present that is not the study column)
+_LABEL_CANDIDATES = ("label", "author", "study")
 
 
 @dataclass(frozen=True)
@@ -129,8 +132,9 @@ class ImportOptions:
 
     ``measure`` (OR, RR, SMD, MD; a ``measure`` column overrides it per row), ``benefit``
     (``higher``: larger values of the measure, treatment vs control, are better), the
-    ``study`` column (default: the first of study_id, study, author, trial, id), ``label``
-    and ``year`` columns, ``outcome`` (the domain id when the table has no outcome column),
+    ``study`` column (default: the first of study_id, study, trial, id, author), ``label``
+    (default: label, author or study when not the study column) and ``year`` (default: a
+    column named year) columns, ``outcome`` (the domain id when the table has no outcome column),
     ``outcome_column`` (a long table's outcome column; default ``outcome`` when the table
     has one), ``columns`` (escalc name → the
     table's column, e.g. ``{"ai": "tpos"}``), ``counts`` (2×2 counts as an escalc
@@ -526,7 +530,13 @@ def _read_rows(table: Table, opts: ImportOptions) -> tuple[list[_Row], _Reader]:
     study_col = reader.study_column()
     reader.study_col = study_col
     label_col = reader.named_column("--label", opts.label)
+    if opts.label is None:
+        label_col = next(
+            (c for c in _LABEL_CANDIDATES if c in table.header and c != study_col), None
+        )
     year_col = reader.named_column("--year", opts.year)
+    if opts.year is None and "year" in table.header:
+        year_col = "year"
     outcome_col = reader.named_column("--outcome-column", opts.outcome_column)
     if opts.outcome_column is None and "outcome" in table.header:
         outcome_col = "outcome"  # a long table: one domain per outcome
