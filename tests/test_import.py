@@ -182,7 +182,8 @@ def test_long_table_gives_one_domain_per_outcome(tmp_path: Path) -> None:
         "A,Death,OR,lower,-0.3,0.1\n",
     )
     out = tmp_path / "ev"
-    import_table(src, out, ImportOptions())
+    import_table(src, out, ImportOptions(question='Does "X" help?\nA second line'))
+    assert load_evidence(out).question == 'Does "X" help?\nA second line'
     ev = load_evidence(out)
     assert {d: ev.domains[d].scale for d in ev.domains} == {"pain_score": "md", "death": "log_odds"}
     assert ev.domains["pain_score"].label == "Pain score"
@@ -287,6 +288,8 @@ BAD = [
     ),
     ("study,yi,vi\nA,inf,0.2\n", {}, "column 'yi': not a finite number: got 'inf'"),
     ("study,yi,vi\n", {}, "t.csv: no data rows below the header"),
+    ("study,yi,yi,vi\nA,1,2,3\n", {}, "t.csv, line 1, column 'yi': column appears more than once"),
+    ("study,yi,vi\nA,1,2,3\n", {}, "t.csv, line 2: 4 cells but 3 columns"),
     (
         "study,outcome,yi,vi\nA,x,0.1,0.2\n",
         {"outcome": "y"},

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -206,12 +207,12 @@ class _Reader:
         self.columns = {name: name for name in table.header if name}
         for escalc_name, theirs in options.columns.items():
             if theirs not in self.columns:
-                self._problem(None, theirs, f"column not found (given as {escalc_name}={theirs})")
+                self.problem(None, theirs, f"column not found (given as {escalc_name}={theirs})")
             self.columns[escalc_name] = theirs
         self.used: set[str] = set()
         self.study_col: str | None = None
 
-    def _problem(self, row: int | None, column: str | None, reason: str) -> None:
+    def problem(self, row: int | None, column: str | None, reason: str) -> None:
         self.problems.append(Problem(self.table.name, row, column, reason))
 
     def col(self, escalc_name: str) -> str | None:
@@ -237,13 +238,13 @@ class _Reader:
         try:
             value = float(text)
         except ValueError:
-            self._problem(number, theirs, f"not a number: got {text!r}")
+            self.problem(number, theirs, f"not a number: got {text!r}")
             return None
         if not math.isfinite(value):
-            self._problem(number, theirs, f"not a finite number: got {text!r}")
+            self.problem(number, theirs, f"not a finite number: got {text!r}")
             return None
         if whole and value != round(value):
-            self._problem(number, theirs, f"not a whole number: got {text!r}")
+            self.problem(number, theirs, f"not a whole number: got {text!r}")
             return None
         return value
 
@@ -251,12 +252,12 @@ class _Reader:
     def study_column(self) -> str | None:
         if self.opts.study is not None:
             if self.opts.study not in self.table.header:
-                self._problem(None, self.opts.study, f"--study column not found ({self._known()})")
+                self.problem(None, self.opts.study, f"--study column not found ({self._known()})")
                 return None
             return self.opts.study
         found = next((c for c in _STUDY_CANDIDATES if c in self.table.header), None)
         if found is None:
-            self._problem(
+            self.problem(
                 None,
                 None,
                 f"no study column: name it with --study COL ({self._known()})",
@@ -268,7 +269,7 @@ class _Reader:
 
     def named_column(self, option: str, value: str | None) -> str | None:
         if value is not None and value not in self.table.header:
-            self._problem(None, value, f"{option} column not found ({self._known()})")
+            self.problem(None, value, f"{option} column not found ({self._known()})")
             return None
         return value
 
@@ -276,14 +277,14 @@ class _Reader:
 def _measure(reader: _Reader, row: dict[str, str], number: int) -> Measure | None:
     text = reader.cell(row, "measure") or (reader.opts.measure or "")
     if not text:
-        reader._problem(number, "measure", "no measure: give --measure (OR, RR, SMD or MD)")
+        reader.problem(number, "measure", "no measure: give --measure (OR, RR, SMD or MD)")
         return None
     code = text.strip().upper()
     if code in MEASURES:
         return MEASURES[code]
     column = reader.col("measure") if reader.cell(row, "measure") else "--measure"
     why = REFUSED.get(code, f"unknown measure (the package analyses {SCALES})")
-    reader._problem(number, column, f"measure {text!r} cannot be analysed: {why}")
+    reader.problem(number, column, f"measure {text!r} cannot be analysed: {why}")
     return None
 
 
@@ -297,7 +298,7 @@ def _benefit(reader: _Reader, row: dict[str, str], number: int) -> str:
             else "say which direction is benefit: --benefit higher or --benefit lower (higher "
             "values of the measure, treatment vs control, are better or worse)"
         )
-        reader._problem(number, where, reason)
+        reader.problem(number, where, reason)
     return text
 
 
@@ -310,7 +311,7 @@ def _effect(reader: _Reader, row: dict[str, str], r: _Row) -> None:
     n1, n2 = get("n1i", whole=True), get("n2i", whole=True)
     for name, value in (("n1i", n1), ("n2i", n2)):
         if value is not None and value <= 0:
-            reader._problem(n, reader.col(name), f"must be > 0: got {given[name]}")
+            reader.problem(n, reader.col(name), f"must be > 0: got {given[name]}")
     r.n_t = int(n1) if n1 is not None and n1 > 0 else None
     r.n_c = int(n2) if n2 is not None and n2 > 0 else None
     if given["yi"]:
@@ -320,7 +321,7 @@ def _effect(reader: _Reader, row: dict[str, str], r: _Row) -> None:
     elif given["m1i"] or given["m2i"]:
         _from_means(reader, r, get, given)
     else:
-        reader._problem(
+        reader.problem(
             n,
             None,
             "no effect size: give yi with vi or sei, 2x2 counts (ai, bi, ci, di or ai, n1i, "
@@ -339,18 +340,18 @@ def _from_yi(reader: _Reader, r: _Row, get: _Get, given: Mapping[str, str]) -> N
     yi, vi, sei = get("yi"), get("vi"), get("sei")
     col = reader.col
     if vi is not None and vi <= 0:
-        reader._problem(r.number, col("vi"), f"variance must be > 0: got {given['vi']}")
+        reader.problem(r.number, col("vi"), f"variance must be > 0: got {given['vi']}")
         return
     if sei is not None and sei <= 0:
-        reader._problem(r.number, col("sei"), f"standard error must be > 0: got {given['sei']}")
+        reader.problem(r.number, col("sei"), f"standard error must be > 0: got {given['sei']}")
         return
     if yi is None:
         return
     if vi is None and sei is None:
-        reader._problem(r.number, col("vi") or "vi", "yi needs its variance vi or its SE sei")
+        reader.problem(r.number, col("vi") or "vi", "yi needs its variance vi or its SE sei")
         return
     if vi is not None and sei is not None and not math.isclose(vi, sei**2, rel_tol=1e-3):
-        reader._problem(
+        reader.problem(
             r.number, col("sei"), f"vi = {given['vi']} and sei = {given['sei']} disagree"
         )
         return
@@ -369,35 +370,35 @@ def _from_counts(reader: _Reader, r: _Row, get: _Get, given: Mapping[str, str]) 
     m = r.measure
     assert m is not None
     if m.code not in ("OR", "RR"):
-        reader._problem(r.number, "--measure", f"2x2 counts give an OR or RR, not measure {m.code}")
+        reader.problem(r.number, "--measure", f"2x2 counts give an OR or RR, not measure {m.code}")
         return
     cells = {k: get(k, whole=True) for k in ("ai", "bi", "ci", "di")}
     for k, value in cells.items():
         if value is not None and value < 0:
-            reader._problem(r.number, reader.col(k), f"a count must be >= 0: got {given[k]}")
+            reader.problem(r.number, reader.col(k), f"a count must be >= 0: got {given[k]}")
             return
     ai, bi, ci, di = cells["ai"], cells["bi"], cells["ci"], cells["di"]
     if ai is None or ci is None:
         missing = "ai" if ai is None else "ci"
-        reader._problem(r.number, reader.col(missing) or missing, "event count is blank")
+        reader.problem(r.number, reader.col(missing) or missing, "event count is blank")
         return
     groups = (("ai", "bi", "n1i", ai, bi, r.n_t), ("ci", "di", "n2i", ci, di, r.n_c))
     totals: list[int] = []
     for ev_name, non_name, n_name, events, non, total in groups:
         if non is None and total is None:
-            reader._problem(
+            reader.problem(
                 r.number, reader.col(non_name) or non_name, f"give {non_name} or {n_name}"
             )
             return
         if total is not None and events > total:
-            reader._problem(
+            reader.problem(
                 r.number,
                 reader.col(ev_name),
                 f"events exceed n: {ev_name} = {events:g} > {n_name} = {total:g}",
             )
             return
         if non is not None and total is not None and events + non != total:
-            reader._problem(
+            reader.problem(
                 r.number,
                 reader.col(n_name),
                 f"{ev_name} + {non_name} = {events + non:g} but {n_name} = {total:g}",
@@ -419,20 +420,20 @@ def _from_means(reader: _Reader, r: _Row, get: _Get, given: Mapping[str, str]) -
     m = r.measure
     assert m is not None
     if m.code not in ("SMD", "MD"):
-        reader._problem(r.number, "--measure", f"means give an SMD or MD, not measure {m.code}")
+        reader.problem(r.number, "--measure", f"means give an SMD or MD, not measure {m.code}")
         return
     values = {k: get(k) for k in _MEANS}
     missing = [k for k, v in values.items() if v is None]
     if missing:
         for k in missing:
-            reader._problem(r.number, reader.col(k) or k, "required for means data, but blank")
+            reader.problem(r.number, reader.col(k) or k, "required for means data, but blank")
         return
     for k in ("sd1i", "sd2i"):
         if values[k] <= 0:  # type: ignore[operator]
-            reader._problem(r.number, reader.col(k), f"SD must be > 0: got {given[k]}")
+            reader.problem(r.number, reader.col(k), f"SD must be > 0: got {given[k]}")
             return
     if m.code == "SMD" and values["n1i"] + values["n2i"] <= 3:  # type: ignore[operator]
-        reader._problem(r.number, reader.col("n1i"), "an SMD needs n1i + n2i > 3")
+        reader.problem(r.number, reader.col("n1i"), "an SMD needs n1i + n2i > 3")
         return
     args = [float(values[k]) for k in _MEANS]  # type: ignore[arg-type]
     fn = escalc.hedges_g if m.code == "SMD" else escalc.mean_difference
@@ -469,7 +470,7 @@ def _facts(reader: _Reader, row: dict[str, str], r: _Row) -> None:
         if name in _CODES:
             key = _ALIASES.get(name, {}).get(key, key.replace(" ", "_"))
             if key not in _CODES[name]:
-                reader._problem(
+                reader.problem(
                     r.number,
                     reader.col(name),
                     f"unknown code {text!r} (expected one of: {', '.join(_CODES[name])})",
@@ -477,7 +478,7 @@ def _facts(reader: _Reader, row: dict[str, str], r: _Row) -> None:
                 continue
         elif name in ("randomized", "prospective"):
             if key not in _BOOLEANS:
-                reader._problem(
+                reader.problem(
                     r.number, reader.col(name), f"expected true or false (yes/no), got {text!r}"
                 )
                 continue
@@ -487,7 +488,7 @@ def _facts(reader: _Reader, row: dict[str, str], r: _Row) -> None:
             if value is None:
                 continue
             if value < (1 if name == "centres" else 0):
-                reader._problem(r.number, reader.col(name), f"out of range: got {text}")
+                reader.problem(r.number, reader.col(name), f"out of range: got {text}")
                 continue
             key = f"{value:g}"
         else:
@@ -501,7 +502,7 @@ def _facts(reader: _Reader, row: dict[str, str], r: _Row) -> None:
         facts["randomized"] = "true" if facts["design"] == "rct" else "false"
         r.assumed.append(f"randomized {facts['randomized']}")
     elif facts["randomized"] == "true" and facts["design"] != "rct":
-        reader._problem(
+        reader.problem(
             r.number,
             reader.col("randomized"),
             f"randomized = true but design = {facts['design']}",
@@ -516,7 +517,7 @@ def _facts(reader: _Reader, row: dict[str, str], r: _Row) -> None:
         facts["prospective"] = "true" if facts["design"] == "rct" else "false"
         r.assumed.append(f"prospective {facts['prospective']}")
     if facts["control"] == "none" and r.measure is not None:
-        reader._problem(
+        reader.problem(
             r.number,
             reader.col("control") or reader.col("design"),
             "a study without a control group cannot give a treatment-vs-control effect size",
@@ -541,7 +542,7 @@ def _read_rows(table: Table, opts: ImportOptions) -> tuple[list[_Row], _Reader]:
     if opts.outcome_column is None and "outcome" in table.header:
         outcome_col = "outcome"  # a long table: one domain per outcome
     if outcome_col is not None and opts.outcome is not None:
-        reader._problem(
+        reader.problem(
             None,
             outcome_col,
             f"the table has an outcome column '{outcome_col}': --outcome names the outcome of "
@@ -555,10 +556,10 @@ def _read_rows(table: Table, opts: ImportOptions) -> tuple[list[_Row], _Reader]:
         text = data.get(study_col, "") if study_col else ""
         r = _Row(number, text)
         if study_col and not text:
-            reader._problem(number, study_col, "study is blank")
+            reader.problem(number, study_col, "study is blank")
         outcome_text = data.get(outcome_col, "") if outcome_col else (opts.outcome or "effect")
         if not outcome_text:
-            reader._problem(number, outcome_col, "outcome is blank")
+            reader.problem(number, outcome_col, "outcome is blank")
         r.outcome_text = outcome_text
         r.outcome = safe_id(outcome_text).lower()
         r.label = data.get(label_col, "") if label_col else ""
@@ -566,7 +567,7 @@ def _read_rows(table: Table, opts: ImportOptions) -> tuple[list[_Row], _Reader]:
         if year_col:
             year = reader.number(data, number, year_col, whole=True)
             if year is not None and not 1900 <= year <= 2100:
-                reader._problem(number, year_col, f"not a year between 1900 and 2100: {year:g}")
+                reader.problem(number, year_col, f"not a year between 1900 and 2100: {year:g}")
             elif year is not None:
                 r.facts["year"] = f"{year:g}"
                 if f"{year:g}" not in r.label:
@@ -575,7 +576,7 @@ def _read_rows(table: Table, opts: ImportOptions) -> tuple[list[_Row], _Reader]:
         if r.timepoint:
             weeks = reader.number(data, number, "timepoint_weeks")
             if weeks is not None and weeks < 0:
-                reader._problem(number, reader.col("timepoint_weeks"), "must be >= 0")
+                reader.problem(number, reader.col("timepoint_weeks"), "must be >= 0")
         r.measure = _measure(reader, data, number)
         r.benefit = _benefit(reader, data, number)
         _facts(reader, data, r)
@@ -617,7 +618,7 @@ def _assign_ids(rows: list[_Row], reader: _Reader) -> list[str]:
             continue
         key = (r.study_id, r.outcome, r.timepoint)
         if key in seen:
-            reader._problem(
+            reader.problem(
                 r.number,
                 reader.study_col,
                 f"duplicate study {r.study_text!r} for outcome '{r.outcome_text}' (also row "
@@ -629,7 +630,7 @@ def _assign_ids(rows: list[_Row], reader: _Reader) -> list[str]:
         first = first_facts.setdefault(r.study_id, r)
         for name, value in r.facts.items():
             if first.facts.get(name) != value:
-                reader._problem(
+                reader.problem(
                     r.number,
                     reader.col(name) or name,
                     f"study {r.study_text!r}: {name} = {value!r} here but "
@@ -647,21 +648,21 @@ def _check_outcomes(rows: list[_Row], reader: _Reader) -> None:
         f = first.setdefault(r.outcome, r)
         assert f.measure is not None
         if f.measure.code != r.measure.code:
-            reader._problem(
+            reader.problem(
                 r.number,
                 reader.col("measure") or "measure",
                 f"outcome '{r.outcome_text}' has measure {r.measure.code} here but "
                 f"{f.measure.code} in row {f.number}",
             )
         if f.benefit != r.benefit:
-            reader._problem(
+            reader.problem(
                 r.number,
                 reader.col("benefit") or "benefit",
                 f"outcome '{r.outcome_text}' has benefit {r.benefit} here but {f.benefit} in "
                 f"row {f.number}",
             )
         if r.outcome_text != f.outcome_text:
-            reader._problem(
+            reader.problem(
                 r.number,
                 reader.opts.outcome_column or "outcome",
                 f"outcomes {f.outcome_text!r} and {r.outcome_text!r} give the same id "
@@ -684,7 +685,8 @@ def _num(value: float) -> str:
 
 
 def _toml_text(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A TOML basic string (JSON's escapes are TOML's)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _files(
