@@ -361,3 +361,12 @@ def test_existing_folder_is_not_overwritten_without_force(
     assert cli_import(capsys, *args, "--force")[0] == 0
     assert not (out / "keep.txt").exists()
     assert run_main("validate", "--evidence", str(out)) == 0
+
+
+def test_same_input_gives_the_same_bytes(tmp_path: Path) -> None:
+    options = ImportOptions(measure="OR", benefit="lower", study="publication")
+    first, second = tmp_path / "a", tmp_path / "b"
+    import_table(CRINS, first, options)
+    import_table(CRINS, second, options)
+    for path in sorted(first.iterdir()):
+        assert path.read_bytes() == (second / path.name).read_bytes(), path.name

@@ -7,6 +7,13 @@ continuity correction) and contrasts carry a log odds ratio (``log_odds`` domain
 risk ratio (``log_rr`` domains, a scale of its own: :func:`log_rr_contrasts` turns the two arms
 of a study into its log RR) with positive = benefit.
 Every input row of the outcome comes back, with ``included`` and ``exclusion_reason``.
+
+One SD per instrument: arm changes and MD contrasts are divided by the instrument's reference
+SD, and so is an SMD contrast that gives the SD it was standardized by (``sd_pooled``: SMD ×
+sd_pooled / SD_ref, i.e. its mean difference over SD_ref). An SMD without ``sd_pooled``
+stays on its study's own SD; where the instrument has a reference SD (which also converts
+the MCID) that is a different scale, and ``frame.attrs["warnings"]`` and the fit's notes say
+so. A contrast row's ``n`` is ``n_treatment + n_control`` (participant counts).
 """
 
 from __future__ import annotations
