@@ -148,7 +148,7 @@ def notebooks(session: nox.Session) -> None:
     fails on any cell error. Executed copies go to ``notebooks/_executed/`` (git-ignored; the
     committed notebooks carry no outputs). ``nox -s notebooks -- 03_harms.ipynb`` runs one.
     """
-    names = ["01_quickstart.ipynb", "02_bias_modelling.ipynb", "03_harms.ipynb"]
+    names = ["01_quickstart.ipynb", "02_bias_modelling.ipynb", "03_harms.ipynb", "04_import.ipynb"]
     chosen = session.posargs or names
     unknown = [n for n in chosen if n not in names]
     if unknown:

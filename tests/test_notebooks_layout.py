@@ -13,7 +13,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "notebooks"
-NOTEBOOKS = ("01_quickstart.ipynb", "02_bias_modelling.ipynb", "03_harms.ipynb")
+NOTEBOOKS = (
+    "01_quickstart.ipynb",
+    "02_bias_modelling.ipynb",
+    "03_harms.ipynb",
+    "04_import.ipynb",
+)
 CELL_TYPES = {"markdown", "code", "raw"}
 
 

@@ -91,7 +91,9 @@ CONTRASTS_COLUMNS = (
     "ci_high",
     *PROVENANCE_COLUMNS,
 )
-CONTRASTS_OPTIONAL_COLUMNS = ("p_value",)
+#: optional extensions of contrasts.csv: participants analysed per arm (participant counts) and
+#: the within-study SD an ``smd`` row was standardized by (puts it on the reference SD)
+CONTRASTS_OPTIONAL_COLUMNS = ("p_value", "n_treatment", "n_control", "sd_pooled")
 INSTRUMENTS_COLUMNS = (
     "instrument",
     "kind",

@@ -23,6 +23,8 @@ from ccsvi_bayes.cli import (
     check,
     figures,
     fit,
+    import_evidence,
+    init,
     models,
     outcomes,
     render,
@@ -76,6 +78,8 @@ app.command("sbc", cls=sbc.SbcCommand)(sbc.sbc)
 app.command("sensitivity")(sensitivity.sensitivity)
 app.command("report")(report_cmd.report)
 app.command("figures")(figures.figures)
+app.command("import")(import_evidence.import_command)
+app.command("init")(init.init)
 
 
 TRACEBACK_ENV = "CCSVI_BAYES_TRACEBACK"

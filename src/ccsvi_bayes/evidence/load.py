@@ -890,6 +890,9 @@ def _text_schema(table: str) -> pa.DataFrameSchema:
             "quote": col(_REQUIRED),
             "assumption": plain,
             "p_value": col(_NUMBER),
+            "n_treatment": col(_INTEGER),
+            "n_control": col(_INTEGER),
+            "sd_pooled": col(_NUMBER),
         }
     elif table == "elicited_bias":
         cols = {
@@ -971,7 +974,17 @@ def _failures_to_problems(
 _NUMERIC = {
     "studies": ("year", "centres", "follow_up_weeks"),
     "arms": ("timepoint_weeks", "n", "mean_change", "sd_change", "events", "p_value", "se_change"),
-    "contrasts": ("timepoint_weeks", "estimate", "se", "ci_low", "ci_high", "p_value"),
+    "contrasts": (
+        "timepoint_weeks",
+        "estimate",
+        "se",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "n_treatment",
+        "n_control",
+        "sd_pooled",
+    ),
     "instruments": ("scale_min", "scale_max", "reference_sd", "mcid"),
     "elicited_bias": ("bias_mean", "bias_sd"),
 }
@@ -1063,6 +1076,14 @@ def _value_rules(table: str) -> list[tuple[str, Callable[[pd.DataFrame], pd.Seri
     if table == "contrasts":
         return [
             _positive("se"),
+            _positive("n_treatment"),
+            _positive("n_control"),
+            _positive("sd_pooled"),
+            (
+                "sd_pooled",
+                lambda d: d["sd_pooled"].isna() | (d["measure"] == "smd"),
+                "sd_pooled is the SD an smd estimate was standardized by: only for measure smd",
+            ),
             _positive("timepoint_weeks", strict=False),
             (
                 "ci_high",

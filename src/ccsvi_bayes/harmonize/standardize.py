@@ -7,6 +7,13 @@ continuity correction) and contrasts carry a log odds ratio (``log_odds`` domain
 risk ratio (``log_rr`` domains, a scale of its own: :func:`log_rr_contrasts` turns the two arms
 of a study into its log RR) with positive = benefit.
 Every input row of the outcome comes back, with ``included`` and ``exclusion_reason``.
+
+One SD per instrument: arm changes and MD contrasts are divided by the instrument's reference
+SD, and so is an SMD contrast that gives the SD it was standardized by (``sd_pooled``: SMD ×
+sd_pooled / SD_ref, i.e. its mean difference over SD_ref). An SMD without ``sd_pooled``
+stays on its study's own SD; where the instrument has a reference SD (which also converts
+the MCID) that is a different scale, and ``frame.attrs["warnings"]`` and the fit's notes say
+so. A contrast row's ``n`` is ``n_treatment + n_control`` (participant counts).
 """
 
 from __future__ import annotations
@@ -26,10 +33,12 @@ __all__ = [
     "UNKNOWN_CENTRES",
     "HarmonizationError",
     "HarmonizeOptions",
+    "contrast_n",
     "design_features",
     "harmonize",
     "log_rr_contrasts",
     "reference_sd",
+    "smd_scale_warnings",
     "unknown_centres_note",
 ]
 
@@ -177,6 +186,8 @@ def harmonize(
     contrasts = evidence.contrasts[evidence.contrasts["outcome"] == outcome].copy()
     contrasts["arm"] = "contrast"
     contrasts["row_kind"] = "contrast"
+    contrasts["n"] = contrast_n(contrasts)
+    contrasts["n_unit"] = "patients"
     rows = pd.concat([arms, contrasts], ignore_index=True, sort=False)
     if rows.empty:
         out = _empty_frame()
@@ -228,6 +239,7 @@ def harmonize(
     rows["proportion"] = rows["events"] / rows["n"]
 
     rows["included"], rows["exclusion_reason"] = _select(rows, domain, opts, notes)
+    warnings = smd_scale_warnings(rows, notes)
     for i in rows.index[rows["centres"].isna()]:
         notes[i].append(f"centres unknown: read as {opts.unknown_centres} (unknown_centres)")
     rows["harmonization"] = ["; ".join(n) for n in notes]
@@ -239,8 +251,40 @@ def harmonize(
     )
     out = out.reset_index(drop=True)
     out.attrs.update(
-        domain=domain.id, scale=domain.scale, options=opts.as_dict(), sd_ref=dict(sd_ref)
+        domain=domain.id,
+        scale=domain.scale,
+        options=opts.as_dict(),
+        sd_ref=dict(sd_ref),
+        warnings=warnings,
     )
+    return out
+
+
+def contrast_n(contrasts: pd.DataFrame) -> pd.Series:
+    """Participants of each contrast row: ``n_treatment + n_control`` (NaN unless both are
+    given), so that participant counts include studies that report only a contrast."""
+    if "n_treatment" not in contrasts or "n_control" not in contrasts:
+        return pd.Series(np.nan, index=contrasts.index, dtype=float)
+    total: pd.Series = contrasts["n_treatment"] + contrasts["n_control"]
+    return total.astype(float)
+
+
+#: start of the harmonization note of an SMD contrast left on its study's own SD
+SMD_OWN_SD = "SMD as reported, on the study's own SD"
+
+
+def smd_scale_warnings(rows: pd.DataFrame, notes: list[list[str]]) -> list[str]:
+    """One warning per included SMD contrast that stays on its study's own SD while its
+    instrument has a reference SD (which standardizes the arm rows and the MCID): the two
+    are then on different scales. Giving ``sd_pooled`` in contrasts.csv removes it."""
+    out = []
+    for i in rows.index[rows["included"]]:
+        text = next((n for n in notes[i] if n.startswith(SMD_OWN_SD)), None)
+        if text is not None and pd.notna(rows.loc[i, "sd_ref"]):
+            out.append(
+                f"{rows.loc[i, 'study_id']}: {text} (contrasts.csv line {rows.loc[i, LINE]}); "
+                "give sd_pooled to put it on the reference SD"
+            )
     return out
 
 
@@ -302,7 +346,13 @@ def _reference_sds(
     needs = rows.loc[
         rows["row_kind"].isin(["continuous"]) | (rows["measure"] == "md"), "instrument"
     ].unique()
+    # SMD contrasts are put on the reference SD where one exists; none is not an error
+    wants = set(rows.loc[rows["measure"] == "smd", "instrument"]) - set(needs)
     out: dict[str, float] = {}
+    for name in sorted(wants):
+        found = reference_sd(evidence, name, opts)
+        if found is not None:
+            out[name] = found
     inst = evidence.instruments.set_index("instrument")
     for name in needs:
         reference = inst.loc[name, "reference_sd"]
@@ -465,11 +515,14 @@ def _contrast(
     else:
         se = float(F.se_from_p(est, row["p_value"]))
         notes.append(f"SE {se:.4g} from p = {row['p_value']:g} (normal approximation)")
+    sd_used = np.nan
     if domain.scale == "smd":
         if measure == "md":
             ref = sd_ref[row["instrument"]]
             est, se = est / ref, se / ref
             notes.append(f"mean difference / reference SD {ref:.3g}")
+        elif measure == "smd":
+            est, se, sd_used = _smd_on_reference_sd(row, est, se, sd_ref, notes)
         elif measure == "log_or":
             est, se = float(F.log_odds_to_smd(est)), float(F.log_odds_to_smd(se))
             notes.append("log odds ratio × √3/π (Chinn 2000)")
@@ -478,7 +531,31 @@ def _contrast(
         notes.append("SMD × π/√3 (Chinn 2000)")
     if sign < 0:
         notes.append("sign flipped: lower raw values are better")
-    return sign * est + 0.0, se, np.nan, False
+    return sign * est + 0.0, se, sd_used, False
+
+
+def _smd_on_reference_sd(
+    row: pd.Series, est: float, se: float, sd_ref: dict[str, float], notes: list[str]
+) -> tuple[float, float, float]:
+    """An SMD contrast on the same SD as arm rows and MD contrasts (the instrument's
+    reference SD): SMD × sd_pooled / SD_ref, i.e. the mean difference over SD_ref. Without
+    ``sd_pooled``, or without a reference SD, the SMD stays on its study's own SD (noted)."""
+    own = row.get("sd_pooled", np.nan)
+    ref = sd_ref.get(str(row["instrument"]))
+    if pd.notna(own) and ref is not None:
+        factor = float(own) / ref
+        notes.append(
+            f"SMD × study SD {float(own):.4g} / reference SD {ref:.4g} (the SD of the arm rows)"
+        )
+        return est * factor, se * factor, float(own)
+    if ref is None:
+        notes.append(f"{SMD_OWN_SD} (the instrument has no reference SD)")
+    else:
+        notes.append(
+            f"{SMD_OWN_SD}, not on the reference SD {ref:.4g} of the arm rows and the MCID "
+            "(no sd_pooled)"
+        )
+    return est, se, float(own) if pd.notna(own) else np.nan
 
 
 def _select(

@@ -105,7 +105,7 @@ def prepare_data(evidence: Evidence, harmonized: pd.DataFrame, spec: ModelSpec) 
     """Select the spec's studies from harmonized rows and lay out model arrays."""
     domain = evidence.domain(str(harmonized.attrs.get("domain", "")))
     rows = harmonized[harmonized["included"]].copy()
-    notes: list[str] = []
+    notes: list[str] = list(harmonized.attrs.get("warnings", []))  # e.g. SMDs on two SDs
     rows, selected = select_studies(rows, spec.studies)
     notes += selected
     if rows.empty:

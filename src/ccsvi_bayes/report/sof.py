@@ -105,8 +105,12 @@ def _participants(run: RunFolder, outcome: str, study_id: str) -> float:
     if ev is None:
         return math.nan
     rows = ev.arms[(ev.arms["study_id"] == study_id) & (ev.arms["outcome"] == outcome)]
-    if rows.empty:
-        return math.nan
+    if rows.empty:  # a contrast-only study: its n_treatment + n_control, when given
+        con = ev.contrasts[
+            (ev.contrasts["study_id"] == study_id) & (ev.contrasts["outcome"] == outcome)
+        ]
+        total = con["n_treatment"] + con["n_control"]
+        return float(total.max()) if total.notna().any() else math.nan
     totals = rows.groupby(["instrument", "timepoint_weeks"], dropna=False)["n"].sum(min_count=1)
     return float(totals.max()) if totals.notna().any() else math.nan
 

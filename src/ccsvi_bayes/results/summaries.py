@@ -49,8 +49,9 @@ _SHORT = DESIGN_SHORT
 def outcome_overview(evidence: Evidence, options: HarmonizeOptions | None = None) -> pd.DataFrame:
     """One row per domain: studies, participants and designs of the primary-analysis rows.
 
-    ``participants`` sums ``n`` over included arm rows (contrast rows carry no n), split by
-    unit when some denominators count procedures rather than patients.
+    ``participants`` sums ``n`` over included rows (a contrast row counts its
+    ``n_treatment + n_control``), split by unit when some denominators count procedures
+    rather than patients.
     """
     records = []
     for did, domain in evidence.domains.items():
@@ -58,7 +59,7 @@ def outcome_overview(evidence: Evidence, options: HarmonizeOptions | None = None
         used = rows[rows["included"]]
         per_study = used.drop_duplicates("study_id")
         designs = per_study["design"].value_counts()
-        units = used[used["row_kind"] != "contrast"].groupby("n_unit")["n"].sum()
+        units = used[used["n"].notna()].groupby("n_unit")["n"].sum()
         participants = ", ".join(
             f"{int(total)}" if unit == "patients" else f"{int(total)} proc."
             for unit, total in units.items()
