@@ -176,3 +176,31 @@ def test_symlink_loops_are_reported_as_loops(ccsvi_copy: Path, tmp_path: Path) -
     os.symlink(tmp_path / "loop2", loop)
     os.symlink(loop, tmp_path / "loop2")
     assert any("evidence folder is a symlink loop" in p for p in problems_of(loop))
+
+
+def test_run_with_a_traversing_domain_id_writes_nothing(ccsvi_copy: Path, tmp_path: Path) -> None:
+    """Before: ``run`` wrote posterior.nc, summary.json and checks.json above ``--out``."""
+    import subprocess
+    import sys
+
+    toml = ccsvi_copy / "evidence.toml"
+    toml.write_text(
+        toml.read_text(encoding="utf-8").replace("[domains.pain]", '[domains."../../../x"]'),
+        encoding="utf-8",
+    )
+    out = tmp_path / "deep" / "er" / "out"
+    before = sorted(tmp_path.rglob("*"))
+    cli = [sys.executable, "-c", "from ccsvi_bayes.cli import main; main()"]
+    done = subprocess.run(
+        [*cli, "run", "--evidence", str(ccsvi_copy), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert "invalid id '../../../x'" in done.stderr + done.stdout
+    created = {p for p in tmp_path.rglob("*") if p not in before}
+    allowed = {out, out.parent, out.parent.parent}  # --out itself may be made
+    assert {p for p in created if p not in allowed and out not in p.parents} == set()
