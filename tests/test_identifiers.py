@@ -204,3 +204,16 @@ def test_run_with_a_traversing_domain_id_writes_nothing(ccsvi_copy: Path, tmp_pa
     created = {p for p in tmp_path.rglob("*") if p not in before}
     allowed = {out, out.parent, out.parent.parent}  # --out itself may be made
     assert {p for p in created if p not in allowed and out not in p.parents} == set()
+
+
+def test_a_look_alike_code_is_shown_escaped(ccsvi_copy: Path) -> None:
+    """``rсt`` with a Cyrillic ``с`` looked like ``rct`` in "unknown code: got 'rсt'"."""
+    line = set_cell(ccsvi_copy, "studies", {"study_id": "TRAB18"}, "design", "r\u0441t")
+    assert_problem(ccsvi_copy, f"studies.csv, line {line}, column 'design'", "got 'r\\u0441t'")
+
+
+def test_an_unknown_reading_is_shown_escaped() -> None:
+    found = problems_of(None, assumptions={"hub12_denominator\u200b": "n259"})  # type: ignore[arg-type]
+    assert any("unknown switch 'hub12_denominator\\u200b'" in p for p in found), found
+    found = problems_of(None, assumptions={"hub12_denominator": "n\u200b259"})  # type: ignore[arg-type]
+    assert any("unknown option 'n\\u200b259'" in p for p in found), found

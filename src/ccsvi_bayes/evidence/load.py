@@ -739,7 +739,12 @@ def _choose(
         if sid not in alternatives:
             known = ", ".join(alternatives) or "none"
             problems.append(
-                Problem("alternatives.toml", None, sid, f"unknown switch '{sid}' (known: {known})")
+                Problem(
+                    "alternatives.toml",
+                    None,
+                    rules.escaped(sid),
+                    f"unknown switch {rules.shown(sid)} (known: {known})",
+                )
             )
         elif oid not in alternatives[sid].options:
             problems.append(
@@ -747,7 +752,7 @@ def _choose(
                     "alternatives.toml",
                     None,
                     sid,
-                    f"unknown option '{oid}' (known: {', '.join(alternatives[sid].options)})",
+                    f"unknown option {rules.shown(oid)} (known: {', '.join(alternatives[sid].options)})",
                 )
             )
         else:
@@ -1002,7 +1007,8 @@ def _failures_to_problems(frame: pd.DataFrame, failures: pd.DataFrame) -> list[P
         elif check == rules.NAME_ERROR:
             reason = rules.name_reason(str(value)) or check
         else:
-            reason = check if value in ("", None) else f"{check}: got {value!r}"
+            got = rules.shown(value) if isinstance(value, str) else repr(value)
+            reason = check if value in ("", None) else f"{check}: got {got}"
         problems.append(Problem(file, line, rec.get("column"), reason))
     return problems
 
