@@ -217,3 +217,13 @@ def test_an_unknown_reading_is_shown_escaped() -> None:
     assert any("unknown switch 'hub12_denominator\\u200b'" in p for p in found), found
     found = problems_of(None, assumptions={"hub12_denominator": "n\u200b259"})  # type: ignore[arg-type]
     assert any("unknown option 'n\\u200b259'" in p for p in found), found
+
+
+def test_an_evidence_file_linked_out_of_the_folder_is_refused(
+    ccsvi_copy: Path, tmp_path: Path
+) -> None:
+    """A shared set's arms.csv linked to a private file would be read and quoted."""
+    private = tmp_path / "private.csv"
+    shutil.move(ccsvi_copy / "arms.csv", private)
+    os.symlink(private, ccsvi_copy / "arms.csv")
+    assert_problem(ccsvi_copy, "arms.csv: the path 'arms.csv' resolves to", "outside the folder")

@@ -71,6 +71,7 @@ class UnsafePath(CcsviBayesError):
 
     def __init__(self, field: str, reason: str) -> None:
         self.field = field
+        self.reason = reason
         super().__init__(f"{field}: {reason}")
 
 

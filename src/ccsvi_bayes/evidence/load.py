@@ -274,6 +274,8 @@ def _read_toml(path: Path, problems: list[Problem], *, required: bool) -> dict[s
         if required or path.is_symlink():
             problems.append(Problem(path.name, None, None, missing_reason(path)))
         return None
+    if not _in_folder(path, problems):
+        return None
     text = _read_text(path, problems)
     if text is None:
         return None
@@ -335,6 +337,17 @@ def _toml_line(text: str, leaf: str, used: set[int]) -> int | None:
                 used.add(number)
                 return number
     return None
+
+
+def _in_folder(path: Path, problems: list[Problem]) -> bool:
+    """True when the file ``path`` of an evidence folder, symlinks followed, stays in it
+    (a shared set's ``arms.csv`` linked to a private file would be read and quoted)."""
+    try:
+        inside(path.parent, path.name, path.name)
+    except UnsafePath as err:
+        problems.append(Problem(path.name, None, None, err.reason))
+        return False
+    return True
 
 
 #: byte-order marks of encodings other than UTF-8 (a UTF-8 BOM is accepted and dropped)
@@ -586,6 +599,8 @@ def _read_table(
     if not path.is_file():
         if must_exist or path.is_symlink():
             problems.append(Problem(name, None, None, missing_reason(path)))
+        return None
+    if not _in_folder(path, problems):
         return None
     text = _read_text(path, problems)
     if text is None:
