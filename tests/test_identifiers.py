@@ -152,6 +152,21 @@ def test_elicited_table_names_a_file_of_the_evidence_folder(value: str) -> None:
         load_spec("bias_adjusted", ["bias.form=elicited", f"bias.elicited_table={value}"])
 
 
+def test_elicited_table_outside_the_folder_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.test_data_validation import run_main
+
+    argv = ["fit", "-m", "bias_adjusted", "-o", "qol_physical", "--out", str(tmp_path / "o")]
+    for value in ("../elicited_bias.csv", "/etc/passwd"):
+        sets = ["--set", "bias.form=elicited", "--set", f"bias.elicited_table={value}"]
+        assert run_main(*argv, *sets) == 2
+        shown = capsys.readouterr()
+        assert "bias.elicited_table must name a CSV file" in shown.out + shown.err
+        assert "Traceback" not in shown.out + shown.err
+    assert not (tmp_path / "o").exists()
+
+
 def test_elicited_table_symlinked_out_of_the_folder_is_refused(
     ccsvi_copy: Path, tmp_path: Path
 ) -> None:
