@@ -85,8 +85,9 @@ def test_events_above_n_is_rejected(ccsvi_copy: Path) -> None:
     [
         ("mean_change", "500", "500 is outside the plausible range [-100, 100]"),
         ("mean_change", "-100.5", "-100.5 is outside the plausible range [-100, 100]"),
-        ("sd_change", "1e300", "1e+300 is outside the plausible range (0, 100]"),
-        ("se_change", "101", "101 is outside the plausible range (0, 100]"),
+        ("sd_change", "1e300", "1e+300 is outside the plausible range [0.0001, 100]"),
+        ("sd_change", "1e-300", "1e-300 is outside the plausible range [0.0001, 100]"),
+        ("se_change", "101", "101 is outside the plausible range [0.0001, 100]"),
     ],
 )
 def test_measurement_outside_the_instrument_range_is_rejected(

@@ -9,11 +9,12 @@ that what parses is an id, a count or a measurement that can be what it claims t
   shows an offending value escaped (``'TRAB\\u200b18'``) and names each code point.
 - **counts** ``n``, ``events`` are at most :data:`~ccsvi_bayes.vocabulary.MAX_COUNT`.
 - **measurements** lie in the instrument's plausible range (:func:`plausible_widths`):
-  ``|mean_change| <= W``, ``0 < sd_change <= W``, ``0 < se_change <= W`` and, for an
-  ``md`` contrast, ``|estimate| <= W`` and ``se <= W``, where ``W = scale_max - scale_min``
-  (a change on a bounded scale lies in ``[-W, W]``, so its mean is within ±W and its SD at
-  most W: Popoviciu's inequality), or ``W = 10 × reference_sd`` for an instrument without a
-  range; an instrument with neither has no bound.
+  ``|mean_change| <= W``, ``W·10⁻⁶ <= sd_change <= W``, ``W·10⁻⁶ <= se_change <= W`` and,
+  for an ``md`` contrast, ``|estimate| <= W`` and ``W·10⁻⁶ <= se <= W``, where
+  ``W = scale_max - scale_min`` (a change on a bounded scale lies in ``[-W, W]``, so its mean
+  is within ±W and its SD at most W: Popoviciu's inequality; an SD below a millionth of the
+  width is a typo or a unit error), or ``W = 10 × reference_sd`` for an instrument without a
+  range; an instrument with neither has no bound (only ``> 0`` and finite).
 - **keys** are compared as values: timepoints as numbers (``48.0`` = ``48``).
 - a contrast's 95% CI contains its estimate; a single-arm study (design ``single_arm`` or
   ``survey``, or ``control = none``) is not randomized; a randomized study with arm rows has a
@@ -57,6 +58,8 @@ _ID = re.compile(V.ID_PATTERN)
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 #: the width of a range without ``scale_min``/``scale_max``: this many reference SDs
 REFERENCE_SD_WIDTHS = 10.0
+#: the smallest plausible SD or SE, as a fraction of the instrument's width
+SPREAD_FLOOR = 1e-6
 
 LINE = "_line"  # file line number of each row (header = line 1)
 ORIGIN = "_origin"  # file a row came from (or the alternative that added it)
@@ -269,20 +272,27 @@ def plausible_widths(instruments: pd.DataFrame) -> dict[str, tuple[float, str]]:
 
 
 def _range_rule(column: str, *, signed: bool) -> Rule:
-    """``|x| <= W`` (``signed``: a mean change) or ``x <= W`` (a spread: SD, SE)."""
+    """``|x| <= W`` (``signed``: a mean change or difference) or ``W·10⁻⁶ <= x <= W`` (a
+    spread: SD, SE; a smaller one is a typo or a unit error, and its weight would swamp the
+    rest of the evidence)."""
 
     def ok(d: pd.DataFrame) -> pd.Series:
-        value = d[column].abs() if signed else d[column]
-        return _unbounded(d, column) | (value <= d["_width"])
+        width = d["_width"]
+        if signed:
+            return _unbounded(d, column) | (d[column].abs() <= width)
+        return _unbounded(d, column) | d[column].between(width * SPREAD_FLOOR, width)
 
     def reason(r: pd.Series) -> str:
         width = _fmt(r["_width"])
-        shape = f"[-{width}, {width}]" if signed else f"(0, {width}]"
-        what = "a change" if signed else "the spread of a change"
+        if signed:
+            shape, why = f"[-{width}, {width}]", "a change cannot exceed the scale's width"
+        else:
+            floor = _fmt(r["_width"] * SPREAD_FLOOR)
+            shape = f"[{floor}, {width}]"
+            why = "the spread of a change is at most the scale's width, at least a millionth of it"
         return (
             f"{_fmt(r[column])} is outside the plausible range {shape} of instrument "
-            f"{shown(r['instrument'])} ({r['_width_source']}): {what} cannot exceed the "
-            "scale's width"
+            f"{shown(r['instrument'])} ({r['_width_source']}): {why}"
         )
 
     return Rule(column, ok, reason)
