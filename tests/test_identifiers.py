@@ -242,3 +242,19 @@ def test_an_evidence_file_linked_out_of_the_folder_is_refused(
     shutil.move(ccsvi_copy / "arms.csv", private)
     os.symlink(private, ccsvi_copy / "arms.csv")
     assert_problem(ccsvi_copy, "arms.csv: the path 'arms.csv' resolves to", "outside the folder")
+
+
+def test_domain_label_has_no_invisible_character(ccsvi_copy: Path) -> None:
+    toml = ccsvi_copy / "evidence.toml"
+    text = toml.read_text(encoding="utf-8")
+    start = text.index("[domains.pain]")
+    label_at = text.index("label = ", start)
+    toml.write_text(
+        text[:label_at] + 'label = "Pa\\u202ein"\n' + text[text.index("\n", label_at) + 1 :],
+        encoding="utf-8",
+    )
+    assert_problem(
+        ccsvi_copy,
+        "evidence.toml, column 'domains.pain.label'",
+        "'Pa\\u202ein' contains U+202E RIGHT-TO-LEFT OVERRIDE",
+    )

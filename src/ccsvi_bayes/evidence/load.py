@@ -513,6 +513,8 @@ def _parse_domains(meta: dict[str, Any], problems: list[Problem]) -> dict[str, D
         label = spec.get("label")
         if not isinstance(label, str) or not label.strip():
             problems.append(Problem(file, None, f"{where}.label", "required text is missing"))
+        elif (bad_label := rules.name_reason(label)) is not None:
+            problems.append(Problem(file, None, f"{where}.label", bad_label))
         scale = V.SCALE_ALIASES.get(str(spec.get("scale")), spec.get("scale"))
         if scale not in V.SCALE_CODES:
             problems.append(
