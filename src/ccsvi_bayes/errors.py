@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CcsviBayesError", "InvalidEvidence", "InvalidModelSpec", "Problem", "SamplerInitError"]
+__all__ = [
+    "CcsviBayesError",
+    "InvalidEvidence",
+    "InvalidModelSpec",
+    "Problem",
+    "SamplerInitError",
+    "UnsafePath",
+]
 
 
 class CcsviBayesError(Exception):
@@ -55,6 +62,17 @@ class InvalidModelSpec(CcsviBayesError):
 class SamplerInitError(CcsviBayesError):
     """The sampler cannot start: the log-density is not finite at any starting point
     (extreme data or priors). Exit code 2: the input must change, not the sampler."""
+
+
+class UnsafePath(CcsviBayesError):
+    """A path derived from user input is unusable: it leaves the folder it belongs to
+    (``..``, an absolute path, a symlink pointing outside) or is a symlink loop. ``field``
+    names the option, key or file the path came from."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
 
 
 def _problem_key(p: Problem) -> tuple[str, int, str, str]:

@@ -18,10 +18,12 @@ __all__ = [
     "CONTROL_CODES",
     "DESIGN_CODES",
     "DESIGN_FEATURES",
+    "ID_PATTERN",
     "INSTRUMENTS_COLUMNS",
     "INSTRUMENTS_OPTIONAL_COLUMNS",
     "INSTRUMENT_KINDS",
     "KEY_PARAMETERS",
+    "MAX_COUNT",
     "MEASURE_CODES",
     "N_UNIT_CODES",
     "PROVENANCE_COLUMNS",
@@ -148,3 +150,14 @@ class Dim:
     control = "control"
     design = "design"
     domain = "domain"
+
+
+# --- identifiers and counts (DESIGN.md §10, issue 17) -----------------------------------
+#: study, arm, domain (outcome), reading (alternatives switch and option) ids: ASCII letters,
+#: digits, ``_`` and ``-`` only, so an id is safe as a file or folder name and looks like
+#: what it is (no path separators, spaces, look-alike letters, control, bidi or zero-width
+#: characters)
+ID_PATTERN = r"[A-Za-z0-9_-]+"
+#: the largest count (``n``, ``events``) a fit holds exactly: PyMC stores integer data as
+#: int32, so a larger count would wrap around (1e20 became 0)
+MAX_COUNT = 2**31 - 1

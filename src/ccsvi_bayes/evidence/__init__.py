@@ -1,14 +1,14 @@
 """Stage 1, evidence: read an evidence set (CSV + TOML), validate it, apply named readings."""
 
 from ccsvi_bayes.evidence.load import (
-    LINE,
-    ORIGIN,
     Alternative,
     AlternativeOption,
     Domain,
     Evidence,
     load_evidence,
 )
+from ccsvi_bayes.evidence.paths import inside
+from ccsvi_bayes.evidence.rules import LINE, ORIGIN
 
 __all__ = [
     "LINE",
@@ -17,5 +17,6 @@ __all__ = [
     "AlternativeOption",
     "Domain",
     "Evidence",
+    "inside",
     "load_evidence",
 ]

@@ -8,6 +8,7 @@ problem (file, line, column, reason). Nothing is dropped silently.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -15,7 +16,7 @@ import json
 import math
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,10 @@ import pandas as pd
 import pandera.pandas as pa
 
 from ccsvi_bayes import vocabulary as V
-from ccsvi_bayes.errors import InvalidEvidence, Problem
+from ccsvi_bayes.errors import InvalidEvidence, Problem, UnsafePath
+from ccsvi_bayes.evidence import rules
+from ccsvi_bayes.evidence.paths import inside, missing_reason
+from ccsvi_bayes.evidence.rules import LINE, ORIGIN
 from ccsvi_bayes.resources import default_evidence_path
 
 __all__ = [
@@ -37,8 +41,6 @@ __all__ = [
     "load_evidence",
 ]
 
-LINE = "_line"  # file line number of each row (header = line 1)
-ORIGIN = "_origin"  # file a row came from (or the alternative that added it)
 #: the per-study bias table of ``bias.form = elicited`` (mean and SD on the SMD scale)
 ELICITED_FILE = "elicited_bias.csv"
 ELICITED_COLUMNS = ("study_id", "bias_mean", "bias_sd", "source")
@@ -188,7 +190,8 @@ def load_evidence(
     """
     folder = Path(path) if path is not None else default_evidence_path()
     if not folder.is_dir():
-        raise InvalidEvidence([Problem(str(folder), None, None, "evidence folder not found")])
+        reason = missing_reason(folder, kind="folder")
+        raise InvalidEvidence([Problem(str(folder), None, None, f"evidence {reason}")])
     problems: list[Problem] = []
 
     meta = _read_toml(folder / "evidence.toml", problems, required=True)
@@ -214,6 +217,7 @@ def load_evidence(
     if "contrasts" not in typed and raw.get("contrasts") is None:
         typed["contrasts"] = _to_typed("contrasts", _empty_raw("contrasts"))
     problems += _cross_checks(typed, domains, meta)
+    problems += rules.plausibility_problems(typed)
 
     if problems:
         raise InvalidEvidence(problems, str(folder))
@@ -248,7 +252,12 @@ def elicited_bias_table(evidence: Evidence, name: str = ELICITED_FILE) -> pd.Dat
     else:
         problems: list[Problem] = []
         required, optional, _ = _TABLES["elicited_bias"]
-        raw = _read_table(evidence.path / name, required, optional, True, problems)
+        try:
+            path = inside(evidence.path, name, "bias.elicited_table")
+        except UnsafePath as err:
+            problems.append(Problem(name, None, None, str(err)))
+            raise InvalidEvidence(problems, str(evidence.path)) from None
+        raw = _read_table(path, required, optional, True, problems)
         if raw is None:
             raise InvalidEvidence(problems, str(evidence.path))
         checked: dict[str, pd.DataFrame] = {}
@@ -262,8 +271,10 @@ def elicited_bias_table(evidence: Evidence, name: str = ELICITED_FILE) -> pd.Dat
 
 def _read_toml(path: Path, problems: list[Problem], *, required: bool) -> dict[str, Any] | None:
     if not path.is_file():
-        if required:
-            problems.append(Problem(path.name, None, None, "file not found"))
+        if required or path.is_symlink():
+            problems.append(Problem(path.name, None, None, missing_reason(path)))
+        return None
+    if not _in_folder(path, problems):
         return None
     text = _read_text(path, problems)
     if text is None:
@@ -328,6 +339,17 @@ def _toml_line(text: str, leaf: str, used: set[int]) -> int | None:
     return None
 
 
+def _in_folder(path: Path, problems: list[Problem]) -> bool:
+    """True when the file ``path`` of an evidence folder, symlinks followed, stays in it
+    (a shared set's ``arms.csv`` linked to a private file would be read and quoted)."""
+    try:
+        inside(path.parent, path.name, path.name)
+    except UnsafePath as err:
+        problems.append(Problem(path.name, None, None, err.reason))
+        return False
+    return True
+
+
 #: byte-order marks of encodings other than UTF-8 (a UTF-8 BOM is accepted and dropped)
 _FOREIGN_BOMS = (
     (b"\xff\xfe\x00\x00", "UTF-32"),
@@ -384,19 +406,8 @@ def _encoding_problems(name: str, data: bytes) -> list[Problem]:
     text = data.decode("utf-8-sig", errors="surrogateescape")
     hits: list[tuple[int, str | None, bytes]] = []  # (line, column, bytes)
     if name.endswith(".csv"):
-        reader = csv.reader(io.StringIO(text))
-        header: list[str] = []
-        start = 1
-        for record in reader:
-            if not header:
-                header = [c.strip() for c in record]
-            for j, cell in enumerate(record):
-                bad = [i for i, ch in enumerate(cell) if _is_escaped_byte(ch)]
-                if bad:
-                    line = start + cell[: bad[0]].count("\n")
-                    column = header[j] if start > 1 and j < len(header) else None
-                    hits.append((line, column, _escaped_bytes(cell, bad)))
-            start = reader.line_num + 1
+        with _any_cell_size(text):
+            hits = _csv_encoding_hits(text)
     else:
         for number, line_text in enumerate(text.splitlines(), start=1):
             bad = [i for i, ch in enumerate(line_text) if _is_escaped_byte(ch)]
@@ -418,6 +429,37 @@ def _encoding_problems(name: str, data: bytes) -> list[Problem]:
     if not problems:  # undecodable, yet no cell found: still name the file
         problems.append(Problem(name, None, None, "not UTF-8 text; save the file as UTF-8"))
     return problems
+
+
+def _csv_encoding_hits(text: str) -> list[tuple[int, str | None, bytes]]:
+    """(line, column, bytes) of each CSV cell with bytes that are not UTF-8."""
+    hits: list[tuple[int, str | None, bytes]] = []
+    reader = csv.reader(io.StringIO(text))
+    header: list[str] = []
+    start = 1
+    for record in reader:
+        if not header:
+            header = [c.strip() for c in record]
+        for j, cell in enumerate(record):
+            bad = [i for i, ch in enumerate(cell) if _is_escaped_byte(ch)]
+            if bad:
+                line = start + cell[: bad[0]].count("\n")
+                column = header[j] if start > 1 and j < len(header) else None
+                hits.append((line, column, _escaped_bytes(cell, bad)))
+        start = reader.line_num + 1
+    return hits
+
+
+@contextlib.contextmanager
+def _any_cell_size(text: str) -> Iterator[None]:
+    """Let the csv module read a cell of any length (its default limit is 131,072 characters:
+    a long verbatim quote would fail with "field larger than field limit")."""
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, len(text) + 1))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(limit)
 
 
 def _is_escaped_byte(ch: str) -> bool:
@@ -451,6 +493,10 @@ def _parse_domains(meta: dict[str, Any], problems: list[Problem]) -> dict[str, D
     }
     for did, spec in raw_domains.items():
         where = f"domains.{did}"
+        bad_id = rules.id_reason(did)
+        if bad_id is not None:  # a domain id becomes a folder name of a run
+            problems.append(Problem(file, None, rules.escaped(where), bad_id))
+            continue
         if not isinstance(spec, dict):
             problems.append(Problem(file, None, where, "must be a table"))
             continue
@@ -467,6 +513,8 @@ def _parse_domains(meta: dict[str, Any], problems: list[Problem]) -> dict[str, D
         label = spec.get("label")
         if not isinstance(label, str) or not label.strip():
             problems.append(Problem(file, None, f"{where}.label", "required text is missing"))
+        elif (bad_label := rules.name_reason(label)) is not None:
+            problems.append(Problem(file, None, f"{where}.label", bad_label))
         scale = V.SCALE_ALIASES.get(str(spec.get("scale")), spec.get("scale"))
         if scale not in V.SCALE_CODES:
             problems.append(
@@ -551,8 +599,10 @@ def _read_table(
     """Read a CSV as text (no type guessing) and check its header."""
     name = path.name
     if not path.is_file():
-        if must_exist:
-            problems.append(Problem(name, None, None, "file not found"))
+        if must_exist or path.is_symlink():
+            problems.append(Problem(name, None, None, missing_reason(path)))
+        return None
+    if not _in_folder(path, problems):
         return None
     text = _read_text(path, problems)
     if text is None:
@@ -560,7 +610,8 @@ def _read_table(
     if not text.strip():
         problems.append(Problem(name, None, None, "file is empty (expected a header row)"))
         return None
-    header = next(csv.reader(io.StringIO(text)))
+    with _any_cell_size(text):
+        header = next(csv.reader(io.StringIO(text)))
     if len(header) == 1:
         for sep, sep_name in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
             if sep in header[0]:
@@ -605,7 +656,8 @@ def _read_table(
         if col not in frame.columns:
             frame[col] = ""
     stripped: pd.DataFrame = frame[[*required, *optional]].apply(lambda col: col.str.strip())
-    stripped[LINE] = _line_numbers(text, len(stripped))
+    with _any_cell_size(text):
+        stripped[LINE] = _line_numbers(text, len(stripped))
     stripped[ORIGIN] = name
     return stripped.reset_index(drop=True)
 
@@ -639,6 +691,13 @@ def _parse_alternatives(doc: dict[str, Any], problems: list[Problem]) -> dict[st
     file = "alternatives.toml"
     out: dict[str, Alternative] = {}
     for sid, spec in doc.items():
+        ids = [(sid, sid)]
+        if isinstance(spec, dict) and isinstance(spec.get("options"), dict):
+            ids += [(f"{sid}.options.{oid}", oid) for oid in spec["options"]]
+        bad_ids = [(where, rules.id_reason(oid)) for where, oid in ids if rules.id_reason(oid)]
+        if bad_ids:  # a reading id is typed on the command line and written to run.json
+            problems += [Problem(file, None, rules.escaped(w), str(r)) for w, r in bad_ids]
+            continue
         if (
             not isinstance(spec, dict)
             or not isinstance(spec.get("options"), dict)
@@ -697,7 +756,12 @@ def _choose(
         if sid not in alternatives:
             known = ", ".join(alternatives) or "none"
             problems.append(
-                Problem("alternatives.toml", None, sid, f"unknown switch '{sid}' (known: {known})")
+                Problem(
+                    "alternatives.toml",
+                    None,
+                    rules.escaped(sid),
+                    f"unknown switch {rules.shown(sid)} (known: {known})",
+                )
             )
         elif oid not in alternatives[sid].options:
             problems.append(
@@ -705,7 +769,7 @@ def _choose(
                     "alternatives.toml",
                     None,
                     sid,
-                    f"unknown option '{oid}' (known: {', '.join(alternatives[sid].options)})",
+                    f"unknown option {rules.shown(oid)} (known: {', '.join(alternatives[sid].options)})",
                 )
             )
         else:
@@ -839,8 +903,8 @@ def _text_schema(table: str) -> pa.DataFrameSchema:
     cols: dict[str, pa.Column]
     if table == "studies":
         cols = {
-            "study_id": col(_REQUIRED),
-            "label": col(_REQUIRED),
+            "study_id": col(_REQUIRED, rules.ID_RULE),
+            "label": col(_REQUIRED, rules.NAME_RULE),
             "year": col(_INTEGER),
             "design": col(_REQUIRED, _codes(V.DESIGN_CODES)),
             "randomized": col(_BOOLEAN),
@@ -856,9 +920,9 @@ def _text_schema(table: str) -> pa.DataFrameSchema:
         }
     elif table == "arms":
         cols = {
-            "study_id": col(_REQUIRED),
-            "outcome": col(_REQUIRED),
-            "instrument": col(_REQUIRED),
+            "study_id": col(_REQUIRED, rules.ID_RULE),
+            "outcome": col(_REQUIRED, rules.ID_RULE),
+            "instrument": col(_REQUIRED, rules.NAME_RULE),
             "arm": col(_REQUIRED, _codes(V.ARM_CODES)),
             "timepoint_weeks": col(_NUMBER),
             "n": col(_REQUIRED, _INTEGER),
@@ -876,9 +940,9 @@ def _text_schema(table: str) -> pa.DataFrameSchema:
         }
     elif table == "contrasts":
         cols = {
-            "study_id": col(_REQUIRED),
-            "outcome": col(_REQUIRED),
-            "instrument": col(_REQUIRED),
+            "study_id": col(_REQUIRED, rules.ID_RULE),
+            "outcome": col(_REQUIRED, rules.ID_RULE),
+            "instrument": col(_REQUIRED, rules.NAME_RULE),
             "timepoint_weeks": col(_NUMBER),
             "measure": col(_REQUIRED, _codes(V.MEASURE_CODES)),
             "estimate": col(_REQUIRED, _NUMBER),
@@ -896,7 +960,7 @@ def _text_schema(table: str) -> pa.DataFrameSchema:
         }
     elif table == "elicited_bias":
         cols = {
-            "study_id": col(_REQUIRED),
+            "study_id": col(_REQUIRED, rules.ID_RULE),
             "bias_mean": col(_REQUIRED, _NUMBER),
             "bias_sd": col(_REQUIRED, _NUMBER),
             "source": col(_REQUIRED),
@@ -904,7 +968,7 @@ def _text_schema(table: str) -> pa.DataFrameSchema:
         }
     else:
         cols = {
-            "instrument": col(_REQUIRED),
+            "instrument": col(_REQUIRED, rules.NAME_RULE),
             "kind": col(_REQUIRED, _codes(V.INSTRUMENT_KINDS)),
             "higher_is_better": col(_BOOLEAN),
             "scale_min": col(_NUMBER),
@@ -915,9 +979,7 @@ def _text_schema(table: str) -> pa.DataFrameSchema:
             "assessment": col(_codes(V.ASSESSMENT_CODES, blank=True)),
             "reference_sd_source": plain,
         }
-    return pa.DataFrameSchema(
-        cols, unique=_KEYS[table], report_duplicates="exclude_first", strict=False
-    )
+    return pa.DataFrameSchema(cols, strict=False)  # keys: rules.duplicate_problems (typed)
 
 
 def _checked(table: str, frame: pd.DataFrame, typed: dict[str, pd.DataFrame]) -> list[Problem]:
@@ -929,22 +991,23 @@ def _checked(table: str, frame: pd.DataFrame, typed: dict[str, pd.DataFrame]) ->
     non_finite_rows = {
         (p.file, p.row) for p in text_problems if p.reason.startswith(_NON_FINITE_REASON)
     }
-    return text_problems + [
-        p for p in _validate_typed(table, typed[table]) if (p.file, p.row) not in non_finite_rows
-    ]
+    typed_problems = (
+        _validate_typed(table, typed[table])
+        + rules.check_rows(typed[table], rules.value_rules(table))
+        + rules.duplicate_problems(typed[table], _KEYS[table])
+    )
+    return text_problems + [p for p in typed_problems if (p.file, p.row) not in non_finite_rows]
 
 
 def _validate_raw(table: str, frame: pd.DataFrame) -> list[Problem]:
     try:
         _text_schema(table).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as err:
-        return _failures_to_problems(frame, err.failure_cases, keys=_KEYS[table])
+        return _failures_to_problems(frame, err.failure_cases)
     return []
 
 
-def _failures_to_problems(
-    frame: pd.DataFrame, failures: pd.DataFrame, keys: list[str]
-) -> list[Problem]:
+def _failures_to_problems(frame: pd.DataFrame, failures: pd.DataFrame) -> list[Problem]:
     problems = []
     for rec in failures.to_dict("records"):
         idx = _as_index(rec.get("index"))
@@ -958,14 +1021,14 @@ def _failures_to_problems(
         )
         line = _line_of(row) if row is not None else None
         check = str(rec.get("check"))
-        if check == "multiple_fields_uniqueness":
-            if rec.get("column") != keys[-1]:  # one message per duplicated row
-                continue
-            values = ", ".join(f"{k}={row[k]!r}" for k in keys) if row is not None else ""
-            problems.append(Problem(file, line, ", ".join(keys), f"duplicate key ({values})"))
-            continue
         value = rec.get("failure_case")
-        reason = check if value in ("", None) else f"{check}: got {value!r}"
+        if check == rules.ID_ERROR:
+            reason = rules.id_reason(str(value)) or check
+        elif check == rules.NAME_ERROR:
+            reason = rules.name_reason(str(value)) or check
+        else:
+            got = rules.shown(value) if isinstance(value, str) else repr(value)
+            reason = check if value in ("", None) else f"{check}: got {got}"
         problems.append(Problem(file, line, rec.get("column"), reason))
     return problems
 
@@ -1188,7 +1251,7 @@ def _cross_checks(
                             "evidence.toml",
                             None,
                             f"domains.{dom.id}.instruments",
-                            f"names unknown instrument '{name}' (not in instruments.csv)",
+                            f"names unknown instrument {rules.shown(name)} (not in instruments.csv)",
                         )
                     )
     studies = typed.get("studies")
@@ -1210,7 +1273,12 @@ def _cross_checks(
             sid, outcome, instrument = row["study_id"], row["outcome"], row["instrument"]
             if control_of is not None and sid and sid not in control_of:
                 problems.append(
-                    Problem(file, line, "study_id", f"unknown study '{sid}' (not in studies.csv)")
+                    Problem(
+                        file,
+                        line,
+                        "study_id",
+                        f"unknown study {rules.shown(sid)} (not in studies.csv)",
+                    )
                 )
             domain: Domain | None = domains.get(outcome)
             if outcome and domains and domain is None:
@@ -1219,7 +1287,7 @@ def _cross_checks(
                         file,
                         line,
                         "outcome",
-                        f"unknown outcome domain '{outcome}' (known: {', '.join(domains)})",
+                        f"unknown outcome domain {rules.shown(outcome)} (known: {', '.join(domains)})",
                     )
                 )
             if instrument and known_instruments is not None and instrument not in known_instruments:
@@ -1228,7 +1296,7 @@ def _cross_checks(
                         file,
                         line,
                         "instrument",
-                        f"unknown instrument '{instrument}' (not in instruments.csv)",
+                        f"unknown instrument {rules.shown(instrument)} (not in instruments.csv)",
                     )
                 )
             elif domain is not None and instrument and instrument not in domain.instruments:
@@ -1293,7 +1361,7 @@ def _unknown_studies(frame: pd.DataFrame, known: set[str]) -> list[Problem]:
             str(row[ORIGIN]),
             _line_of(row),
             "study_id",
-            f"unknown study '{row['study_id']}' (not in studies.csv)",
+            f"unknown study {rules.shown(row['study_id'])} (not in studies.csv)",
         )
         for _, row in frame.iterrows()
         if row["study_id"] and row["study_id"] not in known

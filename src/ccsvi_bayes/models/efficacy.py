@@ -42,6 +42,7 @@ import pytensor.tensor as pt
 from ccsvi_bayes.errors import CcsviBayesError, InvalidModelSpec
 from ccsvi_bayes.evidence import Domain, Evidence
 from ccsvi_bayes.evidence.load import elicited_bias_table
+from ccsvi_bayes.evidence.paths import missing_reason
 from ccsvi_bayes.harmonize import FEATURE_COLUMNS, HarmonizeOptions, reference_sd
 from ccsvi_bayes.harmonize.standardize import log_rr_contrasts, unknown_centres_note
 from ccsvi_bayes.models.hyper import HyperView, prior_rv
@@ -358,8 +359,10 @@ def _elicited_table(
     names (``elicited_bias.csv`` is validated with the evidence set, another file here)."""
     name = str(spec.bias["elicited_table"])
     if not (evidence.path / name).is_file():
+        why = missing_reason(evidence.path / name)  # "file not found", "symlink loop", ...
         raise InvalidModelSpec(
-            f"bias.form = elicited needs {name} in the evidence folder ({evidence.path / name})"
+            f"bias.form = elicited needs {name} in the evidence folder ({evidence.path / name}: "
+            f"{why})"
         )
     table = elicited_bias_table(evidence, name)
     absent = [s for s in studies if s not in table.index]

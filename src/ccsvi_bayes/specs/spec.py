@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ccsvi_bayes.errors import InvalidModelSpec
+from ccsvi_bayes.evidence.rules import shown
 from ccsvi_bayes.priors import ANALYSIS, FAMILIES, PriorSpec, canonical_scale, family
 from ccsvi_bayes.resources import bundled_dir
 
@@ -309,6 +311,7 @@ def _from_raw(raw: dict[str, Any], where: str) -> ModelSpec:
         raise InvalidModelSpec(f"{name}: bias.features must be a list of feature names")
     if bias["form"] in ("design", "mixture") and not bias["features"]:
         raise InvalidModelSpec(f"{name}: bias.form = {bias['form']} needs bias.features")
+    _check_evidence_file(name, "bias.elicited_table", bias["elicited_table"])
     _check_number(name, "harmonize.prepost_r", harmonize["prepost_r"], lo=-1.0, hi=0.999)
     _check_number(
         name, "harmonize.responder_threshold", harmonize["responder_threshold"], lo=-5, hi=5
@@ -367,6 +370,22 @@ def _unknown_keys(table: Mapping[str, Any], allowed: Mapping[str, Any], where: s
     if extra:
         raise InvalidModelSpec(
             f"{where}: unknown key(s) {', '.join(extra)} (allowed: {', '.join(sorted(allowed))})"
+        )
+
+
+#: a file of the evidence folder named by a spec: a plain CSV file name, no folder
+_EVIDENCE_FILE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*\.csv")
+
+
+def _check_evidence_file(name: str, key: str, value: Any) -> None:
+    """``value`` names a CSV file *in* the evidence folder: no folder part, no ``..``, not
+    absolute. The loader resolves it inside the folder (``evidence.paths.inside``), so a
+    symlink that leads elsewhere is refused there."""
+    if not isinstance(value, str) or not _EVIDENCE_FILE.fullmatch(value):
+        shown_value = shown(value) if isinstance(value, str) else repr(value)
+        raise InvalidModelSpec(
+            f"{name}: {key} must name a CSV file in the evidence folder (letters, digits, "
+            f"'_', '-', '.'; no folder, '..' or absolute path), got {shown_value}"
         )
 
 
