@@ -8,6 +8,7 @@ from the :class:`~ccsvi_bayes.evidence.Evidence` the run used.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +28,7 @@ __all__ = [
     "kde",
     "model_colour",
     "model_label",
+    "printable",
     "scale_axis_label",
     "scale_unit",
     "summary_number",
@@ -41,6 +43,16 @@ MODEL_LABELS = {
     "naive": "naive (all studies)",
     "bias_adjusted": "bias-adjusted (all studies)",
 }
+
+
+def printable(text: Any) -> str:
+    """A label from the evidence as a figure shows it: control and line-separator characters
+    (tab, CR, U+2028/9, ...) become spaces; line feeds stay. Matplotlib draws it as literal
+    text (the house style turns mathtext off)."""
+    return "".join(
+        " " if (unicodedata.category(c) in ("Cc", "Zl", "Zp") and c != "\n") else c
+        for c in str(text)
+    )
 
 
 def model_label(model: str) -> str:

@@ -29,10 +29,11 @@ from ccsvi_bayes.figures.common import (
     kde,
     model_colour,
     model_label,
+    printable,
     scale_unit,
     summary_number,
 )
-from ccsvi_bayes.figures.style import OKABE_ITO, benefit_note
+from ccsvi_bayes.figures.style import OKABE_ITO, benefit_note, plain_log_ticks
 
 __all__ = ["EffectScale", "effect_plot", "effect_scale"]
 
@@ -142,6 +143,7 @@ def effect_plot(
     converted = {m: scale.convert(_mu_draws(posteriors[m])) for m in models}
     if scale.kind == "ratio":
         ax.set_xscale("log")
+        plain_log_ticks(ax.xaxis)
         logged = {m: np.log(v) for m, v in converted.items()}
     else:
         logged = converted
@@ -219,6 +221,6 @@ def effect_plot(
     ax.set_xlabel(f"{scale.unit}\n{benefit_note(scale.higher_is_better)}")
     per = "per unit of log ratio" if scale.kind == "ratio" else "per unit of the x axis"
     ax.set_ylabel(f"posterior density ({per})")
-    ax.set_title(domain.label, loc="left")
+    ax.set_title(printable(domain.label), loc="left")
     ax.legend(loc="upper right", fontsize=7)
     return out

@@ -18,6 +18,7 @@ from ccsvi_bayes.figures.common import (
     DEFAULT_MODELS,
     model_colour,
     model_label,
+    printable,
     scale_axis_label,
     summary_number,
 )
@@ -135,7 +136,7 @@ def forest_plot(
     for i, entry in enumerate(studies):
         y = float(n_rows - i)
         ys.append(y)
-        labels.append(str(entry.get("label") or entry["study_id"]))
+        labels.append(printable(entry.get("label") or entry["study_id"]))
         marker = DESIGN_MARKERS.get(str(entry.get("design", "")), "o")
         obs, se = entry.get("observed"), entry.get("se")
         if obs is not None and se is not None:
@@ -230,7 +231,7 @@ def forest_plot(
             tick.set_fontweight("bold")
     ax.set_ylim(0.3, n_rows + 0.7)
     ax.set_xlabel(scale_axis_label(domain))
-    ax.set_title(domain.label, loc="left")
+    ax.set_title(printable(domain.label), loc="left")
     legend = ax.get_figure().legend(  # type: ignore[union-attr]
         handles=_legend_handles(studies, models, single_arm_seen),
         loc="outside lower center",

@@ -12,7 +12,7 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
 from ccsvi_bayes.evidence import Evidence
-from ccsvi_bayes.figures.common import fmt_prob, higher_is_better, summary_number
+from ccsvi_bayes.figures.common import fmt_prob, higher_is_better, printable, summary_number
 from ccsvi_bayes.figures.style import OKABE_ITO
 
 __all__ = ["ARM_COLOURS", "harm_variant_label", "harms_plot"]
@@ -86,7 +86,7 @@ def harms_plot(
             harmful = not higher_is_better(evidence, domain)
         except Exception:
             label = str(s.get("outcome_label") or endpoint)
-        labels.append(f"{label}\n{variant}")
+        labels.append(f"{printable(label)}\n{variant}")
         for arm, dy, marker in (("treatment", 0.14, "o"), ("control", -0.14, "s")):
             xs = _per_1000(s, f"risk_{arm}")
             if xs is not None:

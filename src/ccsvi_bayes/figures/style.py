@@ -80,6 +80,9 @@ _RC: dict[str, Any] = {
     "legend.frameon": False,
     "svg.fonttype": "none",
     "pdf.fonttype": 42,
+    # labels come from evidence files (study, outcome, instrument names): they are literal
+    # text, never mathtext (a "$" in a label would otherwise be parsed, and may raise)
+    "text.parse_math": False,
 }
 
 
@@ -114,6 +117,18 @@ def house_style() -> Iterator[None]:
     """Matplotlib settings of the house style, for the duration of the block."""
     with mpl.rc_context(_RC):
         yield
+
+
+def plain_log_ticks(axis: Any) -> None:
+    """Tick labels of a log ``axis`` (``ax.xaxis``) as plain numbers with significant digits
+    (0.05, 0.5, 2, 10): the default log formatter writes mathtext, which the house style
+    shows literally."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    from ccsvi_bayes.results.numbers import significant
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: significant(v, 1).replace("−", "-")))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def new_figure(width: float = 6.5, height: float = 4.0, **subplots: Any) -> tuple[Figure, Any]:

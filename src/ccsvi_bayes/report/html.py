@@ -121,6 +121,7 @@ def report_context(run: RunFolder) -> dict[str, Any]:
         "evidence": _evidence_block(run),
         "problems": list(run.problems),
         "failures": run.incomplete,
+        "skipped_figures": run.skipped_figures,
         "complete": bool(run.run.get("complete", not run.incomplete)),
         "missing": missing,
         "sof": list(cells.values()),

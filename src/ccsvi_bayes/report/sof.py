@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from ccsvi_bayes.report.run_folder import EFFICACY_MODELS, RunFolder
+from ccsvi_bayes.results.numbers import inert_cell
 from ccsvi_bayes.results.store import write_atomic
 
 __all__ = [
@@ -306,8 +307,10 @@ def _row(run: RunFolder, outcome: str) -> dict[str, Any]:
 
 # --- writers ----------------------------------------------------------------------------
 def write_sof_csv(table: pd.DataFrame, path: Path) -> Path:
-    """``sof.csv`` (atomic)."""
-    text = table.to_csv(index=False)
+    """``sof.csv`` (atomic). Text cells a spreadsheet would evaluate (``=``, ``+``, ``-``,
+    ``@``, tab or line break first) are neutralised by a leading apostrophe; numbers stay
+    numbers (:func:`~ccsvi_bayes.results.numbers.inert_cell`)."""
+    text = table.map(inert_cell).to_csv(index=False)
     write_atomic(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return Path(path)
 
