@@ -185,14 +185,15 @@ def test_exact_engine_numbers_are_analytic_with_mcse_zero() -> None:
 @pytest.mark.parametrize(
     ("value", "mcse", "text"),
     [
-        (0.2316, 0.0034, "0.23"),  # 2 × MCSE = 0.007: the second decimal holds
-        (0.251, 0.012, "0.3"),  # 2 × MCSE = 0.024: only the first
+        (0.2316, 0.0034, "0.23"),  # MCSE in the third decimal: two decimals hold
+        (0.251, 0.012, "0.3"),  # MCSE in the second: only the first
+        (3.61, 0.09, "3.6"),
         (12.345, 0.3, "12"),
         (0.049, 0.01, "0.05"),  # a small limit keeps one significant digit, never 0.0
         (0.049, None, "0.049"),  # no MCSE: two significant digits
         (3.54, 0.0, "3.5"),  # analytic (exact engine)
-        (-0.25, 0.001, "−0.25"),
-        (-0.25, 0.0004, "−0.250"),
+        (-0.25, 0.004, "−0.25"),
+        (-0.25, 0.001, "−0.250"),
         (None, 0.1, "–"),
     ],
 )

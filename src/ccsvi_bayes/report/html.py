@@ -536,7 +536,8 @@ def _panel_view(panel: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "index": index,
         "value": v["value"],
-        "knob": f"{v['value']:.4g}" + (" (spec value)" if v.get("baseline") else ""),
+        "knob": f"{v['value']:.4g}"
+        + (f" ({v.get('baseline_source') or 'spec value'})" if v.get("baseline") else ""),
         "min": values[0]["value"],
         "max": values[-1]["value"],
         "first": f"{values[0]['value']:g}",

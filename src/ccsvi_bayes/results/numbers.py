@@ -130,8 +130,9 @@ def significant(value: Any, digits: int = 2) -> str:
 def format_with_mcse(value: Any, mcse: Any, *, digits: int = 2) -> str:
     """``value`` printed with no more digits than its Monte Carlo standard error supports.
 
-    The last decimal printed is the one whose unit is at least 2 × MCSE (an MCSE of 0.003 →
-    two decimals, 0.012 → one, 0.3 → none), capped at 4 significant digits. Without an MCSE
+    The last decimal printed is the one at the MCSE's first significant digit (an MCSE of
+    0.0034 → two decimals, 0.012 or 0.09 → one, 0.3 → none): the last digit shown is uncertain
+    by about one unit, never more; capped at 4 significant digits. Without an MCSE
     (missing, or 0 for an analytic value) ``digits`` significant digits are printed. A
     nonzero value always keeps one significant digit, so a small limit never reads 0.
     """
@@ -144,7 +145,7 @@ def format_with_mcse(value: Any, mcse: Any, *, digits: int = 2) -> str:
     if se is None or se <= 0:
         k = _decimals(x, digits)
     else:
-        k = min(math.floor(-math.log10(2 * se)), _decimals(x, 4))
+        k = min(math.floor(-math.log10(se)), _decimals(x, 4))
     return _fixed(x, max(0, k, _decimals(x, 1)))
 
 

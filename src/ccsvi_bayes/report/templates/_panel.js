@@ -33,7 +33,7 @@
       var v = p.values[index];
       slider.value = String(v.value);  // snap to the swept value
       slider.setAttribute("data-index", String(index));
-      setText(root.querySelector('[data-role="knob-value"]'), String(Number(v.value.toPrecision(4))) + (v.baseline ? " (spec value)" : ""), v.value);
+      setText(root.querySelector('[data-role="knob-value"]'), String(Number(v.value.toPrecision(4))) + (v.baseline ? " (" + (v.baseline_source || "spec value") + ")" : ""), v.value);
       setText(root.querySelector('[data-role="prob-benefit"]'), num(v.prob_benefit, 2), v.prob_benefit);
       setText(root.querySelector('[data-role="prob-mcid"]'), num(v.prob_mcid, 2), v.prob_mcid);
       var iv = root.querySelector('[data-role="interval"]');
