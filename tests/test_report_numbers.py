@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+import pytest
 
 from ccsvi_bayes.report.sof import SOF_MODELS, fmt, sof_cells
 
@@ -65,3 +66,34 @@ def test_a_table_cell_never_rounds_a_nonzero_value_to_zero() -> None:
     assert fmt(0.0004, 2) == "0.0004"
     assert fmt(0.0, 1) == "0.0"
     assert fmt(-0.25, 2) == "−0.25"
+
+
+def test_cli_fit_summary_prints_the_ratio_median_and_mcse_digits(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from ccsvi_bayes.cli import render
+
+    summary: dict[str, object] = {
+        "model": "sae_any",
+        "outcome": "sae_any",
+        "risk_treatment_per_1000": {
+            "mean": 22.31,
+            "q025": 1.84,
+            "q975": 79.8,
+            "mcse": {"mean": 0.4, "q025": 0.05, "q975": 2.1},
+        },
+        "odds_ratio": {
+            "median": 2.431,
+            "q025": 0.0493,
+            "q975": 13.1,
+            "mcse": {"median": 0.04, "q025": 0.002, "q975": 0.6},
+        },
+        "prob_rd_gt_1pct": 0.4312,
+        "mcse": {"prob_rd_gt_1pct": 0.008},
+        "diagnostics": {"rhat_max": None, "note": "exact"},
+    }
+    render.fit_summary(summary)
+    text = " ".join(capsys.readouterr().out.split())
+    assert "22 (1.8 to 80) per 1,000" in text
+    assert "odds ratio (median) 2.4 (0.05 to 13)" in text
+    assert "P(RD > 1%) = 0.43" in text
