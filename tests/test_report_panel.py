@@ -61,3 +61,23 @@ def test_panel_keeps_the_sweep_rows_under_run_assume(log_odds_run: Path) -> None
     assert panel is not None
     swept = sorted(float(r[PANEL_KEY]) for r in rows if r[PANEL_KEY] and r["status"] == "done")
     assert [v["value"] for v in panel["values"] if not v["baseline"]] == swept
+
+
+def test_panel_read_outs_print_the_digits_their_mcse_supports(log_odds_run: Path) -> None:
+    path = log_odds_run / "sensitivity" / "ipd" / "scenarios.csv"
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    header = [*rows[0].keys(), "prob_benefit_mcse", "effect_mean_mcse"]
+    for row in rows:
+        row["prob_benefit_mcse"] = "0.012"  # the second decimal is noise: one decimal shown
+        row["effect_mean_mcse"] = "0.0004"
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+    panel = panel_data(RunFolder.open(log_odds_run), "ipd")
+    assert panel is not None
+    knob = next(v for v in panel["values"] if v["scenario_id"] == "knob00000000")
+    assert knob["prob_benefit"] == 0.81
+    assert knob["text"]["prob_benefit"] == "0.8"
+    assert knob["text"]["interval"].startswith("0.310 (")  # effect mean 0.31, MCSE 0.0004

@@ -518,7 +518,8 @@ def _scale_marks(panel: Mapping[str, Any]) -> dict[str, Any]:
 
 def _panel_view(panel: Mapping[str, Any]) -> dict[str, Any]:
     """What the panel shows before any script runs: the baseline (spec) value, else the
-    middle one; the same texts the script writes (fmt with 2 decimals)."""
+    middle one; the same texts the script writes (each value's ``text``: the digits its MCSE
+    supports)."""
     values = panel["values"]
     flags = [bool(v.get("baseline")) for v in values]
     index = (
@@ -544,13 +545,13 @@ def _panel_view(panel: Mapping[str, Any]) -> dict[str, Any]:
         "last": f"{values[-1]['value']:g}",
         "pb": "" if v.get("prob_benefit") is None else v["prob_benefit"],
         "pm": "" if v.get("prob_mcid") is None else v["prob_mcid"],
-        "pb_text": fmt(v.get("prob_benefit")),
-        "pm_text": fmt(v.get("prob_mcid")),
+        "pb_text": v["text"]["prob_benefit"],
+        "pm_text": v["text"]["prob_mcid"],
         "mcid_text": fmt(mcid) if mcid is not None else "",
         "mean": v.get("mean"),
         "q025": v.get("q025"),
         "q975": v.get("q975"),
-        "interval_text": f"{fmt(v.get('mean'))} ({fmt(v.get('q025'))} to {fmt(v.get('q975'))})",
+        "interval_text": v["text"]["interval"],
         "x0": x(0.0),
         "xmcid": x(mcid),
         "x025": x(v.get("q025")) or x(0.0),

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from ccsvi_bayes.report.run_folder import RunFolder, read_json_file
+from ccsvi_bayes.results.numbers import format_with_mcse
 from ccsvi_bayes.sensitivity.runner import INDEX_COLUMNS
 
 __all__ = ["KNOB_COLUMNS_EXCLUDED", "baseline_value", "panel_data", "spec_value"]
@@ -87,7 +88,25 @@ def _row_entry(
         "prob_benefit": _float(row.get("prob_benefit")),
         "prob_mcid": _float(row.get("prob_mcid")),
     }
-    return entry if entry["prob_benefit"] is not None else None
+    if entry["prob_benefit"] is None:
+        return None
+    entry["text"] = _texts(row)
+    return entry
+
+
+def _texts(row: Mapping[Any, Any]) -> dict[str, str]:
+    """The read-outs as printed: each number with the digits its MCSE supports (the
+    ``<column>_mcse`` of ``scenarios.csv`` or a stored summary; without one, two significant
+    digits), limits never rounded to 0."""
+
+    def text(column: str) -> str:
+        return format_with_mcse(_float(row.get(column)), _float(row.get(f"{column}_mcse")))
+
+    return {
+        "prob_benefit": text("prob_benefit"),
+        "prob_mcid": text("prob_mcid"),
+        "interval": f"{text('effect_mean')} ({text('effect_q025')} to {text('effect_q975')})",
+    }
 
 
 def panel_data(run: RunFolder, outcome: str) -> dict[str, Any] | None:
@@ -177,6 +196,8 @@ def _from_evaluations(folder: Any, tip: Mapping[str, Any]) -> list[dict[str, Any
         sid = str(ev.get("scenario_id") or "")
         summary = read_json_file(folder / "scenarios" / sid / "summary.json") or {}
         eff = summary.get("effect") or {}
+        found = eff.get("mcse")
+        mcse: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
         row = {
             "scenario_id": sid,
             "effect_mean": eff.get("mean"),
@@ -184,6 +205,9 @@ def _from_evaluations(folder: Any, tip: Mapping[str, Any]) -> list[dict[str, Any
             "effect_q975": eff.get("q975"),
             "prob_benefit": ev.get("prob_benefit", eff.get("prob_benefit")),
             "prob_mcid": ev.get("prob_mcid", eff.get("prob_mcid")),
+            **{f"effect_{k}_mcse": mcse.get(k) for k in ("mean", "q025", "q975")},
+            "prob_benefit_mcse": ev.get("prob_benefit_mcse", mcse.get("prob_benefit")),
+            "prob_mcid_mcse": ev.get("prob_mcid_mcse", mcse.get("prob_mcid")),
         }
         entry = _row_entry(row, value, False)
         if entry is not None:

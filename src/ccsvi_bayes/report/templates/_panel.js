@@ -34,10 +34,12 @@
       slider.value = String(v.value);  // snap to the swept value
       slider.setAttribute("data-index", String(index));
       setText(root.querySelector('[data-role="knob-value"]'), String(Number(v.value.toPrecision(4))) + (v.baseline ? " (" + (v.baseline_source || "spec value") + ")" : ""), v.value);
-      setText(root.querySelector('[data-role="prob-benefit"]'), num(v.prob_benefit, 2), v.prob_benefit);
-      setText(root.querySelector('[data-role="prob-mcid"]'), num(v.prob_mcid, 2), v.prob_mcid);
+      // v.text: the read-outs with the digits each number's Monte Carlo error supports
+      var t = v.text || {};
+      setText(root.querySelector('[data-role="prob-benefit"]'), t.prob_benefit || num(v.prob_benefit, 2), v.prob_benefit);
+      setText(root.querySelector('[data-role="prob-mcid"]'), t.prob_mcid || num(v.prob_mcid, 2), v.prob_mcid);
       var iv = root.querySelector('[data-role="interval"]');
-      setText(iv, interval(v, 2), v.q025);
+      setText(iv, t.interval || interval(v, 2), v.q025);
       if (iv) { iv.setAttribute("data-q025", String(v.q025)); iv.setAttribute("data-q975", String(v.q975)); iv.setAttribute("data-mean", String(v.mean)); }
       var inst = root.querySelector('[data-role="interval-instrument"]');
       if (inst && p.reference_sd) {
