@@ -63,9 +63,12 @@ def model_colour(model: str) -> str:
     return MODEL_COLOURS.get(model, OKABE_ITO["black"])
 
 
-def fmt_prob(p: Any) -> str:
-    """A probability as printed on figures: two decimals, ``< 0.01`` / ``> 0.99`` at the ends,
-    an en dash when missing."""
+def fmt_prob(p: Any, mcse: Any = None) -> str:
+    """A probability as printed on figures: ``< 0.01`` / ``> 0.99`` at the ends, an en dash
+    when missing; else two decimals, or with its Monte Carlo standard error ``mcse`` no more
+    digits than that supports (:func:`~ccsvi_bayes.results.numbers.format_with_mcse`)."""
+    from ccsvi_bayes.results.numbers import format_with_mcse
+
     if p is None or (isinstance(p, float) and math.isnan(p)):
         return "–"
     p = float(p)
@@ -73,6 +76,8 @@ def fmt_prob(p: Any) -> str:
         return "< 0.01"
     if p > 0.995:
         return "> 0.99"
+    if mcse is not None and float(mcse) > 0:
+        return format_with_mcse(p, mcse)
     return f"{p:.2f}"
 
 

@@ -199,10 +199,17 @@ def effect_plot(
         s = summaries.get(m)
         if s is None:
             continue
-        pb = fmt_prob(summary_number(s, "effect", "prob_benefit"))
+        pb = fmt_prob(
+            summary_number(s, "effect", "prob_benefit"),
+            summary_number(s, "effect", "mcse", "prob_benefit"),
+        )
         text = f"{model_label(m)}: P(benefit) = {pb}"
         if scale.mcid is not None:
-            text += f", P(> MCID) = {fmt_prob(summary_number(s, 'effect', 'prob_mcid'))}"
+            pm = fmt_prob(
+                summary_number(s, "effect", "prob_mcid"),
+                summary_number(s, "effect", "mcse", "prob_mcid"),
+            )
+            text += f", P(> MCID) = {pm}"
         lines.append(text)
     if lines:
         txt = ax.text(

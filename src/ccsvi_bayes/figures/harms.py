@@ -108,7 +108,7 @@ def harms_plot(
             p = s.get("prob_rd_gt_1pct")
             if p is not None:
                 t = ax_rd.annotate(
-                    f"P(RD > 10 per 1,000) = {fmt_prob(p)}",
+                    f"P(RD > 10 per 1,000) = {fmt_prob(p, summary_number(s, 'mcse', 'prob_rd_gt_1pct'))}",
                     xy=(rd[0], y + 0.22),
                     fontsize=7,
                     ha="center",
