@@ -104,7 +104,7 @@ def test_every_monte_carlo_number_has_its_mcse_from_arviz() -> None:
     assert effect["mcse"]["prob_benefit"] == pytest.approx(float(mcse((mu > 0).astype(float))))
     # iid draws: the MCSE of the mean is sd / sqrt(n) up to ESS noise
     assert effect["mcse"]["mean"] == pytest.approx(0.1 / np.sqrt(CHAINS * DRAWS), rel=0.15)
-    assert "mcse_method" not in effect
+    assert effect["mcse_method"] == "mcmc"
     for block in (
         summary["predictive"],
         summary["heterogeneity"]["tau"],

@@ -213,3 +213,25 @@ def test_report_names_each_skipped_figure(hostile_run: Path, tmp_path: Path) -> 
     assert "2 figure(s) could not be drawn" in failures
     assert "<code>forest_ipd</code>: ValueError: &lt;b&gt;bad&lt;/b&gt; label" in failures
     assert "<code>effect_ipd</code>: no draws" in failures
+
+
+def test_forest_plot_on_the_callers_axes_keeps_labels_literal(hostile_run: Path) -> None:
+    """The public figure function, on axes the caller made outside the house style and saved
+    with a plain ``savefig``: the "$…$" label is text, not mathtext (which raised)."""
+    import io
+
+    from matplotlib.figure import Figure
+
+    from ccsvi_bayes.figures.forest import forest_plot
+
+    ev = load_evidence(hostile_run.parent / "evidence")
+    summaries = {
+        m: json.loads((hostile_run / m / "ipd" / "summary.json").read_text(encoding="utf-8"))
+        for m in ("rct_only", "naive")
+    }
+    fig = Figure(figsize=(9, 6))
+    axes = fig.subplots(ncols=2, sharey=True)
+    forest_plot(list(axes), summaries, ev, "ipd")
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg")
+    assert r"\frac{1}{0}" in buffer.getvalue()

@@ -33,7 +33,7 @@ from ccsvi_bayes.figures.common import (
     scale_unit,
     summary_number,
 )
-from ccsvi_bayes.figures.style import OKABE_ITO, benefit_note, plain_log_ticks
+from ccsvi_bayes.figures.style import OKABE_ITO, benefit_note, in_house_style, plain_log_ticks
 
 __all__ = ["EffectScale", "effect_plot", "effect_scale"]
 
@@ -111,6 +111,7 @@ def _mu_draws(posterior: xr.DataTree | np.ndarray) -> np.ndarray:
     return np.asarray(posterior, dtype=float).ravel()
 
 
+@in_house_style
 def effect_plot(
     ax: Axes,
     posteriors: Mapping[str, xr.DataTree | np.ndarray],

@@ -22,7 +22,7 @@ from ccsvi_bayes.figures.common import (
     scale_axis_label,
     summary_number,
 )
-from ccsvi_bayes.figures.style import DESIGN_MARKERS, OKABE_ITO
+from ccsvi_bayes.figures.style import DESIGN_MARKERS, OKABE_ITO, in_house_style
 from ccsvi_bayes.harmonize import HarmonizeOptions, design_features, harmonize
 
 __all__ = ["FLAG_COLUMNS", "FLAG_HEADERS", "forest_plot", "forest_rows", "study_flags"]
@@ -98,6 +98,7 @@ def _is_contrast(entry: Mapping[str, Any]) -> bool:
     return "single" not in measure
 
 
+@in_house_style
 def forest_plot(
     axes: Axes | Sequence[Axes],
     summaries: Mapping[str, Mapping[str, Any]],

@@ -13,7 +13,7 @@ from matplotlib.lines import Line2D
 
 from ccsvi_bayes.evidence import Evidence
 from ccsvi_bayes.figures.common import fmt_prob, higher_is_better, printable, summary_number
-from ccsvi_bayes.figures.style import OKABE_ITO
+from ccsvi_bayes.figures.style import OKABE_ITO, in_house_style
 
 __all__ = ["ARM_COLOURS", "harm_variant_label", "harms_plot"]
 
@@ -57,6 +57,7 @@ def _bar(
     return line
 
 
+@in_house_style
 def harms_plot(
     axes: Sequence[Axes],
     summaries: Mapping[str, Mapping[str, Mapping[str, Any]]],

@@ -8,7 +8,8 @@ only writer.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,9 @@ from typing import Any
 
 import matplotlib as mpl
 from cycler import cycler
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from ccsvi_bayes.results.store import write_atomic
 
@@ -117,6 +120,34 @@ def house_style() -> Iterator[None]:
     """Matplotlib settings of the house style, for the duration of the block."""
     with mpl.rc_context(_RC):
         yield
+
+
+def in_house_style[**P, R](draw: Callable[P, R]) -> Callable[P, R]:
+    """Run a drawing function in the house style, so every text it makes (labels from the
+    evidence included) is literal, whichever axes the caller passes."""
+
+    @functools.wraps(draw)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with house_style():
+            result = draw(*args, **kwargs)
+        for ax in _axes_in(list(args) + list(kwargs.values())):
+            # texts the axes had before (title, axis labels): made outside the house style
+            for text in ax.findobj(Text):
+                text.set_parse_math(False)
+        return result
+
+    return wrapper
+
+
+def _axes_in(values: list[Any]) -> list[Axes]:
+    """The matplotlib axes among ``values`` (an Axes, or a list/tuple/array of them)."""
+    found: list[Axes] = []
+    for value in values:
+        if isinstance(value, Axes):
+            found.append(value)
+        elif isinstance(value, list | tuple) or type(value).__name__ == "ndarray":
+            found.extend(a for a in list(value) if isinstance(a, Axes))
+    return found
 
 
 def plain_log_ticks(axis: Any) -> None:

@@ -145,8 +145,8 @@ def fit_summary(result: FitResult) -> dict[str, Any]:
     effect_mcse["prob_mcid"] = mcse_prob(mu_chains > mcid_std) if mcid_std is not None else None
     effect["instrument_scale"] = instrument
     effect["mcse"] = effect_mcse
-    if exact:
-        effect["mcse_method"] = "exact"
+    # "exact": the engine's analytic numbers (MCSE 0.0); "mcmc": ArviZ's MCSE of the draws
+    effect["mcse_method"] = "exact" if exact else "mcmc"
 
     tau_chains = chain_draws(post["tau"])
     tau_overall_chains = tau_chains.mean(axis=2) if tau_chains.ndim > 2 else tau_chains
@@ -161,10 +161,15 @@ def fit_summary(result: FitResult) -> dict[str, Any]:
         "predictive": {
             **_short(theta_new),
             "mcse": mcse_block(theta_new),
+            "mcse_method": "mcmc",
             "description": "true effect in a new study (theta_new = mu + tau * z)",
         },
         "heterogeneity": {
-            "tau": {**_short(tau_overall_chains), "mcse": mcse_block(tau_overall_chains)}
+            "tau": {
+                **_short(tau_overall_chains),
+                "mcse": mcse_block(tau_overall_chains),
+                "mcse_method": "mcmc",
+            }
         },
         "bias": _bias_summary(result),
         "studies": _study_summaries(result),
