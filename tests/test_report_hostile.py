@@ -235,3 +235,12 @@ def test_forest_plot_on_the_callers_axes_keeps_labels_literal(hostile_run: Path)
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg")
     assert r"\frac{1}{0}" in buffer.getvalue()
+
+
+def test_panel_script_never_builds_a_selector_from_an_outcome_id() -> None:
+    """An id with a quote or bracket would make querySelector throw and stop every panel."""
+    from importlib.resources import files
+
+    script = (files("ccsvi_bayes.report") / "templates" / "_panel.js").read_text(encoding="utf-8")
+    assert "p.outcome + " not in script
+    assert 'getAttribute("data-panel") === p.outcome' in script

@@ -16,7 +16,12 @@
     node.setAttribute("data-value", value === null || value === undefined ? "" : String(value));
   }
   panels.forEach(function (p) {
-    var root = document.querySelector('[data-panel="' + p.outcome + '"]');
+    // matched by comparing attribute values, never by building a selector from the id
+    var root = null;
+    var nodes = document.querySelectorAll("[data-panel]");
+    for (var i = 0; i < nodes.length; i++) {
+      if (nodes[i].getAttribute("data-panel") === p.outcome) { root = nodes[i]; break; }
+    }
     if (!root) { return; }
     var slider = root.querySelector('[data-role="slider"]');
     var lo = p.axis[0], hi = p.axis[1];
