@@ -97,3 +97,34 @@ def test_cli_fit_summary_prints_the_ratio_median_and_mcse_digits(
     assert "22 (1.8 to 80) per 1,000" in text
     assert "odds ratio (median) 2.4 (0.05 to 13)" in text
     assert "P(RD > 1%) = 0.43" in text
+
+
+def test_cli_run_table_uses_the_mcse_of_each_number(
+    capsys: pytest.CaptureFixture[str], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ccsvi_bayes.cli import render
+
+    monkeypatch.setattr(render.out, "width", 240)  # one line per row
+
+    index = {
+        "fits": [
+            {
+                "model": "bias_adjusted",
+                "outcome": "qol_physical",
+                "status": "fitted",
+                "scale": "smd",
+                "effect_mean": 0.2316,
+                "effect_q025": -0.0493,
+                "effect_q975": 0.61,
+                "effect_mean_mcse": 0.0034,
+                "effect_q025_mcse": 0.002,
+                "effect_q975_mcse": 0.009,
+                "prob_benefit": 0.9412,
+                "prob_benefit_mcse": 0.004,
+            }
+        ]
+    }
+    render.run_table(index, tmp_path)
+    text = capsys.readouterr().out
+    assert "0.23 (−0.05 to 0.61) smd" in text
+    assert "0.94" in text

@@ -318,13 +318,22 @@ def run_table(index: dict[str, Any], out_dir: Path) -> None:
     )
     for col in ("model", "outcome", "estimate (95% CrI)", "P(benefit) / P(RD>1%)", "status"):
         table.add_column(col)
+    from ccsvi_bayes.results.numbers import format_with_mcse
+
+    def num(rec: Mapping[str, Any], key: str) -> str:
+        """``rec[key]`` with the digits its ``<key>_mcse`` supports (2 significant without)."""
+        return format_with_mcse(rec.get(key), rec.get(f"{key}_mcse"))
+
+    def interval(rec: Mapping[str, Any], prefix: str) -> str:
+        return f"{num(rec, prefix + '_mean')} ({num(rec, prefix + '_q025')} to {num(rec, prefix + '_q975')})"
+
     for rec in index["fits"]:
         if "effect_mean" in rec:
-            est = f"{rec['effect_mean']:+.2f} ({rec['effect_q025']:+.2f} to {rec['effect_q975']:+.2f}) {rec['scale']}"
-            prob = f"{rec['prob_benefit']:.2f}"
+            est = f"{interval(rec, 'effect')} {rec['scale']}"
+            prob = num(rec, "prob_benefit")
         elif "risk_per_1000_mean" in rec:
-            est = f"{rec['risk_per_1000_mean']:.1f} ({rec['risk_per_1000_q025']:.1f} to {rec['risk_per_1000_q975']:.1f}) /1000"
-            prob = f"{rec['prob_rd_gt_1pct']:.2f}"
+            est = f"{interval(rec, 'risk_per_1000')} /1000"
+            prob = num(rec, "prob_rd_gt_1pct")
         else:
             est, prob = rec.get("reason", "")[:60], ""
         table.add_row(rec["model"], rec["outcome"], est, prob, rec["status"])
