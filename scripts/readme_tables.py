@@ -59,8 +59,9 @@ def adaptive(value: float, small: int = 1) -> str:
 
 
 def interval(d: Mapping[str, Any], fmt: Callable[[float], str]) -> str:
-    """``mean (q025 to q975)``."""
-    return f"{fmt(d['mean'])} ({fmt(d['q025'])} to {fmt(d['q975'])})"
+    """``mean (q025 to q975)``; a ratio block (no mean) by its ``median (q025 to q975)``."""
+    point = d["mean"] if "mean" in d else d["median"]
+    return f"{fmt(point)} ({fmt(d['q025'])} to {fmt(d['q975'])})"
 
 
 def prob(value: float | None) -> str:
@@ -84,7 +85,7 @@ def efficacy_table(summaries: Mapping[tuple[str, str], Mapping[str, Any]], domai
     for model, s in rows:
         e = s["effect"]
         inst = e.get("instrument_scale", {})
-        if "mean" in inst:
+        if "mean" in inst or "median" in inst:
             points = interval(
                 inst, (lambda v: adaptive(v, 2)) if binary else (lambda v: signed(v, 1))
             )

@@ -445,3 +445,10 @@ def test_save_figure_lays_out_once_and_restores_the_figure(tmp_path: Path) -> No
     pdf = (tmp_path / "one.pdf").read_bytes()
     assert b"/FontFile2" in pdf  # Type 42 (TrueType) fonts still embedded
     assert subset.Options._drop_tables_default == before
+
+
+def test_fmt_prob_prints_the_digits_its_mcse_supports() -> None:
+    assert fmt_prob(0.4638, 0.012) == "0.5"  # MCSE in the second decimal
+    assert fmt_prob(0.4638, 0.004) == "0.46"
+    assert fmt_prob(0.4638) == "0.46"  # no MCSE: two decimals
+    assert fmt_prob(0.001, 0.0001) == "< 0.01"

@@ -100,7 +100,7 @@ def test_output_contract(rct_nuts: FitResult, tmp_path: Path) -> None:
     }
     assert set(summary["effect"]["instrument_scale"]) >= {"instrument", "mean", "q025", "q975"}
     assert set(summary["predictive"]) >= {"mean", "q025", "q975"}
-    assert set(summary["heterogeneity"]["tau"]) == {"mean", "q025", "q975"}
+    assert set(summary["heterogeneity"]["tau"]) == {"mean", "q025", "q975", "mcse", "mcse_method"}
     assert set(summary["diagnostics"]) >= {
         "rhat_max",
         "ess_bulk_min",

@@ -265,3 +265,25 @@ def test_a_spec_in_the_wrong_encoding_is_named(tmp_path: Path) -> None:
     spec.write_bytes('name = "x"\ndescription = "caf\xe9"\n'.encode("latin-1"))
     with pytest.raises(InvalidModelSpec, match=r"latin1\.toml: line 2: not UTF-8"):
         load_spec(str(spec))
+
+
+def test_md_domain_accepts_a_partial_override_whose_default_rest_is_a_zero_location() -> None:
+    """A published prior typed as ``--set priors.mu.sigma=50`` on an md domain: the default
+    location 0 is 0 on every scale, so no reference SD is needed (refused before)."""
+    spec = load_spec("rct_only", ["priors.mu.sigma=50"])
+    mu = spec.priors["mu"].resolve("pain", "md", where="priors.mu")
+    assert mu.kwargs == {"mu": 0.0, "sigma": 50.0}
+    assert mu.user_set == ("sigma",)
+    assert mu.conversion == ""
+
+
+def test_md_domain_names_the_kwargs_a_partial_override_must_add() -> None:
+    """A default kwarg that does change with the scale (τ's sigma) cannot be guessed: the
+    message says exactly what to type."""
+    prior = PriorSpec("Normal", {"mu": 0.2, "sigma": 0.5}, scale="smd", overrides={"sigma": 9.0})
+    with pytest.raises(InvalidModelSpec, match=r"--set priors\.mu\.mu=<value>") as err:
+        prior.resolve("pain", "md", where="priors.mu")
+    assert "sigma=" not in str(err.value).split("type", 1)[1]
+    tau = load_spec("rct_only").priors["tau"]
+    with pytest.raises(InvalidModelSpec, match=r"--set priors\.tau\.sigma=<value>"):
+        tau.resolve("pain", "md", where="priors.tau")

@@ -133,15 +133,18 @@ def check_panel(page: Any, panel: dict[str, Any]) -> list[str]:
         v = values[index]
         if slider.get_attribute("data-index") != str(index):
             problems.append(f"panel {outcome}: the slider did not snap to {v['value']}")
-        want_interval = f"{fmt(v['mean'])} ({fmt(v['q025'])} to {fmt(v['q975'])})"
-        if now["prob-benefit"][0] != fmt(v["prob_benefit"]) or not close(
-            now["prob-benefit"][1], v["prob_benefit"]
-        ):
+        text = v.get("text") or {}  # the read-outs as the report prints them (MCSE digits)
+        want_interval = text.get("interval") or (
+            f"{fmt(v['mean'])} ({fmt(v['q025'])} to {fmt(v['q975'])})"
+        )
+        if now["prob-benefit"][0] != (
+            text.get("prob_benefit") or fmt(v["prob_benefit"])
+        ) or not close(now["prob-benefit"][1], v["prob_benefit"]):
             problems.append(
                 f"panel {outcome} at {v['value']}: P(benefit) shows {now['prob-benefit']}, "
                 f"the sweep says {v['prob_benefit']}"
             )
-        if now["prob-mcid"][0] != fmt(v["prob_mcid"]):
+        if now["prob-mcid"][0] != (text.get("prob_mcid") or fmt(v["prob_mcid"])):
             problems.append(
                 f"panel {outcome} at {v['value']}: P(> MCID) shows {now['prob-mcid'][0]}, "
                 f"the sweep says {v['prob_mcid']}"

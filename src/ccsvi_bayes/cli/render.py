@@ -182,26 +182,54 @@ def effective_priors(spec: ModelSpec, used: Mapping[str, Any]) -> None:
 # fit and run -------------------------------------------------------------------------------
 
 
+def _mc_interval(block: Mapping[str, Any], point: str = "mean") -> str:
+    """``point (q025 to q975)`` of a summary block, each number with the digits its MCSE
+    (``block["mcse"]``) supports."""
+    from ccsvi_bayes.results.numbers import format_number
+
+    lo, mid, hi = (format_number(block, k) for k in ("q025", point, "q975"))
+    return f"{mid} ({lo} to {hi})"
+
+
 def fit_summary(summary: dict[str, object]) -> None:
+    """One fit's headline numbers (no more digits than their Monte Carlo error supports; a
+    ratio by its median) and its convergence."""
+    from ccsvi_bayes.results.numbers import format_number
+
     effect = summary.get("effect") or {}
     diag = summary["diagnostics"]
     assert isinstance(diag, dict)
     if isinstance(effect, dict) and effect:
         inst = effect.get("instrument_scale") or {}
         out.print(
-            f"[bold]{summary['model']} / {summary['outcome']}[/]: effect {effect['mean']:+.3f} "
-            f"(95% CrI {effect['q025']:+.3f} to {effect['q975']:+.3f}) on the {effect['scale']} scale, positive = benefit; "
-            f"P(benefit) = {effect['prob_benefit']:.2f}"
+            f"[bold]{summary['model']} / {summary['outcome']}[/]: effect {_mc_interval(effect)} "
+            f"on the {effect['scale']} scale (95% CrI), positive = benefit; "
+            f"P(benefit) = {format_number(effect, 'prob_benefit')}"
             + (
-                f", P(> MCID) = {effect['prob_mcid']:.2f}"
+                f", P(> MCID) = {format_number(effect, 'prob_mcid')}"
                 if effect.get("prob_mcid") is not None
                 else ""
-            )
+            ),
+            highlight=False,
         )
-        if isinstance(inst, dict) and "mean" in inst:
+        if isinstance(inst, dict) and ("mean" in inst or "median" in inst):
+            point = "mean" if "mean" in inst else "median"
             out.print(
-                f"  {inst['measure']}: {inst['mean']:+.2f} ({inst['q025']:+.2f} to {inst['q975']:+.2f})"
+                f"  {inst['measure']}: {_mc_interval(inst, point)}"
+                + (" (median)" if point == "median" else ""),
+                highlight=False,
             )
+    elif isinstance(summary.get("risk_treatment_per_1000"), dict):  # a harms fit
+        risk = summary["risk_treatment_per_1000"]
+        odds = summary.get("odds_ratio") or {}
+        assert isinstance(risk, dict)
+        assert isinstance(odds, dict)
+        out.print(
+            f"[bold]{summary['model']} / {summary['outcome']}[/]: risk with treatment "
+            f"{_mc_interval(risk)} per 1,000 (95% CrI); odds ratio (median) "
+            f"{_mc_interval(odds, 'median')}; P(RD > 1%) = {format_number(summary, 'prob_rd_gt_1pct')}",
+            highlight=False,
+        )
     if diag.get("rhat_max") is None:  # exact engine: nothing to converge
         out.print(f"  [green]exact[/]: {diag.get('note', 'R-hat/ESS not applicable')}")
         return
@@ -290,13 +318,22 @@ def run_table(index: dict[str, Any], out_dir: Path) -> None:
     )
     for col in ("model", "outcome", "estimate (95% CrI)", "P(benefit) / P(RD>1%)", "status"):
         table.add_column(col)
+    from ccsvi_bayes.results.numbers import format_with_mcse
+
+    def num(rec: Mapping[str, Any], key: str) -> str:
+        """``rec[key]`` with the digits its ``<key>_mcse`` supports (2 significant without)."""
+        return format_with_mcse(rec.get(key), rec.get(f"{key}_mcse"))
+
+    def interval(rec: Mapping[str, Any], prefix: str) -> str:
+        return f"{num(rec, prefix + '_mean')} ({num(rec, prefix + '_q025')} to {num(rec, prefix + '_q975')})"
+
     for rec in index["fits"]:
         if "effect_mean" in rec:
-            est = f"{rec['effect_mean']:+.2f} ({rec['effect_q025']:+.2f} to {rec['effect_q975']:+.2f}) {rec['scale']}"
-            prob = f"{rec['prob_benefit']:.2f}"
+            est = f"{interval(rec, 'effect')} {rec['scale']}"
+            prob = num(rec, "prob_benefit")
         elif "risk_per_1000_mean" in rec:
-            est = f"{rec['risk_per_1000_mean']:.1f} ({rec['risk_per_1000_q025']:.1f} to {rec['risk_per_1000_q975']:.1f}) /1000"
-            prob = f"{rec['prob_rd_gt_1pct']:.2f}"
+            est = f"{interval(rec, 'risk_per_1000')} /1000"
+            prob = num(rec, "prob_rd_gt_1pct")
         else:
             est, prob = rec.get("reason", "")[:60], ""
         table.add_row(rec["model"], rec["outcome"], est, prob, rec["status"])

@@ -13,7 +13,7 @@ from matplotlib.axes import Axes
 
 from ccsvi_bayes.figures.common import flat_draws, group, kde, model_colour
 from ccsvi_bayes.figures.forest import FLAG_HEADERS
-from ccsvi_bayes.figures.style import OKABE_ITO
+from ccsvi_bayes.figures.style import OKABE_ITO, in_house_style
 
 __all__ = ["bias_panels", "bias_prior_posterior"]
 
@@ -53,6 +53,7 @@ def _density(
     return line, dens
 
 
+@in_house_style
 def bias_prior_posterior(
     axes: Sequence[Axes], tree: xr.DataTree, *, unit: str = "SMD"
 ) -> dict[str, list[Artist]]:

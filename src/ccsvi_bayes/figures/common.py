@@ -8,6 +8,7 @@ from the :class:`~ccsvi_bayes.evidence.Evidence` the run used.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +28,7 @@ __all__ = [
     "kde",
     "model_colour",
     "model_label",
+    "printable",
     "scale_axis_label",
     "scale_unit",
     "summary_number",
@@ -43,6 +45,16 @@ MODEL_LABELS = {
 }
 
 
+def printable(text: Any) -> str:
+    """A label from the evidence as a figure shows it: control and line-separator characters
+    (tab, CR, U+2028/9, ...) become spaces; line feeds stay. Matplotlib draws it as literal
+    text (the house style turns mathtext off)."""
+    return "".join(
+        " " if (unicodedata.category(c) in ("Cc", "Zl", "Zp") and c != "\n") else c
+        for c in str(text)
+    )
+
+
 def model_label(model: str) -> str:
     return MODEL_LABELS.get(model, model.replace("_", " "))
 
@@ -51,9 +63,12 @@ def model_colour(model: str) -> str:
     return MODEL_COLOURS.get(model, OKABE_ITO["black"])
 
 
-def fmt_prob(p: Any) -> str:
-    """A probability as printed on figures: two decimals, ``< 0.01`` / ``> 0.99`` at the ends,
-    an en dash when missing."""
+def fmt_prob(p: Any, mcse: Any = None) -> str:
+    """A probability as printed on figures: ``< 0.01`` / ``> 0.99`` at the ends, an en dash
+    when missing; else two decimals, or with its Monte Carlo standard error ``mcse`` no more
+    digits than that supports (:func:`~ccsvi_bayes.results.numbers.format_with_mcse`)."""
+    from ccsvi_bayes.results.numbers import format_with_mcse
+
     if p is None or (isinstance(p, float) and math.isnan(p)):
         return "–"
     p = float(p)
@@ -61,6 +76,8 @@ def fmt_prob(p: Any) -> str:
         return "< 0.01"
     if p > 0.995:
         return "> 0.99"
+    if mcse is not None and float(mcse) > 0:
+        return format_with_mcse(p, mcse)
     return f"{p:.2f}"
 
 

@@ -29,7 +29,7 @@ from ccsvi_bayes.figures.common import DEFAULT_MODELS, model_label, scale_unit
 from ccsvi_bayes.figures.effect import effect_plot, effect_scale
 from ccsvi_bayes.figures.forest import forest_plot, forest_rows
 from ccsvi_bayes.figures.harms import harm_variant_label, harms_plot
-from ccsvi_bayes.figures.style import FigureRecord, new_figure, save_figure
+from ccsvi_bayes.figures.style import FigureRecord, house_style, new_figure, save_figure
 from ccsvi_bayes.results.store import write_atomic
 
 __all__ = [
@@ -355,7 +355,8 @@ def _draw_task(run_dir: str, out_dir: str, task: Task) -> TaskResult:
 
     def attempt(stem: str, draw: Callable[..., FigureRecord | None], *args: Any) -> None:
         try:
-            rec = draw(*args)
+            with house_style():  # every Text made while drawing is literal (no mathtext)
+                rec = draw(*args)
         except Exception as exc:  # one broken figure never stops the others
             warnings.append(f"figure {stem} skipped: {exc}")
             skipped.append({"stem": stem, "reason": f"{type(exc).__name__}: {exc}"})
@@ -384,7 +385,8 @@ def _draw_task(run_dir: str, out_dir: str, task: Task) -> TaskResult:
         elif task[0] == "harms":
             attempt("harms", _harms, evidence, task[1], out)
         elif task[0] == "sensitivity":
-            records.extend(_sensitivity(task[1], Path(task[2]), out, skipped, warnings))
+            with house_style():
+                records.extend(_sensitivity(task[1], Path(task[2]), out, skipped, warnings))
     finally:
         folder.close()
     return records, skipped, warnings

@@ -29,10 +29,11 @@ from ccsvi_bayes.figures.common import (
     kde,
     model_colour,
     model_label,
+    printable,
     scale_unit,
     summary_number,
 )
-from ccsvi_bayes.figures.style import OKABE_ITO, benefit_note
+from ccsvi_bayes.figures.style import OKABE_ITO, benefit_note, in_house_style, plain_log_ticks
 
 __all__ = ["EffectScale", "effect_plot", "effect_scale"]
 
@@ -110,6 +111,7 @@ def _mu_draws(posterior: xr.DataTree | np.ndarray) -> np.ndarray:
     return np.asarray(posterior, dtype=float).ravel()
 
 
+@in_house_style
 def effect_plot(
     ax: Axes,
     posteriors: Mapping[str, xr.DataTree | np.ndarray],
@@ -142,6 +144,7 @@ def effect_plot(
     converted = {m: scale.convert(_mu_draws(posteriors[m])) for m in models}
     if scale.kind == "ratio":
         ax.set_xscale("log")
+        plain_log_ticks(ax.xaxis)
         logged = {m: np.log(v) for m, v in converted.items()}
     else:
         logged = converted
@@ -197,10 +200,17 @@ def effect_plot(
         s = summaries.get(m)
         if s is None:
             continue
-        pb = fmt_prob(summary_number(s, "effect", "prob_benefit"))
+        pb = fmt_prob(
+            summary_number(s, "effect", "prob_benefit"),
+            summary_number(s, "effect", "mcse", "prob_benefit"),
+        )
         text = f"{model_label(m)}: P(benefit) = {pb}"
         if scale.mcid is not None:
-            text += f", P(> MCID) = {fmt_prob(summary_number(s, 'effect', 'prob_mcid'))}"
+            pm = fmt_prob(
+                summary_number(s, "effect", "prob_mcid"),
+                summary_number(s, "effect", "mcse", "prob_mcid"),
+            )
+            text += f", P(> MCID) = {pm}"
         lines.append(text)
     if lines:
         txt = ax.text(
@@ -219,6 +229,6 @@ def effect_plot(
     ax.set_xlabel(f"{scale.unit}\n{benefit_note(scale.higher_is_better)}")
     per = "per unit of log ratio" if scale.kind == "ratio" else "per unit of the x axis"
     ax.set_ylabel(f"posterior density ({per})")
-    ax.set_title(domain.label, loc="left")
+    ax.set_title(printable(domain.label), loc="left")
     ax.legend(loc="upper right", fontsize=7)
     return out

@@ -18,10 +18,11 @@ from ccsvi_bayes.figures.common import (
     DEFAULT_MODELS,
     model_colour,
     model_label,
+    printable,
     scale_axis_label,
     summary_number,
 )
-from ccsvi_bayes.figures.style import DESIGN_MARKERS, OKABE_ITO
+from ccsvi_bayes.figures.style import DESIGN_MARKERS, OKABE_ITO, in_house_style
 from ccsvi_bayes.harmonize import HarmonizeOptions, design_features, harmonize
 
 __all__ = ["FLAG_COLUMNS", "FLAG_HEADERS", "forest_plot", "forest_rows", "study_flags"]
@@ -97,6 +98,7 @@ def _is_contrast(entry: Mapping[str, Any]) -> bool:
     return "single" not in measure
 
 
+@in_house_style
 def forest_plot(
     axes: Axes | Sequence[Axes],
     summaries: Mapping[str, Mapping[str, Any]],
@@ -135,7 +137,7 @@ def forest_plot(
     for i, entry in enumerate(studies):
         y = float(n_rows - i)
         ys.append(y)
-        labels.append(str(entry.get("label") or entry["study_id"]))
+        labels.append(printable(entry.get("label") or entry["study_id"]))
         marker = DESIGN_MARKERS.get(str(entry.get("design", "")), "o")
         obs, se = entry.get("observed"), entry.get("se")
         if obs is not None and se is not None:
@@ -230,7 +232,7 @@ def forest_plot(
             tick.set_fontweight("bold")
     ax.set_ylim(0.3, n_rows + 0.7)
     ax.set_xlabel(scale_axis_label(domain))
-    ax.set_title(domain.label, loc="left")
+    ax.set_title(printable(domain.label), loc="left")
     legend = ax.get_figure().legend(  # type: ignore[union-attr]
         handles=_legend_handles(studies, models, single_arm_seen),
         loc="outside lower center",

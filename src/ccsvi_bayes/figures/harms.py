@@ -12,8 +12,8 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
 from ccsvi_bayes.evidence import Evidence
-from ccsvi_bayes.figures.common import fmt_prob, higher_is_better, summary_number
-from ccsvi_bayes.figures.style import OKABE_ITO
+from ccsvi_bayes.figures.common import fmt_prob, higher_is_better, printable, summary_number
+from ccsvi_bayes.figures.style import OKABE_ITO, in_house_style
 
 __all__ = ["ARM_COLOURS", "harm_variant_label", "harms_plot"]
 
@@ -57,6 +57,7 @@ def _bar(
     return line
 
 
+@in_house_style
 def harms_plot(
     axes: Sequence[Axes],
     summaries: Mapping[str, Mapping[str, Mapping[str, Any]]],
@@ -86,7 +87,7 @@ def harms_plot(
             harmful = not higher_is_better(evidence, domain)
         except Exception:
             label = str(s.get("outcome_label") or endpoint)
-        labels.append(f"{label}\n{variant}")
+        labels.append(f"{printable(label)}\n{variant}")
         for arm, dy, marker in (("treatment", 0.14, "o"), ("control", -0.14, "s")):
             xs = _per_1000(s, f"risk_{arm}")
             if xs is not None:
@@ -108,7 +109,7 @@ def harms_plot(
             p = s.get("prob_rd_gt_1pct")
             if p is not None:
                 t = ax_rd.annotate(
-                    f"P(RD > 10 per 1,000) = {fmt_prob(p)}",
+                    f"P(RD > 10 per 1,000) = {fmt_prob(p, summary_number(s, 'mcse', 'prob_rd_gt_1pct'))}",
                     xy=(rd[0], y + 0.22),
                     fontsize=7,
                     ha="center",

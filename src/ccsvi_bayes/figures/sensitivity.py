@@ -817,8 +817,14 @@ def sensitivity_figures(
     (``tornado_<outcome>``) when a knob has ≥ 2 finished values, tipping curves
     (``tipping_<outcome>``) when ``tipping_point.json`` exists, and a shrinkage plot
     (``shrinkage_<outcome>_<knob>``) for each numeric knob whose scenarios carry study
-    estimates. Returns the records (section ``sensitivity``) in that order."""
-    grid_dir, out_dir = Path(grid_dir), Path(out_dir)
+    estimates. Returns the records (section ``sensitivity``) in that order.
+
+    Drawn in the house style throughout, so labels from the evidence are literal text."""
+    with house_style():
+        return _sensitivity_figures(Path(grid_dir), Path(out_dir), outcome)
+
+
+def _sensitivity_figures(grid_dir: Path, out_dir: Path, outcome: str | None) -> list[FigureRecord]:
     index, tip_path = grid_dir / INDEX_FILE, grid_dir / TIPPING_FILE
     if not index.is_file() and not tip_path.is_file():
         raise CcsviBayesError(

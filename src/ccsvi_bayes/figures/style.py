@@ -8,7 +8,8 @@ only writer.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,9 @@ from typing import Any
 
 import matplotlib as mpl
 from cycler import cycler
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from ccsvi_bayes.results.store import write_atomic
 
@@ -80,6 +83,9 @@ _RC: dict[str, Any] = {
     "legend.frameon": False,
     "svg.fonttype": "none",
     "pdf.fonttype": 42,
+    # labels come from evidence files (study, outcome, instrument names): they are literal
+    # text, never mathtext (a "$" in a label would otherwise be parsed, and may raise)
+    "text.parse_math": False,
 }
 
 
@@ -114,6 +120,46 @@ def house_style() -> Iterator[None]:
     """Matplotlib settings of the house style, for the duration of the block."""
     with mpl.rc_context(_RC):
         yield
+
+
+def in_house_style[**P, R](draw: Callable[P, R]) -> Callable[P, R]:
+    """Run a drawing function in the house style, so every text it makes (labels from the
+    evidence included) is literal, whichever axes the caller passes."""
+
+    @functools.wraps(draw)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with house_style():
+            result = draw(*args, **kwargs)
+        for ax in _axes_in(list(args) + list(kwargs.values())):
+            # texts the axes had before (title, axis labels): made outside the house style
+            for text in ax.findobj(Text):
+                text.set_parse_math(False)
+        return result
+
+    return wrapper
+
+
+def _axes_in(values: list[Any]) -> list[Axes]:
+    """The matplotlib axes among ``values`` (an Axes, or a list/tuple/array of them)."""
+    found: list[Axes] = []
+    for value in values:
+        if isinstance(value, Axes):
+            found.append(value)
+        elif isinstance(value, list | tuple) or type(value).__name__ == "ndarray":
+            found.extend(a for a in list(value) if isinstance(a, Axes))
+    return found
+
+
+def plain_log_ticks(axis: Any) -> None:
+    """Tick labels of a log ``axis`` (``ax.xaxis``) as plain numbers with significant digits
+    (0.05, 0.5, 2, 10): the default log formatter writes mathtext, which the house style
+    shows literally."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    from ccsvi_bayes.results.numbers import significant
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: significant(v, 1).replace("−", "-")))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def new_figure(width: float = 6.5, height: float = 4.0, **subplots: Any) -> tuple[Figure, Any]:

@@ -91,11 +91,25 @@ class PriorSpec:
                 f"which has no kwarg {', '.join(unknown)} (kwargs: {', '.join(fam.kwargs) or 'none'})"
             )
         from_default = [k for k in fam.kwargs if k not in user]
-        step = (  # only kwargs taken from the default move; typed values never do
-            conversion(written, target, reference_sd=reference_sd, where=where)
-            if from_default
-            else None
-        )
+        try:  # only kwargs taken from the default move; typed values never do
+            step = (
+                conversion(written, target, reference_sd=reference_sd, where=where)
+                if from_default
+                else None
+            )
+        except InvalidModelSpec:
+            # no rule (md without a reference SD): fine when the default kwargs left are the
+            # same on every scale (a zero location, a shape), else name the kwargs to type
+            moving = _scale_dependent(fam, base, from_default)
+            if moving:
+                typed = " ".join(f"--set {where}.{k}=<value>" for k in moving)
+                raise InvalidModelSpec(
+                    f"{where} is written on the {written} scale and '{domain}' is on the {target} "
+                    "scale, but the reporting instrument has no reference_sd in instruments.csv "
+                    f"to convert {', '.join(moving)}; give reference_sd, or type "
+                    f"{'it' if len(moving) == 1 else 'them'} on the {target} scale: {typed}"
+                ) from None
+            step = None
         if step is not None and from_default:
             converted = fam.rescale({k: base[k] for k in fam.kwargs if k in base}, step.factor)
         else:
@@ -150,6 +164,15 @@ class PriorSpec:
             if table:
                 out[name] = {k: v.as_dict() for k, v in table.items()}
         return out
+
+
+def _scale_dependent(fam: Any, base: Mapping[str, float], names: list[str]) -> list[str]:
+    """The kwargs among ``names`` whose default value changes with the effect scale (a
+    nonzero location, a scale parameter); a zero location or a shape converts to itself."""
+    if any(k not in base for k in names):
+        return list(names)
+    once, twice = fam.rescale(dict(base), 2.0), fam.rescale(dict(base), 3.0)
+    return [k for k in names if not (once[k] == base[k] == twice[k])]
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,7 @@ def report_context(run: RunFolder) -> dict[str, Any]:
         "evidence": _evidence_block(run),
         "problems": list(run.problems),
         "failures": run.incomplete,
+        "skipped_figures": run.skipped_figures,
         "complete": bool(run.run.get("complete", not run.incomplete)),
         "missing": missing,
         "sof": list(cells.values()),
@@ -517,7 +518,8 @@ def _scale_marks(panel: Mapping[str, Any]) -> dict[str, Any]:
 
 def _panel_view(panel: Mapping[str, Any]) -> dict[str, Any]:
     """What the panel shows before any script runs: the baseline (spec) value, else the
-    middle one; the same texts the script writes (fmt with 2 decimals)."""
+    middle one; the same texts the script writes (each value's ``text``: the digits its MCSE
+    supports)."""
     values = panel["values"]
     flags = [bool(v.get("baseline")) for v in values]
     index = (
@@ -535,20 +537,21 @@ def _panel_view(panel: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "index": index,
         "value": v["value"],
-        "knob": f"{v['value']:.4g}" + (" (spec value)" if v.get("baseline") else ""),
+        "knob": f"{v['value']:.4g}"
+        + (f" ({v.get('baseline_source') or 'spec value'})" if v.get("baseline") else ""),
         "min": values[0]["value"],
         "max": values[-1]["value"],
         "first": f"{values[0]['value']:g}",
         "last": f"{values[-1]['value']:g}",
         "pb": "" if v.get("prob_benefit") is None else v["prob_benefit"],
         "pm": "" if v.get("prob_mcid") is None else v["prob_mcid"],
-        "pb_text": fmt(v.get("prob_benefit")),
-        "pm_text": fmt(v.get("prob_mcid")),
+        "pb_text": v["text"]["prob_benefit"],
+        "pm_text": v["text"]["prob_mcid"],
         "mcid_text": fmt(mcid) if mcid is not None else "",
         "mean": v.get("mean"),
         "q025": v.get("q025"),
         "q975": v.get("q975"),
-        "interval_text": f"{fmt(v.get('mean'))} ({fmt(v.get('q025'))} to {fmt(v.get('q975'))})",
+        "interval_text": v["text"]["interval"],
         "x0": x(0.0),
         "xmcid": x(mcid),
         "x025": x(v.get("q025")) or x(0.0),

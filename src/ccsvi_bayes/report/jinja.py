@@ -21,4 +21,8 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    # ``tojson`` (the panel's data in a <script>): "<", ">", "&", "'" are escaped by Jinja,
+    # and every non-ASCII character (U+2028/9 included) by ensure_ascii, so no value can end
+    # the script element or open an HTML comment
+    env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": True}
     return env

@@ -3,9 +3,11 @@ values of the panel knob (``tipping_point.json`` ``key``, or the sweep's ``panel
 P(benefit), P(> MCID) and the pooled 95% interval at each, and the tipping points.
 
 The sweep is one-at-a-time: the panel uses the rows of ``scenarios.csv`` where only the
-panel knob is set, plus the baseline row (every knob blank: the spec's own value, read from
-the baseline scenario's ``summary.json``). With fewer than two such values the tipping-point
-evaluations (each a stored scenario) are used instead.
+panel knob is set, plus the baseline row (every knob blank: the value in force, read from the
+baseline scenario's ``summary.json``: for a prior the effective prior on the domain's scale,
+after any conversion, else the spec's value). A column with one value in every row (an
+``assume.*`` reading set by ``run --assume``) is a setting of the whole sweep, not a knob. With
+fewer than two values the tipping-point evaluations (each a stored scenario) are used instead.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from typing import Any
 import pandas as pd
 
 from ccsvi_bayes.report.run_folder import RunFolder, read_json_file
+from ccsvi_bayes.results.numbers import format_with_mcse
 from ccsvi_bayes.sensitivity.runner import INDEX_COLUMNS
 
-__all__ = ["KNOB_COLUMNS_EXCLUDED", "panel_data", "spec_value"]
+__all__ = ["KNOB_COLUMNS_EXCLUDED", "baseline_value", "panel_data", "spec_value"]
 
 #: scenarios.csv columns that are not knobs
 KNOB_COLUMNS_EXCLUDED = frozenset({"scenario_id", *INDEX_COLUMNS})
@@ -38,13 +41,20 @@ def _blank(value: Any) -> bool:
 
 
 def spec_value(summary: Mapping[str, Any], key: str) -> float | None:
-    """The value of a ``--set`` key (e.g. ``priors.gamma.uncontrolled.mu``) in a fit's spec
-    (as written), else in its effective priors; None when it cannot be found."""
+    """The value in force of a ``--set`` key (e.g. ``priors.gamma.uncontrolled.mu``) in a
+    fit: a prior's from its effective priors (on the domain's analysis scale, after any
+    conversion: what the model used), else the spec's; None when it cannot be found."""
+    return baseline_value(summary, key)[0]
+
+
+def baseline_value(summary: Mapping[str, Any], key: str) -> tuple[float | None, str]:
+    """:func:`spec_value` and where it came from: ``"effective prior"`` or ``"spec value"``."""
     parts = key.split(".")
-    roots: list[Any] = [summary.get("spec") or {}]
+    roots: list[tuple[str, Any]] = []
     if parts and parts[0] == "priors":
-        roots.append({"priors": summary.get("priors_effective") or {}})
-    for root in roots:
+        roots.append(("effective prior", {"priors": summary.get("priors_effective") or {}}))
+    roots.append(("spec value", summary.get("spec") or {}))
+    for source, root in roots:
         node: Any = root
         for part in parts:
             if not isinstance(node, Mapping):
@@ -60,14 +70,17 @@ def spec_value(summary: Mapping[str, Any], key: str) -> float | None:
                 break
         value = _float(node) if not isinstance(node, bool) else None
         if value is not None:
-            return value
-    return None
+            return value, source
+    return None, ""
 
 
-def _row_entry(row: Mapping[Any, Any], value: float, baseline: bool) -> dict[str, Any] | None:
+def _row_entry(
+    row: Mapping[Any, Any], value: float, baseline: bool, source: str = ""
+) -> dict[str, Any] | None:
     entry = {
         "value": value,
         "baseline": baseline,
+        "baseline_source": source if baseline else "",
         "scenario_id": str(row.get("scenario_id") or ""),
         "mean": _float(row.get("effect_mean")),
         "q025": _float(row.get("effect_q025")),
@@ -75,7 +88,25 @@ def _row_entry(row: Mapping[Any, Any], value: float, baseline: bool) -> dict[str
         "prob_benefit": _float(row.get("prob_benefit")),
         "prob_mcid": _float(row.get("prob_mcid")),
     }
-    return entry if entry["prob_benefit"] is not None else None
+    if entry["prob_benefit"] is None:
+        return None
+    entry["text"] = _texts(row)
+    return entry
+
+
+def _texts(row: Mapping[Any, Any]) -> dict[str, str]:
+    """The read-outs as printed: each number with the digits its MCSE supports (the
+    ``<column>_mcse`` of ``scenarios.csv`` or a stored summary; without one, two significant
+    digits), limits never rounded to 0."""
+
+    def text(column: str) -> str:
+        return format_with_mcse(_float(row.get(column)), _float(row.get(f"{column}_mcse")))
+
+    return {
+        "prob_benefit": text("prob_benefit"),
+        "prob_mcid": text("prob_mcid"),
+        "interval": f"{text('effect_mean')} ({text('effect_q025')} to {text('effect_q975')})",
+    }
 
 
 def panel_data(run: RunFolder, outcome: str) -> dict[str, Any] | None:
@@ -91,8 +122,12 @@ def panel_data(run: RunFolder, outcome: str) -> dict[str, Any] | None:
     values: list[dict[str, Any]] = []
     if frame is not None and key in frame.columns:
         knobs = [c for c in frame.columns if c not in KNOB_COLUMNS_EXCLUDED]
-        others = [c for c in knobs if c != key]
         done = frame[frame["status"] == "done"] if "status" in frame else frame
+        # a column with one value throughout (e.g. run --assume's assume.* readings) is a
+        # setting of the whole sweep: it does not make a row "another knob's" row
+        others = [
+            c for c in knobs if c != key and len({"" if _blank(v) else str(v) for v in done[c]}) > 1
+        ]
         for rec in done.to_dict(orient="records"):
             if any(not _blank(rec.get(c)) for c in others):
                 continue
@@ -100,8 +135,8 @@ def panel_data(run: RunFolder, outcome: str) -> dict[str, Any] | None:
                 summary = read_json_file(
                     folder / "scenarios" / str(rec["scenario_id"]) / "summary.json"
                 )
-                base = spec_value(summary, key) if summary else None
-                entry = _row_entry(rec, base, True) if base is not None else None
+                base, source = baseline_value(summary, key) if summary else (None, "")
+                entry = _row_entry(rec, base, True, source) if base is not None else None
             else:
                 v = _float(rec.get(key))
                 entry = _row_entry(rec, v, False) if v is not None else None
@@ -161,6 +196,8 @@ def _from_evaluations(folder: Any, tip: Mapping[str, Any]) -> list[dict[str, Any
         sid = str(ev.get("scenario_id") or "")
         summary = read_json_file(folder / "scenarios" / sid / "summary.json") or {}
         eff = summary.get("effect") or {}
+        found = eff.get("mcse")
+        mcse: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
         row = {
             "scenario_id": sid,
             "effect_mean": eff.get("mean"),
@@ -168,6 +205,9 @@ def _from_evaluations(folder: Any, tip: Mapping[str, Any]) -> list[dict[str, Any
             "effect_q975": eff.get("q975"),
             "prob_benefit": ev.get("prob_benefit", eff.get("prob_benefit")),
             "prob_mcid": ev.get("prob_mcid", eff.get("prob_mcid")),
+            **{f"effect_{k}_mcse": mcse.get(k) for k in ("mean", "q025", "q975")},
+            "prob_benefit_mcse": ev.get("prob_benefit_mcse", mcse.get("prob_benefit")),
+            "prob_mcid_mcse": ev.get("prob_mcid_mcse", mcse.get("prob_mcid")),
         }
         entry = _row_entry(row, value, False)
         if entry is not None:

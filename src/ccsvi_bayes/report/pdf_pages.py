@@ -64,7 +64,12 @@ def write_report_pdf_pages(run: RunFolder, pdf_path: str | Path) -> Path:
     def write(tmp: Path) -> None:
         with (
             matplotlib.rc_context(
-                {"pdf.fonttype": 42, "font.family": "DejaVu Sans", "pdf.compression": 6}
+                {
+                    "pdf.fonttype": 42,
+                    "font.family": "DejaVu Sans",
+                    "pdf.compression": 6,
+                    "text.parse_math": False,  # labels from the evidence are literal text
+                }
             ),
             PdfPages(tmp, metadata=metadata) as pdf,
         ):
@@ -328,7 +333,12 @@ def _title_page(flow: _Flow, ctx: dict[str, Any], run: RunFolder) -> None:
     )
     flow.y += 6
     flow.heading("What failed or is missing", 12)
-    items = [*ctx["failures"], *ctx["missing"], *ctx["problems"]]
+    items = [
+        *ctx["failures"],
+        *(f"figure {f['stem']} not drawn: {f['reason']}" for f in ctx["skipped_figures"]),
+        *ctx["missing"],
+        *ctx["problems"],
+    ]
     if not items:
         flow.para("Nothing: every part of the run is present.", 9)
     for item in items:

@@ -88,7 +88,9 @@ class RunFolder:
     def fit_folder(self, model: str, outcome: str) -> Path:
         rec = self.fit_record(model, outcome)
         if rec is not None and isinstance(rec.get("folder"), str):
-            return self.path / str(rec["folder"])
+            folder = self.path / str(rec["folder"])
+            if self.inside(folder) is not None or not folder.exists():
+                return folder
         return self.path / model / outcome
 
     def summary(self, model: str, outcome: str) -> dict[str, Any] | None:
@@ -231,24 +233,46 @@ class RunFolder:
         figs = doc.get("figures") if doc else None
         return [f for f in figs if isinstance(f, dict)] if isinstance(figs, list) else []
 
+    @property
+    def skipped_figures(self) -> list[dict[str, str]]:
+        """``figures/index.json``'s ``skipped`` list: ``{"stem", "reason"}`` per figure that
+        could not be drawn (empty: none, or the figures were not made)."""
+        doc = read_json_file(self.path / "figures" / "index.json")
+        items = doc.get("skipped") if doc else None
+        if not isinstance(items, list):
+            return []
+        return [
+            {"stem": str(i.get("stem") or "figure"), "reason": str(i.get("reason") or "")}
+            for i in items
+            if isinstance(i, Mapping)
+        ]
+
+    def inside(self, path: Path) -> Path | None:
+        """``path`` resolved (symlinks followed) when it lies inside the run folder, else None:
+        a crafted ``index.json`` or ``run.json`` cannot make the report read other files."""
+        try:
+            real = path.resolve(strict=True)
+            real.relative_to(self.path.resolve(strict=True))
+        except (OSError, ValueError, RuntimeError):
+            return None
+        return real
+
     def figure_file(self, record: Mapping[str, Any], ext: str) -> Path | None:
         """The file of a figure in format ``ext`` (files are relative to ``figures/`` or to
-        the run folder), or None."""
+        the run folder, and must resolve to a file inside the run folder), or None."""
+        candidates: list[Path] = []
         for name in record.get("files") or []:
             if not isinstance(name, str) or not name.lower().endswith("." + ext):
                 continue
-            for base in (self.path / "figures", self.path):
-                cand = base / name
-                if cand.is_file():
-                    return cand
-            cand = self.path / "figures" / Path(name).name
-            if cand.is_file():
-                return cand
+            candidates += [self.path / "figures" / name, self.path / name]
+            candidates.append(self.path / "figures" / Path(name).name)
         stem = record.get("stem")
         if isinstance(stem, str):
-            cand = self.path / "figures" / f"{stem}.{ext}"
-            if cand.is_file():
-                return cand
+            candidates.append(self.path / "figures" / f"{stem}.{ext}")
+        for cand in candidates:
+            real = self.inside(cand)
+            if real is not None and real.is_file():
+                return real
         return None
 
     def sweep_folder(self, outcome: str) -> Path | None:
@@ -258,11 +282,12 @@ class RunFolder:
         if isinstance(sweeps, list):
             for sw in sweeps:
                 if isinstance(sw, dict) and sw.get("outcome") == outcome and sw.get("folder"):
-                    cand = self.path / str(sw["folder"])
-                    if cand.is_dir():
+                    cand = self.inside(self.path / str(sw["folder"]))
+                    if cand is not None and cand.is_dir():
                         return cand
         cand = self.path / "sensitivity" / outcome
-        return cand if cand.is_dir() else None
+        real = self.inside(cand) if cand.is_dir() else None
+        return real if real is not None and real.is_dir() else None
 
     def sweep_record(self, outcome: str) -> dict[str, Any]:
         sweeps = self.run.get("sweeps")

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from ccsvi_bayes.report.run_folder import EFFICACY_MODELS, RunFolder
+from ccsvi_bayes.results.numbers import format_number, format_with_mcse, inert_cell, significant
 from ccsvi_bayes.results.store import write_atomic
 
 __all__ = [
@@ -44,7 +45,10 @@ _SCALE_WORDS = {
 
 
 def fmt(value: Any, digits: int = 2) -> str:
-    """A number for a table cell: fixed ``digits`` decimals, "–" for missing."""
+    """A number for a table cell: fixed ``digits`` decimals, "–" for missing; a nonzero
+    value that would round to 0 keeps one significant digit (0.049 → "0.05", not "0.00").
+    Numbers with a Monte Carlo standard error go through
+    :func:`~ccsvi_bayes.results.numbers.format_with_mcse` instead."""
     if value is None:
         return "–"
     try:
@@ -53,7 +57,10 @@ def fmt(value: Any, digits: int = 2) -> str:
         return str(value)
     if not math.isfinite(x):
         return "–"
-    return f"{x:.{digits}f}".replace("-", "−")
+    text = f"{x:.{digits}f}"
+    if x != 0 and float(text) == 0:
+        return significant(x, 1)
+    return text.replace("-", "−")
 
 
 def _num(value: Any) -> float:
@@ -62,12 +69,6 @@ def _num(value: Any) -> float:
     except (TypeError, ValueError):
         return math.nan
     return x
-
-
-def _interval(mean: Any, lo: Any, hi: Any, digits: int = 2) -> str:
-    if mean is None:
-        return "–"
-    return f"{fmt(mean, digits)} ({fmt(lo, digits)} to {fmt(hi, digits)})"
 
 
 # --- studies and participants ---------------------------------------------------------------
@@ -179,8 +180,8 @@ def _inconsistency_note(doc: Mapping[str, Any] | None, scale: str) -> str:
     if not isinstance(tau, Mapping):
         return "not estimated"
     return (
-        f"between-study SD τ {fmt(tau.get('mean'))} "
-        f"(95% CrI {fmt(tau.get('q025'))} to {fmt(tau.get('q975'))}) on the "
+        f"between-study SD τ {format_number(tau, 'mean')} "
+        f"(95% CrI {format_number(tau, 'q025')} to {format_number(tau, 'q975')}) on the "
         f"{_SCALE_WORDS.get(scale, scale)} scale"
     )
 
@@ -285,8 +286,10 @@ def _row(run: RunFolder, outcome: str) -> dict[str, Any]:
         for prefix, block in (("risk_treatment_per_1000", rt), ("rd_per_1000", rd)):
             for stat in ("mean", "q025", "q975"):
                 row[f"{prefix}_{stat}"] = block.get(stat)
-        row["prob_harm"] = doc.get("prob_harm")
-        row["prob_rd_gt_1pct"] = doc.get("prob_rd_gt_1pct")
+                row[f"{prefix}_{stat}_mcse"] = _mcse(block, stat)
+        for name in ("prob_harm", "prob_rd_gt_1pct"):
+            row[name] = doc.get(name)
+            row[f"{name}_mcse"] = _mcse(doc, name)
         row["notes_inconsistency"] = _inconsistency_note(doc or None, "log_odds")
     else:
         for model in SOF_MODELS:
@@ -296,10 +299,14 @@ def _row(run: RunFolder, outcome: str) -> dict[str, Any]:
             row[f"{model}_status"] = _status(run, model, outcome)
             for stat in ("mean", "q025", "q975"):
                 row[f"{model}_effect_{stat}"] = eff.get(stat)
-            for stat in ("mean", "q025", "q975"):
+                row[f"{model}_effect_{stat}_mcse"] = _mcse(eff, stat)
+            # a ratio (odds or risk ratio) is summarised by its median, never its mean
+            for stat in ("mean", "median", "q025", "q975"):
                 row[f"{model}_instrument_{stat}"] = inst.get(stat)
-            row[f"{model}_prob_benefit"] = eff.get("prob_benefit")
-            row[f"{model}_prob_mcid"] = eff.get("prob_mcid")
+                row[f"{model}_instrument_{stat}_mcse"] = _mcse(inst, stat)
+            for name in ("prob_benefit", "prob_mcid"):
+                row[f"{model}_{name}"] = eff.get(name)
+                row[f"{model}_{name}_mcse"] = _mcse(eff, name)
         row["notes_inconsistency"] = _inconsistency_note(
             run.summary(headline, outcome) if headline else None, info["scale"]
         )
@@ -308,10 +315,18 @@ def _row(run: RunFolder, outcome: str) -> dict[str, Any]:
     return row
 
 
+def _mcse(block: Mapping[str, Any], key: str) -> Any:
+    """The Monte Carlo standard error of ``block[key]`` (``block["mcse"][key]``), or None."""
+    mc = block.get("mcse") if isinstance(block, Mapping) else None
+    return mc.get(key) if isinstance(mc, Mapping) else None
+
+
 # --- writers ----------------------------------------------------------------------------
 def write_sof_csv(table: pd.DataFrame, path: Path) -> Path:
-    """``sof.csv`` (atomic)."""
-    text = table.to_csv(index=False)
+    """``sof.csv`` (atomic). Text cells a spreadsheet would evaluate (``=``, ``+``, ``-``,
+    ``@``, tab or line break first) are neutralised by a leading apostrophe; numbers stay
+    numbers (:func:`~ccsvi_bayes.results.numbers.inert_cell`)."""
+    text = table.map(inert_cell).to_csv(index=False)
     write_atomic(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return Path(path)
 
@@ -335,21 +350,12 @@ def sof_cells(table: pd.DataFrame) -> list[dict[str, Any]]:
         }
         if rec["kind"] == "harm":
             cell["harm_status"] = rec.get("harm_status", "")
-            cell["risk"] = _interval(
-                _clean(rec.get("risk_treatment_per_1000_mean")),
-                rec.get("risk_treatment_per_1000_q025"),
-                rec.get("risk_treatment_per_1000_q975"),
-                1,
-            )
-            cell["rd"] = _interval(
-                _clean(rec.get("rd_per_1000_mean")),
-                rec.get("rd_per_1000_q025"),
-                rec.get("rd_per_1000_q975"),
-                1,
-            )
-            cell["prob_harm"] = fmt(rec.get("prob_harm"))
-            cell["prob_rd_gt_1pct"] = fmt(rec.get("prob_rd_gt_1pct"))
+            cell["risk"] = _mc_interval(rec, "risk_treatment_per_1000", "mean")
+            cell["rd"] = _mc_interval(rec, "rd_per_1000", "mean")
+            cell["prob_harm"] = _mc(rec, "prob_harm")
+            cell["prob_rd_gt_1pct"] = _mc(rec, "prob_rd_gt_1pct")
         else:
+            ratio = str(rec.get("scale")) in ("log_odds", "log_rr")
             mcid = _clean(rec.get("mcid"))
             cell["mcid"] = (
                 f"{fmt(mcid, 2)} {rec.get('instrument') or ''} points".strip()
@@ -361,25 +367,34 @@ def sof_cells(table: pd.DataFrame) -> list[dict[str, Any]]:
                     {
                         "model": model,
                         "status": rec.get(f"{model}_status", "not run"),
-                        "effect": _interval(
-                            _clean(rec.get(f"{model}_effect_mean")),
-                            rec.get(f"{model}_effect_q025"),
-                            rec.get(f"{model}_effect_q975"),
-                        ),
+                        "effect": _mc_interval(rec, f"{model}_effect", "mean"),
                         "scale": scale_word,
-                        "instrument": _interval(
-                            _clean(rec.get(f"{model}_instrument_mean")),
-                            rec.get(f"{model}_instrument_q025"),
-                            rec.get(f"{model}_instrument_q975"),
-                            1,
+                        "instrument": _mc_interval(
+                            rec,
+                            f"{model}_instrument",
+                            "median" if ratio else "mean",
                         ),
                         "instrument_name": rec.get("instrument") or "",
-                        "prob_benefit": fmt(rec.get(f"{model}_prob_benefit")),
-                        "prob_mcid": fmt(rec.get(f"{model}_prob_mcid")),
+                        "prob_benefit": _mc(rec, f"{model}_prob_benefit"),
+                        "prob_mcid": _mc(rec, f"{model}_prob_mcid"),
                     }
                 )
         out.append(cell)
     return out
+
+
+def _mc(rec: Mapping[Any, Any], column: str) -> str:
+    """The number of ``column`` with no more digits than its ``<column>_mcse`` supports."""
+    return format_with_mcse(_clean(rec.get(column)), _clean(rec.get(f"{column}_mcse")))
+
+
+def _mc_interval(rec: Mapping[Any, Any], prefix: str, point: str) -> str:
+    """``point (q025 to q975)`` of the columns ``<prefix>_<stat>``, each number with the
+    digits its MCSE supports (limits never rounded to 0); "–" when the point is missing."""
+    if _clean(rec.get(f"{prefix}_{point}")) is None:
+        return "–"
+    lo, mid, hi = (_mc(rec, f"{prefix}_{stat}") for stat in ("q025", point, "q975"))
+    return f"{mid} ({lo} to {hi})"
 
 
 def _clean(value: Any) -> Any:

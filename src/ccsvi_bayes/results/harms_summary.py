@@ -8,8 +8,8 @@ import numpy as np
 
 from ccsvi_bayes.models.harms import ASCERTAINMENT_CLASSES, ascertainment_classes
 from ccsvi_bayes.results.numbers import as_float as _f
+from ccsvi_bayes.results.numbers import chain_draws, interval, mcse_block, mcse_prob, ratio_interval
 from ccsvi_bayes.results.numbers import flat_draws as _draws
-from ccsvi_bayes.results.numbers import interval
 from ccsvi_bayes.results.numbers import json_clean as _clean
 from ccsvi_bayes.results.numbers import mean_interval as _short
 
@@ -29,12 +29,14 @@ def harms_summary(result: FitResult) -> dict[str, Any]:
 
     post = result.idata["posterior"].to_dataset()
     rng = np.random.default_rng(result.seed)
-    a_mean, a_sd = _draws(post["alpha_mean"]), _draws(post["alpha_sd"])
-    delta, tau = _draws(post["delta"]), _draws(post["tau"])
+    # (chain, draw) arrays: ArviZ's MCSE needs the chains; the flat order is chain-major
+    a_mean, a_sd = chain_draws(post["alpha_mean"]), chain_draws(post["alpha_sd"])
+    delta, tau = chain_draws(post["delta"]), chain_draws(post["tau"])
+    shape = a_mean.shape
     risk_t, risk_c = _expit(a_mean + delta), _expit(a_mean)
     rd = risk_t - risk_c
-    a_new = a_mean + a_sd * rng.standard_normal(a_mean.shape[0])
-    d_new = delta + tau * rng.standard_normal(delta.shape[0])
+    a_new = a_mean + a_sd * rng.standard_normal(a_mean.size).reshape(shape)
+    d_new = delta + tau * rng.standard_normal(delta.size).reshape(shape)
     new_t, new_c = _expit(a_new + d_new), _expit(a_new)
     data = result.data
     studies = []
@@ -64,23 +66,31 @@ def harms_summary(result: FitResult) -> dict[str, Any]:
         **provenance_header(result),
         "endpoint": data.domain.endpoint,
         "direction": "risks of the harmful event; risk_difference and odds_ratio are treatment vs control (above 0 / 1 = more harm with treatment)",
-        "risk_treatment": _short(risk_t),
-        "risk_control": _short(risk_c),
-        "risk_difference": _short(rd),
-        "odds_ratio": _short(np.exp(delta)),
+        "risk_treatment": _block(risk_t),
+        "risk_control": _block(risk_c),
+        "risk_difference": _block(rd),
+        "odds_ratio": {
+            **ratio_interval(delta),
+            "summary": "median and 95% interval (exp of the log odds ratio's quantiles)",
+            "mcse": mcse_block(np.exp(delta), ("median", "q025", "q975")),
+        },
         "nnh": nnh_summary(rd),
-        "risk_treatment_per_1000": _short(1000 * risk_t),
-        "risk_difference_per_1000": _short(1000 * rd),
+        "risk_treatment_per_1000": _block(1000 * risk_t),
+        "risk_difference_per_1000": _block(1000 * rd),
         "prob_rd_gt_1pct": _f((rd > 0.01).mean()),
         "prob_harm": _f((rd > 0).mean()),
+        "mcse": {"prob_rd_gt_1pct": mcse_prob(rd > 0.01), "prob_harm": mcse_prob(rd > 0)},
         "predictive": {
             "description": "a new centre: its baseline and effect drawn from the between-study distributions",
-            "risk_treatment": _short(new_t),
-            "risk_control": _short(new_c),
-            "risk_treatment_per_1000": _short(1000 * new_t),
+            "risk_treatment": _block(new_t),
+            "risk_control": _block(new_c),
+            "risk_treatment_per_1000": _block(1000 * new_t),
         },
-        "heterogeneity": {"tau": _short(tau), "alpha_sd": _short(a_sd)},
-        "log_odds_ratio": interval(delta),
+        "heterogeneity": {"tau": _block(tau), "alpha_sd": _block(a_sd)},
+        "log_odds_ratio": {
+            **interval(delta),
+            "mcse": mcse_block(delta, ("mean", "sd", "median", "q025", "q975")),
+        },
         "ascertainment": {
             "enabled": bool(result.spec.harms["ascertainment"]),
             "classes": {
@@ -95,20 +105,41 @@ def harms_summary(result: FitResult) -> dict[str, Any]:
     return _clean(summary)
 
 
+def _block(draws: np.ndarray) -> dict[str, Any]:
+    """mean, q025, q975 of (chain, draw) draws with their MCSE."""
+    return {**_short(draws), "mcse": mcse_block(draws)}
+
+
+def _inverse_mcse(value: float, se: float) -> float:
+    """MCSE of 1/x at x = ``value`` from the MCSE ``se`` of x (delta method)."""
+    return _f(se / value**2)
+
+
 def nnh_summary(rd: np.ndarray) -> dict[str, Any]:
     """Number needed to harm from risk-difference draws (Altman 1998).
 
-    The point value is 1/median(RD). Limits invert the RD limits; when the RD interval
-    includes 0, the NNH interval runs through infinity and the side that would be a
-    negative NNH (benefit) is reported as NNT for benefit instead, never as a number < 0.
+    The point value (``median``; also written as ``mean`` for readers of schema 1) is
+    1/median(RD), the median of the NNH when the RD interval excludes 0. Limits invert the RD
+    limits; when the RD interval includes 0, the NNH interval runs through infinity and the side
+    that would be a negative NNH (benefit) is reported as NNT for benefit instead, never as a
+    number < 0. ``mcse``: the quantiles' MCSE carried through 1/x (delta method).
     """
     q025, median, q975 = (float(v) for v in np.quantile(rd, [0.025, 0.5, 0.975]))
+    se = mcse_block(rd, ("median", "q025", "q975"))
     spans = q025 <= 0.0 <= q975
+    point = 1.0 / median if median > 0 else None
     out: dict[str, Any] = {
-        "mean": 1.0 / median if median > 0 else None,
+        "median": point,
+        "mean": point,
         "q025": 1.0 / q975 if q975 > 0 else None,
         "q975": 1.0 / q025 if q025 > 0 else None,
         "interval_includes_infinity": spans,
+        "mcse": {
+            "median": _inverse_mcse(median, se["median"]) if median > 0 else None,
+            "mean": _inverse_mcse(median, se["median"]) if median > 0 else None,
+            "q025": _inverse_mcse(q975, se["q975"]) if q975 > 0 else None,
+            "q975": _inverse_mcse(q025, se["q025"]) if q025 > 0 else None,
+        },
     }
     if spans:
         nntb = 1.0 / -q025 if q025 < 0 else None

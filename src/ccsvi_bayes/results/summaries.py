@@ -16,8 +16,8 @@ import xarray as xr
 from ccsvi_bayes.evidence import Evidence
 from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize, reference_sd
 from ccsvi_bayes.results.numbers import as_float as _f
+from ccsvi_bayes.results.numbers import chain_draws, interval, mcse_block, mcse_prob, ratio_interval
 from ccsvi_bayes.results.numbers import flat_draws as _draws
-from ccsvi_bayes.results.numbers import interval
 from ccsvi_bayes.results.numbers import json_clean as _clean
 from ccsvi_bayes.results.numbers import mean_interval as _short
 from ccsvi_bayes.vocabulary import KEY_PARAMETERS
@@ -122,40 +122,56 @@ def fit_summary(result: FitResult) -> dict[str, Any]:
     post = result.idata["posterior"].to_dataset()
     domain = result.data.domain
     rng = np.random.default_rng(result.seed)
-    mu = _draws(post["mu"])
+    mu_chains = chain_draws(post["mu"])
+    mu = mu_chains.ravel()
     effect: dict[str, Any] = {
         "scale": domain.scale,
         **interval(mu),
         "prob_benefit": _f((mu > 0).mean()),
     }
+    effect_mcse: dict[str, float | None] = {
+        **mcse_block(mu_chains, _EFFECT_MCSE),
+        "prob_benefit": mcse_prob(mu_chains > 0),
+    }
     exact = post.attrs.get("exact_summary")
     if exact:  # the exact engine: analytic values instead of Monte Carlo ones
         exact_effect = json.loads(exact)["effect"]
-        effect.update(
-            {
-                k: _f(exact_effect[k])
-                for k in ("mean", "sd", "median", "q025", "q975", "prob_benefit")
-            }
-        )
-    mcid_std, instrument = _mcid_and_instrument(result, mu)
+        analytic = ("mean", "sd", "median", "q025", "q975", "prob_benefit")
+        effect.update({k: _f(exact_effect[k]) for k in analytic})
+        effect_mcse.update({k: 0.0 for k in analytic if k in effect_mcse})
+    mcid_std, instrument = _mcid_and_instrument(result, mu_chains)
     effect["mcid"] = domain.mcid
     effect["mcid_standardized"] = mcid_std
     effect["prob_mcid"] = _f((mu > mcid_std).mean()) if mcid_std is not None else None
+    effect_mcse["prob_mcid"] = mcse_prob(mu_chains > mcid_std) if mcid_std is not None else None
     effect["instrument_scale"] = instrument
+    effect["mcse"] = effect_mcse
+    # "exact": the engine's analytic numbers (MCSE 0.0); "mcmc": ArviZ's MCSE of the draws
+    effect["mcse_method"] = "exact" if exact else "mcmc"
 
-    tau = _draws(post["tau"])
-    tau_overall = tau.mean(axis=1) if tau.ndim > 1 else tau
-    scale = np.sqrt(tau_overall**2 + (_draws(post["psi"]) ** 2 if "psi" in post else 0.0))
-    theta_new = mu + scale * rng.standard_normal(mu.shape[0])
+    tau_chains = chain_draws(post["tau"])
+    tau_overall_chains = tau_chains.mean(axis=2) if tau_chains.ndim > 2 else tau_chains
+    psi2 = chain_draws(post["psi"]) ** 2 if "psi" in post else 0.0
+    scale = np.sqrt(tau_overall_chains**2 + psi2)
+    z = rng.standard_normal(mu.shape[0]).reshape(mu_chains.shape)
+    theta_new = mu_chains + scale * z
     summary: dict[str, Any] = {
         **provenance_header(result),
         "direction": "positive = benefit (treatment better than control)",
         "effect": effect,
         "predictive": {
             **_short(theta_new),
+            "mcse": mcse_block(theta_new),
+            "mcse_method": "mcmc",
             "description": "true effect in a new study (theta_new = mu + tau * z)",
         },
-        "heterogeneity": {"tau": _short(tau_overall)},
+        "heterogeneity": {
+            "tau": {
+                **_short(tau_overall_chains),
+                "mcse": mcse_block(tau_overall_chains),
+                "mcse_method": "mcmc",
+            }
+        },
         "bias": _bias_summary(result),
         "studies": _study_summaries(result),
         "diagnostics": result.diagnostics.as_dict(),
@@ -163,19 +179,29 @@ def fit_summary(result: FitResult) -> dict[str, Any]:
         "notes": list(result.notes),
     }
     if exact:  # analytic τ and predictive summaries of the exact engine, not Monte Carlo
-        analytic = json.loads(exact)
+        analytic_doc = json.loads(exact)
+        keys = ("mean", "q025", "q975")
         summary["heterogeneity"]["tau"] = {
-            k: _f(analytic["heterogeneity"]["tau"][k]) for k in ("mean", "q025", "q975")
+            **{k: _f(analytic_doc["heterogeneity"]["tau"][k]) for k in keys},
+            "mcse": dict.fromkeys(keys, 0.0),
+            "mcse_method": "exact",
         }
-        if "predictive" in analytic:
+        if "predictive" in analytic_doc:
             summary["predictive"].update(
-                {k: _f(analytic["predictive"][k]) for k in ("mean", "q025", "q975")}
+                {k: _f(analytic_doc["predictive"][k]) for k in keys},
+                mcse=dict.fromkeys(keys, 0.0),
+                mcse_method="exact",
             )
-    if tau.ndim > 1:
+    if tau_chains.ndim > 2:
         summary["heterogeneity"]["tau_by_design"] = {
-            d: _short(tau[:, i]) for i, d in enumerate(result.data.designs)
+            d: {**_short(tau_chains[..., i]), "mcse": mcse_block(tau_chains[..., i])}
+            for i, d in enumerate(result.data.designs)
         }
     return _clean(summary)
+
+
+#: the effect's Monte Carlo numbers with an MCSE (probabilities are added beside them)
+_EFFECT_MCSE = ("mean", "median", "q025", "q975")
 
 
 def provenance_header(result: FitResult) -> dict[str, Any]:
@@ -223,23 +249,31 @@ def _version() -> str:
     return __version__
 
 
-def _mcid_and_instrument(result: FitResult, mu: np.ndarray) -> tuple[float | None, dict[str, Any]]:
+def _mcid_and_instrument(
+    result: FitResult, mu_chains: np.ndarray
+) -> tuple[float | None, dict[str, Any]]:
+    """The MCID on the analysis scale and the effect on the reporting instrument's scale
+    (from the (chain, draw) draws of μ; a ratio by its median and quantiles, each number with
+    its MCSE)."""
     domain = result.data.domain
     instrument = domain.reporting_instrument
     if domain.scale in ("log_odds", "log_rr"):
         good = bool(result.evidence.instrument(instrument)["higher_is_better"])
-        ratio = np.exp(mu if good else -mu)
+        log_ratio = mu_chains if good else -mu_chains
         what = "odds ratio" if domain.scale == "log_odds" else "risk ratio"
         return None, {
             "instrument": instrument,
             "measure": f"{what} of '{instrument}', treatment vs control ({'above' if good else 'below'} 1 = benefit)",
-            **_short(ratio),
+            "summary": "median and 95% interval (exp of the log-scale quantiles)",
+            **ratio_interval(log_ratio),
+            "mcse": mcse_block(np.exp(log_ratio), ("median", "q025", "q975")),
         }
     if domain.scale == "md":
         return domain.mcid, {
             "instrument": instrument,
             "measure": "mean difference in instrument units (benefit direction)",
-            **_short(mu),
+            **_short(mu_chains),
+            "mcse": mcse_block(mu_chains),
         }
     sd = reference_sd(result.evidence, instrument, HarmonizeOptions(**result.spec.harmonize))
     if sd is None:
@@ -248,12 +282,13 @@ def _mcid_and_instrument(result: FitResult, mu: np.ndarray) -> tuple[float | Non
             "measure": "not available: no reference SD for this instrument",
         }
     mcid_std = domain.mcid / sd if domain.mcid is not None else None
-    points = mu * sd
+    points = mu_chains * sd
     return mcid_std, {
         "instrument": instrument,
         "measure": f"{instrument} points of improvement (effect × reference SD {sd:.3g}; positive = benefit)",
         "reference_sd": sd,
         **_short(points),
+        "mcse": mcse_block(points),
     }
 
 

@@ -16,7 +16,12 @@
     node.setAttribute("data-value", value === null || value === undefined ? "" : String(value));
   }
   panels.forEach(function (p) {
-    var root = document.querySelector('[data-panel="' + p.outcome + '"]');
+    // matched by comparing attribute values, never by building a selector from the id
+    var root = null;
+    var nodes = document.querySelectorAll("[data-panel]");
+    for (var i = 0; i < nodes.length; i++) {
+      if (nodes[i].getAttribute("data-panel") === p.outcome) { root = nodes[i]; break; }
+    }
     if (!root) { return; }
     var slider = root.querySelector('[data-role="slider"]');
     var lo = p.axis[0], hi = p.axis[1];
@@ -33,11 +38,13 @@
       var v = p.values[index];
       slider.value = String(v.value);  // snap to the swept value
       slider.setAttribute("data-index", String(index));
-      setText(root.querySelector('[data-role="knob-value"]'), String(Number(v.value.toPrecision(4))) + (v.baseline ? " (spec value)" : ""), v.value);
-      setText(root.querySelector('[data-role="prob-benefit"]'), num(v.prob_benefit, 2), v.prob_benefit);
-      setText(root.querySelector('[data-role="prob-mcid"]'), num(v.prob_mcid, 2), v.prob_mcid);
+      setText(root.querySelector('[data-role="knob-value"]'), String(Number(v.value.toPrecision(4))) + (v.baseline ? " (" + (v.baseline_source || "spec value") + ")" : ""), v.value);
+      // v.text: the read-outs with the digits each number's Monte Carlo error supports
+      var t = v.text || {};
+      setText(root.querySelector('[data-role="prob-benefit"]'), t.prob_benefit || num(v.prob_benefit, 2), v.prob_benefit);
+      setText(root.querySelector('[data-role="prob-mcid"]'), t.prob_mcid || num(v.prob_mcid, 2), v.prob_mcid);
       var iv = root.querySelector('[data-role="interval"]');
-      setText(iv, interval(v, 2), v.q025);
+      setText(iv, t.interval || interval(v, 2), v.q025);
       if (iv) { iv.setAttribute("data-q025", String(v.q025)); iv.setAttribute("data-q975", String(v.q975)); iv.setAttribute("data-mean", String(v.mean)); }
       var inst = root.querySelector('[data-role="interval-instrument"]');
       if (inst && p.reference_sd) {
