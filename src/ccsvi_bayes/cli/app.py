@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, cast
 import typer
 
 from ccsvi_bayes import __version__
+from ccsvi_bayes.cli import certainty as certainty_cmd
 from ccsvi_bayes.cli import (
     check,
     figures,
@@ -76,6 +77,7 @@ app.command("sbc", cls=sbc.SbcCommand)(sbc.sbc)
 app.command("sensitivity")(sensitivity.sensitivity)
 app.command("report")(report_cmd.report)
 app.command("figures")(figures.figures)
+app.command("certainty")(certainty_cmd.certainty)
 
 
 TRACEBACK_ENV = "CCSVI_BAYES_TRACEBACK"
