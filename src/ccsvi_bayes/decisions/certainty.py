@@ -45,7 +45,8 @@ already in the credible interval (imprecision).
 thresholds −T, 0, +T) — the 95% credible interval crossing one threshold rates down once,
 two (no effect and an important effect) twice, all three (very wide: from an important harm
 to an important benefit) three times (``max_imprecision``). Without T: the no-effect
-threshold only.
+threshold only. An interval wholly inside (−T, T) is not rated down: it shows an unimportant
+effect either way, whatever side of 0 it reaches.
 
 **Indirectness and publication bias** — judgements, not computed: ``[certainty.domains.<id>]``
 in ``evidence.toml`` holds ``indirectness`` (``not serious`` (default, with a note that it
@@ -275,6 +276,9 @@ def imprecision(
     lo, hi = interval
     marks = [0.0] if not threshold else [-threshold, 0.0, threshold]
     crossed = [m for m in marks if lo < m < hi]
+    trivial = bool(threshold) and -float(threshold or 0.0) <= lo and hi <= float(threshold or 0.0)
+    if trivial:  # only unimportant effects either way: no effect is not a decision threshold
+        crossed = []
     levels = min(len(crossed), limits.max_imprecision)
     return {
         "domain": "imprecision",
@@ -286,7 +290,10 @@ def imprecision(
             "rule": "one level per threshold crossed (−T, 0, +T)",
         },
         "reason": (
-            "the 95% credible interval lies on one side of every threshold"
+            f"the 95% credible interval ({_n(lo)} to {_n(hi)} {unit}) lies within the range of "
+            f"unimportant effects (−{_n(threshold or 0.0)} to {_n(threshold or 0.0)})"
+            if trivial
+            else "the 95% credible interval lies on one side of every threshold"
             if not crossed
             else f"the 95% credible interval ({_n(lo)} to {_n(hi)} {unit}) crosses "
             + _and([_mark(m, positive, negative) for m in crossed])
