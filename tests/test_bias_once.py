@@ -125,3 +125,25 @@ def test_positive_usual_care_rcts_are_adjusted_once() -> None:
     assert abs((r["mean"] + omega) - o["mean"]) < 0.08  # one ω
     assert t["mean"] < o["mean"] - 0.15  # the old rule took off a second mechanism
     assert (o["q975"] - o["q025"]) >= (r["q975"] - r["q025"])
+
+
+@pytest.mark.slow
+def test_findings_show_the_per_study_decomposition(tmp_path: Path) -> None:
+    """findings.json decomposes each usual-care trial's contrast into the control offset
+    (−ω), the design bias (0: its blinding features gave way to ω) and the effect."""
+    from ccsvi_bayes.decisions import findings
+    from ccsvi_bayes.fitting.api import fit
+
+    fit(USUAL_CARE, model="bias_adjusted", outcome="qol", draws=500, tune=500, chains=2).to_dir(
+        tmp_path / "bias_adjusted" / "qol"
+    )
+    outcome = findings(tmp_path)["outcomes"][0]
+    rows = {r["study_id"]: r for r in outcome["decomposition"]}
+    trial, cohort = rows["UC1"], rows["CO1"]
+    assert trial["components"]["control_offset"]["mean"] == pytest.approx(0.26, abs=0.05)
+    assert trial["components"]["design_bias"]["mean"] == 0.0
+    assert trial["features"] == []
+    assert cohort["components"]["design_bias"]["mean"] > 0.0  # γ_nonrandomized
+    assert cohort["features"] == ["nonrandomized"]
+    assert outcome["defaults_applied"]["placebo_response"]["placebo_mechanism"] == "omega"
+    assert "omega[usual_care]" in {p["parameter"] for p in outcome["bias_parameters"]}
