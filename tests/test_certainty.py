@@ -358,8 +358,12 @@ def test_bad_certainty_settings_name_the_key(tmp_path: Path) -> None:
             run,
             evidence=_evidence(tmp_path / "b", '[certainty.domains.qol]\nindirectness = "some"\n'),
         )
-    with pytest.raises(InvalidEvidence, match="rob_shift"):
+    with pytest.raises(CcsviBayesError, match=r"invalid certainty threshold.*rob_shift"):
         findings(run, thresholds={"rob_shift": -1})
+    with pytest.raises(CcsviBayesError, match=r"rule_out: must be in \[0, 1\]"):
+        findings(run, thresholds={"rule_out": 5})
+    with pytest.raises(CcsviBayesError, match="max_imprecision"):
+        findings(run, thresholds={"max_imprecision": 1.5})
     with pytest.raises(CcsviBayesError, match="no fits found"):
         findings(tmp_path / "evidence")
     with pytest.raises(CcsviBayesError, match="no such directory"):
@@ -387,7 +391,7 @@ def test_write_findings_and_the_cli(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert _main("certainty", str(tmp_path / "nowhere")) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    assert "certainty.bogus" in err
+    assert "bogus: unknown key" in err
     assert "not a run folder" in err
 
 

@@ -70,7 +70,7 @@ from scipy.stats import norm
 from ccsvi_bayes.decisions.decomposition import bias_learning, decompose
 from ccsvi_bayes.decisions.run_folder import RunFolder, certainty_table
 from ccsvi_bayes.decisions.statements import Wording, category, statement
-from ccsvi_bayes.errors import InvalidEvidence, Problem
+from ccsvi_bayes.errors import CcsviBayesError, InvalidEvidence, Problem
 from ccsvi_bayes.results.numbers import flat_draws, json_clean
 from ccsvi_bayes.results.store import write_atomic
 
@@ -90,6 +90,8 @@ HEADLINE_MODEL = "bias_adjusted"
 _COMPARISONS = ("rct_only", "naive")
 _INDIRECTNESS = {"not serious": 0, "serious": 1, "very serious": 2}
 _PUBLICATION = {"not assessed": 0, "undetected": 0, "suspected": 1, "strongly suspected": 2}
+#: thresholds that are shares or probabilities
+_FRACTIONS = ("rct_dominance", "rob_share", "prior_overlap", "rule_out")
 _DOMAIN_KEYS = {
     "indirectness",
     "indirectness_note",
@@ -153,10 +155,27 @@ class Thresholds:
                         where, None, f"certainty.{key}", f"must be a number >= 0, got {value!r}"
                     )
                 )
+            elif key in _FRACTIONS and value > 1:
+                problems.append(
+                    Problem(where, None, f"certainty.{key}", f"must be in [0, 1], got {value!r}")
+                )
+            elif key == "max_imprecision" and value not in (0, 1, 2, 3):
+                problems.append(
+                    Problem(where, None, f"certainty.{key}", f"must be 0, 1, 2 or 3, got {value!r}")
+                )
             else:
                 clean[key] = int(value) if key == "max_imprecision" else float(value)
-        if problems:
+        if problems and where == "evidence.toml":
             raise InvalidEvidence(problems)
+        if problems:  # a Python argument or a --threshold option: no file to name
+            raise CcsviBayesError(
+                "invalid certainty threshold(s): "
+                + "; ".join(
+                    f"{p.column.removeprefix('certainty.')}: {p.reason}"
+                    for p in problems
+                    if p.column
+                )
+            )
         return replace(self, **clean)
 
 
@@ -555,6 +574,10 @@ def _from_draws(
         return {"value": value, "mcse": err}
 
     better = prob(grid > 0)
+    quantile_mcse = {
+        name: float(np.asarray(az.mcse(grid, method="quantile", prob=q)))
+        for name, q in (("q025", 0.025), ("median", 0.5), ("q975", 0.975))
+    }
     exact = effect.get("prob_benefit") if scale != "log_odds" else None
     return {
         "scale": scale,
@@ -567,6 +590,7 @@ def _from_draws(
         "control_per_1000": control,
         "p_better": better["value"] if exact is None else float(exact),
         "p_better_mcse": better["mcse"],
+        "mcse": quantile_mcse,
         "p_important_better": float((draws >= t).mean()) if t else 0.0,
         "p_important_worse": float((draws <= -t).mean()) if t else None,
         "source": "posterior draws",
