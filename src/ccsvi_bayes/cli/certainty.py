@@ -10,14 +10,24 @@ import typer
 from rich.table import Table
 
 from ccsvi_bayes.cli import render
-from ccsvi_bayes.cli.options import EvidenceOption
 
 
 def certainty(
     run_dir: Annotated[
         Path, typer.Argument(help="A run folder (from `ccsvi-bayes run --out DIR`).")
     ],
-    evidence: EvidenceOption = None,
+    evidence: Annotated[
+        Path | None,
+        typer.Option(
+            "--evidence",
+            "-e",
+            help=(
+                "Evidence folder whose evidence.toml \\[certainty] table applies (default: the "
+                "one the run used, from run.json)."
+            ),
+            show_default=False,
+        ),
+    ] = None,
     threshold: Annotated[
         list[str] | None,
         typer.Option(
@@ -25,7 +35,7 @@ def certainty(
             "-t",
             help=(
                 "A certainty threshold KEY=VALUE (e.g. rob_shift=0.5, harm_mid_per_1000=20); "
-                "repeatable; overrides evidence.toml [certainty]. Keys: rct_dominance, "
+                "repeatable; overrides evidence.toml's \\[certainty] table. Keys: rct_dominance, "
                 "rob_share, rob_shift, inconsistency_serious, inconsistency_very_serious, "
                 "prior_overlap, default_mcid_smd, binary_mid_per_1000, harm_mid_per_1000, "
                 "rule_out, max_imprecision."
