@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, cast
 import typer
 
 from ccsvi_bayes import __version__
+from ccsvi_bayes.cli import certainty as certainty_cmd
 from ccsvi_bayes.cli import (
     check,
     figures,
@@ -80,6 +81,7 @@ app.command("report")(report_cmd.report)
 app.command("figures")(figures.figures)
 app.command("import")(import_evidence.import_command)
 app.command("init")(init.init)
+app.command("certainty")(certainty_cmd.certainty)
 
 
 TRACEBACK_ENV = "CCSVI_BAYES_TRACEBACK"

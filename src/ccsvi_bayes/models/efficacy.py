@@ -51,14 +51,17 @@ from ccsvi_bayes.specs import ModelSpec, check_override_targets
 from ccsvi_bayes.vocabulary import Dim
 
 __all__ = [
+    "PLACEBO_FEATURES",
     "ModelData",
     "analysis_scale",
     "build_model",
+    "count_placebo_once",
     "effective_priors",
     "hyperparameters",
     "model_inputs",
     "prepare_data",
     "select_studies",
+    "single_arm_binary",
 ]
 
 _CATEGORICAL_REFERENCE = {"design": "rct", "blinding": "double", "control": "sham"}
@@ -115,6 +118,16 @@ def prepare_data(evidence: Evidence, harmonized: pd.DataFrame, spec: ModelSpec) 
         )
 
     binary = domain.scale == "log_odds"
+    if binary and spec.likelihood == "arm":
+        rows, more = single_arm_binary(
+            rows, spec.single_arm_binary, shared_pi=spec.single_arm_pi == "shared"
+        )
+        notes += more
+        if rows.empty:
+            raise CcsviBayesError(
+                f"model '{spec.name}' has no usable rows for outcome '{domain.id}' "
+                f"(single_arm_binary = {spec.single_arm_binary} left none)"
+            )
     if domain.scale == "log_rr":
         rows, more = log_rr_contrasts(rows)
         notes += more
@@ -142,6 +155,9 @@ def prepare_data(evidence: Evidence, harmonized: pd.DataFrame, spec: ModelSpec) 
     placebo = placebo_defaults(rows, spec, binary=binary or domain.scale == "log_rr")
     rows = rows.assign(wait_list=rows["wait_list"].astype(bool) & placebo["row_basis"])
     notes += [placebo["note"]] if placebo["note"] else []
+    x, rows, once = count_placebo_once(spec, features, x, studies, rows, placebo)
+    notes += [once["note"]] if once["note"] else []
+    placebo = {**placebo, **{k: v for k, v in once.items() if k != "note"}}
     arm_rows = rows[rows["row_kind"] != "contrast"]
     arm = pd.DataFrame(
         {
@@ -267,6 +283,112 @@ def placebo_defaults(rows: pd.DataFrame, spec: ModelSpec, *, binary: bool) -> di
         "note": note,
         "row_basis": basis,
     }
+
+
+#: design features that encode the missing placebo response of an unblinded comparison with
+#: a wait-list / usual-care control: the participants know they are untreated. Where the
+#: offset ω models that response for a study, these features would count it a second time.
+PLACEBO_FEATURES = (
+    "unblinded",
+    "unblinded_x_patient_reported",
+    "blinding_none",
+    "control_usual_care",
+)
+
+
+def count_placebo_once(
+    spec: ModelSpec,
+    features: tuple[str, ...],
+    x: np.ndarray,
+    studies: tuple[str, ...],
+    rows: pd.DataFrame,
+    placebo: Mapping[str, Any],
+) -> tuple[np.ndarray, pd.DataFrame, dict[str, Any]]:
+    """Each bias mechanism enters a study once (``bias.placebo_mechanism``).
+
+    A patient-reported outcome compared with a wait-list or usual-care arm lacks the placebo
+    response a sham arm has. The model can say so twice: through the control-arm offset ω
+    (Hróbjartsson & Gøtzsche 2010: no-treatment vs placebo arms) and through the
+    meta-epidemiological blinding biases γ_unblinded and γ_unblinded×patient_reported (Wood
+    2008, Savović 2012), which in such trials measure largely the same missing placebo
+    response. Rules, for every study where ω applies to a control arm (ω in the spec and the
+    study in ``placebo["omega_studies"]``):
+
+    - ``omega`` (default): ω carries the mechanism; the features in :data:`PLACEBO_FEATURES`
+      are set to 0 for that study (its other flaws, e.g. single centre, still count; a study
+      whose only flaws were those gets β = 0, like the reference design);
+    - ``features``: the blinding features carry it; ω is not applied to that study (where it
+      has one of those features);
+    - ``both``: the earlier behaviour, both applied (for reproducing old runs).
+
+    Returns the new ``x``, the rows (``wait_list`` cleared where ω gives way) and a record
+    (``placebo_mechanism``, ``features_not_applied`` {study: [features]}, ``omega_not_applied``
+    and a ``note``) that the summary shows under ``defaults_applied``.
+    """
+    mode = str(spec.bias.get("placebo_mechanism", "omega"))
+    record: dict[str, Any] = {"placebo_mechanism": mode, "features_not_applied": {}, "note": ""}
+    cols = [j for j, f in enumerate(features) if f in PLACEBO_FEATURES]
+    omega_studies = list(placebo.get("omega_studies", [])) if "omega" in spec.priors else []
+    if mode == "both" or not omega_studies or not cols:
+        return x, rows, record
+    index = {sid: i for i, sid in enumerate(studies)}
+    hit = {
+        sid: [features[j] for j in cols if x[index[sid], j] > 0]
+        for sid in omega_studies
+        if sid in index
+    }
+    hit = {sid: names for sid, names in hit.items() if names}
+    if not hit:
+        return x, rows, record
+    if mode == "omega":
+        x = x.copy()
+        for sid in hit:
+            x[index[sid], cols] = 0.0
+        record["features_not_applied"] = hit
+        record["note"] = (
+            "placebo response counted once: ω (wait-list/usual-care offset) applies to "
+            f"{', '.join(hit)}, so their blinding bias features are not applied "
+            "(--set bias.placebo_mechanism=features uses the features instead of ω)"
+        )
+        return x, rows, record
+    rows = rows.assign(wait_list=rows["wait_list"].astype(bool) & ~rows["study_id"].isin(hit))
+    record["omega_not_applied_mechanism"] = sorted(hit)
+    record["note"] = (
+        "placebo response counted once: the blinding bias features carry it for "
+        f"{', '.join(hit)}, so ω is not applied to them (bias.placebo_mechanism = features)"
+    )
+    return x, rows, record
+
+
+def single_arm_binary(
+    rows: pd.DataFrame, mode: str, *, shared_pi: bool = True
+) -> tuple[pd.DataFrame, list[str]]:
+    """Binary single-arm studies (treated-arm events only) under ``single_arm_binary``.
+
+    Such a study informs the effect only through the **exchangeability of baselines**: its
+    absolute event proportion is set against a baseline log-odds π_i drawn from the same
+    distribution as the RCT control arms' (π̄, σ_π). ``exchangeable`` (default) keeps them
+    and says so in the fit's notes; ``exclude`` leaves them out, so the binary effect rests on
+    the comparative studies only. (A model with ``single_arm_pi = "zero"`` reads the
+    proportion as the effect itself, the naive reading; no note then.)
+    """
+    arm_rows = rows[rows["row_kind"] != "contrast"]
+    has_contrast = set(rows.loc[rows["row_kind"] == "contrast", "study_id"])
+    control = set(arm_rows.loc[arm_rows["arm"] == "control", "study_id"])
+    single = sorted(str(sid) for sid in set(arm_rows["study_id"]) - control - has_contrast)
+    if not single:
+        return rows, []
+    if mode == "exclude":
+        return rows[~rows["study_id"].isin(single)], [
+            f"binary single-arm studies left out (single_arm_binary = exclude): {', '.join(single)}"
+        ]
+    if not shared_pi:
+        return rows, []
+    return rows, [
+        f"binary single-arm studies {', '.join(single)} inform the effect through baselines "
+        "exchangeable with the RCT control arms (single_arm_binary = exchangeable; "
+        "--set single_arm_binary=exclude leaves them out)"
+    ]
 
 
 def select_studies(rows: pd.DataFrame, studies: str) -> tuple[pd.DataFrame, list[str]]:

@@ -15,6 +15,11 @@ settings. Every knob can be overridden with ``key=value`` strings (the CLI's ``-
   not a feature of the fitted model is an error when the model is built);
 - ``priors.pi_mean.fatigue.mu=0.1``: a value for one domain only (the domain must exist);
 - ``bias.form=mixture``, ``bias.features=design`` (lists are comma-separated);
+- ``bias.placebo_mechanism=omega|features|both``: how the missing placebo response of a
+  wait-list/usual-care comparison is adjusted (once, by ω, by default; see
+  :func:`ccsvi_bayes.models.efficacy.count_placebo_once`);
+- ``single_arm_binary=exchangeable|exclude``: whether binary single-arm studies inform the
+  effect through baselines exchangeable with the RCT control arms;
 - ``harmonize.prepost_r=0.7``, ``sampler.draws=2000``, ``power_alpha=0.3``.
 """
 
@@ -54,6 +59,7 @@ _MODEL_KEYS = {
     "studies",
     "likelihood",
     "single_arm_pi",
+    "single_arm_binary",
     "theta",
     "tau_by_design",
     "design_centring",
@@ -71,11 +77,13 @@ _ENUMS: dict[str, tuple[str, ...]] = {
     "studies": ("all", "randomized_controlled", "controlled", "nonrandomized"),
     "likelihood": ("arm", "contrast"),
     "single_arm_pi": ("shared", "zero"),
+    "single_arm_binary": ("exchangeable", "exclude"),
     "theta": ("normal", "three_level"),
     "design_centring": ("auto", "centred", "non_centred"),
     "placebo_response": ("auto", "all", "none"),
     "bias.form": ("none", "design", "elicited", "mixture"),
     "bias.kappa_scaling": ("indicator", "sqrt_count"),
+    "bias.placebo_mechanism": ("omega", "features", "both"),
     "harmonize.sd_ref": ("reference", "change"),
     "harmonize.sd_impute": ("reference_sd", "pooled_change_sd"),
     "harmonize.responder": ("probit", "logit"),
@@ -115,6 +123,9 @@ _BIAS_DEFAULTS: dict[str, Any] = {
     "features": [],
     "kappa_scaling": "indicator",
     "elicited_table": "elicited_bias.csv",
+    # where the wait-list offset ω applies, the blinding features are not applied too
+    # (models.efficacy.count_placebo_once): one mechanism, counted once
+    "placebo_mechanism": "omega",
 }
 
 
@@ -141,6 +152,10 @@ class ModelSpec:
     #: where the placebo-response defaults (π̄ prior, wait-list offset ω) apply: ``auto`` =
     #: patient-reported rows only; ``all`` = every row; ``none`` = nowhere (neutral defaults)
     placebo_response: str = "auto"
+    #: binary single-arm studies (events of a treated arm only): ``exchangeable`` = their
+    #: baseline log-odds π_i come from the same distribution as the RCT control arms', so their
+    #: absolute proportions inform θ; ``exclude`` = left out of binary domains
+    single_arm_binary: str = "exchangeable"
     path: str = ""
     overrides: tuple[str, ...] = ()
 
@@ -167,6 +182,7 @@ class ModelSpec:
             "studies": self.studies,
             "likelihood": self.likelihood,
             "single_arm_pi": self.single_arm_pi,
+            "single_arm_binary": self.single_arm_binary,
             "theta": self.theta,
             "tau_by_design": self.tau_by_design,
             "design_centring": self.design_centring,
@@ -287,6 +303,7 @@ def _from_raw(raw: dict[str, Any], where: str) -> ModelSpec:
         "studies": raw.get("studies", "all"),
         "likelihood": raw.get("likelihood", "arm"),
         "single_arm_pi": raw.get("single_arm_pi", "shared"),
+        "single_arm_binary": raw.get("single_arm_binary", "exchangeable"),
         "theta": raw.get("theta", "normal"),
         "design_centring": raw.get("design_centring", "auto"),
         "placebo_response": raw.get("placebo_response", "auto"),
@@ -347,6 +364,7 @@ def _from_raw(raw: dict[str, Any], where: str) -> ModelSpec:
         tau_by_design=bool(raw.get("tau_by_design", False)),
         design_centring=fields["design_centring"],
         placebo_response=fields["placebo_response"],
+        single_arm_binary=fields["single_arm_binary"],
         power_alpha=power_alpha,
         exact_engine=bool(raw.get("exact_engine", False)),
         bias=bias,
