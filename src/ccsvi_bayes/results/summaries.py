@@ -170,6 +170,9 @@ def fit_summary(result: FitResult) -> dict[str, Any]:
             summary["predictive"].update(
                 {k: _f(analytic["predictive"][k]) for k in ("mean", "q025", "q975")}
             )
+    # issue 20: p(y | model), computed by the fit (fitting.api) and carried on the posterior
+    if "marginal_likelihood" in post.attrs:
+        summary["marginal_likelihood"] = json.loads(post.attrs["marginal_likelihood"])
     if tau.ndim > 1:
         summary["heterogeneity"]["tau_by_design"] = {
             d: _short(tau[:, i]) for i, d in enumerate(result.data.designs)
