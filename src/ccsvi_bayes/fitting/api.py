@@ -109,6 +109,8 @@ def fit(
                 remote_traceback=exc.remote_traceback,
                 completed=exc.completed,
             ) from exc.__cause__  # the original error when raised in this process
+        if family.complete is not None:  # draws of summed-out classes and true effects
+            idata = family.complete(idata, data, spec, seed)
         if predictive:
             idata = add_predictive_groups(pm_model, idata, inputs, seed)
     else:

@@ -262,7 +262,7 @@ def _mcid_and_instrument(result: FitResult, mu: np.ndarray) -> tuple[float | Non
 def _bias_summary(result: FitResult) -> dict[str, Any]:
     post = result.idata["posterior"].to_dataset()
     out: dict[str, Any] = {"form": result.spec.bias["form"], "features": list(result.data.features)}
-    for name in ("pi_mean", "pi_sd", "kappa", "q_intercept", "beta_mean", "psi"):
+    for name in ("pi_mean", "pi_sd", "kappa", "q_intercept", "beta_mean", "psi", "p_bias"):
         if name in post:
             out[name] = _short(_draws(post[name]))
     if "omega" in post:
