@@ -20,6 +20,7 @@ import typer
 
 from ccsvi_bayes import __version__
 from ccsvi_bayes.cli import (
+    average,
     check,
     figures,
     fit,
@@ -76,6 +77,7 @@ app.command("sbc", cls=sbc.SbcCommand)(sbc.sbc)
 app.command("sensitivity")(sensitivity.sensitivity)
 app.command("report")(report_cmd.report)
 app.command("figures")(figures.figures)
+app.command("average")(average.average_command)
 
 
 TRACEBACK_ENV = "CCSVI_BAYES_TRACEBACK"
