@@ -96,6 +96,9 @@ def has_bias_term(spec: ModelSpec) -> bool:
 # --- candidates -------------------------------------------------------------------------------
 def _study_loglik(tree: xr.DataTree) -> xr.DataArray:
     """Pointwise log-likelihood summed per study (chain, draw, study)."""
+    if "log_lik_study" in tree["posterior"].data_vars:  # summed-out class models: per study
+        # (read from the posterior: in the log_likelihood group it is named like its dim)
+        return tree["posterior"]["log_lik_study"].transpose("chain", "draw", "study")
     if "log_likelihood" not in tree.children:
         raise CcsviBayesError("the fit has no log-likelihood group (fit it with predictive=True)")
     ds = tree["log_likelihood"].to_dataset()
@@ -111,6 +114,8 @@ def _study_loglik(tree: xr.DataTree) -> xr.DataArray:
         labels = [str(v).split(":", 1)[0] for v in da[obs[0]].values]
         grouped = da.assign_coords(study=(obs[0], labels)).groupby("study").sum()
         parts.append(grouped)
+    if not parts:
+        raise CcsviBayesError("the fit's log-likelihood group is empty")
     total = parts[0]
     for part in parts[1:]:
         total = _add(total, part)
@@ -198,7 +203,7 @@ def _stacking(
     }
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        table = az.compare(trees, method="stacking")
+        table = az.compare(trees, method="stacking", round_to="none")
     notes = sorted({f"PSIS-LOO: {w.message}" for w in caught})
     weights = {name: float(table.loc[name, "weight"]) for name in trees}
     loo = {
@@ -310,7 +315,12 @@ def average(
     candidates: list[Candidate] = []
     excluded: dict[str, str] = {}
     for name in names:
-        reused = _from_folder(Path(run) / name / outcome, name, ev) if run is not None else None
+        reused = None
+        if run is not None:
+            try:
+                reused = _from_folder(Path(run) / name / outcome, name, ev)
+            except CcsviBayesError as exc:  # e.g. an exact-engine fit: no log-likelihood
+                tell(name, f"not reused ({exc}); fitting")
         if reused is not None:
             candidates.append(reused)
             tell(name, reused.source)
