@@ -122,3 +122,12 @@ def test_ppv23_reproduces_jarbes_bcmeta_example() -> None:
     mcse = float(az.mcse(mu.to_dataset(), method="median")["mu_reported"])
     # our Monte Carlo error, jarbes' (2 chains x 9000 JAGS draws) and the printed rounding
     assert abs(median - (-1.28)) < 4 * mcse + 0.05, (median, mcse)
+
+
+def test_its_priors_can_be_listed_for_any_outcome() -> None:
+    """`ccsvi-bayes models --outcome D` lists every model: bias_corrected's priors show even
+    where it cannot be fitted (the data checks run when the model is built)."""
+    from ccsvi_bayes.models import domain_priors
+
+    listed = domain_priors(load_evidence(None), load_spec("bias_corrected"), "qol_physical")
+    assert listed["priors"]["beta_mean"]["kwargs"] == {"lower": 0.0, "upper": 10.0}

@@ -70,7 +70,14 @@ def prepare_bias_corrected(
     if spec.likelihood != "contrast":
         raise InvalidModelSpec(f"model '{spec.name}' needs likelihood = contrast (as bcmeta)")
     rows = harmonize(evidence, outcome, HarmonizeOptions(**spec.harmonize))
-    data = prepare_data(evidence, rows, spec)
+    return rows, prepare_data(evidence, rows, spec)
+
+
+def check_usable(data: ModelData, spec: ModelSpec) -> None:
+    """Contrast-level data, one contrast per study, at least 5 studies (as bcmeta) and one
+    reporting direction; otherwise an error naming what is missing (checked when the model
+    is built, so listing its priors for any outcome works)."""
+    outcome = data.domain.id
     if len(data.arm):
         studies = sorted({data.studies[i] for i in data.arm["study_idx"]})
         raise CcsviBayesError(
@@ -90,7 +97,6 @@ def prepare_bias_corrected(
             f"{len(data.studies)}), as jarbes' bcmeta"
         )
     reported_sign(data)  # one direction for the whole outcome
-    return rows, data
 
 
 def reported_sign(data: ModelData) -> float:
@@ -149,6 +155,7 @@ def _hyper(data: ModelData, spec: ModelSpec) -> tuple[list[str], np.ndarray]:
 
 def bias_corrected_inputs(data: ModelData, spec: ModelSpec) -> dict[str, np.ndarray]:
     """The model's ``pm.Data`` inputs (data on the reported scale, class masks, hyper)."""
+    check_usable(data, spec)
     y, se = _ordered_rows(data)
     fixed = fixed_classes(data)
     return {
