@@ -214,8 +214,10 @@ def test_cli_average_refuses_bad_arguments(
 
 @pytest.mark.slow
 def test_real_fits_weigh_a_clearly_biased_evidence_set(tmp_path: Path) -> None:
-    """Randomized trials near 0, non-randomized studies far from them: a structure with a
-    bias term beats naive pooling under both weightings."""
+    """Randomized trials near 0, non-randomized studies far from them: the structure with a
+    bias term gets most posterior probability and the inclusion Bayes factor favours bias.
+    (Stacking is not asserted here: on this set PSIS-LOO found naive pooling with a wide τ
+    predicts held-out studies as well, and gave it the weight; measured, see the report.)"""
     data = tmp_path / "biased"
     shutil.copytree(PPV, data)
     path = data / "contrasts.csv"
@@ -230,6 +232,6 @@ def test_real_fits_weigh_a_clearly_biased_evidence_set(tmp_path: Path) -> None:
         out.append(",".join(cells))
     path.write_text("\n".join(out) + "\n")
     doc = average(data, outcome="ipd", models=["naive", "bias_adjusted"], seed=3, draws=500)
-    for weighting in ("bma", "stacking"):
-        assert doc["weights"]["bias_adjusted"][weighting] > 0.8, doc["weights"]
+    assert doc["weights"]["bias_adjusted"]["bma"] > 0.8, doc["weights"]
+    assert sum(w["stacking"] for w in doc["weights"].values()) == pytest.approx(1.0)
     assert doc["bias_inclusion"]["log_bayes_factor"] > 2.0
