@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Annotated, cast
 import typer
 
 from ccsvi_bayes import __version__
-from ccsvi_bayes.cli import certainty as certainty_cmd
 from ccsvi_bayes.cli import (
+    average,
     check,
     figures,
     fit,
@@ -34,6 +34,7 @@ from ccsvi_bayes.cli import (
     sensitivity,
     validate,
 )
+from ccsvi_bayes.cli import certainty as certainty_cmd
 from ccsvi_bayes.cli import report as report_cmd
 from ccsvi_bayes.errors import CcsviBayesError
 
@@ -82,6 +83,7 @@ app.command("figures")(figures.figures)
 app.command("import")(import_evidence.import_command)
 app.command("init")(init.init)
 app.command("certainty")(certainty_cmd.certainty)
+app.command("average")(average.average_command)
 
 
 TRACEBACK_ENV = "CCSVI_BAYES_TRACEBACK"

@@ -52,6 +52,7 @@ def fit(
     strict: bool = False,
     progress: bool = False,
     predictive: bool = True,
+    marginal: bool = True,
 ) -> FitResult:
     """Fit ``model`` to ``outcome`` of ``evidence`` (default: the embedded CCSVI set).
 
@@ -59,7 +60,9 @@ def fit(
     ``{"priors.tau.sigma": 1.0, "bias.form": "mixture"}``. ``engine`` is ``"nuts"`` (default)
     or ``"exact"``: the quadrature engine, for any model that reduces to the normal-normal
     hierarchical model on the prepared data (:func:`reduces_to_nnhm`; otherwise an error
-    naming why). Under ``strict``, a fit that fails the convergence gate
+    naming why). ``marginal`` adds the marginal likelihood p(y | model) to the posterior's
+    attributes (``summary.json`` ``marginal_likelihood``; exact for the exact engine, bridge
+    sampling for NUTS; :mod:`ccsvi_bayes.inference.marginal`). Under ``strict``, a fit that fails the convergence gate
     after one retry raises :class:`ConvergenceError`; otherwise it warns and the summary says
     ``converged: false``.
     """
@@ -76,6 +79,7 @@ def fit(
         )
     harmonized, data = family.prepare(ev, spec, outcome)
     notes = [*data.notes]
+    pm_model: Any = None
     if engine == "exact":
         idata, diagnostics = _fit_exact(
             data,
@@ -105,12 +109,44 @@ def fit(
                 remote_traceback=exc.remote_traceback,
                 completed=exc.completed,
             ) from exc.__cause__  # the original error when raised in this process
+        if family.complete is not None:  # draws of summed-out classes and true effects
+            idata = family.complete(idata, data, spec, seed)
         if predictive:
             idata = add_predictive_groups(pm_model, idata, inputs, seed)
     else:
         raise InvalidModelSpec(f"unknown engine {engine!r} (nuts or exact)")
+    if marginal:  # issue 20: p(y | model) for model averaging (summary.json marginal_likelihood)
+        idata = _with_marginal_likelihood(idata, pm_model, data, spec, seed, outcome)
     enforce_gate(diagnostics, f"{spec.name} / {outcome}", strict=strict, notes=notes)
     return FitResult(idata, spec, ev, outcome, harmonized, data, diagnostics, seed, engine, notes)
+
+
+def _with_marginal_likelihood(
+    idata: xr.DataTree,
+    pm_model: Any,
+    data: ModelData,
+    spec: ModelSpec,
+    seed: int,
+    outcome: str,
+) -> xr.DataTree:
+    """The fit's marginal likelihood as a JSON attribute of its posterior group (exact when
+    there is no PyMC model: the exact engine ran)."""
+    from ccsvi_bayes.inference.marginal import marginal_record
+
+    where = f"marginal likelihood of {spec.name} / {outcome}"
+    if pm_model is None:
+        nn = nnhm_inputs(data, spec)
+        nnhm = {"y": nn.y, "se": nn.se, "tau_prior": nn.tau_prior, "mu_prior": nn.mu_prior}
+        record = marginal_record(where=where, seed=seed, nnhm=nnhm)
+    else:
+        record = marginal_record(
+            where=where,
+            seed=seed,
+            model=pm_model,
+            posterior=idata["posterior"].to_dataset(),
+        )
+    idata["posterior"].attrs["marginal_likelihood"] = json.dumps(record)
+    return idata
 
 
 def rebuild_model(

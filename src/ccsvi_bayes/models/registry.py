@@ -17,7 +17,7 @@ import pandas as pd
 from ccsvi_bayes.errors import InvalidModelSpec
 from ccsvi_bayes.evidence import Evidence
 from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize
-from ccsvi_bayes.models import efficacy, harms
+from ccsvi_bayes.models import bias_corrected, efficacy, harms
 from ccsvi_bayes.models.efficacy import ModelData, build_model, model_inputs, prepare_data
 from ccsvi_bayes.models.harms import build_harms_model, harms_inputs, prepare_harms_data
 from ccsvi_bayes.specs import ModelSpec
@@ -44,6 +44,9 @@ class ModelFamily:
     exact_engine: bool = False
     #: the priors as the model uses them on the prepared data (family, kwargs, scale, ...)
     effective_priors: Callable[[ModelData, ModelSpec], dict[str, Any]] | None = None
+    #: after sampling: draws of what the model sums or integrates out (classes, true effects),
+    #: from their exact conditionals given each posterior draw (``(idata, data, spec, seed)``)
+    complete: Callable[[Any, ModelData, ModelSpec, int], Any] | None = None
 
 
 MODEL_FAMILIES: dict[str, ModelFamily] = {}
@@ -103,6 +106,18 @@ register_family(
         build_harms_model,
         lambda data, spec: harms_inputs(data, spec)[0],
         effective_priors=harms.effective_priors,
+    )
+)
+
+# Verde's (2021) bias-corrected model as jarbes' bcmeta defines it (models/bias_corrected.py)
+register_family(
+    ModelFamily(
+        "bias_corrected",
+        bias_corrected.prepare_bias_corrected,
+        bias_corrected.build_bias_corrected,
+        bias_corrected.bias_corrected_inputs,
+        effective_priors=bias_corrected.effective_priors,
+        complete=bias_corrected.complete,
     )
 )
 

@@ -253,6 +253,9 @@ for _entry in (
     PriorFamily("Tau2Flat", (), _tau2_flat),
     PriorFamily("Fixed", ("value",), _fixed, _multiply("value"), lambda k: k["value"]),
 ):
+    # Uniform(lower, upper) takes any bounds with lower < upper (e.g. U(-10, 0)): its bounds
+    # are locations, not scales, so neither must be positive
+    positive = frozenset() if _entry.name == "Uniform" else frozenset(_entry.kwargs) & _LOC_SCALE
     register(
         PriorFamily(
             _entry.name,
@@ -260,6 +263,6 @@ for _entry in (
             _entry.build,
             _entry.rescale,
             _entry.median,
-            frozenset(_entry.kwargs) & _LOC_SCALE,
+            positive,
         )
     )

@@ -39,6 +39,7 @@ SCHEMA_VERSIONS: dict[str, str] = {
     "checks": "1.0.0",
     "run": "1.0.0",
     "sbc": "1.0.0",
+    "average": "1.0.0",
 }
 
 #: the sampler settings a written fit depends on (``processes`` and progress bars do not count)

@@ -192,6 +192,9 @@ def fit_summary(result: FitResult) -> dict[str, Any]:
                 mcse=dict.fromkeys(keys, 0.0),
                 mcse_method="exact",
             )
+    # issue 20: p(y | model), computed by the fit (fitting.api) and carried on the posterior
+    if "marginal_likelihood" in post.attrs:
+        summary["marginal_likelihood"] = json.loads(post.attrs["marginal_likelihood"])
     if tau_chains.ndim > 2:
         summary["heterogeneity"]["tau_by_design"] = {
             d: {**_short(tau_chains[..., i]), "mcse": mcse_block(tau_chains[..., i])}
@@ -295,7 +298,7 @@ def _mcid_and_instrument(
 def _bias_summary(result: FitResult) -> dict[str, Any]:
     post = result.idata["posterior"].to_dataset()
     out: dict[str, Any] = {"form": result.spec.bias["form"], "features": list(result.data.features)}
-    for name in ("pi_mean", "pi_sd", "kappa", "q_intercept", "beta_mean", "psi"):
+    for name in ("pi_mean", "pi_sd", "kappa", "q_intercept", "beta_mean", "psi", "p_bias"):
         if name in post:
             out[name] = _short(_draws(post[name]))
     if "omega" in post:

@@ -73,7 +73,7 @@ _MODEL_KEYS = {
     "harms",
 }
 _ENUMS: dict[str, tuple[str, ...]] = {
-    "family": ("efficacy", "harms"),
+    "family": ("efficacy", "harms", "bias_corrected"),
     "studies": ("all", "randomized_controlled", "controlled", "nonrandomized"),
     "likelihood": ("arm", "contrast"),
     "single_arm_pi": ("shared", "zero"),
