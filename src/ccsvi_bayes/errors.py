@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CcsviBayesError", "InvalidEvidence", "InvalidModelSpec", "Problem", "SamplerInitError"]
+__all__ = [
+    "CcsviBayesError",
+    "FolderLocked",
+    "InvalidEvidence",
+    "InvalidModelSpec",
+    "OutputLocationError",
+    "OutputWriteError",
+    "Problem",
+    "SamplerInitError",
+]
 
 
 class CcsviBayesError(Exception):
@@ -55,6 +64,23 @@ class InvalidModelSpec(CcsviBayesError):
 class SamplerInitError(CcsviBayesError):
     """The sampler cannot start: the log-density is not finite at any starting point
     (extreme data or priors). Exit code 2: the input must change, not the sampler."""
+
+
+class OutputLocationError(CcsviBayesError):
+    """An output folder cannot be used (read-only, an existing file, under ``/proc``, ...);
+    found before any work starts, so exit code 2: the argument must change."""
+
+
+class OutputWriteError(CcsviBayesError):
+    """Writing an output failed during the work (disk full, quota, a vanished folder):
+    exit code 1. The temporary file is removed and the outputs written before are kept."""
+
+    exit_code = 1
+
+
+class FolderLocked(CcsviBayesError):
+    """Another live process writes the same output folder (it holds ``.ccsvi-bayes.lock``).
+    Exit code 2: wait for it (``--wait``) or choose another folder."""
 
 
 def _problem_key(p: Problem) -> tuple[str, int, str, str]:
