@@ -81,9 +81,7 @@ def _gone(sid: int, within: float = 15.0) -> list[int]:
 
 
 @pytest.mark.parametrize(("how", "code"), [("SIGTERM", 143), ("Ctrl-C", 130)])
-def test_a_signal_ends_the_workers_and_leaves_no_file(
-    tmp_path: Path, how: str, code: int
-) -> None:
+def test_a_signal_ends_the_workers_and_leaves_no_file(tmp_path: Path, how: str, code: int) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-c", SLOW_COMMAND, str(tmp_path)],
         env=ENV,
@@ -122,9 +120,7 @@ def test_a_signal_ends_the_workers_and_leaves_no_file(
 def _fits(out: Path) -> dict[str, dict[str, object]]:
     doc = json.loads((out / "run.json").read_text())
     keep = ("effect_mean", "effect_q025", "effect_q975", "prob_benefit", "rd_mean")
-    return {
-        f"{r['model']}/{r['outcome']}": {k: r.get(k) for k in keep} for r in doc["fits"]
-    }
+    return {f"{r['model']}/{r['outcome']}": {k: r.get(k) for k in keep} for r in doc["fits"]}
 
 
 @pytest.mark.slow

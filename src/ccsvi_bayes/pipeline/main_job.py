@@ -15,8 +15,12 @@ Stages, each resumable through its own store:
 5. **report** — ``sof.csv``, ``sof.html``, ``report.html`` and ``report.pdf``.
 
 ``run.json`` records every stage, the command line and the library versions. A stage that
-fails is recorded with its reason and the job goes on; :class:`RunIncomplete` (exit 3) is
-raised at the end naming everything that failed.
+fails, with any exception (a bug too, not only the package's own errors), is recorded with
+its reason and traceback (``status: failed``, ``reason``, ``traceback``) and the job goes on;
+each figure the figures stage skipped counts as a failure too. :class:`RunIncomplete`
+(exit 3) is raised at the end naming everything that failed. Two faults end the job at once
+instead: an output that cannot be written (:class:`~ccsvi_bayes.errors.OutputWriteError`,
+disk full: exit 1; everything written before is kept) and an interrupt (a signal).
 """
 
 from __future__ import annotations
@@ -32,11 +36,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ccsvi_bayes.errors import CcsviBayesError
 from ccsvi_bayes.evidence import Evidence
 from ccsvi_bayes.pipeline.run import (
     NOT_NEEDED,
     RunIncomplete,
+    failure,
     incomplete_fits,
     plan,
     run_all,
@@ -206,10 +210,9 @@ def _checks(
                     checks = check_fit(folder, conflict_check=False, cross_validate=False)
                 record["status"] = "checked"
             record["headline"] = check_headline(checks)
-        except CcsviBayesError as exc:
-            record["status"] = "failed"
-            record["reason"] = str(exc)
-            problems.append(f"checks of {rec['model']} / {rec['outcome']}: {exc}")
+        except Exception as exc:  # any failure is recorded and the job goes on
+            record.update(failure(exc))
+            problems.append(f"checks of {rec['model']} / {rec['outcome']}: {record['reason']}")
         records.append(record)
         progress.done(f"{rec['model']} / {rec['outcome']}: {record['status']}")
     return records
@@ -246,9 +249,9 @@ def _sweeps(
                     f"sensitivity sweep of {sweep.outcome}: {record['failed']} scenario(s) "
                     f"failed (see {folder / 'scenarios.csv'})"
                 )
-        except CcsviBayesError as exc:
-            record = {"outcome": sweep.outcome, "status": "failed", "reason": str(exc)}
-            problems.append(f"sensitivity sweep of {sweep.outcome}: {exc}")
+        except Exception as exc:  # any failure is recorded and the job goes on
+            record = {"outcome": sweep.outcome, **failure(exc)}
+            problems.append(f"sensitivity sweep of {sweep.outcome}: {record['reason']}")
         record["folder"] = str(folder.relative_to(out))
         records.append(record)
     return records
@@ -302,12 +305,13 @@ def _figures(
             "index": "figures/index.json",
             "inputs": inputs,
         }
-    except CcsviBayesError as exc:
-        problems.append(f"figures: {exc}")
-        written = {"status": "failed", "reason": str(exc)}
+    except Exception as exc:  # any failure is recorded and the job goes on
+        written = failure(exc)
+        problems.append(f"figures: {written['reason']}")
     skipped = (read_json(out / "figures" / "index.json") or {}).get("skipped", [])
     if skipped:
         written["skipped"] = skipped
+        problems += [f"figure {s.get('stem')} skipped: {s.get('reason')}" for s in skipped]
     progress.done(f"figures: {written['status']}")
     return written
 
@@ -336,10 +340,11 @@ def _report(
         write_sof(run)
         html = render_report(run)
         record.update(status="written", files=["sof.csv", "sof.html", "report.html"])
-    except CcsviBayesError as exc:
-        problems.append(f"report: {exc}")
+    except Exception as exc:  # any failure is recorded and the job goes on
+        failed = failure(exc)
+        problems.append(f"report: {failed['reason']}")
         progress.done("report: failed")
-        return {"status": "failed", "reason": str(exc)}
+        return failed
     progress.done("report.html")
     if pdf:
         record["pdf"] = _pdf(run, html, out / "report.pdf", problems)
@@ -355,6 +360,7 @@ def _pdf(run: Any, html: Path, target: Path, problems: list[str]) -> dict[str, A
     try:
         path, renderer = write_report_pdf(run, html, target, warn=notes.append)
         return {"status": "written", "file": path.name, "renderer": renderer, "notes": notes}
-    except CcsviBayesError as exc:
-        problems.append(f"report.pdf: {exc}")
-        return {"status": "failed", "reason": str(exc)}
+    except Exception as exc:  # any failure is recorded and the job goes on
+        failed = failure(exc)
+        problems.append(f"report.pdf: {failed['reason']}")
+        return failed
