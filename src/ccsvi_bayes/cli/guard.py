@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 import signal
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from types import FrameType
 
@@ -47,20 +47,24 @@ def existing_path(value: Path | None) -> Path | None:
     return value
 
 
-@contextmanager
 def writing(
     folder: Path, *, wait: bool = False, option: str = "--out", create: bool = True
-) -> Iterator[Path]:
-    """Create ``folder`` and prove it writable (else exit 2 naming ``option``), then hold
-    its lock for the block (another live writer: exit 2 naming it, or with ``wait`` wait
-    for it). With ``create=False`` a missing folder is left to the command to report."""
-    from ccsvi_bayes.results.lock import folder_lock
+) -> AbstractContextManager[Path]:
+    """Create ``folder`` and prove it writable now (else exit 2 naming ``option``); the
+    returned context holds its lock (another live writer: exit 2 naming it, or with
+    ``wait`` wait for it). With ``create=False`` a missing folder is left to the command."""
     from ccsvi_bayes.results.store import prepare_output_folder
 
     if not create and not Path(folder).is_dir():
-        yield folder
-        return
+        return nullcontext(folder)
     prepare_output_folder(folder, option)
+    return _locked(folder, wait)
+
+
+@contextmanager
+def _locked(folder: Path, wait: bool) -> Iterator[Path]:
+    from ccsvi_bayes.results.lock import folder_lock
+
     with folder_lock(folder, wait=wait, on_wait=render.error):
         yield folder
 

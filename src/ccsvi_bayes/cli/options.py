@@ -138,12 +138,14 @@ SENSITIVITY_HELP: dict[str, str] = {
 }
 
 
-def check_tipping_key(model: str, key: str | None) -> None:
-    """``--tipping-point KEY`` must be a key of ``model``'s spec: else exit 2 naming the
-    spec's numeric prior knobs (the keys a default search range exists for)."""
+def check_sensitivity(model: str, key: str | None, scheduler: str | None) -> None:
+    """The ``sensitivity`` options checked before anything is imported: ``--scheduler``
+    (:func:`check_scheduler`) and ``--tipping-point KEY``, which must be a key of
+    ``model``'s spec, else exit 2 naming the spec's numeric prior knobs."""
     from ccsvi_bayes.errors import InvalidModelSpec
     from ccsvi_bayes.specs import load_spec
 
+    check_scheduler(scheduler)
     if key is None:
         return
     try:

@@ -67,11 +67,11 @@ def run(
     with --wait). Ctrl-C (exit 130) or SIGTERM (exit 143) end the workers and keep finished
     fits; a rerun resumes.
     """
-    from ccsvi_bayes.evidence import load_evidence
-
     readings = parse_assume(assume)
-    ev = load_evidence(evidence, readings)
     with writing(out_dir, wait=wait):  # exit 2 now if --out is unusable or being written
+        from ccsvi_bayes.evidence import load_evidence
+
+        ev = load_evidence(evidence, readings)
         _run(ev, out_dir, evidence, readings, seed=seed, quick=quick, check_all=check_all, pdf=pdf)
 
 

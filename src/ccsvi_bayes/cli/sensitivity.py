@@ -15,8 +15,7 @@ from ccsvi_bayes.cli.options import (
     DEFAULT_SEED,
     EvidenceOption,
     WaitOption,
-    check_scheduler,
-    check_tipping_key,
+    check_sensitivity,
     count_option,
     seed_option,
 )
@@ -79,8 +78,8 @@ def sensitivity(
     hierarchical model, otherwise by NUTS (path reported per scenario). Resumable: a rerun
     reuses finished scenarios, retries failed ones; exit 3 names those that failed.
     """
-    check_scheduler(scheduler)
-    check_tipping_key(model, tipping_point)
+    check_sensitivity(model, tipping_point, scheduler)
+    lock = writing(out_dir, wait=wait)  # exit 2 now if --out is unusable
     from ccsvi_bayes import sensitivity as sens
     from ccsvi_bayes.inference.executors import get_executor, use_executor
 
@@ -91,7 +90,7 @@ def sensitivity(
     executor = get_executor(1, None, scheduler=scheduler) if scheduler else None  # exit 2 now
     common: dict[str, Any] = {"model": model, "outcome": outcome, "seed": seed}
     common |= {"evidence_path": evidence, "draws": draws}
-    with writing(out_dir, wait=wait), use_executor(executor) if executor else nullcontext():
+    with lock, use_executor(executor) if executor else nullcontext():
         if tipping_point is not None or power_scaling:
             tipping = (tipping_point, search_range, not no_reweight)
             _modes({**common, "out_dir": out_dir}, knobs, tipping, power_scaling)
