@@ -214,8 +214,8 @@ class _Failure:
         self.traceback = "".join(traceback.format_exception(exc))
 
 
-def _worker_signals() -> None:
-    """Worker start: ignore SIGINT. A terminal's Ctrl-C reaches the whole process group;
+def _ignore_interrupts() -> None:
+    """Worker start (a pool's ``initializer``): ignore SIGINT. A terminal's Ctrl-C reaches the whole process group;
     the parent alone decides (it ends the workers), so workers print no KeyboardInterrupt
     tracebacks and never return a half-sampled result."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -253,7 +253,7 @@ class ProcessExecutor:
                 ctx = multiprocessing.get_context("forkserver")
                 _start_forkserver(ctx, self.preload)
                 self._pool = ProcessPoolExecutor(
-                    max_workers=self.processes, mp_context=ctx, initializer=_worker_signals
+                    max_workers=self.processes, mp_context=ctx, initializer=_ignore_interrupts
                 )
             return self._pool
 
