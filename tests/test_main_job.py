@@ -103,7 +103,10 @@ def stub_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
     def figures(out: Path) -> list[object]:
         (out / "figures").mkdir()
-        skipped = [{"stem": "forest_qol", "reason": "ValueError: bad mathtext"}]
+        skipped = [
+            {"stem": "forest_qol", "reason": "ValueError: bad mathtext"},
+            {"stem": "harms", "reason": "no harms fit in the run folder"},  # not applicable
+        ]
         (out / "figures" / "index.json").write_text(json.dumps({"skipped": skipped}))
         return []
 
@@ -157,8 +160,23 @@ def test_any_exception_in_a_stage_is_recorded_and_the_job_goes_on(
     assert index["report"]["status"] == "written"  # the job went on
     assert (stub_job / "report.html").read_text() == "report"
     assert not index["complete"]
-    assert len(index["incomplete"]) == 2
+    assert len(index["incomplete"]) == 2  # the sweep and the forest plot, not the harms figure
     assert index["figures"]["skipped"][0]["stem"] == "forest_qol"
+
+
+def test_a_skipped_figure_still_counts_when_the_figures_are_up_to_date(
+    stub_job: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ccsvi_bayes.pipeline import main_job
+    from ccsvi_bayes.pipeline.run import RunIncomplete
+
+    monkeypatch.setattr(main_job, "run_sweep", lambda *_a, **_k: {"failed": 0})
+    for _ in range(2):
+        with pytest.raises(RunIncomplete, match="figure forest_qol skipped"):
+            _main_job(stub_job)
+    index = json.loads((stub_job / "run.json").read_text())
+    assert index["figures"]["status"] == "up to date"
+    assert index["incomplete"] == ["figure forest_qol skipped: ValueError: bad mathtext"]
 
 
 def test_an_output_that_cannot_be_written_ends_the_job(

@@ -17,7 +17,8 @@ Stages, each resumable through its own store:
 ``run.json`` records every stage, the command line and the library versions. A stage that
 fails, with any exception (a bug too, not only the package's own errors), is recorded with
 its reason and traceback (``status: failed``, ``reason``, ``traceback``) and the job goes on;
-each figure the figures stage skipped counts as a failure too. :class:`RunIncomplete`
+each figure the figures stage skipped counts as a failure too, unless it was skipped for
+want of its input (a figure that does not apply, or whose failed fit counts already). :class:`RunIncomplete`
 (exit 3) is raised at the end naming everything that failed. Two faults end the job at once
 instead: an output that cannot be written (:class:`~ccsvi_bayes.errors.OutputWriteError`,
 disk full: exit 1; everything written before is kept) and an interrupt (a signal).
@@ -284,6 +285,13 @@ def _up_to_date(out: Path, before: Mapping[str, Any], inputs: str, files: list[s
     )
 
 
+#: how figures/index.json words a figure skipped for want of its input ("no harms fit in the
+#: run folder", "no fit with posterior-predictive draws ..."): the figure does not apply to
+#: this run, or the fit it needs failed and counts already. Any other skipped figure (it
+#: raised while drawing) is a failure of the run.
+_MISSING_INPUT = "no "
+
+
 def _figures(
     out: Path,
     inputs: str,
@@ -295,23 +303,27 @@ def _figures(
 
     progress.start("figures", 1)
     if _up_to_date(out, before, inputs, ["figures/index.json"]):
-        progress.done("figures: up to date")
-        return {**before, "status": "up to date"}
-    try:
-        records = draw_run_figures(out)
-        written = {
-            "status": "written",
-            "count": len(records),
-            "index": "figures/index.json",
-            "inputs": inputs,
-        }
-    except Exception as exc:  # any failure is recorded and the job goes on
-        written = failure(exc)
-        problems.append(f"figures: {written['reason']}")
-    skipped = (read_json(out / "figures" / "index.json") or {}).get("skipped", [])
-    if skipped:
-        written["skipped"] = skipped
-        problems += [f"figure {s.get('stem')} skipped: {s.get('reason')}" for s in skipped]
+        written = {**before, "status": "up to date"}
+    else:
+        try:
+            records = draw_run_figures(out)
+            written = {
+                "status": "written",
+                "count": len(records),
+                "index": "figures/index.json",
+                "inputs": inputs,
+            }
+            skipped = (read_json(out / "figures" / "index.json") or {}).get("skipped", [])
+            if skipped:
+                written["skipped"] = skipped
+        except Exception as exc:  # any failure is recorded and the job goes on
+            written = failure(exc)
+            problems.append(f"figures: {written['reason']}")
+    problems += [  # also when up to date: a rerun must not hide them
+        f"figure {s.get('stem')} skipped: {s.get('reason')}"
+        for s in written.get("skipped", [])
+        if not str(s.get("reason", "")).startswith(_MISSING_INPUT)
+    ]
     progress.done(f"figures: {written['status']}")
     return written
 
