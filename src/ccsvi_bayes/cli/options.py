@@ -149,9 +149,15 @@ def check_sensitivity(model: str, key: str | None, scheduler: str | None) -> Non
     if key is None:
         return
     try:
-        load_spec(model, [f"{key}=1"])
-    except InvalidModelSpec as exc:
         spec = load_spec(model)
+    except InvalidModelSpec:
+        return  # an alias the outcome resolves ("sae") or an unknown model: the grid says
+    parts = key.split(".")
+    prior = spec.priors.get(parts[1]) if len(parts) == 3 and parts[0] == "priors" else None
+    value = prior.kwargs.get(parts[2], 1) if prior is not None else 1  # the spec's own value
+    try:
+        load_spec(model, [f"{key}={value}"])
+    except InvalidModelSpec as exc:
         knobs = [
             f"priors.{name}.{kwarg}"
             for name, prior in spec.priors.items()
@@ -160,7 +166,8 @@ def check_sensitivity(model: str, key: str | None, scheduler: str | None) -> Non
         ]
         fail(
             f"--tipping-point {key}: not a numeric knob of model {model!r} ({exc}); "
-            f"its numeric prior knobs: {', '.join(knobs)}"
+            f"its numeric prior knobs: {', '.join(knobs)} (for another numeric key, give "
+            "--range LO,HI)"
         )
 
 
