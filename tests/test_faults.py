@@ -93,7 +93,15 @@ def test_argument_errors_are_exit_2_before_the_inference_stack_is_imported(
         assert fragment in str(result["stderr"]), (name, result)
         assert "Traceback" not in str(result["stderr"]), (name, result)
     assert heavy == []
-    assert not (tmp_path / "out" / "posterior.nc").exists()
+    assert not (tmp_path / "out").exists()  # an argument error creates no folder
+
+
+def test_an_out_below_a_file_is_refused_without_creating_anything(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(OutputLocationError, match=r"afile is a file, not a folder"):
+        prepare_output_folder(tmp_path / "afile" / "sub", create=False)
+    prepare_output_folder(tmp_path / "new" / "sub", create=False)
+    assert not (tmp_path / "new").exists()
 
 
 def test_a_read_only_folder_is_refused_before_any_work(

@@ -59,12 +59,14 @@ def fit_command(
         render.fail(f"--engine must be nuts or exact, got {engine!r}")
     load_spec(model, set_ or None)  # a bad --set is an error now, before pandas and PyMC
     readings = parse_assume(assume)
-    with writing(out_dir, wait=wait):  # exit 2 now if --out is unusable or being written
-        from ccsvi_bayes.evidence import load_evidence
+    lock = writing(out_dir, wait=wait)  # exit 2 now if --out is unusable
+    from ccsvi_bayes.evidence import load_evidence
+
+    ev = load_evidence(evidence, readings)
+    with lock:  # exit 2 if another process writes --out
         from ccsvi_bayes.fitting import fit
         from ccsvi_bayes.inference import ConvergenceError
 
-        ev = load_evidence(evidence, readings)
         with render.status(f"fitting {model} to {outcome} …"):
             try:
                 result = fit(

@@ -50,21 +50,24 @@ def existing_path(value: Path | None) -> Path | None:
 def writing(
     folder: Path, *, wait: bool = False, option: str = "--out", create: bool = True
 ) -> AbstractContextManager[Path]:
-    """Create ``folder`` and prove it writable now (else exit 2 naming ``option``); the
-    returned context holds its lock (another live writer: exit 2 naming it, or with
-    ``wait`` wait for it). With ``create=False`` a missing folder is left to the command."""
+    """Prove now that ``folder`` can be written (else exit 2 naming ``option``; nothing is
+    created yet); the returned context creates it and holds its lock (another live writer:
+    exit 2 naming it, or with ``wait`` wait for it). With ``create=False`` a missing folder
+    is left to the command to report."""
     from ccsvi_bayes.results.store import prepare_output_folder
 
     if not create and not Path(folder).is_dir():
         return nullcontext(folder)
-    prepare_output_folder(folder, option)
-    return _locked(folder, wait)
+    prepare_output_folder(folder, option, create=False)
+    return _locked(folder, wait, option)
 
 
 @contextmanager
-def _locked(folder: Path, wait: bool) -> Iterator[Path]:
+def _locked(folder: Path, wait: bool, option: str) -> Iterator[Path]:
     from ccsvi_bayes.results.lock import folder_lock
+    from ccsvi_bayes.results.store import prepare_output_folder
 
+    prepare_output_folder(folder, option)
     with folder_lock(folder, wait=wait, on_wait=render.error):
         yield folder
 

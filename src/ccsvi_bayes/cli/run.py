@@ -68,10 +68,11 @@ def run(
     fits; a rerun resumes.
     """
     readings = parse_assume(assume)
-    with writing(out_dir, wait=wait):  # exit 2 now if --out is unusable or being written
-        from ccsvi_bayes.evidence import load_evidence
+    lock = writing(out_dir, wait=wait)  # exit 2 now if --out is unusable
+    from ccsvi_bayes.evidence import load_evidence
 
-        ev = load_evidence(evidence, readings)
+    ev = load_evidence(evidence, readings)
+    with lock:  # exit 2 if another process writes --out
         _run(ev, out_dir, evidence, readings, seed=seed, quick=quick, check_all=check_all, pdf=pdf)
 
 

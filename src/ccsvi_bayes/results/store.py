@@ -92,13 +92,15 @@ def _reason(exc: OSError) -> str:
 _PSEUDO = (Path("/proc"), Path("/sys"), Path("/dev"))
 
 
-def prepare_output_folder(folder: Path, option: str = "--out") -> Path:
-    """Create ``folder`` (and its parents) and prove it is writable, before any work starts.
+def prepare_output_folder(folder: Path, option: str = "--out", *, create: bool = True) -> Path:
+    """Prove that ``folder`` can be an output folder, before any work starts; with
+    ``create`` make it (and its parents), else only prove that it could be made.
 
     Raises :class:`~ccsvi_bayes.errors.OutputLocationError` (exit 2) naming ``option`` when
-    the folder is an existing file, lies in a symlink loop or under ``/proc``, ``/sys`` or
-    ``/dev``, cannot be created, is read-only, or its file system has no free space. Returns
-    the folder.
+    the folder (or an ancestor) is an existing file, lies in a symlink loop or under
+    ``/proc``, ``/sys`` or ``/dev``, cannot be created, is read-only, or its file system has
+    no free space. A write probe (created and removed at once) is made in the folder, or
+    without ``create`` in its nearest existing ancestor. Returns the folder.
     """
     folder = Path(folder)
     where = f"{option} {folder}"
@@ -110,17 +112,21 @@ def prepare_output_folder(folder: Path, option: str = "--out") -> Path:
         raise OutputLocationError(
             f"{where}: {resolved} is in a kernel pseudo-filesystem; choose a normal folder"
         )
-    if folder.exists() and not folder.is_dir():
-        raise OutputLocationError(f"{where}: is an existing file, not a folder")
+    existing = next(p for p in (resolved, *resolved.parents) if p.exists())
+    if not existing.is_dir():
+        what = "is an existing file" if existing == resolved else f"{existing} is a file"
+        raise OutputLocationError(f"{where}: {what}, not a folder")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=folder)
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
+            existing = folder
+        fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=existing)
         try:
             os.write(fd, b"ok")
         finally:
             os.close(fd)
             os.unlink(probe)
-        space = os.statvfs(folder)
+        space = os.statvfs(existing)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise OutputLocationError(f"{where}: a symbolic link loop") from exc
