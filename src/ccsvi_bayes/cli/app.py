@@ -3,7 +3,9 @@
 Each command lives in its own module (``cli/<command>.py``) that parses its arguments and
 calls the library; all rich output is in :mod:`ccsvi_bayes.cli.render`.
 
-Exit codes: 0 ok; 2 invalid input or arguments (message, no traceback); 3 convergence
+Exit codes: 0 ok; 2 invalid input or arguments (message, no traceback), also an unusable
+output folder (checked before any work) or one that another process writes (its lock names
+it; ``--wait`` waits instead); 3 convergence
 failed under ``--strict``; a :class:`~ccsvi_bayes.errors.CcsviBayesError` carries its own
 ``exit_code`` (also when it was raised in a worker process); 1 an internal failure (a worker
 process died, a disk filled up, an unexpected error); 130 interrupted (SIGINT, Ctrl-C), 143
