@@ -154,3 +154,33 @@ def test_the_lock_file_says_who_holds_it(tmp_path: Path) -> None:
         assert doc["pid"] == os.getpid()
         assert doc["command"] == ["ccsvi-bayes", "run"]
         assert doc["started"]
+
+
+def test_the_command_line_waits_with_wait(tmp_path: Path) -> None:
+    """``fit --wait`` says whom it waits for and fits once the holder is done."""
+    marker = tmp_path / "released"
+    holder = _holder(tmp_path, 10.0, marker)  # longer than the CLI takes to start
+    proc = subprocess.run(
+        [
+            CLI,
+            "fit",
+            "--model",
+            "rct_only",
+            "--outcome",
+            "qol_physical",
+            "--engine",
+            "exact",
+            "--out",
+            str(tmp_path),
+            "--wait",
+        ],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+    )
+    holder.communicate()
+    assert proc.returncode == 0, proc.stderr
+    assert f"waiting for process {holder.pid}" in " ".join(proc.stderr.split())
+    assert marker.stat().st_mtime <= (tmp_path / "posterior.nc").stat().st_mtime
+    assert not (tmp_path / LOCK_NAME).exists()

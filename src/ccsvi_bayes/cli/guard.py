@@ -18,7 +18,14 @@ import typer
 
 from ccsvi_bayes.cli import render
 
-__all__ = ["Interrupted", "existing_path", "interruptible", "writing"]
+__all__ = [
+    "Interrupted",
+    "existing_path",
+    "ignore_signals",
+    "interruptible",
+    "symlink_loop",
+    "writing",
+]
 
 
 def symlink_loop(path: Path) -> Path | None:
@@ -68,8 +75,12 @@ def _locked(folder: Path, wait: bool, option: str) -> Iterator[Path]:
     from ccsvi_bayes.results.store import prepare_output_folder
 
     prepare_output_folder(folder, option)
-    with folder_lock(folder, wait=wait, on_wait=render.error):
+    with folder_lock(folder, wait=wait, on_wait=_waiting):
         yield folder
+
+
+def _waiting(text: str) -> None:
+    render.err.print(f"[bold yellow]note:[/] {text}", highlight=False, soft_wrap=True)
 
 
 class Interrupted(BaseException):
