@@ -69,3 +69,18 @@ def test_default_seed_is_the_library_default() -> None:
     from ccsvi_bayes.fitting.api import DEFAULT_SEED as LIBRARY_SEED
 
     assert DEFAULT_SEED == LIBRARY_SEED
+
+
+def test_scheduler_help_says_a_scheduler_must_be_trusted() -> None:
+    result = CliRunner().invoke(app, ["sensitivity", "--help"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.replace("│", " ").split())
+    assert "Use only a scheduler you trust" in text
+    assert "can run code in this process" in text
+
+
+@pytest.mark.parametrize("name", ["run", "fit", "sensitivity", "figures", "report"])
+def test_every_writing_command_can_wait_for_the_folder_lock(name: str) -> None:
+    result = CliRunner().invoke(app, [name, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--wait" in result.output

@@ -4,8 +4,10 @@ draws whether chain groups run in this process or in worker processes."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -42,6 +44,18 @@ def threads_of_parent(_job: int) -> tuple[int, bool]:
     import sys
 
     return len(os.listdir(f"/proc/{os.getppid()}/task")), "nutpie" in sys.modules
+
+
+def sigint_handling(_job: int) -> bool:
+    """Whether this worker ignores SIGINT (a terminal's Ctrl-C reaches every process)."""
+    import signal
+
+    return signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+
+
+def pid_then_sleep(folder: str) -> None:
+    (Path(folder) / str(os.getpid())).write_text("")
+    time.sleep(300)
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +142,36 @@ def test_fit_draws_identical_in_process_and_in_worker_processes() -> None:
     assert a.sizes["chain"] == 4
     for name in ("mu", "tau"):
         np.testing.assert_array_equal(a[name].values, b[name].values)
+
+
+def test_workers_ignore_sigint(pool: ProcessExecutor) -> None:
+    """Ctrl-C is the parent's to handle: no KeyboardInterrupt tracebacks from workers."""
+    assert pool.map(sigint_handling, [0, 1]) == [True, True]
+
+
+def test_terminate_ends_busy_workers_at_once(tmp_path: Path) -> None:
+    """An interrupted command ends its workers without waiting for their jobs (shutdown
+    would wait 300 s here); the map in progress fails, the workers are gone."""
+    executor = ProcessExecutor(processes=2)
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            executor.map(pid_then_sleep, [str(tmp_path)] * 2)
+        except WorkerError as exc:
+            failed.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.iterdir())) < 2:
+        assert time.monotonic() < deadline, "the workers did not start"
+        time.sleep(0.1)
+    pids = [int(p.name) for p in tmp_path.iterdir()]
+    executor.terminate()
+    thread.join(60)
+    assert not thread.is_alive()
+    assert len(failed) == 1
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)

@@ -83,3 +83,113 @@ def test_run_on_another_evidence_set_writes_the_deliverable(tmp_path: Path) -> N
     assert "venoplasty" not in html.lower()
     sof = (out / "sof.csv").read_text()
     assert "Invasive pneumococcal disease" in sof
+
+
+@pytest.fixture
+def stub_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The main job with every stage stubbed but the bookkeeping: no fit; one sweep (whose
+    ``run_sweep`` a test replaces); figures that skip one figure; a report that writes a
+    marker."""
+    from types import SimpleNamespace
+
+    import ccsvi_bayes.figures.draw
+    import ccsvi_bayes.report.html
+    import ccsvi_bayes.report.run_folder
+    import ccsvi_bayes.report.sof
+    from ccsvi_bayes.pipeline import main_job
+
+    def run_all(_ev: object, _out: Path, *, seed: int, extra: dict, **_: object) -> dict:
+        return {"evidence": {"name": "stub"}, "seed": seed, **extra, "fits": [], "incomplete": []}
+
+    def figures(out: Path) -> list[object]:
+        (out / "figures").mkdir()
+        skipped = [
+            {"stem": "forest_qol", "reason": "ValueError: bad mathtext"},
+            {"stem": "harms", "reason": "no harms fit in the run folder"},  # not applicable
+        ]
+        (out / "figures" / "index.json").write_text(json.dumps({"skipped": skipped}))
+        return []
+
+    def report(run: object) -> Path:
+        (tmp_path / "out" / "report.html").write_text("report")
+        return tmp_path / "out" / "report.html"
+
+    monkeypatch.setattr(main_job, "run_all", run_all)
+    monkeypatch.setattr(main_job, "run_harms_variants", lambda *_a, **_k: [])
+    monkeypatch.setattr(main_job, "_summaries", lambda *_a: {"qol": {}})
+    monkeypatch.setattr(main_job, "main_domains", lambda *_a: ["qol"])
+    sweep = SimpleNamespace(outcome="qol", vary=dict)
+    monkeypatch.setattr(main_job, "plan_sweep", lambda *_a, **_k: sweep)
+    monkeypatch.setattr(ccsvi_bayes.figures.draw, "draw_run_figures", figures)
+    monkeypatch.setattr(ccsvi_bayes.report.run_folder.RunFolder, "open", lambda *_a: None)
+    monkeypatch.setattr(ccsvi_bayes.report.sof, "write_sof", lambda _run: None)
+    monkeypatch.setattr(ccsvi_bayes.report.html, "render_report", report)
+    return tmp_path / "out"
+
+
+def _main_job(out: Path) -> None:
+    from ccsvi_bayes.evidence import load_evidence
+    from ccsvi_bayes.pipeline.main_job import run_main_job
+
+    run_main_job(load_evidence(DATA / "ppvipd"), out, evidence_path=None, seed=1, pdf=False)
+
+
+def test_any_exception_in_a_stage_is_recorded_and_the_job_goes_on(
+    stub_job: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug (a KeyError, not a package error) in the sweep is recorded with its traceback;
+    figures and the report are still made; each skipped figure counts as a failure; the job
+    ends with RunIncomplete (exit 3) naming both."""
+    from ccsvi_bayes.pipeline import main_job
+    from ccsvi_bayes.pipeline.run import RunIncomplete
+
+    def broken_sweep(*_a: object, **_k: object) -> dict:
+        raise KeyError("mu")
+
+    monkeypatch.setattr(main_job, "run_sweep", broken_sweep)
+    with pytest.raises(RunIncomplete) as raised:
+        _main_job(stub_job)
+    assert raised.value.exit_code == 3
+    assert "sensitivity sweep of qol: KeyError: 'mu'" in str(raised.value)
+    assert "figure forest_qol skipped: ValueError: bad mathtext" in str(raised.value)
+    index = json.loads((stub_job / "run.json").read_text())
+    sweep = index["sweeps"][0]
+    assert sweep["status"] == "failed"
+    assert sweep["reason"] == "KeyError: 'mu'"
+    assert 'raise KeyError("mu")' in sweep["traceback"]
+    assert index["report"]["status"] == "written"  # the job went on
+    assert (stub_job / "report.html").read_text() == "report"
+    assert not index["complete"]
+    assert len(index["incomplete"]) == 2  # the sweep and the forest plot, not the harms figure
+    assert index["figures"]["skipped"][0]["stem"] == "forest_qol"
+
+
+def test_a_skipped_figure_still_counts_when_the_figures_are_up_to_date(
+    stub_job: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ccsvi_bayes.pipeline import main_job
+    from ccsvi_bayes.pipeline.run import RunIncomplete
+
+    monkeypatch.setattr(main_job, "run_sweep", lambda *_a, **_k: {"failed": 0})
+    for _ in range(2):
+        with pytest.raises(RunIncomplete, match="figure forest_qol skipped"):
+            _main_job(stub_job)
+    index = json.loads((stub_job / "run.json").read_text())
+    assert index["figures"]["status"] == "up to date"
+    assert index["incomplete"] == ["figure forest_qol skipped: ValueError: bad mathtext"]
+
+
+def test_an_output_that_cannot_be_written_ends_the_job(
+    stub_job: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk is not recorded and gone past: every later stage would fail too."""
+    from ccsvi_bayes.errors import OutputWriteError
+    from ccsvi_bayes.pipeline import main_job
+
+    def full_disk(*_a: object, **_k: object) -> dict:
+        raise OutputWriteError("cannot write scenarios.csv: No space left on device")
+
+    monkeypatch.setattr(main_job, "run_sweep", full_disk)
+    with pytest.raises(OutputWriteError, match="No space left"):
+        _main_job(stub_job)
+    assert not (stub_job / "report.html").exists()

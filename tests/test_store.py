@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from ccsvi_bayes.checks.simulate import write_mixed_design_set
+from ccsvi_bayes.errors import OutputWriteError
 from ccsvi_bayes.evidence import Evidence, load_evidence
 from ccsvi_bayes.pipeline import run as run_module
 from ccsvi_bayes.pipeline.run import RunItem, expected_key, run_all
@@ -18,7 +19,9 @@ from ccsvi_bayes.results.store import (
     SCHEMA_VERSIONS,
     fit_key,
     is_up_to_date,
+    prepare_output_folder,
     write_atomic,
+    write_datatree,
     write_json,
 )
 
@@ -80,6 +83,40 @@ def test_atomic_write_leaves_no_temp_file_and_keeps_the_old_one_when_the_writer_
         write_atomic(target, half_then_fail)
     assert target.read_text() == "old\n"
     assert _leftovers(tmp_path) == []
+
+
+def test_a_folder_that_vanished_is_an_output_write_error(tmp_path: Path) -> None:
+    with pytest.raises(OutputWriteError, match=r"gone.summary.json: No such file"):
+        write_json(tmp_path / "gone" / "summary.json", {}, "summary")
+
+
+def test_a_full_disk_while_writing_a_posterior_is_one_clean_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HDF5 encodes in memory; the disk write fails as a plain OSError → OutputWriteError."""
+    import errno
+
+    import numpy as np
+    import xarray as xr
+
+    tree = xr.DataTree.from_dict({"posterior": xr.Dataset({"mu": ("draw", np.zeros(3))})})
+    write_datatree(tmp_path / "ok.nc", tree)
+    assert xr.open_datatree(tmp_path / "ok.nc", engine="h5netcdf")["posterior"]["mu"].size == 3
+
+    def full(self: Path, data: object) -> int:
+        self.write_text("part")  # what the disk took before it filled up
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(OutputWriteError, match=r"posterior.nc: No space left on device"):
+        write_datatree(tmp_path / "posterior.nc", tree)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.nc"]
+
+
+def test_prepare_output_folder_creates_the_folder_and_leaves_nothing(tmp_path: Path) -> None:
+    folder = prepare_output_folder(tmp_path / "a" / "b")
+    assert folder.is_dir()
+    assert list(folder.iterdir()) == []
 
 
 def test_atomic_write_gives_the_usual_permissions(tmp_path: Path) -> None:

@@ -6,8 +6,11 @@ from dataclasses import dataclass
 
 __all__ = [
     "CcsviBayesError",
+    "FolderLocked",
     "InvalidEvidence",
     "InvalidModelSpec",
+    "OutputLocationError",
+    "OutputWriteError",
     "Problem",
     "SamplerInitError",
     "UnsafePath",
@@ -73,6 +76,23 @@ class UnsafePath(CcsviBayesError):
         self.field = field
         self.reason = reason
         super().__init__(f"{field}: {reason}")
+
+
+class OutputLocationError(CcsviBayesError):
+    """An output folder cannot be used (read-only, an existing file, under ``/proc``, ...);
+    found before any work starts, so exit code 2: the argument must change."""
+
+
+class OutputWriteError(CcsviBayesError):
+    """Writing an output failed during the work (disk full, quota, a vanished folder):
+    exit code 1. The temporary file is removed and the outputs written before are kept."""
+
+    exit_code = 1
+
+
+class FolderLocked(CcsviBayesError):
+    """Another live process writes the same output folder (it holds ``.ccsvi-bayes.lock``).
+    Exit code 2: wait for it (``--wait``) or choose another folder."""
 
 
 def _problem_key(p: Problem) -> tuple[str, int, str, str]:

@@ -3,11 +3,15 @@
 Each command lives in its own module (``cli/<command>.py``) that parses its arguments and
 calls the library; all rich output is in :mod:`ccsvi_bayes.cli.render`.
 
-Exit codes: 0 ok; 2 invalid input or arguments (message, no traceback); 3 convergence
+Exit codes: 0 ok; 2 invalid input or arguments (message, no traceback), also an unusable
+output folder (checked before any work) or one that another process writes (its lock names
+it; ``--wait`` waits instead); 3 convergence
 failed under ``--strict``; a :class:`~ccsvi_bayes.errors.CcsviBayesError` carries its own
 ``exit_code`` (also when it was raised in a worker process); 1 an internal failure (a worker
-process died, an unexpected error); 130 interrupted. Never a traceback, unless the
-environment variable ``CCSVI_BAYES_TRACEBACK=1`` asks for it.
+process died, a disk filled up, an unexpected error); 130 interrupted (SIGINT, Ctrl-C), 143
+terminated (SIGTERM): the worker processes are ended, temporary files removed, finished
+results kept, and a rerun resumes. Never a traceback, unless the environment variable
+``CCSVI_BAYES_TRACEBACK=1`` asks for it.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from ccsvi_bayes.cli import (
 )
 from ccsvi_bayes.cli import certainty as certainty_cmd
 from ccsvi_bayes.cli import report as report_cmd
+from ccsvi_bayes.cli.guard import Interrupted, ignore_signals, interruptible
 from ccsvi_bayes.errors import CcsviBayesError
 
 if TYPE_CHECKING:
@@ -98,7 +103,13 @@ def main() -> None:
     """
     debug = os.environ.get(TRACEBACK_ENV, "") not in ("", "0")
     try:
-        app()
+        with interruptible():
+            app()
+    except Interrupted as exc:
+        ignore_signals()  # a second Ctrl-C must not cut the clean-up short
+        _end_workers()
+        render.error(f"interrupted ({exc}): worker processes ended; finished results are kept")
+        sys.exit(exc.exit_code)
     except CcsviBayesError as exc:
         if debug:
             raise
@@ -117,8 +128,16 @@ def main() -> None:
         render.error(exc)
         sys.exit(2)
     except KeyboardInterrupt:
+        ignore_signals()
+        _end_workers()
         render.error("interrupted")
         sys.exit(130)
+    except OSError as exc:  # a fault of the file system during the work (disk full, ...)
+        if debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        render.error(f"{where}{exc.strerror or exc} (finished results are kept)")
+        sys.exit(1)
     except Exception as exc:  # a bug: say so plainly, keep the traceback for those who ask
         if debug:
             raise
@@ -127,6 +146,13 @@ def main() -> None:
             f"(set {TRACEBACK_ENV}=1 to see the traceback)"
         )
         sys.exit(1)
+
+
+def _end_workers() -> None:
+    """End the worker processes of an interrupted command (if any were started)."""
+    module = sys.modules.get("ccsvi_bayes.inference.executors")
+    if module is not None:
+        module.terminate_executors()
 
 
 def _worker_error(exc: CcsviBayesError) -> WorkerError | None:

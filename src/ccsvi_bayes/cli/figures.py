@@ -8,6 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from ccsvi_bayes.cli import render
+from ccsvi_bayes.cli.guard import existing_path, writing
+from ccsvi_bayes.cli.options import WaitOption
 
 
 def figures(
@@ -17,6 +19,7 @@ def figures(
             help="A sensitivity folder (scenarios.csv / tipping_point.json, from `ccsvi-bayes "
             "sensitivity --out`) or a run folder (run.json, from `ccsvi-bayes run --out`).",
             show_default=False,
+            callback=existing_path,
         ),
     ],
     out: Annotated[
@@ -25,12 +28,16 @@ def figures(
             "--out", help="Folder of the figures (default: DIR/figures).", show_default=False
         ),
     ] = None,
+    wait: WaitOption = False,
 ) -> None:
     """Draw every figure a results folder supports as PNG + SVG + PDF, and figures/index.json."""
     from ccsvi_bayes.figures.folder import draw_folder
 
     out_dir = out if out is not None else directory / "figures"
-    with render.status(f"drawing the figures of {directory} …"):
+    with (
+        writing(directory, wait=wait, option="DIR", create=False),
+        render.status(f"drawing the figures of {directory} …"),
+    ):
         records, index = draw_folder(directory, out_dir)
     report(records, directory, out_dir, index)
 

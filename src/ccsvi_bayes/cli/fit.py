@@ -8,12 +8,17 @@ from typing import Annotated
 import typer
 
 from ccsvi_bayes.cli import render
+from ccsvi_bayes.cli.guard import writing
 from ccsvi_bayes.cli.options import (
     DEFAULT_SEED,
+    MAX_CHAINS,
     AssumeOption,
     EvidenceOption,
     SetOption,
+    WaitOption,
+    count_option,
     parse_assume,
+    seed_option,
 )
 
 ENGINES = ("nuts", "exact")
@@ -38,38 +43,46 @@ def fit_command(
     engine: Annotated[
         str | None, typer.Option("--engine", help="nuts or exact (exact: NNHM models only).")
     ] = None,
-    draws: Annotated[int | None, typer.Option(help="Posterior draws per chain.", min=1)] = None,
-    tune: Annotated[int | None, typer.Option(help="Tuning draws per chain.", min=1)] = None,
-    chains: Annotated[int | None, typer.Option(help="Chains.", min=1)] = None,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same result).")] = DEFAULT_SEED,
+    draws: Annotated[int | None, count_option("--draws", "Posterior draws per chain")] = None,
+    tune: Annotated[int | None, count_option("--tune", "Tuning draws per chain")] = None,
+    chains: Annotated[int | None, count_option("--chains", "Chains", MAX_CHAINS)] = None,
+    seed: Annotated[int, seed_option("Random seed (same seed, same result)")] = DEFAULT_SEED,
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 3 if the convergence gate fails after one retry.")
     ] = False,
+    wait: WaitOption = False,
 ) -> None:
     """Fit one model to one outcome and write posterior.nc and summary.json."""
-    from ccsvi_bayes.evidence import load_evidence
-    from ccsvi_bayes.fitting import fit
-    from ccsvi_bayes.inference import ConvergenceError
+    from ccsvi_bayes.specs import load_spec
 
     if engine is not None and engine not in ENGINES:
         render.fail(f"--engine must be nuts or exact, got {engine!r}")
-    ev = load_evidence(evidence, parse_assume(assume))
-    with render.status(f"fitting {model} to {outcome} …"):
-        try:
-            result = fit(
-                ev,
-                model=model,
-                outcome=outcome,
-                priors=set_ or None,
-                seed=seed,
-                engine=engine,
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                strict=strict,
-            )
-        except ConvergenceError as exc:
-            render.fail(str(exc), code=3)
-    folder = result.to_dir(out_dir)
+    load_spec(model, set_ or None)  # a bad --set is an error now, before pandas and PyMC
+    readings = parse_assume(assume)
+    lock = writing(out_dir, wait=wait)  # exit 2 now if --out is unusable
+    from ccsvi_bayes.evidence import load_evidence
+
+    ev = load_evidence(evidence, readings)
+    with lock:  # exit 2 if another process writes --out
+        from ccsvi_bayes.fitting import fit
+        from ccsvi_bayes.inference import ConvergenceError
+
+        with render.status(f"fitting {model} to {outcome} …"):
+            try:
+                result = fit(
+                    ev,
+                    model=model,
+                    outcome=outcome,
+                    priors=set_ or None,
+                    seed=seed,
+                    engine=engine,
+                    draws=draws,
+                    tune=tune,
+                    chains=chains,
+                    strict=strict,
+                )
+            except ConvergenceError as exc:
+                render.fail(str(exc), code=3)
+        folder = result.to_dir(out_dir)
     render.fit_summary(result.summary_dict())
     render.wrote(folder / "posterior.nc", folder / "summary.json")

@@ -9,16 +9,23 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand
 
+from ccsvi_bayes.cli.guard import existing_path
 from ccsvi_bayes.cli.render import fail
 
 __all__ = [
     "DEFAULT_SEED",
+    "MAX_CHAINS",
+    "MAX_DRAWS",
+    "MAX_SEED",
     "SENSITIVITY_HELP",
     "AssumeOption",
     "EvidenceOption",
     "SetOption",
+    "WaitOption",
+    "count_option",
     "help_with",
     "parse_assume",
+    "seed_option",
 ]
 
 EvidenceOption = Annotated[
@@ -28,6 +35,7 @@ EvidenceOption = Annotated[
         "-e",
         help="Evidence folder (default: the embedded CCSVI set).",
         show_default=False,
+        callback=existing_path,
     ),
 ]
 AssumeOption = Annotated[
@@ -51,6 +59,31 @@ SetOption = Annotated[
 #: the default seed of ``fit`` and ``run``: ``ccsvi_bayes.fitting.api.DEFAULT_SEED``, restated
 #: so that ``--help`` need not import the fitting stack (tests/test_cli_layout.py pins them equal)
 DEFAULT_SEED = 20181028
+#: the largest seed: NumPy's legacy and PyMC's seeds are 32-bit (nutpie takes 64 bits)
+MAX_SEED = 2**32 - 1
+#: bounds of ``--draws`` / ``--tune`` (per chain) and ``--chains``: beyond them a fit would
+#: not fit in memory (draws x chains x parameters float64) long before it finished
+MAX_DRAWS = 1_000_000
+MAX_CHAINS = 64
+
+WaitOption = Annotated[
+    bool,
+    typer.Option(
+        "--wait",
+        help="When another process writes the same folder (its lock file "
+        ".ccsvi-bayes.lock), wait for it to finish instead of exiting with code 2.",
+    ),
+]
+
+
+def seed_option(text: str) -> Any:
+    """A ``--seed`` option: an integer in 0..MAX_SEED, checked when parsed (exit 2)."""
+    return typer.Option("--seed", help=f"{text} (0 to {MAX_SEED}).", min=0, max=MAX_SEED)
+
+
+def count_option(name: str, text: str, most: int = MAX_DRAWS) -> Any:
+    """A positive bounded count (``--draws``, ``--tune``, ``--chains``), checked when parsed."""
+    return typer.Option(name, help=f"{text} (1 to {most:,}).", min=1, max=most)
 
 
 def parse_assume(values: list[str] | None) -> dict[str, str]:
@@ -87,7 +120,9 @@ def help_with(values: Callable[[], Mapping[str, Any]]) -> type[TyperCommand]:
 #: help texts of `ccsvi-bayes sensitivity` options (kept here: the command module stays short)
 SENSITIVITY_HELP: dict[str, str] = {
     "scheduler": "tcp://HOST:PORT of a Dask scheduler: NUTS fits sample their chains on its "
-    "workers (checked before any fit; exit 2 when unreachable).",
+    "workers (checked before any fit; exit 2 when empty, malformed or unreachable). Use only "
+    "a scheduler you trust: Dask unpickles the results it sends back, so whoever controls the "
+    "scheduler or its workers can run code in this process.",
     "tipping": "A numeric knob (priors.mu.mu, priors.tau.sigma, …): root-search where "
     "P(effect > 0) and P(effect > MCID) cross 0.5 and 0.95 → tipping_point.json (other "
     "--vary keys at their first values; no grid is run).",
@@ -101,3 +136,45 @@ SENSITIVITY_HELP: dict[str, str] = {
     "power": "Prior and likelihood power-scaling sensitivity of every parameter of one NUTS "
     "fit (knobs at their first --vary values) → power_scaling.json; no grid is run.",
 }
+
+
+def check_sensitivity(model: str, key: str | None, scheduler: str | None) -> None:
+    """The ``sensitivity`` options checked before anything is imported: ``--scheduler``
+    (:func:`check_scheduler`) and ``--tipping-point KEY``, which must be a key of
+    ``model``'s spec, else exit 2 naming the spec's numeric prior knobs."""
+    from ccsvi_bayes.errors import InvalidModelSpec
+    from ccsvi_bayes.specs import load_spec
+
+    check_scheduler(scheduler)
+    if key is None:
+        return
+    try:
+        spec = load_spec(model)
+    except InvalidModelSpec:
+        return  # an alias the outcome resolves ("sae") or an unknown model: the grid says
+    parts = key.split(".")
+    prior = spec.priors.get(parts[1]) if len(parts) == 3 and parts[0] == "priors" else None
+    value = prior.kwargs.get(parts[2], 1) if prior is not None else 1  # the spec's own value
+    try:
+        load_spec(model, [f"{key}={value}"])
+    except InvalidModelSpec as exc:
+        knobs = [
+            f"priors.{name}.{kwarg}"
+            for name, prior in spec.priors.items()
+            for kwarg, value in prior.kwargs.items()
+            if isinstance(value, int | float) and not isinstance(value, bool)
+        ]
+        fail(
+            f"--tipping-point {key}: not a numeric knob of model {model!r} ({exc}); "
+            f"its numeric prior knobs: {', '.join(knobs)} (for another numeric key, give "
+            "--range LO,HI)"
+        )
+
+
+def check_scheduler(address: str | None) -> None:
+    """An empty ``--scheduler`` is an error (exit 2), never silently the local pool."""
+    if address is not None and not address.strip():
+        fail(
+            "--scheduler: empty address; give tcp://HOST:PORT of a trusted Dask scheduler, "
+            "or leave the option out to use local worker processes"
+        )

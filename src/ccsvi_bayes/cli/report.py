@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from ccsvi_bayes.cli import render
-from ccsvi_bayes.cli.options import EvidenceOption
+from ccsvi_bayes.cli.guard import existing_path, writing
+from ccsvi_bayes.cli.options import EvidenceOption, WaitOption
 
 
 class PdfRenderer(StrEnum):
@@ -22,7 +23,10 @@ class PdfRenderer(StrEnum):
 
 def report(
     run_dir: Annotated[
-        Path, typer.Argument(help="A run folder (from `ccsvi-bayes run --out DIR`).")
+        Path,
+        typer.Argument(
+            help="A run folder (from `ccsvi-bayes run --out DIR`).", callback=existing_path
+        ),
     ],
     evidence: EvidenceOption = None,
     pdf: Annotated[
@@ -42,6 +46,7 @@ def report(
             ),
         ),
     ] = PdfRenderer.auto,
+    wait: WaitOption = False,
 ) -> None:
     """Write sof.csv, sof.html, report.html (self-contained) and report.pdf into DIR.
 
@@ -49,6 +54,11 @@ def report(
     when DIR is not a run folder; exit 1 when the PDF could not be written (with
     --pdf-renderer chromium: no Chromium, or Chromium failed; --no-pdf skips the PDF).
     """
+    with writing(run_dir, wait=wait, option="DIR", create=False):
+        _report(run_dir, evidence, pdf, pdf_renderer)
+
+
+def _report(run_dir: Path, evidence: Path | None, pdf: bool, pdf_renderer: PdfRenderer) -> None:
     from ccsvi_bayes.report.html import render_report
     from ccsvi_bayes.report.pdf import NoChromium, PdfFailed, find_chromium, write_report_pdf
     from ccsvi_bayes.report.run_folder import NotARunFolder, RunFolder

@@ -4,21 +4,37 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ccsvi_bayes.cli import render
-from ccsvi_bayes.cli.options import DEFAULT_SEED, AssumeOption, EvidenceOption, parse_assume
+from ccsvi_bayes.cli.guard import existing_path, writing
+from ccsvi_bayes.cli.options import (
+    DEFAULT_SEED,
+    AssumeOption,
+    EvidenceOption,
+    WaitOption,
+    parse_assume,
+    seed_option,
+)
+
+if TYPE_CHECKING:
+    from ccsvi_bayes.evidence import Evidence
 
 
 def run(
     evidence: EvidenceOption = None,
     assume: AssumeOption = None,
     out_dir: Annotated[
-        Path, typer.Option("--out", help="Output folder (one subfolder per model and outcome).")
+        Path,
+        typer.Option(
+            "--out",
+            help="Output folder (one subfolder per model and outcome).",
+            callback=existing_path,
+        ),
     ] = Path("results"),
-    seed: Annotated[int, typer.Option(help="Random seed for every fit.")] = DEFAULT_SEED,
+    seed: Annotated[int, seed_option("Random seed for every fit")] = DEFAULT_SEED,
     quick: Annotated[
         bool,
         typer.Option(
@@ -36,6 +52,7 @@ def run(
         ),
     ] = False,
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also write report.pdf.")] = True,
+    wait: WaitOption = False,
 ) -> None:
     """The main job: fit every default model for every outcome and both harm endpoints,
     check them, run the default sensitivity sweep with tipping points, and write the figures,
@@ -45,14 +62,33 @@ def run(
     spec and settings are kept. Exits with code 3, naming what failed, when any fit fails the
     convergence gate or is skipped, or a check, sweep, figure or the report fails (everything
     else is still written, and the report says what failed).
+
+    One process writes a folder at a time: a second one exits 2 naming the first (or waits,
+    with --wait). Ctrl-C (exit 130) or SIGTERM (exit 143) end the workers and keep finished
+    fits; a rerun resumes.
     """
+    readings = parse_assume(assume)
+    lock = writing(out_dir, wait=wait)  # exit 2 now if --out is unusable
     from ccsvi_bayes.evidence import load_evidence
+
+    ev = load_evidence(evidence, readings)
+    with lock:  # exit 2 if another process writes --out
+        _run(ev, out_dir, evidence, readings, seed=seed, quick=quick, check_all=check_all, pdf=pdf)
+
+
+def _run(
+    ev: Evidence,
+    out_dir: Path,
+    evidence: Path | None,
+    readings: dict[str, str],
+    **options: Any,
+) -> None:
+    """The main job into ``out_dir`` (locked), its table and summary; exit 3 at the end when
+    something failed."""
     from ccsvi_bayes.pipeline.main_job import Progress, run_main_job
     from ccsvi_bayes.pipeline.run import RunIncomplete
     from ccsvi_bayes.results.store import read_json
 
-    readings = parse_assume(assume)
-    ev = load_evidence(evidence, readings)
     render.run_header(ev)
     failure: RunIncomplete | None = None
     with render.job_progress() as (stage, step):
@@ -61,13 +97,10 @@ def run(
                 ev,
                 out_dir,
                 evidence_path=evidence,
-                seed=seed,
-                quick=quick,
-                check_all=check_all,
-                pdf=pdf,
                 progress=Progress(stage, step),
                 command=["ccsvi-bayes", *sys.argv[1:]],
                 readings=readings,
+                **options,
             )
         except RunIncomplete as exc:
             failure = exc

@@ -10,7 +10,15 @@ import typer
 
 from ccsvi_bayes.cli import render
 from ccsvi_bayes.cli.figures import draw_figures
-from ccsvi_bayes.cli.options import DEFAULT_SEED, EvidenceOption
+from ccsvi_bayes.cli.guard import writing
+from ccsvi_bayes.cli.options import (
+    DEFAULT_SEED,
+    EvidenceOption,
+    WaitOption,
+    check_sensitivity,
+    count_option,
+    seed_option,
+)
 from ccsvi_bayes.cli.options import SENSITIVITY_HELP as _HELP
 
 
@@ -51,10 +59,9 @@ def sensitivity(
             show_default=False,
         ),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed of every scenario.")] = DEFAULT_SEED,
+    seed: Annotated[int, seed_option("Random seed of every scenario")] = DEFAULT_SEED,
     draws: Annotated[
-        int | None,
-        typer.Option(help="Posterior draws per chain (exact engine: draws in all).", min=1),
+        int | None, count_option("--draws", "Posterior draws per chain (exact: draws in all)")
     ] = None,
     scheduler: Annotated[str | None, _opt("--scheduler", _HELP["scheduler"])] = None,
     tipping_point: Annotated[str | None, _opt("--tipping-point", _HELP["tipping"])] = None,
@@ -62,6 +69,7 @@ def sensitivity(
     power_scaling: Annotated[bool, _opt("--power-scaling", _HELP["power"])] = False,
     no_reweight: Annotated[bool, _opt("--no-reweight", _HELP["no_reweight"])] = False,
     one_at_a_time: Annotated[bool, _opt("--one-at-a-time", _HELP["oat"])] = False,
+    wait: WaitOption = False,
 ) -> None:
     """Fit a grid of scenarios; write their summaries, the index scenarios.csv and figures/.
 
@@ -70,6 +78,8 @@ def sensitivity(
     hierarchical model, otherwise by NUTS (path reported per scenario). Resumable: a rerun
     reuses finished scenarios, retries failed ones; exit 3 names those that failed.
     """
+    check_sensitivity(model, tipping_point, scheduler)
+    lock = writing(out_dir, wait=wait)  # exit 2 now if --out is unusable
     from ccsvi_bayes import sensitivity as sens
     from ccsvi_bayes.inference.executors import get_executor, use_executor
 
@@ -78,9 +88,9 @@ def sensitivity(
     if search_range is not None and tipping_point is None:
         raise sens.InvalidGrid("--range applies to --tipping-point KEY; give the key too")
     executor = get_executor(1, None, scheduler=scheduler) if scheduler else None  # exit 2 now
-    with use_executor(executor) if executor is not None else nullcontext():
-        common: dict[str, Any] = {"model": model, "outcome": outcome, "seed": seed}
-        common |= {"evidence_path": evidence, "draws": draws}
+    common: dict[str, Any] = {"model": model, "outcome": outcome, "seed": seed}
+    common |= {"evidence_path": evidence, "draws": draws}
+    with lock, use_executor(executor) if executor else nullcontext():
         if tipping_point is not None or power_scaling:
             tipping = (tipping_point, search_range, not no_reweight)
             _modes({**common, "out_dir": out_dir}, knobs, tipping, power_scaling)
@@ -92,8 +102,8 @@ def sensitivity(
         plan = sens.plan_grid(**common, vary=knobs, **layout)
         with render.sensitivity_progress(plan, out_dir) as step:
             outcome_ = sens.run_grid(plan, out_dir, on_scenario=step, reweight=not no_reweight)
-    render.sensitivity_report(plan, outcome_, out_dir)
-    draw_figures(out_dir)
+        render.sensitivity_report(plan, outcome_, out_dir)
+        draw_figures(out_dir)
     failed = outcome_.failed
     if failed:
         raise sens.GridIncomplete(

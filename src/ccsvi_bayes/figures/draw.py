@@ -11,6 +11,7 @@ import json
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -306,7 +307,11 @@ def _run_parallel(
     lock = threading.Lock()
     futures: dict[int, Future[TaskResult]] = {}
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    # workers ignore Ctrl-C (it reaches the whole process group): the parent decides
+    ignore_sigint = (signal.SIGINT, signal.SIG_IGN)
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=signal.signal, initargs=ignore_sigint
+    ) as pool:
 
         def submit_next(_done: Future[TaskResult] | None = None) -> None:
             with lock:

@@ -26,6 +26,7 @@ import logging
 import os
 import queue
 import re
+import signal
 import sys
 import threading
 import time
@@ -49,6 +50,7 @@ __all__ = [
     "WorkerError",
     "get_executor",
     "shutdown_executors",
+    "terminate_executors",
     "use_executor",
 ]
 
@@ -212,6 +214,13 @@ class _Failure:
         self.traceback = "".join(traceback.format_exception(exc))
 
 
+def _ignore_interrupts() -> None:
+    """Worker start (a pool's ``initializer``): ignore SIGINT. A terminal's Ctrl-C reaches the whole process group;
+    the parent alone decides (it ends the workers), so workers print no KeyboardInterrupt
+    tracebacks and never return a half-sampled result."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _call(fn: Callable[[Any], Any], job: Any) -> Any:
     """Worker side: run one job; an error comes back as a :class:`_Failure`."""
     try:
@@ -243,7 +252,9 @@ class ProcessExecutor:
             if self._pool is None:
                 ctx = multiprocessing.get_context("forkserver")
                 _start_forkserver(ctx, self.preload)
-                self._pool = ProcessPoolExecutor(max_workers=self.processes, mp_context=ctx)
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.processes, mp_context=ctx, initializer=_ignore_interrupts
+                )
             return self._pool
 
     def _discard_pool(self) -> None:
@@ -321,6 +332,26 @@ class ProcessExecutor:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def terminate(self, grace: float = 2.0) -> None:
+        """End the worker processes now (running jobs are lost): SIGTERM, then SIGKILL for
+        any still alive after ``grace`` seconds. For an interrupted command."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        # ProcessPoolExecutor has no public way to end busy workers before Python 3.14
+        # (terminate_workers); its ``_processes`` maps pid -> Process
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        for process in processes:
+            process.terminate()
+        deadline = time.monotonic() + grace
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join(1.0)
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 class SchedulerError(CcsviBayesError):
@@ -669,6 +700,23 @@ def shutdown_executors() -> None:
         _DASK_EXECUTORS.clear()
     for executor in executors:
         executor.shutdown()
+
+
+def terminate_executors() -> None:
+    """End every shared worker pool at once (running jobs are lost) and close every shared
+    Dask client: what an interrupted command does before it exits."""
+    with _EXECUTORS_LOCK:
+        pools = list(_EXECUTORS.values())
+        clients = list(_DASK_EXECUTORS.values())
+        _EXECUTORS.clear()
+        _DASK_EXECUTORS.clear()
+    for pool in pools:
+        pool.terminate()
+    for client in clients:
+        try:
+            client.shutdown()
+        except Exception:  # pragma: no cover - best effort while exiting
+            log.debug("could not close a Dask client", exc_info=True)
 
 
 atexit.register(shutdown_executors)

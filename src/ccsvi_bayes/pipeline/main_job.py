@@ -15,8 +15,13 @@ Stages, each resumable through its own store:
 5. **report** — ``sof.csv``, ``sof.html``, ``report.html`` and ``report.pdf``.
 
 ``run.json`` records every stage, the command line and the library versions. A stage that
-fails is recorded with its reason and the job goes on; :class:`RunIncomplete` (exit 3) is
-raised at the end naming everything that failed.
+fails, with any exception (a bug too, not only the package's own errors), is recorded with
+its reason and traceback (``status: failed``, ``reason``, ``traceback``) and the job goes on;
+each figure the figures stage skipped counts as a failure too, unless it was skipped for
+want of its input (a figure that does not apply, or whose failed fit counts already). :class:`RunIncomplete`
+(exit 3) is raised at the end naming everything that failed. Two faults end the job at once
+instead: an output that cannot be written (:class:`~ccsvi_bayes.errors.OutputWriteError`,
+disk full: exit 1; everything written before is kept) and an interrupt (a signal).
 """
 
 from __future__ import annotations
@@ -32,11 +37,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ccsvi_bayes.errors import CcsviBayesError
 from ccsvi_bayes.evidence import Evidence
 from ccsvi_bayes.pipeline.run import (
     NOT_NEEDED,
     RunIncomplete,
+    failure,
     incomplete_fits,
     plan,
     run_all,
@@ -206,10 +211,9 @@ def _checks(
                     checks = check_fit(folder, conflict_check=False, cross_validate=False)
                 record["status"] = "checked"
             record["headline"] = check_headline(checks)
-        except CcsviBayesError as exc:
-            record["status"] = "failed"
-            record["reason"] = str(exc)
-            problems.append(f"checks of {rec['model']} / {rec['outcome']}: {exc}")
+        except Exception as exc:  # any failure is recorded and the job goes on
+            record.update(failure(exc))
+            problems.append(f"checks of {rec['model']} / {rec['outcome']}: {record['reason']}")
         records.append(record)
         progress.done(f"{rec['model']} / {rec['outcome']}: {record['status']}")
     return records
@@ -246,9 +250,9 @@ def _sweeps(
                     f"sensitivity sweep of {sweep.outcome}: {record['failed']} scenario(s) "
                     f"failed (see {folder / 'scenarios.csv'})"
                 )
-        except CcsviBayesError as exc:
-            record = {"outcome": sweep.outcome, "status": "failed", "reason": str(exc)}
-            problems.append(f"sensitivity sweep of {sweep.outcome}: {exc}")
+        except Exception as exc:  # any failure is recorded and the job goes on
+            record = {"outcome": sweep.outcome, **failure(exc)}
+            problems.append(f"sensitivity sweep of {sweep.outcome}: {record['reason']}")
         record["folder"] = str(folder.relative_to(out))
         records.append(record)
     return records
@@ -281,6 +285,13 @@ def _up_to_date(out: Path, before: Mapping[str, Any], inputs: str, files: list[s
     )
 
 
+#: how figures/index.json words a figure skipped for want of its input ("no harms fit in the
+#: run folder", "no fit with posterior-predictive draws ..."): the figure does not apply to
+#: this run, or the fit it needs failed and counts already. Any other skipped figure (it
+#: raised while drawing) is a failure of the run.
+_MISSING_INPUT = "no "
+
+
 def _figures(
     out: Path,
     inputs: str,
@@ -292,22 +303,27 @@ def _figures(
 
     progress.start("figures", 1)
     if _up_to_date(out, before, inputs, ["figures/index.json"]):
-        progress.done("figures: up to date")
-        return {**before, "status": "up to date"}
-    try:
-        records = draw_run_figures(out)
-        written = {
-            "status": "written",
-            "count": len(records),
-            "index": "figures/index.json",
-            "inputs": inputs,
-        }
-    except CcsviBayesError as exc:
-        problems.append(f"figures: {exc}")
-        written = {"status": "failed", "reason": str(exc)}
-    skipped = (read_json(out / "figures" / "index.json") or {}).get("skipped", [])
-    if skipped:
-        written["skipped"] = skipped
+        written = {**before, "status": "up to date"}
+    else:
+        try:
+            records = draw_run_figures(out)
+            written = {
+                "status": "written",
+                "count": len(records),
+                "index": "figures/index.json",
+                "inputs": inputs,
+            }
+            skipped = (read_json(out / "figures" / "index.json") or {}).get("skipped", [])
+            if skipped:
+                written["skipped"] = skipped
+        except Exception as exc:  # any failure is recorded and the job goes on
+            written = failure(exc)
+            problems.append(f"figures: {written['reason']}")
+    problems += [  # also when up to date: a rerun must not hide them
+        f"figure {s.get('stem')} skipped: {s.get('reason')}"
+        for s in written.get("skipped", [])
+        if not str(s.get("reason", "")).startswith(_MISSING_INPUT)
+    ]
     progress.done(f"figures: {written['status']}")
     return written
 
@@ -336,10 +352,11 @@ def _report(
         write_sof(run)
         html = render_report(run)
         record.update(status="written", files=["sof.csv", "sof.html", "report.html"])
-    except CcsviBayesError as exc:
-        problems.append(f"report: {exc}")
+    except Exception as exc:  # any failure is recorded and the job goes on
+        failed = failure(exc)
+        problems.append(f"report: {failed['reason']}")
         progress.done("report: failed")
-        return {"status": "failed", "reason": str(exc)}
+        return failed
     progress.done("report.html")
     if pdf:
         record["pdf"] = _pdf(run, html, out / "report.pdf", problems)
@@ -355,6 +372,7 @@ def _pdf(run: Any, html: Path, target: Path, problems: list[str]) -> dict[str, A
     try:
         path, renderer = write_report_pdf(run, html, target, warn=notes.append)
         return {"status": "written", "file": path.name, "renderer": renderer, "notes": notes}
-    except CcsviBayesError as exc:
-        problems.append(f"report.pdf: {exc}")
-        return {"status": "failed", "reason": str(exc)}
+    except Exception as exc:  # any failure is recorded and the job goes on
+        failed = failure(exc)
+        problems.append(f"report.pdf: {failed['reason']}")
+        return failed

@@ -11,6 +11,7 @@ fit in progress.
 from __future__ import annotations
 
 import json
+import traceback
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ccsvi_bayes import __version__
-from ccsvi_bayes.errors import CcsviBayesError
+from ccsvi_bayes.errors import CcsviBayesError, OutputWriteError
 from ccsvi_bayes.evidence import Evidence
 from ccsvi_bayes.fitting import fit
 from ccsvi_bayes.results.store import fit_key, is_up_to_date, read_json, write_json
@@ -31,6 +32,7 @@ __all__ = [
     "RunIncomplete",
     "RunItem",
     "expected_key",
+    "failure",
     "incomplete_fits",
     "plan",
     "run_all",
@@ -45,6 +47,23 @@ class RunIncomplete(CcsviBayesError):
     """Some fit of the main job failed the convergence gate or was skipped (exit code 3)."""
 
     exit_code = 3
+
+
+def failure(exc: Exception) -> dict[str, Any]:
+    """A failed fit or stage as ``run.json`` records it: ``status`` ``failed``, ``reason``
+    (the package's message; ``Type: message`` for any other exception) and ``traceback``.
+
+    Re-raises ``exc`` when it must end the job: an output that cannot be written (disk
+    full, :class:`~ccsvi_bayes.errors.OutputWriteError`) would fail every later stage too.
+    """
+    if isinstance(exc, OutputWriteError):
+        raise exc
+    reason = str(exc) if isinstance(exc, CcsviBayesError) else f"{type(exc).__name__}: {exc}"
+    return {
+        "status": "failed",
+        "reason": reason,
+        "traceback": "".join(traceback.format_exception(exc)),
+    }
 
 
 @dataclass(frozen=True)
@@ -132,9 +151,8 @@ def run_all(
                 )
                 record.update(_headline(summary))
                 record["warnings"] = [str(w.message) for w in caught]
-            except CcsviBayesError as exc:
-                record["status"] = "skipped"
-                record["reason"] = str(exc)
+            except Exception as exc:  # any failure is recorded and the run goes on
+                record.update(failure(exc), status="skipped")
         records.append(record)
         if on_item is not None:
             on_item(item, str(record["status"]))
@@ -208,8 +226,8 @@ def run_harms_variants(
                     "fitted" if summary["diagnostics"]["converged"] else "fitted, NOT converged"
                 )
                 record.update(_headline(summary))
-            except CcsviBayesError as exc:
-                record["status"], record["reason"] = "skipped", str(exc)
+            except Exception as exc:  # any failure is recorded and the run goes on
+                record.update(failure(exc), status="skipped")
         records.append(record)
         if on_item is not None:
             on_item(f"{domain.endpoint} / {did} (ascertainment off): {record['status']}")

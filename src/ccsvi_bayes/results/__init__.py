@@ -1,6 +1,14 @@
-"""Stage 6, results: the fit result type, summaries (``summary.json``) and the store."""
+"""Stage 6, results: the fit result type, summaries (``summary.json``) and the store.
 
-from ccsvi_bayes.results.fit_result import FitResult
+:class:`FitResult` is imported on first use: the store (``results.store``) and the output
+folder lock (``results.lock``) are plain Python, and the command line uses them before it
+has parsed its arguments without loading PyMC.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from ccsvi_bayes.results.store import (
     SCHEMA_VERSIONS,
     fit_key,
@@ -9,6 +17,9 @@ from ccsvi_bayes.results.store import (
     write_datatree,
     write_json,
 )
+
+if TYPE_CHECKING:
+    from ccsvi_bayes.results.fit_result import FitResult
 
 __all__ = [
     "SCHEMA_VERSIONS",
@@ -19,3 +30,11 @@ __all__ = [
     "write_datatree",
     "write_json",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "FitResult":
+        from ccsvi_bayes.results.fit_result import FitResult
+
+        return FitResult
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

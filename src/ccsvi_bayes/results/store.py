@@ -10,12 +10,15 @@ present, so an interrupted run resumes without recomputing finished fits.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from ccsvi_bayes.errors import OutputLocationError, OutputWriteError
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -25,6 +28,7 @@ __all__ = [
     "SCHEMA_VERSIONS",
     "fit_key",
     "is_up_to_date",
+    "prepare_output_folder",
     "read_json",
     "write_atomic",
     "write_datatree",
@@ -57,19 +61,80 @@ SAMPLER_KEYS = (
 def write_atomic(target: Path, write: Any) -> None:
     """Write through a temporary file in the same folder, then rename: never a partial file.
 
-    ``write(tmp_path)`` writes the content. If it raises, the temporary file is removed and ``target`` is left as it was.
+    ``write(tmp_path)`` writes the content. If it raises, the temporary file is removed and
+    ``target`` is left as it was; an :class:`OSError` (disk full, quota, read-only, a vanished
+    folder) becomes :class:`~ccsvi_bayes.errors.OutputWriteError` naming ``target`` (exit 1).
     """
     target = Path(target)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise OutputWriteError(f"cannot write {target}: {_reason(exc)}") from exc
     os.close(fd)
     tmp = Path(name)
     try:
         write(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, target)
+    except OSError as exc:
+        raise OutputWriteError(f"cannot write {target}: {_reason(exc)}") from exc
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        tmp.unlink(missing_ok=True)
+
+
+def _reason(exc: OSError) -> str:
+    """An OS error as words (``No space left on device``), without Python's decoration."""
+    if exc.errno is not None:
+        return os.strerror(exc.errno)
+    return str(exc) or type(exc).__name__
+
+
+#: kernel pseudo-filesystems: never an output folder
+_PSEUDO = (Path("/proc"), Path("/sys"), Path("/dev"))
+
+
+def prepare_output_folder(folder: Path, option: str = "--out", *, create: bool = True) -> Path:
+    """Prove that ``folder`` can be an output folder, before any work starts; with
+    ``create`` make it (and its parents), else only prove that it could be made.
+
+    Raises :class:`~ccsvi_bayes.errors.OutputLocationError` (exit 2) naming ``option`` when
+    the folder (or an ancestor) is an existing file, lies in a symlink loop or under
+    ``/proc``, ``/sys`` or ``/dev``, cannot be created, is read-only, or its file system has
+    no free space. A write probe (created and removed at once) is made in the folder, or
+    without ``create`` in its nearest existing ancestor. Returns the folder.
+    """
+    folder = Path(folder)
+    where = f"{option} {folder}"
+    try:
+        resolved = folder.resolve()
+    except (RuntimeError, OSError) as exc:  # Python 3.12 reports a symlink loop as RuntimeError
+        raise OutputLocationError(f"{where}: a symbolic link loop ({exc})") from exc
+    if any(resolved == p or p in resolved.parents for p in _PSEUDO):
+        raise OutputLocationError(
+            f"{where}: {resolved} is in a kernel pseudo-filesystem; choose a normal folder"
+        )
+    existing = next(p for p in (resolved, *resolved.parents) if p.exists())
+    if not existing.is_dir():
+        what = "is an existing file" if existing == resolved else f"{existing} is a file"
+        raise OutputLocationError(f"{where}: {what}, not a folder")
+    try:
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
+            existing = folder
+        fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=existing)
+        try:
+            os.write(fd, b"ok")
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+        space = os.statvfs(existing)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OutputLocationError(f"{where}: a symbolic link loop") from exc
+        raise OutputLocationError(f"{where}: cannot write there ({_reason(exc)})") from exc
+    if space.f_bavail == 0 and space.f_blocks > 0:
+        raise OutputLocationError(f"{where}: {os.strerror(errno.ENOSPC)}")
+    return folder
 
 
 def _umask() -> int:
@@ -102,9 +167,18 @@ def read_json(path: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def write_datatree(path: Path, tree: xr.DataTree) -> None:
-    """Write a DataTree (``posterior.nc``) atomically with the h5netcdf engine."""
-    write_atomic(Path(path), lambda tmp: tree.to_netcdf(str(tmp), engine="h5netcdf"))
+def write_datatree(path: Path, tree: xr.DataTree, **to_netcdf: Any) -> None:
+    """Write a DataTree (``posterior.nc``) atomically with the h5netcdf engine.
+
+    HDF5 encodes the file in memory and Python writes the bytes: when the disk is full the
+    write fails with one clean :class:`~ccsvi_bayes.errors.OutputWriteError`. (HDF5 writing
+    to a full disk itself floods stderr with errors from its objects' finalizers and can
+    crash the interpreter at exit.) ``to_netcdf`` is passed on (e.g. ``encoding``).
+    """
+    content = tree.to_netcdf(engine="h5netcdf", **to_netcdf)
+    if content is None:  # pragma: no cover - xarray returns the bytes when given no path
+        raise TypeError("DataTree.to_netcdf() without a path returned no bytes")
+    write_atomic(Path(path), lambda tmp: tmp.write_bytes(content))
 
 
 def fit_key(
