@@ -34,7 +34,7 @@ HOSTILE_LABELS = [
     "@SUM(A1:A2)",
     "+cmd|' /C calc'!A0",
     "</script><!-- \u2028 \u2029",
-    "-2+3 Tab\tstart",
+    "-2+3 formula",  # (a tab or other control character is refused by validation)
 ]
 DOMAIN_LABEL = '=HYPERLINK("http://evil.example") <b>IPD</b> $x^{2$ {{ 7*7 }} </script><!--'
 PNG = bytes.fromhex(
