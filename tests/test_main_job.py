@@ -92,6 +92,7 @@ def stub_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     marker."""
     from types import SimpleNamespace
 
+    import ccsvi_bayes.decisions
     import ccsvi_bayes.figures.draw
     import ccsvi_bayes.report.html
     import ccsvi_bayes.report.run_folder
@@ -110,6 +111,10 @@ def stub_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (out / "figures" / "index.json").write_text(json.dumps({"skipped": skipped}))
         return []
 
+    def findings(out: Path, *, evidence: object = None) -> Path:
+        (out / "findings.json").write_text(json.dumps({"outcomes": []}))
+        return out / "findings.json"
+
     def report(run: object) -> Path:
         (tmp_path / "out" / "report.html").write_text("report")
         return tmp_path / "out" / "report.html"
@@ -124,6 +129,7 @@ def stub_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(ccsvi_bayes.report.run_folder.RunFolder, "open", lambda *_a: None)
     monkeypatch.setattr(ccsvi_bayes.report.sof, "write_sof", lambda _run: None)
     monkeypatch.setattr(ccsvi_bayes.report.html, "render_report", report)
+    monkeypatch.setattr(ccsvi_bayes.decisions, "write_findings", findings)
     return tmp_path / "out"
 
 
@@ -193,3 +199,31 @@ def test_an_output_that_cannot_be_written_ends_the_job(
     with pytest.raises(OutputWriteError, match="No space left"):
         _main_job(stub_job)
     assert not (stub_job / "report.html").exists()
+
+
+def test_the_certainty_stage_writes_findings_and_a_failure_is_recorded(
+    stub_job: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """findings.json is written between the sweeps and the figures (the report reads it);
+    when the certainty engine fails, the failure is recorded and the report is still made."""
+    import ccsvi_bayes.decisions
+    from ccsvi_bayes.pipeline import main_job
+    from ccsvi_bayes.pipeline.run import RunIncomplete
+
+    monkeypatch.setattr(main_job, "run_sweep", lambda *_a, **_k: {"failed": 0})
+    with pytest.raises(RunIncomplete):  # the skipped forest figure of the stub
+        _main_job(stub_job)
+    index = json.loads((stub_job / "run.json").read_text())
+    assert index["findings"]["status"] == "written"
+    assert (stub_job / "findings.json").is_file()
+
+    def broken(*_a: object, **_k: object) -> Path:
+        raise ValueError("no headline fit")
+
+    (stub_job / "findings.json").unlink()  # out of date: recomputed
+    monkeypatch.setattr(ccsvi_bayes.decisions, "write_findings", broken)
+    with pytest.raises(RunIncomplete, match="certainty: ValueError: no headline fit"):
+        _main_job(stub_job)
+    index = json.loads((stub_job / "run.json").read_text())
+    assert index["findings"]["status"] == "failed"
+    assert index["report"]["status"] in ("written", "up to date")

@@ -534,3 +534,59 @@ def test_templates_ship_with_the_package() -> None:
         p.name for p in folder.iterdir()
     }
     assert default_evidence_path().is_dir()
+
+
+# --- the committee's answer (findings.json) on the first screen -----------------------------
+def test_first_screen_states_each_outcome_with_its_certainty(full_run: Path) -> None:
+    findings = {
+        "schema_version": "1.0.0",
+        "outcomes": [
+            {
+                "outcome": "sae_any",
+                "label": "Serious adverse events",
+                "kind": "harm",
+                "certainty": "low",
+                "statement": "Venoplasty may increase serious adverse events.",
+                "start": {"reason": "randomized studies carry all the information: start high"},
+                "downgrades": [
+                    {"domain": "imprecision", "levels": 2, "reason": "the interval crosses 0"},
+                    {"domain": "inconsistency", "levels": 0, "reason": "not assessed"},
+                ],
+                "warnings": [],
+            },
+            {
+                "outcome": "qol_physical",
+                "label": "Quality of life, physical",
+                "kind": "benefit",
+                "certainty": "very low",
+                "statement": "The evidence is very uncertain about the effect on quality of life.",
+                "downgrades": [{"domain": "risk_of_bias", "levels": 1, "reason": "bias shift"}],
+                "warnings": [
+                    {
+                        "kind": "prior_dominated_bias",
+                        "parameters": ["gamma[cohort]"],
+                        "message": "x",
+                    }
+                ],
+            },
+        ],
+    }
+    (full_run / "findings.json").write_text(json.dumps(findings))
+    html = render_report(full_run).read_text()
+    answer = html.index('<section id="answer">')
+    assert answer < html.index('<section id="summary">')
+    section = html[answer : html.index("</section>", answer)]
+    # benefits before harms, each with its statement, rating and reasons
+    assert section.index("Quality of life, physical") < section.index("Serious adverse events")
+    assert "Venoplasty may increase serious adverse events." in section
+    assert "⊕⊕◯◯" in section
+    assert "very low" in section
+    assert "Imprecision (−2): the interval crosses 0" in section
+    assert "Inconsistency" not in section  # a domain not rated down is not a reason
+    # cautions in words: no parameter names reach the committee
+    assert "prior assumptions about bias" in section
+    assert "gamma[" not in section
+
+
+def test_no_answer_section_without_findings(full_run: Path) -> None:
+    assert '<section id="answer">' not in render_report(full_run).read_text()

@@ -142,6 +142,10 @@ def run_main_job(
     timings["sweeps"] = round(time.perf_counter() - start - sum(timings.values()), 1)
     write_json(out / "run.json", _finish(index, problems), "run")
     inputs = _inputs_digest(out, index)
+    index["findings"] = _findings(
+        out, evidence_path, inputs, previous.get("findings", {}), progress, problems
+    )
+    timings["findings"] = round(time.perf_counter() - start - sum(timings.values()), 1)
     index["figures"] = _figures(out, inputs, previous.get("figures", {}), progress, problems)
     timings["figures"] = round(time.perf_counter() - start - sum(timings.values()), 1)
     write_json(out / "run.json", _finish(index, problems), "run")
@@ -290,6 +294,32 @@ def _up_to_date(out: Path, before: Mapping[str, Any], inputs: str, files: list[s
 #: this run, or the fit it needs failed and counts already. Any other skipped figure (it
 #: raised while drawing) is a failure of the run.
 _MISSING_INPUT = "no "
+
+
+def _findings(
+    out: Path,
+    evidence_path: Path | None,
+    inputs: str,
+    before: Mapping[str, Any],
+    progress: Progress,
+    problems: list[str],
+) -> dict[str, Any]:
+    """``findings.json``: the suggested GRADE certainty and statement of every outcome
+    (recomputed only when the fits, checks or sweeps changed)."""
+    from ccsvi_bayes.decisions import write_findings
+
+    progress.start("certainty", 1)
+    if _up_to_date(out, before, inputs, ["findings.json"]):
+        progress.done("certainty: up to date")
+        return {**before, "status": "up to date"}
+    try:
+        write_findings(out, evidence=evidence_path)
+        record: dict[str, Any] = {"status": "written", "file": "findings.json", "inputs": inputs}
+    except Exception as exc:  # any failure is recorded and the job goes on
+        record = failure(exc)
+        problems.append(f"certainty: {record['reason']}")
+    progress.done(f"certainty: {record['status']}")
+    return record
 
 
 def _figures(

@@ -23,7 +23,7 @@ from ccsvi_bayes.report.jinja import environment
 from ccsvi_bayes.report.panel import panel_data
 from ccsvi_bayes.report.run_folder import RunFolder
 from ccsvi_bayes.report.sof import fmt, sof_cells, summary_of_findings
-from ccsvi_bayes.results.store import write_atomic
+from ccsvi_bayes.results.store import read_json, write_atomic
 from ccsvi_bayes.vocabulary import STUDIES_COLUMNS
 
 __all__ = ["FIGURE_SECTIONS", "render_report", "report_context"]
@@ -124,6 +124,7 @@ def report_context(run: RunFolder) -> dict[str, Any]:
         "skipped_figures": run.skipped_figures,
         "complete": bool(run.run.get("complete", not run.incomplete)),
         "missing": missing,
+        "answer": _answer(run),
         "sof": list(cells.values()),
         "methods": _methods(run, efficacy + harms),
         "domains": domains,
@@ -142,6 +143,62 @@ def report_context(run: RunFolder) -> dict[str, Any]:
     context["figure_count"] = len(used)
     context["efficacy_ids"] = efficacy
     return context
+
+
+#: GRADE's symbols for the certainty of the evidence, as a summary-of-findings table shows them
+_CERTAINTY_MARKS = {"high": "⊕⊕⊕⊕", "moderate": "⊕⊕⊕◯", "low": "⊕⊕◯◯", "very low": "⊕◯◯◯"}
+
+
+def _answer(run: RunFolder) -> list[dict[str, Any]]:
+    """The committee's answer from ``findings.json`` (written by the main job's certainty
+    stage): per outcome, benefits first then harms, the statement, the suggested certainty and
+    the reason for each level it was rated down. Empty when the run has no findings."""
+    document = read_json(run.path / "findings.json") or {}
+    rows = []
+    for item in document.get("outcomes", []):
+        certainty = str(item.get("certainty", ""))
+        reasons = [
+            f"{str(d.get('domain', '')).replace('_', ' ').capitalize()} "
+            f"(−{d.get('levels')}): {d.get('reason', '')}"
+            for d in item.get("downgrades", [])
+            if d.get("levels")
+        ]
+        start = item.get("start") or {}
+        rows.append(
+            {
+                "outcome": item.get("outcome"),
+                "label": item.get("label") or item.get("outcome"),
+                "kind": "Harm" if item.get("kind") == "harm" else "Benefit",
+                "certainty": certainty,
+                "marks": _CERTAINTY_MARKS.get(certainty, ""),
+                "statement": item.get("statement", ""),
+                "start": start.get("reason", "") if isinstance(start, Mapping) else "",
+                "reasons": reasons,
+                "warnings": [_caution(w) for w in item.get("warnings", [])],
+            }
+        )
+    rows.sort(key=lambda r: r["kind"] == "Harm")
+    return rows
+
+
+def _caution(warning: Any) -> str:
+    """A findings.json warning in words a committee reads (no parameter or option names)."""
+    kind = warning.get("kind") if isinstance(warning, Mapping) else None
+    if kind == "prior_dominated_bias":
+        return (
+            "the size of the bias adjustment comes mainly from the prior assumptions about bias "
+            "(the studies themselves say little about it); see the sensitivity analysis"
+        )
+    if kind == "single_arm_binary":
+        studies = ", ".join(str(s) for s in warning.get("studies", []))
+        return (
+            f"this answer is more extreme than the randomized trials alone because single-arm "
+            f"studies ({studies}) are compared with the control groups of the trials; without "
+            "them the answer is that of the randomized trials"
+        )
+    if isinstance(warning, Mapping):
+        return str(warning.get("message", ""))
+    return str(warning)
 
 
 def _label(run: RunFolder, outcome: str) -> str:
