@@ -102,8 +102,15 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 
 def write_datatree(path: Path, tree: xr.DataTree) -> None:
-    """Write a DataTree (``posterior.nc``) atomically with the h5netcdf engine."""
-    write_atomic(Path(path), lambda tmp: tree.to_netcdf(str(tmp), engine="h5netcdf"))
+    """Write a DataTree (``posterior.nc``) atomically with the h5netcdf engine, compressed and
+    with draws as float32 where the rounding stays within 1/1000 of a posterior SD
+    (:mod:`ccsvi_bayes.results.encoding`; readers decode them to float64)."""
+    from ccsvi_bayes.results.encoding import storage_layout
+
+    stored, encoding = storage_layout(tree)
+    write_atomic(
+        Path(path), lambda tmp: stored.to_netcdf(str(tmp), engine="h5netcdf", encoding=encoding)
+    )
 
 
 def fit_key(
