@@ -13,6 +13,13 @@
    report and PDF) in a fresh process: cold (a new output folder) and warm (the same folder
    again: everything up to date); targets < 5 min cold, < 2 min warm. ``--run-only`` runs
    just this one.
+6. Cost that grows with the data (``--storage-only`` runs just these), each in a fresh
+   process on simulated evidence: the exact engine's peak memory at k = 200 RCTs
+   (tracemalloc peak of fit + summary, and the process's peak RSS above its imports; target
+   <= 300 MB) and the size of ``posterior.nc`` of a bias_adjusted fit at k = 600 studies
+   (200 sham-controlled RCTs, 400 single-arm), as written and as a plain uncompressed
+   float64 netCDF, at the requested 4 x 1000 draws (target <= 60 MB) and as fitted (a
+   convergence retry multiplies the draws).
 
 Results are printed and written to out/bench/results.json.
 """
@@ -271,6 +278,91 @@ def main_job() -> dict[str, object]:
     }
 
 
+_EXACT_MEMORY = """
+import json, resource, sys, tracemalloc, warnings
+warnings.filterwarnings("ignore")
+from ccsvi_bayes.checks.simulate import SimulationTruth, write_mixed_design_set
+from ccsvi_bayes.fitting import fit
+k, folder = int(sys.argv[1]), sys.argv[2]
+evidence = write_mixed_design_set(folder, SimulationTruth(n_rct=k, n_single=0), seed=1)
+fit(evidence, model="rct_only", outcome="qol", engine="exact").summary_dict()  # warm imports
+rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+tracemalloc.start()
+result = fit(evidence, model="rct_only", outcome="qol", engine="exact")
+result.summary_dict()
+peak = tracemalloc.get_traced_memory()[1]
+tracemalloc.stop()
+rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"tracemalloc_peak_MB": peak / 1e6, "rss_peak_above_imports_MB": (rss1 - rss0) / 1e3,
+                  "rss_peak_MB": rss1 / 1e3}))
+"""
+
+_STORAGE = """
+import json, os, sys, time, warnings
+warnings.filterwarnings("ignore")
+import xarray as xr
+from ccsvi_bayes.checks.simulate import SimulationTruth, write_mixed_design_set
+from ccsvi_bayes.fitting import fit
+from ccsvi_bayes.results.store import write_datatree
+k, folder = int(sys.argv[1]), sys.argv[2]
+n_rct = k // 3
+evidence = write_mixed_design_set(folder + "/evidence", SimulationTruth(n_rct=n_rct, n_single=k - n_rct))
+start = time.perf_counter()
+result = fit(evidence, model="bias_adjusted", outcome="qol")
+fit_s = time.perf_counter() - start
+out = result.to_dir(folder + "/fit")
+written = os.path.getsize(out / "posterior.nc")
+draws = int(result.idata["posterior"].sizes["draw"])
+requested = int(result.spec.sampler["draws"])
+def first_draws(tree, n):
+    groups = {}
+    for node in tree.subtree:
+        ds = node.to_dataset(inherit=False)
+        if "draw" in ds.dims and ds.sizes["draw"] == draws:
+            ds = ds.isel(draw=slice(0, n))
+        groups[node.path] = ds
+    return xr.DataTree.from_dict(groups)
+part = first_draws(result.idata, requested)
+write_datatree(folder + "/requested.nc", part)
+part.to_netcdf(folder + "/requested_plain.nc", engine="h5netcdf")
+result.idata.to_netcdf(folder + "/plain.nc", engine="h5netcdf")
+print(json.dumps({
+    "studies": k, "chains": int(result.idata["posterior"].sizes["chain"]),
+    "draws_requested": requested, "draws_fitted": draws,
+    "retries": result.diagnostics.retry.get("retries", 1 if result.diagnostics.retry else 0),
+    "requested_draws_MB": os.path.getsize(folder + "/requested.nc") / 1e6,
+    "requested_draws_plain_float64_MB": os.path.getsize(folder + "/requested_plain.nc") / 1e6,
+    "as_fitted_MB": written / 1e6,
+    "as_fitted_plain_float64_MB": os.path.getsize(folder + "/plain.nc") / 1e6,
+    "fit_s": fit_s,
+}))
+"""
+
+
+def _subprocess_json(code: str, *args: str) -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], check=True, capture_output=True, text=True
+    )
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def exact_memory(k: int = 200) -> dict[str, object]:
+    """Peak memory of one exact-engine fit (+ summary) at k RCTs, in a fresh process."""
+    folder = OUT / f"exact_memory_{k}"
+    shutil.rmtree(folder, ignore_errors=True)
+    measured = _subprocess_json(_EXACT_MEMORY, str(k), str(folder))
+    return {"studies": k, **measured, "target_MB": 300.0}
+
+
+def storage_size(k: int = 600) -> dict[str, object]:
+    """Size of posterior.nc of a bias_adjusted fit at k simulated studies (fresh process)."""
+    folder = OUT / f"storage_{k}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    measured = _subprocess_json(_STORAGE, str(k), str(folder))
+    return {**measured, "target_MB_at_requested_draws": 60.0}
+
+
 def _table(results: dict[str, dict[str, object]]) -> str:
     """A plain table: benchmark, measure, value."""
     rows = [
@@ -293,6 +385,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a 12-scenario grid; skip 2-5")
     parser.add_argument("--run-only", action="store_true", help="only the main job (5)")
+    parser.add_argument("--storage-only", action="store_true", help="only memory and file size (6)")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict[str, object]] = {}
@@ -308,8 +401,13 @@ def main() -> None:
             ("fresh_process_bias_adjusted", fresh_process),
             ("main_job", main_job),
         ]
+    storage = [("exact_memory_k200", exact_memory), ("posterior_nc_k600", storage_size)]
+    if not args.quick:
+        benches += storage
     if args.run_only:
         benches = [("main_job", main_job)]
+    if args.storage_only:
+        benches = storage
     for name, bench in benches:
         print(f"running {name} …", flush=True)
         results[name] = bench()  # type: ignore[operator]

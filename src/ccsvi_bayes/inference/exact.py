@@ -101,6 +101,7 @@ _DROP: Final = 1e-12  # posterior mass left out at either end (by the pilot's es
 _BULK: Final = 1e-5  # the bulk panel spans the pilot's [1e-5, 1 - 1e-5] quantiles
 _MIN_NODES: Final = 16
 _BATCH_CHUNK: Final = 256  # max rows per vectorised chunk in nnhm_exact_batch
+_MAX_CELLS: Final = 1 << 19  # (m, n, k) cells per temporary in _marginal (4 MB)
 
 
 # --- priors --------------------------------------------------------------------------
@@ -426,6 +427,25 @@ def tau_prior_logpdf(tau: npt.ArrayLike, tau_prior: PriorSpec | TauPrior | None)
 
 
 def _marginal(
+    tau: FloatArray, y: FloatArray, s2: FloatArray, mu: AnyMu
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """log p(y | tau) and the mean/variance of mu | tau, y (see :func:`_marginal_block`).
+
+    ``tau`` is (m, n), ``y`` and ``s2`` are (m, k); outputs are (m, n). The (m, n, k)
+    temporaries are built in blocks of tau columns of at most :data:`_MAX_CELLS` cells, so
+    memory stays linear in k and bounded in n (the continuous tau CDF evaluates the density
+    at ~2 x 10^5 points); each column is computed as it would be alone.
+    """
+    m, n = tau.shape
+    step = max(1, _MAX_CELLS // max(1, m * y.shape[-1]))
+    if n <= step:
+        return _marginal_block(tau, y, s2, mu)
+    blocks = [_marginal_block(tau[:, a : a + step], y, s2, mu) for a in range(0, n, step)]
+    ll, mean, var = (np.concatenate(parts, axis=1) for parts in zip(*blocks, strict=True))
+    return ll, mean, var
+
+
+def _marginal_block(
     tau: FloatArray, y: FloatArray, s2: FloatArray, mu: AnyMu
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """log p(y | tau) and the mean/variance of mu | tau, y.
@@ -986,9 +1006,11 @@ class ExactPosterior:
         gen = np.random.default_rng(rng)
         model = self.model
         tau = model.sample_tau(int(n), gen)
-        mm, mv, _, _ = model.conditionals(tau)
-        mu = mm + np.sqrt(mv) * gen.standard_normal(tau.size)
         s2 = model.se**2
+        # mu | tau, y only (the (n, k) theta moments of ``conditionals`` are not needed here)
+        _, mm2, mv2 = _marginal(tau.reshape(1, -1), model.y[None], s2[None], model.mu_prior)
+        mm, mv = mm2[0], mv2[0]
+        mu = mm + np.sqrt(mv) * gen.standard_normal(tau.size)
         t2 = (tau * tau)[:, None]
         b = s2[None, :] / (s2[None, :] + t2)  # shrinkage towards mu
         theta = (1.0 - b) * model.y[None, :] + b * mu[:, None]

@@ -167,15 +167,20 @@ def read_json(path: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def write_datatree(path: Path, tree: xr.DataTree, **to_netcdf: Any) -> None:
-    """Write a DataTree (``posterior.nc``) atomically with the h5netcdf engine.
+def write_datatree(path: Path, tree: xr.DataTree) -> None:
+    """Write a DataTree (``posterior.nc``) atomically with the h5netcdf engine, compressed and
+    with draws as float32 where the rounding stays within 1/1000 of a posterior SD
+    (:mod:`ccsvi_bayes.results.encoding`; readers decode them to float64).
 
     HDF5 encodes the file in memory and Python writes the bytes: when the disk is full the
     write fails with one clean :class:`~ccsvi_bayes.errors.OutputWriteError`. (HDF5 writing
     to a full disk itself floods stderr with errors from its objects' finalizers and can
-    crash the interpreter at exit.) ``to_netcdf`` is passed on (e.g. ``encoding``).
+    crash the interpreter at exit.)
     """
-    content = tree.to_netcdf(engine="h5netcdf", **to_netcdf)
+    from ccsvi_bayes.results.encoding import storage_layout
+
+    stored, encoding = storage_layout(tree)
+    content = stored.to_netcdf(engine="h5netcdf", encoding=encoding)
     if content is None:  # pragma: no cover - xarray returns the bytes when given no path
         raise TypeError("DataTree.to_netcdf() without a path returned no bytes")
     write_atomic(Path(path), lambda tmp: tmp.write_bytes(content))
