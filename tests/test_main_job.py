@@ -227,3 +227,43 @@ def test_the_certainty_stage_writes_findings_and_a_failure_is_recorded(
     index = json.loads((stub_job / "run.json").read_text())
     assert index["findings"]["status"] == "failed"
     assert index["report"]["status"] in ("written", "up to date")
+
+
+def test_harm_endpoints_get_the_cross_validated_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The main job cross-validates the harms fits (the committee must hear when an SAE
+    estimate rests on one trial) and not the efficacy fits; a stored check without the
+    cross-validation is not up to date for a harm endpoint."""
+    import ccsvi_bayes.checks.model_checks as model_checks
+    from ccsvi_bayes.pipeline import main_job
+
+    calls: dict[str, bool] = {}
+
+    def check_fit(folder: Path, *, conflict_check: bool, cross_validate: bool) -> dict:
+        calls[Path(folder).name] = cross_validate
+        done = {"available": True} if cross_validate else {"reason": "not requested"}
+        (Path(folder) / "checks.json").write_text(json.dumps({"cross_validated": done}))
+        return {}
+
+    monkeypatch.setattr(model_checks, "check_fit", check_fit)
+    monkeypatch.setattr(model_checks, "check_headline", lambda _c: {})
+    monkeypatch.setattr(main_job, "main_domains", lambda *_a: ["qol"])
+    fits = [
+        {"model": "bias_adjusted", "outcome": "qol", "folder": "bias_adjusted/qol"},
+        {"model": "sae_any", "outcome": "sae", "folder": "sae_any/sae"},
+    ]
+    for rec in fits:
+        (tmp_path / rec["folder"]).mkdir(parents=True)
+        (tmp_path / rec["folder"] / "summary.json").write_text("{}")
+        (tmp_path / rec["folder"] / "checks.json").write_text(
+            json.dumps({"cross_validated": {"reason": "not requested"}})
+        )
+    index = {"fits": [{**r, "status": "fitted", "converged": True} for r in fits]}
+    monkeypatch.setattr(main_job, "_checked", lambda rec, *_a: True)
+    records = main_job._checks(
+        tmp_path, index, (True, {"sae"}), {}, main_job.Progress(), problems := []
+    )
+    assert calls == {"sae": True}  # qol's stored check is up to date; sae's lacked the CV
+    assert [r["status"] for r in records] == ["up to date", "checked"]
+    assert problems == []

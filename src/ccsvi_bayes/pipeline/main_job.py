@@ -135,7 +135,10 @@ def run_main_job(
     summaries = _summaries(out, index)
     timings["harms_variants"] = round(time.perf_counter() - start - sum(timings.values()), 1)
 
-    index["checks"] = _checks(out, index, not check_all, summaries, progress, problems)
+    harm_outcomes = {key for key, d in evidence.domains.items() if d.endpoint}
+    index["checks"] = _checks(
+        out, index, (not check_all, harm_outcomes), summaries, progress, problems
+    )
     timings["checks"] = round(time.perf_counter() - start - sum(timings.values()), 1)
     sweep_args = (evidence_path, dict(readings or {}), seed, quick)
     index["sweeps"] = _sweeps(out, index, summaries, sweep_args, progress, problems)
@@ -187,13 +190,19 @@ def _checked(rec: Mapping[str, Any], main: list[str], main_only: bool) -> bool:
 def _checks(
     out: Path,
     index: Mapping[str, Any],
-    main_only: bool,
+    scope: tuple[bool, set[str]],
     summaries: Mapping[str, Mapping[str, Any]],
     progress: Progress,
     problems: list[str],
 ) -> list[dict[str, Any]]:
+    """Checks of the main domains' bias-adjusted fits (every domain unless ``main_only``) and
+    of the harms fits. ``scope`` is ``(main_only, harm outcomes)``: harm endpoints also get
+    the leave-one-study-out check (small models, cheap refits), which names a study the
+    other studies do not predict (the committee must hear when an estimate rests on one
+    trial); the efficacy fits skip it and the conflict refits (``ccsvi-bayes check`` runs them)."""
     from ccsvi_bayes.checks.model_checks import check_fit, check_headline
 
+    main_only, harm_outcomes = scope
     main = main_domains(index, summaries)
     todo = [r for r in index["fits"] if _checked(r, main, main_only)]
     progress.start("checks", len(todo))
@@ -207,12 +216,21 @@ def _checks(
             "file": str(target.relative_to(out)),
         }
         try:
-            if target.is_file() and target.stat().st_mtime >= summary.stat().st_mtime:
+            cross_validated = rec["outcome"] not in harm_outcomes or _cross_validated(target)
+            if (
+                target.is_file()
+                and target.stat().st_mtime >= summary.stat().st_mtime
+                and cross_validated
+            ):
                 checks, record["status"] = read_json(target) or {}, "up to date"
             else:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)
-                    checks = check_fit(folder, conflict_check=False, cross_validate=False)
+                    checks = check_fit(
+                        folder,
+                        conflict_check=False,
+                        cross_validate=rec["outcome"] in harm_outcomes,
+                    )
                 record["status"] = "checked"
             record["headline"] = check_headline(checks)
         except Exception as exc:  # any failure is recorded and the job goes on
@@ -221,6 +239,12 @@ def _checks(
         records.append(record)
         progress.done(f"{rec['model']} / {rec['outcome']}: {record['status']}")
     return records
+
+
+def _cross_validated(checks_file: Path) -> bool:
+    """Whether a stored ``checks.json`` holds the leave-one-study-out check."""
+    done = (read_json(checks_file) or {}).get("cross_validated")
+    return isinstance(done, Mapping) and done.get("reason") != "not requested"
 
 
 def _sweeps(
