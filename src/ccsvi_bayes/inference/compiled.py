@@ -241,7 +241,6 @@ class _InitialPoints:
                 jitter_rvs=set(model.free_RVs) if jitter else set(),
                 return_transformed=True,
             )
-            values = [values[i] for i in order]
             # the expression holds clones of the model's pm.Data: swap them by name
             by_name = dict(zip(data_names, self._inputs, strict=True))
             shared = {
@@ -249,6 +248,7 @@ class _InitialPoints:
                 for v in graph_inputs(values)
                 if getattr(v, "name", None) in by_name and hasattr(v, "get_value")
             }
+            # in the model's order, as PyMC's own initial-point function (same RNG streams)
             values = replace_rng_nodes(graph_replace(values, shared, strict=False))
             fn = pytensor.function(
                 self._inputs, values, mode="FAST_COMPILE", on_unused_input="ignore"
@@ -257,6 +257,7 @@ class _InitialPoints:
 
         self._plain, _ = compiled(jitter=False)
         self._jittered, self._rngs = compiled(jitter=True)
+        self._order = order
         self._lock = threading.Lock()  # reseeding and calling must not interleave
 
     def start(self, data: list[np.ndarray], seed: Any) -> np.ndarray:
@@ -270,7 +271,7 @@ class _InitialPoints:
             else:
                 reseed_rngs(self._rngs, seed)
                 values = self._jittered(*data)
-        return np.concatenate([np.ravel(v) for v in values]).astype(float)
+        return np.concatenate([np.ravel(values[i]) for i in self._order]).astype(float)
 
 
 def _rv_name(model: pm.Model, value_var: Any) -> str:
