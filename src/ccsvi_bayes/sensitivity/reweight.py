@@ -287,7 +287,9 @@ class _Visibility:
             *terms,
         ]
         values = list(model.value_vars)
-        self._fn = pytensor.function(values, outputs, on_unused_input="ignore")
+        self._fn = pytensor.function(
+            values, outputs, on_unused_input="ignore", mode="FAST_COMPILE"
+        )
         point = model.initial_point()
         rng = np.random.default_rng(0)
         self._probes = [
