@@ -287,9 +287,7 @@ class _Visibility:
             *terms,
         ]
         values = list(model.value_vars)
-        self._fn = pytensor.function(
-            values, outputs, on_unused_input="ignore", mode="FAST_COMPILE"
-        )
+        self._fn = pytensor.function(values, outputs, on_unused_input="ignore", mode="FAST_COMPILE")
         point = model.initial_point()
         rng = np.random.default_rng(0)
         self._probes = [
