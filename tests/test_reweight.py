@@ -12,7 +12,7 @@ import pytest
 
 from ccsvi_bayes.checks.simulate import write_mixed_design_set
 from ccsvi_bayes.sensitivity import plan_grid, run_grid
-from ccsvi_bayes.sensitivity.reweight import K_HAT_MAX, MIN_ESS, psis_weights
+from ccsvi_bayes.sensitivity.reweight import K_HAT_MAX, MIN_ESS, importance_mcse, psis_weights
 
 
 def _rows(out: Path) -> dict[str, dict[str, str]]:
@@ -217,6 +217,18 @@ def test_a_change_the_weights_cannot_see_is_its_own_group(
     assert (first == second) is same_group
 
 
+def test_the_importance_sampling_mcse_is_the_mean_s_standard_error() -> None:
+    x = np.random.default_rng(1).standard_normal(4000)
+    uniform = np.full(x.size, 1 / x.size)
+    assert importance_mcse(x, uniform, 1.0) == pytest.approx(x.std() / np.sqrt(x.size))
+    # autocorrelated anchor draws (efficiency 1/4): twice the error
+    assert importance_mcse(x, uniform, 0.25) == pytest.approx(2 * x.std() / np.sqrt(x.size))
+    # weights on half the draws: the weights' ESS halves, the error grows by sqrt(2)
+    half = np.where(np.arange(x.size) % 2 == 0, 2 / x.size, 0.0)
+    expected = x[::2].std() / np.sqrt(x.size / 2)
+    assert importance_mcse(x, half, 1.0) == pytest.approx(expected, rel=1e-9)
+
+
 def test_weights_of_a_draw_outside_the_new_support_are_never_used() -> None:
     ratio = np.zeros((2, 100))
     ratio[0, 3] = -np.inf  # the new prior excludes this draw
@@ -259,14 +271,16 @@ def test_a_failed_anchor_is_not_refitted_in_the_same_run(
 # --- reweighted = refitted, for every model family (slow: NUTS fits) --------------------------
 def _mc_error(record: dict, block: str, key: str = "mean") -> float:
     """MCSE of ``record[block][key]``: the summary's own (``mcse``) when it has one, else
-    sd / sqrt(ESS) with the fit's (for a reweighted record: the effective) bulk ESS."""
+    sd / sqrt(ESS) with the fit's (for a reweighted record: the effective) bulk ESS (the sd
+    from the 95% interval when the block has none)."""
     numbers = record[block]
     given = (numbers.get("mcse") or {}).get(key)
     if given is not None:
         return float(given)
     ess = record["scenario"].get("reweighting", {}).get("ess_effective")
     ess = ess or record["diagnostics"]["ess_bulk_min"]
-    return float(numbers["sd"]) / np.sqrt(float(ess))
+    sd = numbers.get("sd") or (numbers["q975"] - numbers["q025"]) / 3.92  # ≈ sd if normal
+    return float(sd) / np.sqrt(float(ess))
 
 
 @pytest.mark.slow

@@ -71,6 +71,7 @@ __all__ = [
     "K_HAT_MAX",
     "MIN_ESS",
     "AnchorPool",
+    "importance_mcse",
     "prefit_reweight",
     "prior_log_density",
     "psis_weights",
