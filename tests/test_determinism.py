@@ -124,7 +124,11 @@ def test_orders_and_executors_give_identical_reweighted_grids(
         runs["reversed"] = _grid(evidence, values[::-1], tmp_path / "rev", reweight=True)
     nuts.clear_cache()
     cluster = distributed.LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
+        n_workers=1,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        host="127.0.0.1",
     )
     try:
         executor = DaskExecutor(cluster.scheduler_address)
