@@ -561,8 +561,11 @@ class AnchorPool:
     ) -> tuple[dict[str, Any], bool]:
         """Fit ``scenario`` by NUTS (through ``run_scenario``) and keep it as an anchor."""
         captured: list[FitResult] = []
+        # an anchor at the frontier was weighed first: its k̂ says why it is fitted
+        best = self.best.get(scenario.id)
+        extra = None if best is None else {"k_hat": round(best[0], 4)}
         record, reused = run_scenario(
-            self.plan, scenario, out_dir, readings, on_result=captured.append
+            self.plan, scenario, out_dir, readings, extra=extra, on_result=captured.append
         )
         if record["scenario"]["status"] == "done" and captured:
             self.add(scenario, captured[0])
