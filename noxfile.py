@@ -3,7 +3,7 @@
 nox -s tests       # unit, structure, known-answer tests (the CI command)
 nox -s lint        # ruff, and the import-layering contract (import-linter)
 nox -s typecheck   # mypy on src/
-nox -s checks      # SBC for every model and the model checks of the CCSVI fits (slow)
+nox -s checks      # the slow tests, SBC for every model and the CCSVI fits' model checks
 nox -s bench       # benchmarks
 nox -s readme      # regenerate the README's result tables from a run
 nox -s lowest      # the tests on the lower bounds of PyMC, PyTensor, ArviZ and nutpie
@@ -79,11 +79,16 @@ def readme(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def checks(session: nox.Session) -> None:
-    """SBC for every model (checks/report.json, figures) and model checks of the CCSVI fits.
+    """The slow tests (``pytest -m slow``), SBC for every model (checks/report.json,
+    figures) and model checks of the CCSVI fits.
 
-    Fails when a model fails calibration. ``nox -s checks -- --sims 40`` for a shorter run.
+    Fails when a slow test fails or a model fails calibration. ``nox -s checks -- --sims 40``
+    for a shorter SBC run.
     """
     session.install("-e", ".[test]")
+    # the slow statistical tests (Dask-grid equality, SIGKILL resume, anchors and k-hat refits,
+    # reweighted = refitted per family, the PPV end-to-end run, power-scaling) run here only
+    session.run("pytest", "-m", "slow", "--durations=15")
     session.run("ccsvi-bayes", "sbc", "--out", "checks", *session.posargs)
     session.run("ccsvi-bayes", "run", "--out", "checks/ccsvi")
     # the default fit of every domain the main job fitted: bias-adjusted efficacy, both harms

@@ -67,3 +67,37 @@ def test_a_strong_prior_on_mu_is_diagnosed_and_a_weak_one_is_not(
     assert "power-scaling sensitivity" in printed
     assert ("The prior shapes the posterior of: mu" in printed) is sensitive
     assert not (out / "scenarios").exists()  # one fit, no grid
+
+
+@pytest.mark.parametrize(
+    ("model", "outcome", "offsets"),
+    [
+        ("bias_adjusted", "qol_physical", {"theta_z", "beta_z", "pi_z"}),
+        ("complication_major", "complication_major", {"alpha_z", "delta_z"}),
+    ],
+)
+def test_power_scaling_scales_the_priors_not_the_non_centred_offsets(
+    model: str, outcome: str, offsets: set[str]
+) -> None:
+    """The log_prior group that psense power-scales holds the spec's priors only: the
+    standard-normal offsets of θ = μ + τ·u (and β, π, α, δ) are not priors."""
+    from types import SimpleNamespace
+
+    import pymc as pm
+    import xarray as xr
+
+    from ccsvi_bayes.evidence import load_evidence
+    from ccsvi_bayes.models import model_family
+    from ccsvi_bayes.sensitivity.power import _log_prior
+    from ccsvi_bayes.specs import load_spec
+
+    spec = load_spec(model)
+    family = model_family(spec.family)
+    _rows, data = family.prepare(load_evidence(None), spec, outcome)
+    with family.build(data, spec):
+        draws = pm.sample_prior_predictive(draws=20, random_seed=1)
+    idata = xr.DataTree.from_dict({"posterior": draws["prior"].to_dataset()})
+    log_prior = _log_prior(SimpleNamespace(spec=spec, data=data, idata=idata))  # type: ignore[arg-type]
+    scaled = set(log_prior.data_vars)
+    assert not scaled & offsets
+    assert {"tau", "delta" if spec.family == "harms" else "mu"} <= scaled

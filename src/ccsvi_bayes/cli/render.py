@@ -503,7 +503,7 @@ def tipping_report(result: TippingResult, path: Path) -> None:
     for col in ("probability", "target", f"{result.key} at the crossing", "P at ends (lo → hi)"):
         table.add_column(col)
     for c in result.crossings:
-        value = f"{c.value:.4g}" if c.value is not None else f"[yellow]{c.note}[/]"
+        value = c.shown() if c.value is not None else f"[yellow]{c.note}[/]"
         ends = "" if c.prob_lo is None else f"{c.prob_lo:.3f} → {c.prob_hi:.3f}"
         table.add_row(f"P(effect > {c.threshold})", f"{c.target:g}", value, ends)
     out.print(table)

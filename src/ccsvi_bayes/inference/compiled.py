@@ -32,11 +32,9 @@ class CompiledModel:
     """
 
     def __init__(self, model: pm.Model) -> None:
-        import threading
 
         import pytensor
         import pytensor.tensor as pt
-        from pymc.initial_point import make_initial_point_fn
         from pytensor.graph.replace import graph_replace
 
         point = model.initial_point()
@@ -75,29 +73,21 @@ class CompiledModel:
         self.dtypes = {v.name: np.asarray(v.get_value()).dtype for v in model.data_vars}
         defaults = [np.asarray(v.get_value()) for v in model.data_vars]
         x0 = np.concatenate([np.ravel(point[v.name]) for v in self.value_vars]).astype(float)
-        self._x0 = x0
         values = self._expand(x0, *defaults, *self._expand_extra)
         self.shapes = [np.shape(v) for v in values]
         self.dims = {n: tuple(model.named_vars_to_dims.get(n, ())) for n in self.names}
         self.coords = {k: list(v) for k, v in model.coords.items() if v is not None}
-        initial = make_initial_point_fn(
-            model=model, jitter_rvs=set(model.free_RVs), return_transformed=True
-        )
-        lock = threading.Lock()
-
-        def init(seed: int) -> np.ndarray:
-            with lock:  # the initial-point function is not thread-safe
-                start = initial(seed)
-            return np.concatenate([np.ravel(start[v.name]) for v in self.value_vars]).astype(float)
-
-        self._init = init
+        self._initial = _InitialPoints(model, self.value_vars, self.data_names)
 
     def check_initial_point(self, inputs: Mapping[str, np.ndarray]) -> None:
         """Raise :class:`SamplerInitError` when the log-density (or its gradient) is not
         finite at the model's initial point nor at any of :data:`INIT_TRIES` jittered
         starting points, naming the non-finite inputs and log-density terms."""
-        data = [np.array(inputs[n], dtype=self.dtypes[n], order="C") for n in self.data_names]
-        starts = [self._x0, *(self._init(seed) for seed in range(INIT_TRIES))]
+        data = self._data(inputs)
+        starts = [
+            self._initial.start(data, None),
+            *(self._initial.start(data, seed) for seed in range(INIT_TRIES)),
+        ]
         values = []
         for x in starts:
             value, grad = self._logp(x, *data, *self._logp_extra)
@@ -142,7 +132,7 @@ class CompiledModel:
                 on_unused_input="ignore",
                 mode="FAST_COMPILE",
             )
-            values = fn(self._x0, *data)
+            values = fn(self._initial.start(data, None), *data)
         except Exception:  # a diagnosis only: never hide the error it explains
             return ""
         coords = {k: list(v) for k, v in self._model.coords.items() if v is not None}
@@ -170,7 +160,7 @@ class CompiledModel:
         from nutpie.compiled_pyfunc import from_pyfunc
 
         self.check_initial_point(inputs)
-        data = [np.array(inputs[n], dtype=self.dtypes[n], order="C") for n in self.data_names]
+        data = self._data(inputs)
         logp_args = [None, *data, *self._logp_extra]
         expand_args = [None, *data, *self._expand_extra]
         logp_fn, expand_fn, names, shapes = self._logp, self._expand, self.names, self.shapes
@@ -207,5 +197,83 @@ class CompiledModel:
             expanded_names=names,
             coords=self.coords,
             dims=self.dims,
-            make_initial_point_fn=self._init,
+            make_initial_point_fn=lambda seed: self._initial.start(data, seed),
         )
+
+    def initial_point(self, inputs: Mapping[str, np.ndarray], seed: int | None) -> np.ndarray:
+        """The flat (unconstrained) starting point nutpie gets for ``seed`` with ``inputs``
+        bound (``None``: the model's own initial point, without jitter)."""
+        return self._initial.start(self._data(inputs), seed)
+
+    def _data(self, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        return [np.array(inputs[n], dtype=self.dtypes[n], order="C") for n in self.data_names]
+
+
+class _InitialPoints:
+    """The starting points of a compiled model as a function of its bound inputs and a seed.
+
+    PyMC's initial point (the support point of each prior, moved to the unconstrained space,
+    plus a U(-1, 1) jitter) depends on the prior hyperparameters and data. Compiled with the
+    model's ``pm.Data`` as explicit inputs, a cached model started for another scenario's
+    inputs starts exactly where a model built for them would: the draws of a scenario do not
+    depend on which scenario compiled the structure first (nor on the order of a grid).
+    """
+
+    def __init__(self, model: pm.Model, value_vars: list[Any], data_names: list[str]) -> None:
+        import threading
+
+        import pytensor
+        from pymc.initial_point import make_initial_point_expression
+        from pymc.pytensorf import find_rng_nodes, replace_rng_nodes
+        from pytensor.graph.replace import graph_replace
+        from pytensor.graph.traversal import graph_inputs
+
+        names = [v.name for v in model.free_RVs]
+        order = [names.index(_rv_name(model, v)) for v in value_vars]
+        data_vars = {str(v.name): v for v in model.data_vars}
+        self._inputs = [data_vars[n].type(name=n) for n in data_names]
+
+        def compiled(jitter: bool) -> Any:
+            values = make_initial_point_expression(
+                free_rvs=model.free_RVs,
+                rvs_to_transforms=model.rvs_to_transforms,
+                initval_strategies=model.rvs_to_initial_values,
+                jitter_rvs=set(model.free_RVs) if jitter else set(),
+                return_transformed=True,
+            )
+            # the expression holds clones of the model's pm.Data: swap them by name
+            by_name = dict(zip(data_names, self._inputs, strict=True))
+            shared = {
+                v: by_name[str(v.name)]
+                for v in graph_inputs(values)
+                if getattr(v, "name", None) in by_name and hasattr(v, "get_value")
+            }
+            # in the model's order, as PyMC's own initial-point function (same RNG streams)
+            values = replace_rng_nodes(graph_replace(values, shared, strict=False))
+            fn = pytensor.function(
+                self._inputs, values, mode="FAST_COMPILE", on_unused_input="ignore"
+            )
+            return fn, find_rng_nodes(fn.maker.fgraph.outputs)
+
+        self._plain, _ = compiled(jitter=False)
+        self._jittered, self._rngs = compiled(jitter=True)
+        self._order = order
+        self._lock = threading.Lock()  # reseeding and calling must not interleave
+
+    def start(self, data: list[np.ndarray], seed: Any) -> np.ndarray:
+        """The flat starting point for ``data`` (in the compiled model's data order) and
+        ``seed`` (None: no jitter). A function of these two only."""
+        from pymc.pytensorf import reseed_rngs
+
+        with self._lock:
+            if seed is None:
+                values = self._plain(*data)
+            else:
+                reseed_rngs(self._rngs, seed)
+                values = self._jittered(*data)
+        return np.concatenate([np.ravel(values[i]) for i in self._order]).astype(float)
+
+
+def _rv_name(model: pm.Model, value_var: Any) -> str:
+    """The name of the free random variable whose value variable is ``value_var``."""
+    return str(model.values_to_rvs[value_var].name)

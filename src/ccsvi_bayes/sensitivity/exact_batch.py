@@ -11,7 +11,7 @@ under the same id, so the loop then finds it finished.
 The record is the analytic part of a fit's summary: the provenance header (model, outcome,
 evidence, seed, engine, spec, effective priors, store key), ``effect`` (mean, sd, median,
 95% interval, P(benefit), and P(effect > MCID) computed analytically rather than from
-draws), ``predictive`` and ``heterogeneity.tau`` (analytic), diagnostics and notes.
+draws, so their ``mcse`` is 0), ``predictive`` and ``heterogeneity.tau`` (analytic), diagnostics and notes.
 ``studies`` carries each study's facts and its analytic shrunken estimate, ``bias`` the
 spec's form and features. Only ``effect.instrument_scale`` (a summary of transformed draws)
 is not computed (``scenario.batched`` is true); run the grid with ``batch_exact=False``
@@ -210,6 +210,11 @@ def _fill(item: _Prepared, row: Mapping[str, Any], share: float) -> dict[str, An
         "q975": v["mu_q975"],
         "prob_benefit": v["prob_benefit"],
         "prob_mcid": None if item.mcid is None else v["prob_mcid"],
+    }
+    # analytic numbers (quadrature): no Monte Carlo error
+    effect["mcse"] = {
+        key: (None if key == "prob_mcid" and item.mcid is None else 0.0)
+        for key in ("mean", "median", "q025", "q975", "prob_benefit", "prob_mcid")
     }
     record = {key: value for key, value in head.items() if key != "bias"}
     record["effect"] = effect

@@ -12,7 +12,9 @@ likelihood sensitivity. The conventional threshold is 0.05:
   under either power; often a parameter the data barely inform under a weak prior).
 
 The fit is by NUTS with its ``log_likelihood`` group (Potential likelihood terms included);
-the ``log_prior`` group is computed from the model with :func:`pymc.stats.compute_log_prior`.
+the ``log_prior`` group is computed from the model with :func:`pymc.stats.compute_log_prior`
+for the spec's priors only (the free variables whose distribution depends on a prior
+hyperparameter), never the standard-normal offsets of non-centred parameters.
 """
 
 from __future__ import annotations
@@ -92,8 +94,28 @@ class PowerScaling:
         }
 
 
+def prior_variables(model: Any) -> list[str]:
+    """The free variables that carry a prior of the spec: those whose distribution's
+    parameters come from the model's inputs (prior hyperparameters, per-study prior
+    parameters such as an ascertainment Beta) and from no other random variable. The
+    standard-normal offsets of non-centred parameters (θ = μ + τ·u, u ~ N(0, 1); constant
+    parameters) and population-level (centred) parameters are part of the hierarchical
+    model, not priors: power-scaling them would scale the population distribution."""
+    from pytensor.graph.traversal import ancestors
+
+    data = set(model.data_vars)
+    free = set(model.free_RVs)
+    out = []
+    for rv in model.free_RVs:
+        above = set(ancestors(rv.owner.inputs))
+        if above & data and not above & free:
+            out.append(rv.name)
+    return out
+
+
 def _log_prior(result: FitResult) -> Any:
-    """The ``log_prior`` group of the fit's posterior draws, from the model (a Dataset)."""
+    """The ``log_prior`` group of the fit's posterior draws, from the model (a Dataset): the
+    log densities of the spec's priors only (:func:`prior_variables`)."""
     import pymc as pm
 
     from ccsvi_bayes.inference.predictive import set_model_data
@@ -101,9 +123,12 @@ def _log_prior(result: FitResult) -> Any:
     family = model_family(result.spec.family)
     model = family.build(result.data, result.spec)
     set_model_data(model, family.inputs(result.data, result.spec))
-    free = [rv.name for rv in model.free_RVs]
     return pm.stats.compute_log_prior(
-        result.idata, var_names=free, model=model, extend_inferencedata=False, progressbar=False
+        result.idata,
+        var_names=prior_variables(model),
+        model=model,
+        extend_inferencedata=False,
+        progressbar=False,
     )
 
 

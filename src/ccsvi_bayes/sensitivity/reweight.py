@@ -23,10 +23,25 @@ not-yet-covered scenario with the best (but insufficient) coverage so far, i.e. 
 of what the anchors reach. Anchoring stops when every member is covered, or when two anchors
 in a row cover nothing (the rest are refitted one at a time, their best k̂ recorded).
 
-A reweighted scenario's summary (path ``reweighted``) has effect mean/sd/median/q025/q975,
-P(> 0), P(> MCID) and τ from the weighted draws, and the other blocks (studies, bias,
-predictive, instrument scale) from a systematic importance resample of the same weights; it
-keeps the anchor's diagnostics, and ``scenario.reweighting`` names the anchor, k̂ and the ESS.
+**What the weights cannot see is a refit.** The weights see a hyperparameter only through
+the prior density of the free parameters. A hyperparameter that also moves the support of a
+parameter (Uniform / Tau2Uniform bounds: the value transform depends on it), or that enters
+the likelihood or a Deterministic (a ``Fixed`` prior's value, anything non-centred through a
+Deterministic) changes the posterior in a way no weight can follow. Which hyperparameters
+are of that kind is decided from the built model, not from a list of names
+(:class:`_Visibility`: each ``hyper`` element is perturbed and the map from unconstrained to
+constrained values, the Deterministics and the likelihood terms are compared at fixed probe
+points); their values are part of the reweighting group, so scenarios that differ in one are
+fitted, never reweighted.
+
+A reweighted scenario's summary (path ``reweighted``) has, for an efficacy model, effect
+mean/sd/median/q025/q975, P(> 0), P(> MCID) and τ from the weighted draws with their
+importance-sampling MCSE (``effect.mcse``), and every other block (studies, bias,
+predictive, instrument scale; every block of a harms model) from a systematic importance
+resample of the same weights. Its diagnostics are its own: R-hat and divergences of the
+anchor, the ESS scaled by the weights (``ess_bulk_min`` = the anchor's × ESS(w) / draws), and
+``diagnostics.reweighting`` / ``scenario.reweighting`` name the anchor, k̂, the weights' ESS
+``1/Σw²`` and the effective ESS (weights' ESS × the anchor's bulk-ESS efficiency).
 """
 
 from __future__ import annotations
@@ -56,6 +71,7 @@ __all__ = [
     "K_HAT_MAX",
     "MIN_ESS",
     "AnchorPool",
+    "importance_mcse",
     "prefit_reweight",
     "prior_log_density",
     "psis_weights",
@@ -75,8 +91,11 @@ log = logging.getLogger(__name__)
 
 def psis_weights(log_ratio: np.ndarray) -> tuple[np.ndarray, float]:
     """Normalized Pareto-smoothed importance weights (flat) and k̂ of ``log_ratio``
-    (shape chain × draw). Equal ratios (the same prior) give uniform weights and k̂ = 0."""
+    (shape chain × draw). Equal ratios (the same prior) give uniform weights and k̂ = 0; a
+    non-finite ratio (a draw the new prior excludes) gives k̂ = ∞ (never used)."""
     ratio = np.asarray(log_ratio, dtype=float)
+    if not np.all(np.isfinite(ratio)):  # a draw outside the new prior's support
+        return np.full(ratio.size, np.nan), math.inf
     if np.ptp(ratio) < 1e-12:  # PSIS cannot fit a Pareto tail to a constant
         return np.full(ratio.size, 1.0 / ratio.size), 0.0
     # arviz_stats' psislw takes a log-likelihood and smooths the weights of its *negative*
@@ -151,37 +170,157 @@ def _resample(anchor: FitResult, weights: np.ndarray, seed: int) -> FitResult:
     return replace(anchor, idata=xr.DataTree.from_dict({"posterior": resampled}))
 
 
+def importance_mcse(x: np.ndarray, weights: np.ndarray, efficiency: float) -> float:
+    """Monte Carlo SE of the self-normalised importance estimate ``Σ w x`` of draws ``x``:
+    ``sqrt(Σ w² (x − Σ w x)² / efficiency)``, the independent-draws variance inflated by the
+    anchor's autocorrelation (``efficiency`` = its bulk ESS / draws, in (0, 1])."""
+    mean = float(np.sum(weights * x))
+    return float(np.sqrt(np.sum(weights**2 * (x - mean) ** 2) / max(efficiency, 1e-12)))
+
+
+def _quantile_mcse(x: np.ndarray, w: np.ndarray, q: float, efficiency: float) -> float:
+    """Monte Carlo SE of the weighted ``q`` quantile: the SE of the probability below it,
+    mapped back through the weighted quantile function (half the ±1 SE quantile span)."""
+    at = _weighted_quantiles(x, w, [q])[0]
+    p_se = importance_mcse((x <= at).astype(float), w, efficiency)
+    lo, hi = _weighted_quantiles(x, w, [max(q - p_se, 0.0), min(q + p_se, 1.0)])
+    return 0.5 * (hi - lo)
+
+
 def weighted_summary(
-    anchor: FitResult, weights: np.ndarray, spec: Any, *, seed: int = 0
+    anchor: FitResult,
+    weights: np.ndarray,
+    spec: Any,
+    *,
+    seed: int = 0,
+    efficiency: float = 1.0,
 ) -> dict[str, Any]:
-    """The summary of a reweighted scenario under ``spec``: effect and τ from the weighted
-    anchor draws; studies, bias, predictive and the instrument scale from an importance
-    resample of the same weights; the anchor's diagnostics."""
+    """The summary of a reweighted scenario under ``spec``: every block from a systematic
+    importance resample of the anchor's draws; for an efficacy model, the effect (with its
+    importance-sampling MCSE, ``effect.mcse``) and τ from the weighted draws themselves.
+    ``efficiency`` is the anchor's bulk-ESS efficiency (ESS / draws) the MCSE accounts for.
+    Diagnostics: :func:`_reweighted_diagnostics`."""
     base = replace(_resample(anchor, weights, seed), spec=spec).summary_dict()
     post = anchor.idata["posterior"].to_dataset()
-    mu = np.asarray(post["mu"].values, dtype=float).ravel()
-    tau = np.asarray(post["tau"].values, dtype=float)
-    tau = (tau.mean(axis=-1) if tau.ndim > 2 else tau).ravel()
-    effect = dict(base["effect"])
-    effect.update(_weighted_interval(mu, weights))
-    effect["prob_benefit"] = float(np.sum(weights * (mu > 0)))
-    mcid = effect.get("mcid_standardized")
-    effect["prob_mcid"] = None if mcid is None else float(np.sum(weights * (mu > mcid)))
-    full = _weighted_interval(tau, weights)
     out = dict(base)
-    out["effect"] = effect
-    out["heterogeneity"] = {
-        **base.get("heterogeneity", {}),
-        "tau": {k: full[k] for k in ("mean", "q025", "q975")},
-    }
-    out["diagnostics"] = anchor.diagnostics.as_dict()
+    if "effect" in base and "mu" in post:
+        mu = np.asarray(post["mu"].values, dtype=float).ravel()
+        effect = dict(base["effect"])
+        effect.update(_weighted_interval(mu, weights))
+        effect["prob_benefit"] = float(np.sum(weights * (mu > 0)))
+        mcid = effect.get("mcid_standardized")
+        effect["prob_mcid"] = None if mcid is None else float(np.sum(weights * (mu > mcid)))
+        mcse: dict[str, float | None] = {
+            "mean": importance_mcse(mu, weights, efficiency),
+            "median": _quantile_mcse(mu, weights, 0.5, efficiency),
+            "q025": _quantile_mcse(mu, weights, 0.025, efficiency),
+            "q975": _quantile_mcse(mu, weights, 0.975, efficiency),
+            "prob_benefit": importance_mcse((mu > 0).astype(float), weights, efficiency),
+            "prob_mcid": None
+            if mcid is None
+            else importance_mcse((mu > mcid).astype(float), weights, efficiency),
+        }
+        effect["mcse"] = mcse
+        out["effect"] = effect
+    if "tau" in post and "heterogeneity" in base:
+        tau = np.asarray(post["tau"].values, dtype=float)
+        tau = (tau.mean(axis=-1) if tau.ndim > 2 else tau).ravel()
+        full = _weighted_interval(tau, weights)
+        out["heterogeneity"] = {
+            **base["heterogeneity"],
+            "tau": {
+                **base["heterogeneity"].get("tau", {}),
+                **{k: full[k] for k in ("mean", "q025", "q975")},
+            },
+        }
+    out["diagnostics"] = _reweighted_diagnostics(anchor, weights)
     out["notes"] = [
         *base.get("notes", []),
         f"reweighted from the anchor fit of spec digest {anchor.spec.digest[:12]} (Pareto-"
-        "smoothed importance sampling over prior hyperparameters; studies, bias and "
-        "predictive from a systematic importance resample)",
+        "smoothed importance sampling over prior hyperparameters; the blocks other than the "
+        "effect and tau from a systematic importance resample)",
     ]
     return out
+
+
+def _reweighted_diagnostics(anchor: FitResult, weights: np.ndarray) -> dict[str, Any]:
+    """The anchor's diagnostics with its ESS scaled to what the weights leave (ESS ×
+    ESS(w) / draws); the anchor's own figures under ``anchor``."""
+    own = anchor.diagnostics.as_dict()
+    share = (1.0 / float(np.sum(weights**2))) / weights.size
+    out = dict(own)
+    for key in ("ess_bulk_min", "ess_tail_min"):
+        if own.get(key) is not None:
+            out[key] = float(own[key]) * share
+    out["anchor"] = {k: own.get(k) for k in ("rhat_max", "ess_bulk_min", "ess_tail_min")}
+    out["note"] = (
+        "reweighted: R-hat and divergences are the anchor's; ESS is the anchor's scaled by "
+        "the importance weights' ESS / draws"
+    )
+    return out
+
+
+class _Visibility:
+    """Which hyperparameters the importance weights cannot see, decided on the built model.
+
+    A hyperparameter is *visible* when it moves only the prior density of free parameters.
+    At a few fixed probe points of the unconstrained space, each element of ``hyper`` is
+    perturbed in turn and three things are compared with the unperturbed model: the
+    constrained values of the free parameters (the value transform: a support that depends
+    on the hyperparameter, e.g. a Uniform bound), the Deterministics (e.g. a ``Fixed``
+    prior's value, a non-centred term) and the likelihood and Potential terms. Any change
+    makes the hyperparameter invisible: a scenario that changes it must be refitted.
+    """
+
+    PROBES = 3
+
+    def __init__(self, model: Any, inputs: Mapping[str, Any]) -> None:
+        import pytensor
+
+        from ccsvi_bayes.inference.predictive import set_model_data
+
+        set_model_data(model, inputs)
+        self.labels = [str(v) for v in model.coords["hyperparameter"]]
+        self._hyper = model["hyper"]
+        terms = model.logp(vars=[*model.observed_RVs, *model.potentials], sum=False)
+        outputs = [
+            *model.replace_rvs_by_values([*model.free_RVs, *model.deterministics]),
+            *terms,
+        ]
+        values = list(model.value_vars)
+        self._fn = pytensor.function(values, outputs, on_unused_input="ignore", mode="FAST_COMPILE")
+        point = model.initial_point()
+        rng = np.random.default_rng(0)
+        self._probes = [
+            [
+                np.asarray(
+                    point[v.name] + 0.5 * rng.standard_normal(np.shape(point[v.name]))
+                ).astype(v.type.dtype)
+                for v in values
+            ]
+            for _ in range(self.PROBES)
+        ]
+        self._base = np.asarray(inputs["hyper"], dtype=float)
+
+    def _evaluate(self, hyper: np.ndarray) -> list[np.ndarray]:
+        self._hyper.set_value(np.asarray(hyper, dtype=self._hyper.type.dtype))
+        return [np.asarray(o) for probe in self._probes for o in self._fn(*probe)]
+
+    def invisible(self) -> tuple[str, ...]:
+        """Labels of the ``hyper`` elements the weights cannot see."""
+        reference = self._evaluate(self._base)
+        out: list[str] = []
+        for i, label in enumerate(self.labels):
+            moved = self._base.copy()
+            moved[i] = 1.25 * moved[i] + (0.1 if moved[i] >= 0 else -0.1)
+            values = self._evaluate(moved)
+            if any(
+                not np.array_equal(a, b, equal_nan=True)
+                for a, b in zip(reference, values, strict=True)
+            ):
+                out.append(label)
+        self._hyper.set_value(np.asarray(self._base, dtype=self._hyper.type.dtype))
+        return tuple(out)
 
 
 def _group_key(
@@ -190,14 +329,16 @@ def _group_key(
     evidence: Callable[[Scenario], Evidence],
     prepared: dict[tuple[Any, ...], Any] | None = None,
 ) -> tuple[Any, ...] | None:
-    """The reweighting group of a NUTS scenario (None: exact path, or not preparable).
+    """The reweighting group of a NUTS scenario (None: exact path, or not preparable):
+    everything that changes its posterior other than the prior density of its free
+    parameters — spec structure, data reading, dropped studies, non-prior settings, and the
+    values of the hyperparameters the weights cannot see (:class:`_Visibility`).
 
-    ``prepared`` caches the prepared data by group: scenarios that differ only in prior
-    values share it (whether their weights apply is decided later, input by input)."""
+    ``prepared`` caches, per group, the prepared data and the invisible hyperparameters."""
     try:
         spec = load_spec(plan.model, dict(scenario.sets))
         others = {k: v for k, v in scenario.sets.items() if not k.startswith("priors.")}
-        key = (
+        key: tuple[Any, ...] = (
             spec.structure_key(),
             json.dumps(dict(sorted(scenario.assumptions.items()))),
             scenario.dropped_studies,
@@ -206,10 +347,22 @@ def _group_key(
         family = model_family(spec.family)
         cache = {} if prepared is None else prepared
         if key not in cache:
-            cache[key] = family.prepare(evidence(scenario), spec, plan.outcome)[1]
-        if family.exact_engine and not nnhm_reasons(cache[key], spec):
+            data = family.prepare(evidence(scenario), spec, plan.outcome)[1]
+            invisible: tuple[str, ...] = ()
+            labels: list[str] = []
+            if not (family.exact_engine and not nnhm_reasons(data, spec)):
+                probe = _Visibility(family.build(data, spec), family.inputs(data, spec))
+                invisible, labels = probe.invisible(), probe.labels
+            cache[key] = (data, invisible, labels)
+        data, invisible, labels = cache[key]
+        if family.exact_engine and not nnhm_reasons(data, spec):
             return None
+        if invisible:
+            hyper = np.asarray(family.inputs(data, spec)["hyper"], dtype=float)
+            fixed = tuple((lab, float(hyper[labels.index(lab)])) for lab in invisible)
+            key = (*key, fixed)
     except Exception:  # left to the one-at-a-time path, which records the reason
+        log.debug("no reweighting group for scenario %s", scenario.id, exc_info=True)
         return None
     return key
 
@@ -271,8 +424,9 @@ class _Anchor:
         family = model_family(result.spec.family)
         model = family.build(result.data, result.spec)
         inputs = family.inputs(result.data, result.spec)
-        log_prior = prior_log_density(model, result.idata["posterior"].to_dataset())
-        n = int(np.prod(result.idata["posterior"].to_dataset()["mu"].shape[:2]))
+        posterior = result.idata["posterior"].to_dataset()
+        log_prior = prior_log_density(model, posterior)
+        n = int(posterior.sizes["chain"] * posterior.sizes["draw"])
         ess = result.diagnostics.ess_bulk_min
         efficiency = 1.0 if ess is None else min(1.0, float(ess) / n)
         return cls(scenario_id, result, log_prior, log_prior(inputs["hyper"]), inputs, efficiency)
@@ -310,6 +464,8 @@ class AnchorPool:
         self._inputs: dict[str, dict[str, Any]] = {}
         #: scenario id -> (k̂, ESS) of its best anchor so far
         self.best: dict[str, tuple[float, float]] = {}
+        #: scenario id -> the record of an anchor fit that failed (never refitted as it was)
+        self.failed: dict[str, dict[str, Any]] = {}
 
     def group(self, scenario: Scenario) -> tuple[Any, ...] | None:
         """The reweighting group of ``scenario`` (None: exact path or not preparable)."""
@@ -367,7 +523,19 @@ class AnchorPool:
             return False
         weights = weighed[0]
         spec = self._specs[scenario.id]
-        summary = weighted_summary(anchor.result, weights, spec, seed=self.plan.seed)
+        summary = weighted_summary(
+            anchor.result, weights, spec, seed=self.plan.seed, efficiency=anchor.efficiency
+        )
+        ess_weights = 1.0 / float(np.sum(weights**2))
+        reweighting = {
+            "anchor": anchor.id,
+            "k_hat": round(k_hat, 4),
+            "ess": round(ess, 1),
+            "ess_weights": round(ess_weights, 1),
+            "ess_effective": round(ess, 1),
+            "anchor_efficiency": round(anchor.efficiency, 4),
+        }
+        summary["diagnostics"]["reweighting"] = reweighting
         summary["scenario"] = {
             "id": scenario.id,
             "knobs": dict(scenario.knobs),
@@ -376,7 +544,7 @@ class AnchorPool:
             "status": "done",
             "reason": "",
             "k_hat": round(k_hat, 4),
-            "reweighting": {"anchor": anchor.id, "k_hat": round(k_hat, 4), "ess": round(ess, 1)},
+            "reweighting": reweighting,
             "seconds": round(time.perf_counter() - start, 3),
         }
         folder = Path(out_dir) / "scenarios" / scenario.id
@@ -393,11 +561,16 @@ class AnchorPool:
     ) -> tuple[dict[str, Any], bool]:
         """Fit ``scenario`` by NUTS (through ``run_scenario``) and keep it as an anchor."""
         captured: list[FitResult] = []
+        # an anchor at the frontier was weighed first: its k̂ says why it is fitted
+        best = self.best.get(scenario.id)
+        extra = None if best is None else {"k_hat": round(best[0], 4)}
         record, reused = run_scenario(
-            self.plan, scenario, out_dir, readings, on_result=captured.append
+            self.plan, scenario, out_dir, readings, extra=extra, on_result=captured.append
         )
         if record["scenario"]["status"] == "done" and captured:
             self.add(scenario, captured[0])
+        elif record["scenario"]["status"] != "done":
+            self.failed[scenario.id] = record
         return record, reused
 
 
@@ -442,7 +615,8 @@ def _cover_group(
     model = pool.plan.model
     remaining = list(members)
     if not pool.anchors(members[0]):
-        first = max(members, key=lambda s: (_width(model, s.knobs), -central[s.id]))
+        # ties broken by id: the anchors do not depend on the order of the grid
+        first = max(members, key=lambda s: (_width(model, s.knobs), -central[s.id], s.id))
         remaining = [s for s in members if s is not first]
     candidate: Scenario | None = None if pool.anchors(members[0]) else first
     written: set[str] = set()
@@ -467,6 +641,6 @@ def _cover_group(
         if idle >= 2 or not remaining:
             break
         # the frontier: the uncovered scenario the anchors so far reach best
-        candidate = max(remaining, key=lambda s: pool.best.get(s.id, (math.inf, -1.0))[1])
+        candidate = max(remaining, key=lambda s: (pool.best.get(s.id, (math.inf, -1.0))[1], s.id))
         remaining = [s for s in remaining if s is not candidate]
     return written

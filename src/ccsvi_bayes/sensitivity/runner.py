@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -49,6 +50,8 @@ __all__ = [
     "scenario_folder",
 ]
 
+log = logging.getLogger(__name__)
+
 INDEX_FILE = "scenarios.csv"
 SCENARIOS_DIR = "scenarios"
 #: columns of ``scenarios.csv`` after the scenario id and the knob columns
@@ -69,6 +72,13 @@ INDEX_COLUMNS = (
     "converged",
     "seconds",
     "k_hat",
+    "mcse_effect_mean",
+    "mcse_effect_q025",
+    "mcse_effect_q975",
+    "mcse_prob_benefit",
+    "mcse_prob_mcid",
+    "ess_weights",
+    "ess_effective",
 )
 
 
@@ -124,8 +134,10 @@ def run_grid(
     batched = prefit_exact(plan, out_dir, readings) if batch_exact else set()
     k_hats: dict[str, float] = {}
     if reweight:
-        from ccsvi_bayes.sensitivity.reweight import prefit_reweight
+        from ccsvi_bayes.sensitivity.reweight import AnchorPool, prefit_reweight
 
+        if pool is None:
+            pool = AnchorPool(plan, lambda s: scenario_evidence(plan, s, readings))
         pending = [s for s in plan.scenarios if _finished(scenario_folder(out_dir, s), s) is None]
         done, k_hats = prefit_reweight(
             plan,
@@ -140,7 +152,11 @@ def run_grid(
     for scenario in plan.scenarios:
         k_hat = k_hats.get(scenario.id)
         extra = None if k_hat is None else {"k_hat": k_hat}
-        record, reused = run_scenario(plan, scenario, out_dir, readings, extra=extra)
+        failed_anchor = None if pool is None else pool.failed.get(scenario.id)
+        if failed_anchor is not None:  # fitted as an anchor in this run: not again
+            record, reused = failed_anchor, False
+        else:
+            record, reused = run_scenario(plan, scenario, out_dir, readings, extra=extra)
         if reused:
             outcome.reused += 1
         else:
@@ -176,7 +192,9 @@ def run_scenario(
     done = _finished(folder, scenario)
     if done is not None:
         return done, True
-    if pool is not None and pool.answer(scenario, out_dir):
+    if pool is not None and scenario.id in pool.failed:  # failed as an anchor in this run
+        return pool.failed[scenario.id], False
+    if pool is not None and _answered(pool, scenario, out_dir):
         answered = _finished(folder, scenario)
         if answered is not None:
             return answered, False
@@ -194,6 +212,21 @@ def run_scenario(
     if pool is not None and captured and record["scenario"]["status"] == "done":
         pool.add(scenario, captured[0])
     return record, False
+
+
+def _answered(pool: Any, scenario: Scenario, out_dir: Path) -> bool:
+    """Whether the anchor pool answered ``scenario`` by reweighting (False also when the
+    reweighting itself failed: it is an optimisation, the scenario is then fitted)."""
+    try:
+        return bool(pool.answer(scenario, out_dir))
+    except Exception as exc:
+        log.warning(
+            "reweighting scenario %s failed (%s: %s); fitting it",
+            scenario.id,
+            type(exc).__name__,
+            exc,
+        )
+        return False
 
 
 def _finished(folder: Path, scenario: Scenario) -> dict[str, Any] | None:
@@ -282,6 +315,8 @@ def _index_row(scenario: Scenario, record: Mapping[str, Any]) -> dict[str, Any]:
     block = record["scenario"]
     effect = record.get("effect") or {}
     diag = record.get("diagnostics") or {}
+    mcse = effect.get("mcse") or {}
+    reweighting = block.get("reweighting") or {}
     return {
         "scenario_id": scenario.id,
         **dict(scenario.knobs),
@@ -301,6 +336,13 @@ def _index_row(scenario: Scenario, record: Mapping[str, Any]) -> dict[str, Any]:
         "converged": diag.get("converged"),
         "seconds": block.get("seconds"),
         "k_hat": block.get("k_hat"),
+        "mcse_effect_mean": mcse.get("mean"),
+        "mcse_effect_q025": mcse.get("q025"),
+        "mcse_effect_q975": mcse.get("q975"),
+        "mcse_prob_benefit": mcse.get("prob_benefit"),
+        "mcse_prob_mcid": mcse.get("prob_mcid"),
+        "ess_weights": reweighting.get("ess_weights"),
+        "ess_effective": reweighting.get("ess_effective"),
     }
 
 

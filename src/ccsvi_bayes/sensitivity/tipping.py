@@ -6,14 +6,28 @@ Each evaluation is a scenario of the grid machinery (:func:`plan_scenario` +
 by NUTS, and stored under ``OUT/scenarios/<id>/`` with the id a ``--vary`` grid gives the same
 knob values, so a rerun (or a grid over the same values) reuses every evaluation. Knob values
 are rounded to 10 significant digits before fitting, so a rerun asks for exactly the same
-values. The probabilities are assumed monotone in the knob over the range: the search finds a
-crossing when the probability at the two ends lies on both sides of the target (a root of a
-non-monotone curve is one of possibly several). A knob value is reported as a crossing only when
-the root search found it; "not crossed" carries the probabilities at both ends.
+values.
+
+The curve is not assumed monotone: it is first evaluated at :data:`SCAN` evenly spaced values
+(both ends included); every interval of the scan where the probability changes side of the
+target gets its own root search, so a non-monotone curve reports all the crossings the scan
+brackets (``values``; ``value`` is the first) and says so (``monotone: false``). A target is
+"not crossed" only when no scanned interval brackets it; the probabilities at both ends are
+given either way.
+
+Each crossing carries an **interval** that reflects both the root search and Monte Carlo
+error: with m the MCSE of the probability at the root (0 for the exact engine's analytic
+probabilities; the importance-sampling MCSE for a reweighted evaluation; the fit's own MCSE
+otherwise, or √(p(1−p)/ESS) when the summary has none), the knob values where the curve crosses
+target − 2m and target + 2m nearest the root, widened by the root search's tolerance (the
+bracket). An end that the range cuts off is flagged open. The sentence prints the value with
+no more digits than that interval supports.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +51,8 @@ __all__ = [
 ]
 
 TIPPING_FILE = "tipping_point.json"
+#: evenly spaced knob values (ends included) evaluated before the root searches
+SCAN = 5
 #: the probability levels whose crossings are searched
 TARGETS = (0.5, 0.95)
 #: the summary fields searched: threshold label -> ``effect`` key of the summary
@@ -55,6 +71,16 @@ class Crossing:
     prob_at_value: float | None = None
     scenario_id: str | None = None
     note: str = ""
+    #: every crossing the scan bracketed, in knob order (``value`` is the first)
+    values: tuple[float, ...] = ()
+    #: MCSE of the probability at ``value``
+    mcse_at_value: float | None = None
+    #: the root search's bracket around ``value`` (± its tolerance)
+    bracket: tuple[float, float] | None = None
+    #: knob values where the curve crosses target ∓ 2·MCSE, widened by the bracket
+    interval: tuple[float, float] | None = None
+    #: whether the range cut the interval off at its low / high end
+    interval_open: tuple[bool, bool] = (False, False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -67,7 +93,24 @@ class Crossing:
             "probability_at_lo": self.prob_lo,
             "probability_at_hi": self.prob_hi,
             "note": self.note,
+            "values": list(self.values),
+            "mcse_at_value": self.mcse_at_value,
+            "bracket": None if self.bracket is None else list(self.bracket),
+            "interval": None if self.interval is None else list(self.interval),
+            "interval_open": list(self.interval_open),
+            "interval_method": "knob values where the probability crosses target ± 2 MCSE "
+            "nearest the root, widened by the root search's bracket",
         }
+
+    def shown(self) -> str:
+        """The value with the digits its interval supports, and the interval."""
+        assert self.value is not None
+        if self.interval is None:
+            return f"{self.value:.4g}"
+        lo, hi = self.interval
+        d = _decimals(hi - lo)
+        marks = ("≤ " if self.interval_open[0] else "", "≥ " if self.interval_open[1] else "")
+        return f"{self.value:.{d}f} ({marks[0]}{lo:.{d}f} to {marks[1]}{hi:.{d}f})"
 
 
 @dataclass
@@ -82,6 +125,8 @@ class TippingResult:
     reused: int = 0
     computed: int = 0
     mcid: float | None = None
+    #: per searched probability: whether the evaluated curve is monotone in the knob
+    monotone: dict[str, bool] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -89,6 +134,7 @@ class TippingResult:
             "range": [self.lo, self.hi],
             "fixed_knobs": dict(self.context),
             "mcid_standardized": self.mcid,
+            "monotone": dict(self.monotone),
             "crossings": [c.as_dict() for c in self.crossings],
             "evaluations": [
                 {"value": float(v), **e}
@@ -102,7 +148,14 @@ class TippingResult:
         for c in self.crossings:
             what = f"P(effect > {c.threshold}) = {c.target:g}"
             if c.value is not None:
-                parts.append(f"{what} at {self.key} = {c.value:.4g}")
+                text = f"{what} at {self.key} = {c.shown()}"
+                if len(c.values) > 1:
+                    text += (
+                        f" (the curve is not monotone: crossed {len(c.values)} times, at "
+                        + ", ".join(f"{v:.3g}" for v in c.values)
+                        + ")"
+                    )
+                parts.append(text)
             elif c.prob_lo is None or c.prob_hi is None:
                 parts.append(f"{what}: {c.note}")
             else:
@@ -115,6 +168,50 @@ class TippingResult:
 
 def _text(value: float) -> str:
     return f"{value:.10g}"
+
+
+def _decimals(width: float) -> int:
+    """Decimals that an interval of ``width`` supports: the last one shown is the first the
+    interval leaves uncertain (0 to 6)."""
+    if width <= 0 or not math.isfinite(width):
+        return 4
+    return max(0, min(6, -math.floor(math.log10(width))))
+
+
+def probability_mcse(record: Mapping[str, Any], field_: str) -> float | None:
+    """The MCSE of the probability ``effect[field_]`` of a scenario's summary: the
+    summary's own (``effect.mcse``: ArviZ for a NUTS fit, importance sampling for a
+    reweighted one); 0 for the exact engine's analytic probabilities; else the binomial
+    approximation √(p(1−p)/ESS) with the fit's smallest bulk ESS (conservative)."""
+    effect = record.get("effect") or {}
+    given = (effect.get("mcse") or {}).get(field_)
+    if given is not None:
+        return float(given)
+    p = effect.get(field_)
+    if p is None:
+        return None
+    if (record.get("scenario") or {}).get("path") == "exact":
+        return 0.0
+    ess = (record.get("diagnostics") or {}).get("ess_bulk_min")
+    if not ess:
+        return None
+    return math.sqrt(float(p) * (1.0 - float(p)) / float(ess))
+
+
+def _monotone(evaluations: Mapping[str, Mapping[str, Any]], field_: str) -> bool:
+    """Whether the evaluated probabilities are monotone in the knob: no step between
+    neighbours goes against the overall direction by more than 2 MCSE (of the two)."""
+    points = sorted(
+        (float(v), float(e[field_]), float(e.get(f"mcse_{field_}") or 0.0))
+        for v, e in evaluations.items()
+        if e.get(field_) is not None
+    )
+    if len(points) < 3:
+        return True
+    sign = 1.0 if points[-1][1] >= points[0][1] else -1.0
+    return all(
+        sign * (b[1] - a[1]) >= -2.0 * math.hypot(a[2], b[2]) for a, b in itertools.pairwise(points)
+    )
 
 
 def parse_range(text: str) -> tuple[float, float]:
@@ -246,6 +343,8 @@ def find_tipping_points(
             "path": block["path"],
             "prob_benefit": effect.get("prob_benefit"),
             "prob_mcid": effect.get("prob_mcid"),
+            "mcse_prob_benefit": probability_mcse(record, "prob_benefit"),
+            "mcse_prob_mcid": probability_mcse(record, "prob_mcid"),
         }
         result.evaluations[text] = entry
         if reused:
@@ -256,31 +355,70 @@ def find_tipping_points(
             on_evaluation(text, entry, reused)
         return entry
 
-    ends = (evaluate(result.lo), evaluate(result.hi))
     tol = xtol if xtol is not None else (result.hi - result.lo) * 1e-4
+    step = (result.hi - result.lo) / (SCAN - 1)
+    grid = [float(_text(result.lo + i * step)) for i in range(SCAN - 1)] + [result.hi]
+    scanned = [evaluate(v) for v in grid]
+    ends = (scanned[0], scanned[-1])
+
+    def roots(field_: str, level: float) -> list[float]:
+        """Every crossing of ``level`` that an interval of the scan brackets (knob order)."""
+        probs = [float(e[field_]) - level for e in scanned]
+        found: list[float] = []
+        for (a, fa), (b, fb) in itertools.pairwise(zip(grid, probs, strict=True)):
+            if fa == 0:
+                found.append(a)
+            elif fb != 0 and (fa < 0) != (fb < 0):
+                root = brentq(
+                    lambda v: float(evaluate(v)[field_]) - level, a, b, xtol=tol, maxiter=100
+                )
+                found.append(float(_text(float(root))))
+        if probs[-1] == 0:
+            found.append(grid[-1])
+        return sorted(set(found))
+
     for label, field_ in _PROBS.items():
         at_lo, at_hi = ends[0][field_], ends[1][field_]
+        if at_lo is None or at_hi is None:
+            note = f"outcome '{outcome}' has no MCID" if label == "MCID" else "no probability"
+            result.crossings += [Crossing(label, t, None, None, None, note=note) for t in targets]
+            continue
         for target in targets:
-            if at_lo is None or at_hi is None:
-                note = f"outcome '{outcome}' has no MCID" if label == "MCID" else "no probability"
-                result.crossings.append(Crossing(label, target, None, None, None, note=note))
+            found = roots(field_, target)
+            if not found:
+                result.crossings.append(
+                    Crossing(label, target, None, at_lo, at_hi, note="not crossed")
+                )
                 continue
-            f_lo, f_hi = at_lo - target, at_hi - target
-            if f_lo == 0 or f_hi == 0 or (f_lo < 0) != (f_hi < 0):
-                root = brentq(
-                    lambda v, fl=field_, t=target: float(evaluate(v)[fl]) - t,
-                    result.lo,
-                    result.hi,
-                    xtol=tol,
-                    maxiter=100,
+            value = found[0]
+            at = evaluate(value)
+            mcse = at.get(f"mcse_{field_}")
+            lo_end, hi_end, open_ends = value, value, (False, False)
+            if mcse:  # where the curve leaves the band target ± 2 MCSE around the root
+                shifted = roots(field_, target - 2 * mcse) + roots(field_, target + 2 * mcse)
+                below = [r for r in shifted if r <= value]
+                above = [r for r in shifted if r >= value]
+                lo_end = max(below) if below else result.lo
+                hi_end = min(above) if above else result.hi
+                open_ends = (not below, not above)
+            note = "" if len(found) == 1 else "the curve is not monotone: several crossings"
+            result.crossings.append(
+                Crossing(
+                    label,
+                    target,
+                    value,
+                    at_lo,
+                    at_hi,
+                    at[field_],
+                    at["scenario_id"],
+                    note=note,
+                    values=tuple(found),
+                    mcse_at_value=mcse,
+                    bracket=(max(result.lo, value - tol), min(result.hi, value + tol)),
+                    interval=(max(result.lo, lo_end - tol), min(result.hi, hi_end + tol)),
+                    interval_open=open_ends,
                 )
-                value = float(_text(float(root)))
-                at = evaluate(value)
-                crossing = Crossing(
-                    label, target, value, at_lo, at_hi, at[field_], at["scenario_id"]
-                )
-            else:
-                crossing = Crossing(label, target, None, at_lo, at_hi, note="not crossed")
-            result.crossings.append(crossing)
+            )
+        result.monotone[label] = _monotone(result.evaluations, field_)
     write_json(out_dir / TIPPING_FILE, result.as_dict(), "tipping")
     return result
