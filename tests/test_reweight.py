@@ -63,8 +63,8 @@ def test_mild_prior_change_is_reweighted_and_agrees_with_a_refit(tmp_path: Path)
     assert wide["ess_weights"] == wide["ess_effective"] == ""
     # importance-sampling MCSE of every reweighted number, about sd / sqrt(effective ESS)
     sd = record["effect"]["sd"]
-    assert float(narrow["mcse_effect_mean"]) == pytest.approx(sd / np.sqrt(ess_eff), rel=0.3)
-    for column in ("mcse_effect_q025", "mcse_effect_q975", "mcse_prob_mcid"):
+    assert float(narrow["effect_mean_mcse"]) == pytest.approx(sd / np.sqrt(ess_eff), rel=0.3)
+    for column in ("effect_q025_mcse", "effect_q975_mcse", "prob_mcid_mcse"):
         assert 0 < float(narrow[column]) < sd
     # every block of a fitted summary is there (studies, bias, predictive from a resample)
     assert {"studies", "bias", "predictive"} <= set(record)

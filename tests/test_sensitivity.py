@@ -126,9 +126,9 @@ def test_a_prior_grid_on_crins2014_uses_the_exact_engine(tmp_path: Path) -> None
     assert summary["effect"]["mean"] > 1.0  # IL-2RA reduces rejection: a benefit
     # analytic numbers: their Monte Carlo error is 0, said so in scenarios.csv
     for row in rows:
-        for column in ("mcse_effect_mean", "mcse_effect_q025", "mcse_prob_benefit"):
+        for column in ("effect_mean_mcse", "effect_q025_mcse", "prob_benefit_mcse"):
             assert float(row[column]) == 0.0, column
-        assert row["mcse_prob_mcid"] == ""  # crins2014 has no MCID
+        assert row["prob_mcid_mcse"] == ""  # crins2014 has no MCID
         assert row["ess_weights"] == row["ess_effective"] == ""  # not reweighted
     _no_partial_files(out)
 

@@ -260,6 +260,12 @@ def _headline(summary: Mapping[str, Any]) -> dict[str, Any]:
             prob_mcid=e.get("prob_mcid"),
             scale=e["scale"],
         )
+        mcse = e.get("mcse") or {}  # each number's Monte Carlo error: the digits it supports
+        head.update(
+            {f"effect_{k}_mcse": mcse.get(k) for k in ("mean", "q025", "q975")},
+            prob_benefit_mcse=mcse.get("prob_benefit"),
+            prob_mcid_mcse=mcse.get("prob_mcid"),
+        )
     else:
         r = summary["risk_treatment_per_1000"]
         d = summary["risk_difference"]
@@ -272,4 +278,9 @@ def _headline(summary: Mapping[str, Any]) -> dict[str, Any]:
             rd_q975=d["q975"],
             prob_rd_gt_1pct=summary["prob_rd_gt_1pct"],
         )
+        r_mcse, d_mcse = r.get("mcse") or {}, d.get("mcse") or {}
+        for k in ("mean", "q025", "q975"):
+            head[f"risk_per_1000_{k}_mcse"] = r_mcse.get(k)
+            head[f"rd_{k}_mcse"] = d_mcse.get(k)
+        head["prob_rd_gt_1pct_mcse"] = (summary.get("mcse") or {}).get("prob_rd_gt_1pct")
     return head

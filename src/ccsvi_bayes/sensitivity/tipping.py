@@ -343,8 +343,8 @@ def find_tipping_points(
             "path": block["path"],
             "prob_benefit": effect.get("prob_benefit"),
             "prob_mcid": effect.get("prob_mcid"),
-            "mcse_prob_benefit": probability_mcse(record, "prob_benefit"),
-            "mcse_prob_mcid": probability_mcse(record, "prob_mcid"),
+            "prob_benefit_mcse": probability_mcse(record, "prob_benefit"),
+            "prob_mcid_mcse": probability_mcse(record, "prob_mcid"),
         }
         result.evaluations[text] = entry
         if reused:
