@@ -276,3 +276,49 @@ def test_one_at_a_time_plan_is_a_baseline_and_single_knob_moves() -> None:
         assert k["priors.kappa.sigma"] == "0.3"
         assert len(k) == 2  # the held knob and exactly one moved knob
     assert len({s.id for s in plan.scenarios}) == len(knobs)
+
+
+def test_a_full_disk_ends_the_grid_and_a_bug_is_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write failure (disk full) fails every later scenario too: it ends the grid (exit 1)
+    instead of being recorded per scenario; any other exception is the scenario's record."""
+    from ccsvi_bayes.errors import OutputWriteError
+    from ccsvi_bayes.sensitivity import plan_grid, runner
+
+    plan = plan_grid(
+        model="naive",
+        outcome="acute_rejection",
+        evidence_path=PUBLISHED / "crins2014",
+        vary={"priors.mu.sigma": ["2"]},
+        seed=1,
+    )
+
+    def full_disk(*_a: object, **_k: object) -> None:
+        raise OutputWriteError("cannot write posterior.nc: No space left on device")
+
+    monkeypatch.setattr(runner, "fit", full_disk)
+    with pytest.raises(OutputWriteError):
+        runner._run_one(plan, plan.scenarios[0], {})
+
+    def bug(*_a: object, **_k: object) -> None:
+        raise KeyError("mu")
+
+    monkeypatch.setattr(runner, "fit", bug)
+    record = runner._run_one(plan, plan.scenarios[0], {})
+    assert record["scenario"]["status"] == "failed"
+    assert record["scenario"]["reason"] == "internal error: KeyError: 'mu'"
+
+
+def test_scenarios_csv_free_text_is_never_a_formula(tmp_path: Path) -> None:
+    """The reason column is free text (it may quote user input): a spreadsheet must not
+    evaluate it; knob values and numbers stay as they are."""
+    from types import SimpleNamespace
+
+    from ccsvi_bayes.sensitivity import runner
+
+    plan = SimpleNamespace(knob_names=["priors.mu.sigma"])
+    row = {"scenario_id": "s1", "priors.mu.sigma": -2, "status": "failed"}
+    runner._write_index(tmp_path / INDEX_FILE, plan, [{**row, "reason": '=HYPERLINK("x")'}])
+    text = (tmp_path / INDEX_FILE).read_text(encoding="utf-8")
+    read = next(csv.DictReader(text.splitlines()))
+    assert read["reason"] == '\'=HYPERLINK("x")'
+    assert read["priors.mu.sigma"] == "-2"

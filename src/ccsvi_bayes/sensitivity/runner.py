@@ -28,11 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ccsvi_bayes.errors import CcsviBayesError
+from ccsvi_bayes.errors import CcsviBayesError, OutputWriteError
 from ccsvi_bayes.evidence import Evidence, load_evidence
 from ccsvi_bayes.fitting import fit
 from ccsvi_bayes.fitting.api import nnhm_reasons
 from ccsvi_bayes.models import model_family
+from ccsvi_bayes.results.numbers import inert_cell
 from ccsvi_bayes.results.store import read_json, write_atomic, write_json
 from ccsvi_bayes.sensitivity.exact_batch import prefit_exact
 from ccsvi_bayes.sensitivity.grid import GridPlan, Scenario, exclude_studies
@@ -219,6 +220,8 @@ def _answered(pool: Any, scenario: Scenario, out_dir: Path) -> bool:
     reweighting itself failed: it is an optimisation, the scenario is then fitted)."""
     try:
         return bool(pool.answer(scenario, out_dir))
+    except OutputWriteError:
+        raise
     except Exception as exc:
         log.warning(
             "reweighting scenario %s failed (%s: %s); fitting it",
@@ -294,6 +297,8 @@ def _run_one(
             block["reason"] = "; ".join(
                 str(w.message) for w in caught if "convergence gate" in str(w.message)
             ) or ("convergence gate failed: " + result.diagnostics.message())
+    except OutputWriteError:  # a full disk fails every later scenario too: end the grid
+        raise
     except CcsviBayesError as exc:
         block["reason"] = str(exc)
     except Exception as exc:  # a bug must not lose the grid: record it and go on
@@ -353,6 +358,8 @@ def _write_index(path: Path, plan: GridPlan, rows: Any) -> None:
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        cells = {k: "" if v is None else v for k, v in row.items()}
+        cells["reason"] = inert_cell(cells.get("reason", ""))  # free text: never a formula
+        writer.writerow(cells)
     text = buffer.getvalue()
     write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
