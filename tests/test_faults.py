@@ -82,6 +82,7 @@ def test_argument_errors_are_exit_2_before_the_inference_stack_is_imported(
             "symbolic link loop",
         ),
         "--scheduler ''": ([*sens, "--scheduler", ""], "empty address"),
+        "--vary": ([*sens, "--vary", "priors.foo.sigma=1,2"], "has no prior 'foo'"),
         "--tipping-point": (
             [*sens, "--tipping-point", "priors.foo.mu"],
             "numeric prior knobs: priors.mu.mu, priors.mu.sigma, priors.tau.sigma",

@@ -171,6 +171,29 @@ def check_sensitivity(model: str, key: str | None, scheduler: str | None) -> Non
         )
 
 
+def check_vary_priors(model: str, vary: list[str] | None) -> None:
+    """Each ``--vary priors.NAME...`` key names a prior of ``model``'s spec (checked before the
+    inference stack is imported; values and combinations are checked by the grid plan)."""
+    from ccsvi_bayes.errors import InvalidModelSpec
+    from ccsvi_bayes.specs import load_spec
+
+    keys = [item.split("=", 1)[0].strip() for item in vary or []]
+    named = [k for k in keys if k.startswith("priors.") and len(k.split(".")) >= 3]
+    if not named:
+        return
+    try:
+        spec = load_spec(model)
+    except InvalidModelSpec:
+        return  # an alias the outcome resolves ("sae") or an unknown model: the grid says
+    for key in named:
+        name = key.split(".")[1]
+        if name not in spec.priors:
+            fail(
+                f"--vary {key}: model {model!r} has no prior {name!r} "
+                f"(priors: {', '.join(sorted(spec.priors))})"
+            )
+
+
 def check_scheduler(address: str | None) -> None:
     """An empty ``--scheduler`` is an error (exit 2), never silently the local pool."""
     if address is not None and not address.strip():

@@ -16,6 +16,7 @@ from ccsvi_bayes.cli.options import (
     EvidenceOption,
     WaitOption,
     check_sensitivity,
+    check_vary_priors,
     count_option,
     seed_option,
 )
@@ -79,6 +80,7 @@ def sensitivity(
     reuses finished scenarios, retries failed ones; exit 3 names those that failed.
     """
     check_sensitivity(model, tipping_point, scheduler)
+    check_vary_priors(model, vary)
     lock = writing(out_dir, wait=wait)  # exit 2 now if --out is unusable
     from ccsvi_bayes import sensitivity as sens
     from ccsvi_bayes.inference.executors import get_executor, use_executor
