@@ -138,14 +138,18 @@ SENSITIVITY_HELP: dict[str, str] = {
 }
 
 
-def check_sensitivity(model: str, key: str | None, scheduler: str | None) -> None:
+def check_sensitivity(
+    model: str, key: str | None, scheduler: str | None, vary: list[str] | None = None
+) -> None:
     """The ``sensitivity`` options checked before anything is imported: ``--scheduler``
-    (:func:`check_scheduler`) and ``--tipping-point KEY``, which must be a key of
-    ``model``'s spec, else exit 2 naming the spec's numeric prior knobs."""
+    (:func:`check_scheduler`), the priors ``--vary`` names (:func:`check_vary_priors`) and
+    ``--tipping-point KEY``, which must be a key of ``model``'s spec, else exit 2 naming the
+    spec's numeric prior knobs."""
     from ccsvi_bayes.errors import InvalidModelSpec
     from ccsvi_bayes.specs import load_spec
 
     check_scheduler(scheduler)
+    check_vary_priors(model, vary)
     if key is None:
         return
     try:

@@ -16,7 +16,6 @@ from ccsvi_bayes.cli.options import (
     EvidenceOption,
     WaitOption,
     check_sensitivity,
-    check_vary_priors,
     count_option,
     seed_option,
 )
@@ -79,8 +78,7 @@ def sensitivity(
     hierarchical model, otherwise by NUTS (path reported per scenario). Resumable: a rerun
     reuses finished scenarios, retries failed ones; exit 3 names those that failed.
     """
-    check_sensitivity(model, tipping_point, scheduler)
-    check_vary_priors(model, vary)
+    check_sensitivity(model, tipping_point, scheduler, vary)
     lock = writing(out_dir, wait=wait)  # exit 2 now if --out is unusable
     from ccsvi_bayes import sensitivity as sens
     from ccsvi_bayes.inference.executors import get_executor, use_executor
