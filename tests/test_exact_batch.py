@@ -73,12 +73,16 @@ def test_random_scenarios_agree_with_one_at_a_time() -> None:
     assert {u["dist"] for u in mus} == {"Normal", "Flat"}
     mcid = rng.uniform(0.0, 0.5, m)
     out = ex.nnhm_exact_scenarios(ys, ses, taus, mus, mcid=mcid)
-    assert set(out) == set(ex.SCENARIO_KEYS)
+    assert set(out) == {*ex.SCENARIO_KEYS, "log_marginal"}
     for i in range(m):
-        ref = _reference(ex.nnhm_exact(ys[i], ses[i], taus[i], mus[i]).summary(mcid=mcid[i]))
+        one = ex.nnhm_exact(ys[i], ses[i], taus[i], mus[i])
+        ref = _reference(one.summary(mcid=mcid[i]))
         for key, value in ref.items():
             # 1e-4 relative; an absolute floor for values near 0 (units of y / probabilities)
             assert out[key][i] == pytest.approx(value, rel=1e-4, abs=1e-6), (i, key)
+        # the batch's marginal likelihood is the one-at-a-time engine's (to 0.001 nats)
+        assert one.model is not None
+        assert out["log_marginal"][i] == pytest.approx(one.model.log_norm, abs=1e-3), i
 
 
 def test_shared_priors_and_2d_input_match_the_same_prior_batch() -> None:

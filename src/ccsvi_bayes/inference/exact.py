@@ -1160,7 +1160,8 @@ def nnhm_exact_scenarios(
     :data:`SCENARIO_KEYS`, shape (m,), in input order: the numbers of
     ``nnhm_exact(y[r], se[r], ...).summary()`` (``effect``: ``mu_*``, ``prob_benefit``,
     ``prob_mcid``; ``heterogeneity.tau``: ``tau_*``; ``predictive``: ``pred_*``), with tau
-    quantiles from the continuous posterior CDF (Newton on a Gauss–Legendre integral).
+    quantiles from the continuous posterior CDF (Newton on a Gauss–Legendre integral), and
+    ``log_marginal``: log p(y) of each scenario (``nnhm_exact(...).model.log_norm``).
 
     Raises:
         ValueError: inconsistent lengths, bad data or priors (naming the scenario).
@@ -1181,7 +1182,7 @@ def nnhm_exact_scenarios(
             raise ValueError(f"scenario {i}: {exc}") from None
         lower = float(np.asarray(taus[i].support[0]))
         groups.setdefault((taus[i].dist, lower > 0.0, mus[i].flat, ys[i].size), []).append(i)
-    out = {key: np.empty(m) for key in SCENARIO_KEYS}
+    out = {key: np.empty(m) for key in (*SCENARIO_KEYS, "log_marginal")}
     if studies:
         k_max = max(r.size for r in ys)
         out.update({key: np.full((m, k_max), np.nan) for key in _STUDY_KEYS})
@@ -1204,7 +1205,7 @@ def nnhm_exact_scenarios(
                 part = _scenario_summaries(ya, sa, tau_b, mu_b, c[idx], n, studies)
             except ValueError as exc:
                 raise ValueError(f"scenarios {idx.tolist()}: {exc}") from None
-            for key in SCENARIO_KEYS:
+            for key in (*SCENARIO_KEYS, "log_marginal"):
                 out[key][idx] = part[key]
             for key in _STUDY_KEYS if studies else ():
                 out[key][idx, :k] = part[key]
@@ -1286,6 +1287,7 @@ def _scenario_summaries(
         "tau_q975": t975,
         "pred_q025": p025,
         "pred_q975": p975,
+        "log_marginal": np.asarray(sol.log_norm, dtype=np.float64),
     }
 
 

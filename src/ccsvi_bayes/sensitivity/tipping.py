@@ -202,7 +202,7 @@ def _monotone(evaluations: Mapping[str, Mapping[str, Any]], field_: str) -> bool
     """Whether the evaluated probabilities are monotone in the knob: no step between
     neighbours goes against the overall direction by more than 2 MCSE (of the two)."""
     points = sorted(
-        (float(v), float(e[field_]), float(e.get(f"mcse_{field_}") or 0.0))
+        (float(v), float(e[field_]), float(e.get(f"{field_}_mcse") or 0.0))
         for v, e in evaluations.items()
         if e.get(field_) is not None
     )
@@ -392,7 +392,7 @@ def find_tipping_points(
                 continue
             value = found[0]
             at = evaluate(value)
-            mcse = at.get(f"mcse_{field_}")
+            mcse = at.get(f"{field_}_mcse")
             lo_end, hi_end, open_ends = value, value, (False, False)
             if mcse:  # where the curve leaves the band target ± 2 MCSE around the root
                 shifted = roots(field_, target - 2 * mcse) + roots(field_, target + 2 * mcse)
