@@ -190,3 +190,17 @@ def test_two_processes_filling_the_cache_at_once_both_succeed(tmp_path: Path) ->
     assert a["digest"] == b["digest"]
     assert len(list(root.glob("*/entries/*.json"))) == 1
     assert not list(root.rglob("*.tmp"))
+
+
+def test_an_unwritable_cache_folder_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(compile_cache.CACHE_ENV, str(blocker / "cache"))
+    assert not compile_cache.usable()
+    with compile_cache.compiling(KEY) as hit:
+        assert not hit
+    assert "compile cache not used" in caplog.text
+    assert compile_cache.entries() == []
+    assert compile_cache.size_bytes() == 0

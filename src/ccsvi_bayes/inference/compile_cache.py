@@ -27,6 +27,9 @@ file under a temporary name and renames it into place, and entries are written t
 way. Size bound: after a compile the cache is pruned to ``$CCSVI_BAYES_CACHE_MAX_MB``
 (default :data:`DEFAULT_MAX_MB`): folders of other version tags first, then the least
 recently used code files. A removed file is a cache miss, never an error.
+
+A cache folder that cannot be created or written (a read-only home, a full disk) is logged
+once and not used: fits compile as without the cache, in PyTensor's own folder.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import platform
 import shutil
@@ -60,6 +64,7 @@ __all__ = [
     "prune",
     "size_bytes",
     "structure_digest",
+    "usable",
     "version_tag",
     "versions",
 ]
@@ -72,6 +77,9 @@ MAX_MB_ENV = "CCSVI_BAYES_CACHE_MAX_MB"
 DEFAULT_MAX_MB = 512
 #: the layout of the folders below the root; bump it when the layout changes
 LAYOUT = 1
+log = logging.getLogger(__name__)
+#: the folders found unusable in this process (logged once each)
+_UNUSABLE: set[Path] = set()
 #: distributions whose versions key the cache
 _PACKAGES = ("ccsvi-bayes", "pymc", "pytensor", "numba", "llvmlite", "numpy", "nutpie")
 
@@ -107,6 +115,23 @@ def version_tag() -> str:
 
 def _tag_dir() -> Path:
     return cache_root() / version_tag()
+
+
+def usable() -> bool:
+    """Whether this installation's cache folder exists or can be created, and is writable
+    (if not, logged once per process: the cache is then not used)."""
+    tag = _tag_dir()
+    try:
+        for sub in ("numba", "entries", "locks"):
+            (tag / sub).mkdir(parents=True, exist_ok=True)
+        if not os.access(tag, os.W_OK):
+            raise PermissionError(f"{tag} is not writable")
+    except OSError as exc:
+        if tag not in _UNUSABLE:
+            _UNUSABLE.add(tag)
+            log.warning("compile cache not used (%s): set %s to a writable folder", exc, CACHE_ENV)
+        return False
+    return True
 
 
 def numba_dir() -> Path:
@@ -147,7 +172,11 @@ class CacheEntry:
 def compiling(key: tuple[Any, ...]) -> Iterator[bool]:
     """Hold the compile lock of ``key``'s structure while the body compiles it; yields
     whether the structure was already in the cache. Afterwards its entry is written
-    (atomically) and the cache pruned to :func:`max_bytes`."""
+    (atomically) and the cache pruned to :func:`max_bytes`. Without a :func:`usable` cache
+    folder, the body runs unlocked and yields False."""
+    if not usable():
+        yield False
+        return
     tag = _tag_dir()
     locks = tag / "locks"
     locks.mkdir(parents=True, exist_ok=True)

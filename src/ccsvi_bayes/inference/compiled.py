@@ -283,11 +283,12 @@ class _InitialPoints:
 def use_persistent_cache() -> None:
     """Point PyTensor's numba cache at this installation's folder of the persistent cache
     (:func:`compile_cache.numba_dir`). PyTensor reads the module global at each new numba
-    function, so functions compiled from now on are stored and looked up there."""
+    function, so functions compiled from now on are stored and looked up there. Without a
+    usable cache folder, PyTensor keeps its own."""
     from pytensor.link.numba import cache
 
-    path = compile_cache.numba_dir()
-    cache.NUMBA_CACHE_PATH = path
+    if compile_cache.usable():
+        cache.NUMBA_CACHE_PATH = compile_cache.numba_dir()
 
 
 def _rv_name(model: pm.Model, value_var: Any) -> str:
