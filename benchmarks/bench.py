@@ -20,6 +20,11 @@
    (200 sham-controlled RCTs, 400 single-arm), as written and as a plain uncompressed
    float64 netCDF, at the requested 4 x 1000 draws (target <= 60 MB) and as fitted (a
    convergence retry multiplies the draws).
+7. The compile cache (``--cache-only`` runs just this): one ``ccsvi-bayes fit`` of
+   bias_adjusted / qol_physical (200 + 200 draws, chains in the process) in a fresh process
+   with the compile cache cleared (cold) and then filled (warm): CPU seconds to the first
+   draw (``resource.getrusage``: the machine may be shared) and in all; and the CPU seconds of
+   ``ccsvi-bayes --help`` in a fresh process. Ratios cold / warm are printed.
 
 Results are printed and written to out/bench/results.json.
 """
@@ -363,6 +368,78 @@ def storage_size(k: int = 600) -> dict[str, object]:
     return {**measured, "target_MB_at_requested_draws": 60.0}
 
 
+#: run the CLI in this process; print CPU seconds when nutpie gets the model (its first draw)
+_FIRST_DRAW = """
+import atexit, json, resource, sys
+
+def cpu():
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_utime + use.ru_stime
+
+mark = {}
+import ccsvi_bayes.inference.compiled as compiled
+
+bind = compiled.CompiledModel.with_inputs
+
+def with_inputs(self, inputs):
+    runnable = bind(self, inputs)
+    mark.setdefault("first_draw_cpu_s", cpu())
+    return runnable
+
+compiled.CompiledModel.with_inputs = with_inputs
+atexit.register(lambda: print(json.dumps({**mark, "total_cpu_s": cpu()})))
+from ccsvi_bayes.cli import main
+
+sys.argv = ["ccsvi-bayes", *sys.argv[1:]]
+main()
+"""
+
+
+def _child_cpu(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """CPU seconds (user + system) and wall seconds of a fresh process, and its stdout."""
+    import os
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise RuntimeError(f"{command} failed: {done.stderr[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return cpu, wall, done.stdout
+
+
+def compile_cache_bench() -> dict[str, object]:
+    """A CLI fit in a fresh process with the compile cache cleared, then filled; ``--help``."""
+    from ccsvi_bayes.inference import compile_cache
+
+    root = (OUT / "compile_cache").resolve()
+    env = {compile_cache.CACHE_ENV: str(root)}
+    folder = OUT / "cache_fit"
+    args = ["fit", "--model", "bias_adjusted", "--outcome", "qol_physical", "--draws", "200"]
+    args += ["--tune", "200", "--set", "sampler.processes=1", "--out", str(folder)]
+    shutil.rmtree(root, ignore_errors=True)
+    out: dict[str, float] = {}
+    for label in ("cold", "warm"):  # cleared, then filled by the cold run
+        shutil.rmtree(folder, ignore_errors=True)
+        _, wall, stdout = _child_cpu([sys.executable, "-c", _FIRST_DRAW, *args], env)
+        measured = json.loads(stdout.strip().splitlines()[-1])
+        out[f"{label}_first_draw_cpu_s"] = float(measured["first_draw_cpu_s"])
+        out[f"{label}_total_cpu_s"] = float(measured["total_cpu_s"])
+        out[f"{label}_wall_s"] = wall
+    script = Path(sys.executable).with_name("ccsvi-bayes")
+    out["help_cpu_s"], out["help_wall_s"], _ = _child_cpu([str(script), "--help"], env)
+    out["cache_MiB"] = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 2**20
+    out["ratio_first_draw_cold_over_warm"] = (
+        out["cold_first_draw_cpu_s"] / out["warm_first_draw_cpu_s"]
+    )
+    out["ratio_total_cold_over_warm"] = out["cold_total_cpu_s"] / out["warm_total_cpu_s"]
+    out["target_warm_first_draw_cpu_s"] = 3.0
+    return dict(out)
+
+
 def _table(results: dict[str, dict[str, object]]) -> str:
     """A plain table: benchmark, measure, value."""
     rows = [
@@ -386,6 +463,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a 12-scenario grid; skip 2-5")
     parser.add_argument("--run-only", action="store_true", help="only the main job (5)")
     parser.add_argument("--storage-only", action="store_true", help="only memory and file size (6)")
+    parser.add_argument("--cache-only", action="store_true", help="only the compile cache (7)")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict[str, object]] = {}
@@ -403,11 +481,13 @@ def main() -> None:
         ]
     storage = [("exact_memory_k200", exact_memory), ("posterior_nc_k600", storage_size)]
     if not args.quick:
-        benches += storage
+        benches += [*storage, ("compile_cache", compile_cache_bench)]
     if args.run_only:
         benches = [("main_job", main_job)]
     if args.storage_only:
         benches = storage
+    if args.cache_only:
+        benches = [("compile_cache", compile_cache_bench)]
     for name, bench in benches:
         print(f"running {name} …", flush=True)
         results[name] = bench()  # type: ignore[operator]

@@ -25,6 +25,7 @@ import typer
 from ccsvi_bayes import __version__
 from ccsvi_bayes.cli import (
     average,
+    cache,
     check,
     figures,
     fit,
@@ -89,6 +90,7 @@ app.command("import")(import_evidence.import_command)
 app.command("init")(init.init)
 app.command("certainty")(certainty_cmd.certainty)
 app.command("average")(average.average_command)
+app.command("cache")(cache.cache)
 
 
 TRACEBACK_ENV = "CCSVI_BAYES_TRACEBACK"

@@ -3,7 +3,8 @@ predictive and log-likelihood groups of the posterior file.
 
 Compilation is the expensive step, so a compiled model is cached per process (this one and
 each worker of the shared pool) by the spec's structure key and the data shapes; a refit with
-other data or prior hyperparameters only swaps ``pm.Data`` values. Chain groups travel to
+other data or prior hyperparameters only swaps ``pm.Data`` values. Across processes, its
+machine code is kept in the persistent compile cache (:mod:`.compile_cache`). Chain groups travel to
 workers as :class:`ChainGroup` jobs (the model cloudpickled, the inputs as arrays).
 """
 
@@ -19,6 +20,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
+from ccsvi_bayes.inference import compile_cache
 from ccsvi_bayes.inference.compiled import CompiledModel
 from ccsvi_bayes.inference.diagnostics import GATE, Diagnostics, diagnose, known_constant
 from ccsvi_bayes.inference.executors import get_executor, shutdown_executors
@@ -319,11 +321,13 @@ class ChainGroup:
 
 
 def compiled_model(portable: PortableModel) -> CompiledModel:
-    """This process's compiled model for ``portable.key`` (compiled on first use)."""
+    """This process's compiled model for ``portable.key`` (compiled on first use, from the
+    persistent compile cache when another process compiled the structure before)."""
     key = ("pytensor_numba", *portable.key)
     cached = _COMPILED.get(key)
     if cached is None:
-        cached = _COMPILED[key] = CompiledModel(portable.load())
+        with compile_cache.compiling(portable.key):  # one process compiles, others wait
+            cached = _COMPILED[key] = CompiledModel(portable.load())
     assert isinstance(cached, CompiledModel)
     return cached
 
