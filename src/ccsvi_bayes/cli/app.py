@@ -32,6 +32,7 @@ from ccsvi_bayes.cli import (
     init,
     models,
     outcomes,
+    plan,
     render,
     run,
     sbc,
@@ -89,6 +90,7 @@ app.command("import")(import_evidence.import_command)
 app.command("init")(init.init)
 app.command("certainty")(certainty_cmd.certainty)
 app.command("average")(average.average_command)
+app.command("plan")(plan.plan_command)
 
 
 TRACEBACK_ENV = "CCSVI_BAYES_TRACEBACK"
