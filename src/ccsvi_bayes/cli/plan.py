@@ -72,7 +72,7 @@ def plan_command(
     if any(n != int(n) for n in ns):
         render.fail(f"--n-per-arm: whole numbers of patients, got {n_per_arm!r}")
     cuts = _numbers(thresholds, "--thresholds", float)
-    prepare_output_folder(out_dir)
+    prepare_output_folder(out_dir, create=False)  # before any work; made when written
     with render.status(f"simulating new trials for {fit_dir} …"):
         path = write_plan(
             fit_dir,

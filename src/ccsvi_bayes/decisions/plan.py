@@ -459,9 +459,10 @@ def _statement(doc: dict[str, Any]) -> str:
             )
         )
     unreliable = max(x["reweighting"]["share_unreliable"] for x in d)
+    share = "under 1%" if unreliable < 0.01 else f"{unreliable:.0%}"
     note = (
-        f" Updates are by importance reweighting of the fit's draws (no refits); at most "
-        f"{unreliable:.0%} of simulated results were outside its reliability rules."
+        " Updates are by importance reweighting of the fit's draws (no refits); "
+        f"{share} of simulated results were outside its reliability rules."
     )
     return head + tail + note
 
