@@ -208,6 +208,25 @@ def test_binary_uses_the_control_risk_delta_method_se(tmp_path: Path) -> None:
     assert "prob_mcid" not in doc["designs"][0]["prob_change_by_quantity"]
 
 
+def test_binary_baseline_from_the_fits_pi_mean_draws(tmp_path: Path) -> None:
+    rng = np.random.default_rng(8)
+    fit = _fake_fit(
+        tmp_path / "pi",
+        mu=0.5 + 0.2 * rng.standard_normal(400),
+        tau=np.full(400, 0.2),
+        scale="log_odds",
+    )
+    with xr.open_datatree(fit / "posterior.nc") as tree:
+        post = tree["posterior"].to_dataset().load()
+    post["pi_mean"] = (("chain", "draw"), np.full((1, 400), math.log(0.2 / 0.8)))
+    xr.DataTree.from_dict({"posterior": post}).to_netcdf(fit / "posterior.nc", mode="w")
+    doc = plan(fit, [100], n_sim=200)
+    fixed = plan(fit, [100], n_sim=200, control_risk=0.2)
+    assert doc["new_trial"]["baseline"] == "expit(pi_mean) draws of the fit"
+    assert doc["designs"][0]["se"] == pytest.approx(fixed["designs"][0]["se"])
+    assert doc["new_trial"]["events_harmful"] is False
+
+
 def test_cli_writes_plan_json_and_figures(tmp_path: Path) -> None:
     fit = _normal_fit(tmp_path, m=0.1, s=0.2, tau=None, draws=400)
     out = tmp_path / "plan"

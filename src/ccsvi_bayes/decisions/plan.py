@@ -135,7 +135,7 @@ def _read_fit(fit_dir: Path) -> tuple[dict[str, Any], xr.Dataset]:
 def _flat(posterior: xr.Dataset, name: str) -> np.ndarray:
     da = posterior[name]
     extra = [d for d in da.dims if d not in ("chain", "draw")]
-    if extra:  # a per-design tau (three_level): the first level, named in the output
+    if extra:  # a per-design tau (three_level): the first level, noted in the output
         da = da.isel({d: 0 for d in extra})
     return np.asarray(da.transpose("chain", "draw").values, dtype=float).ravel()
 
@@ -322,18 +322,24 @@ def plan(
     if scale == "md" and sd is None:
         raise InvalidPlan("--sd: a mean-difference domain needs the outcome SD of the new trial")
     mu, tau = _flat(posterior, "mu"), _flat(posterior, "tau") if "tau" in posterior else None
+    notes: list[str] = []
     if tau is None:
         tau = np.zeros_like(mu)
+        notes.append("the fit has no tau: a new study is taken to share the common effect")
+    elif len(posterior["tau"].dims) > 2:
+        level = {d: str(posterior["tau"][d].values[0]) for d in posterior["tau"].dims[2:]}
+        notes.append(f"tau has several levels; the new trial uses tau at {level}")
     binary = scale in ("log_odds", "log_rr")
     if binary and control_risk is not None:
         p0 = np.full(mu.shape, float(control_risk))
         baseline = f"--control-risk {control_risk}"
-    elif binary and "pi_mean" in posterior:
+    elif scale == "log_odds" and "pi_mean" in posterior:  # control-arm log odds
         p0 = expit(_flat(posterior, "pi_mean"))
         baseline = "expit(pi_mean) draws of the fit"
     elif binary:
         raise InvalidPlan(
-            "--control-risk: the fit has no control-arm baseline (pi_mean); give the control risk"
+            "--control-risk: the fit has no control-arm baseline (pi_mean on the log-odds "
+            "scale); give the control risk"
         )
     else:
         p0, baseline = np.full(mu.shape, 0.5), None
@@ -414,6 +420,7 @@ def plan(
             "cost_per_patient": cost_per_patient,
             "decision": "adopt when the posterior mean net benefit utility × E[mu] > 0",
         },
+        "notes": notes,
         "designs": designs,
         "smallest_n": min(reached) if reached else None,
     }
