@@ -60,6 +60,7 @@ def _fake_fit(
         "studies": [
             {"study_id": "A", "observed": 0.3, "se": 0.2},
             {"study_id": "B", "observed": -0.1, "se": 0.15},
+            {"study_id": "C", "observed": 1.0, "se": 0.1, "observed_measure": "single-arm change"},
         ],
     }
     (folder / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
@@ -254,6 +255,7 @@ def test_figure_functions_return_artists(tmp_path: Path) -> None:
     fit = _normal_fit(tmp_path, m=0.1, s=0.2, tau=None, draws=400)
     doc = plan(fit, [20, 100, 400], n_sim=200, funnel_grid=15)
     assert np.asarray(doc["funnel"]["changes_verdict"]).shape == (15, 15)
+    assert [s["study_id"] for s in doc["funnel"]["studies"]] == ["A", "B"]  # contrasts only
     _, axes = new_figure(ncols=2)
     assert draw_sample_size_curve(axes[0], doc)
     assert draw_augmented_funnel(axes[1], doc)

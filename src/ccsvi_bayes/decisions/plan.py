@@ -483,11 +483,15 @@ def verdict_grid(
 ) -> dict[str, Any]:
     """Decision contours of the augmented funnel plot (Langan et al. 2012): on a grid of a
     new study's estimate × SE, the category of P(μ > 0) after adding it (same reweighting),
-    whether it differs from today's, and whether the reweighting was reliable there."""
+    whether it differs from today's, and whether the reweighting was reliable there. The
+    existing studies drawn are those with a between-arm contrast (single-arm changes are not
+    effects on this scale)."""
     studies = [
         s
         for s in summary.get("studies", [])
-        if s.get("observed") is not None and s.get("se") is not None
+        if s.get("observed") is not None
+        and s.get("se") is not None
+        and not str(s.get("observed_measure", "")).startswith("single-arm")  # not a contrast
     ]
     ys = [float(s["observed"]) for s in studies]
     ses = [float(s["se"]) for s in studies]
