@@ -344,3 +344,13 @@ def test_exact_rct_only_fit_assurance_agrees_with_closed_form(tmp_path: Path) ->
         assert abs(float(np.mean(y / se > Z)) - closed) <= 0.005
         # every draw (not only the thinned ones): the thinning costs less than 0.005 too
         assert abs(assurance_closed_form(mu, tau, se) - closed) <= 0.005
+
+
+def test_cli_refuses_an_output_that_is_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fit = _normal_fit(tmp_path, m=0.1, s=0.2, tau=None, draws=200)
+    (tmp_path / "file").write_text("x")
+    _exit_2(
+        ["plan", str(fit), "--n-per-arm", "100", "--out", str(tmp_path / "file")], "--out", capsys
+    )

@@ -4,13 +4,13 @@ sample-size curve and the augmented funnel plot."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from ccsvi_bayes.cli import render
+from ccsvi_bayes.cli.guard import writing
 
 
 def _numbers(text: str, option: str, kind: type) -> list[Any]:
@@ -64,19 +64,17 @@ def plan_command(
     """Would another trial help? For each n per arm: assurance, P(the verdict changes),
     the expected reduction in the posterior SD of the effect and (with --utility) the EVSI,
     each with its Monte Carlo SE; the smallest n reaching --target. Exit 2 on bad input."""
-    from ccsvi_bayes.decisions.plan import write_plan
+    from ccsvi_bayes.decisions.plan import plan, write_document
     from ccsvi_bayes.figures.plan import plan_figures
-    from ccsvi_bayes.results.store import prepare_output_folder
 
     ns = _numbers(n_per_arm, "--n-per-arm", float)
     if any(n != int(n) for n in ns):
         render.fail(f"--n-per-arm: whole numbers of patients, got {n_per_arm!r}")
     cuts = _numbers(thresholds, "--thresholds", float)
-    prepare_output_folder(out_dir, create=False)  # before any work; made when written
+    output = writing(out_dir)  # proved writable now; made and locked only to write
     with render.status(f"simulating new trials for {fit_dir} …"):
-        path = write_plan(
+        doc = plan(
             fit_dir,
-            out_dir,
             n_per_arm=[int(n) for n in ns],
             sd=sd,
             control_risk=control_risk,
@@ -87,9 +85,11 @@ def plan_command(
             cost_per_patient=cost_per_patient,
             n_sim=n_sim,
             seed=seed,
+            funnel_grid=40,
         )
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        figures = plan_figures(doc, out_dir)
+        with output:
+            path = write_document(out_dir, doc)
+            figures = plan_figures(doc, out_dir)
     _show(doc)
     render.wrote(path, *figures)
 

@@ -51,6 +51,7 @@ __all__ = [
     "plan",
     "reweight_new_study",
     "verdict_grid",
+    "write_document",
     "write_plan",
 ]
 
@@ -523,14 +524,18 @@ def verdict_grid(
     }
 
 
-def write_plan(fit_dir: Path, out_dir: Path, **kwargs: Any) -> Path:
-    """Compute :func:`plan` (``funnel_grid`` defaults to 40) and write ``out_dir/plan.json``
-    atomically; returns its path."""
-    kwargs.setdefault("funnel_grid", 40)
-    document = plan(fit_dir, **kwargs)
+def write_document(out_dir: Path, document: dict[str, Any]) -> Path:
+    """Write a plan document to ``out_dir/plan.json`` atomically (the folder is made)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "plan.json"
     text = json.dumps(document, indent=2, allow_nan=False) + "\n"
     write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return path
+
+
+def write_plan(fit_dir: Path, out_dir: Path, **kwargs: Any) -> Path:
+    """Compute :func:`plan` (``funnel_grid`` defaults to 40) and write ``out_dir/plan.json``
+    atomically; returns its path."""
+    kwargs.setdefault("funnel_grid", 40)
+    return write_document(out_dir, plan(fit_dir, **kwargs))
