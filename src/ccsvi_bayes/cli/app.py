@@ -33,6 +33,7 @@ from ccsvi_bayes.cli import (
     init,
     models,
     outcomes,
+    plan,
     render,
     run,
     sbc,
@@ -91,6 +92,7 @@ app.command("init")(init.init)
 app.command("certainty")(certainty_cmd.certainty)
 app.command("average")(average.average_command)
 app.command("cache")(cache.cache)
+app.command("plan")(plan.plan_command)
 
 
 TRACEBACK_ENV = "CCSVI_BAYES_TRACEBACK"

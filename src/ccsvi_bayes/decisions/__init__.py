@@ -3,6 +3,7 @@
 
 from ccsvi_bayes.decisions.certainty import Thresholds, findings, write_findings
 from ccsvi_bayes.decisions.decomposition import bias_learning, decompose, overlap_coefficient
+from ccsvi_bayes.decisions.plan import plan, write_plan
 
 __all__ = [
     "Thresholds",
@@ -10,5 +11,7 @@ __all__ = [
     "decompose",
     "findings",
     "overlap_coefficient",
+    "plan",
     "write_findings",
+    "write_plan",
 ]
