@@ -178,3 +178,39 @@ def test_a_failing_changes_stage_is_recorded_and_the_job_goes_on(
     index = json.loads((tmp_path / "out" / "run.json").read_text())
     assert index["changes"]["status"] == "failed"
     assert index["report"]["status"] == "written"
+
+
+def test_the_report_says_what_changed(
+    fake_job: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    _run(fake_job, out)
+    with (fake_job / "studies.csv").open("a") as fh:
+        fh.write(NEW_STUDY)
+    with (fake_job / "contrasts.csv").open("a") as fh:
+        fh.write(NEW_CONTRAST)
+    _run(fake_job, out)
+    monkeypatch.undo()  # the real report, on the faked fits
+    from ccsvi_bayes.report.changes import changes_view
+    from ccsvi_bayes.report.html import render_report
+    from ccsvi_bayes.report.run_folder import RunFolder
+
+    view = changes_view(RunFolder.open(out, fake_job))
+    assert view is not None
+    assert view["studies"]["added"] == ["PPV12 (Newcomer 2024; ipd)"]
+    (row,) = view["outcomes"]
+    assert row["certainty"] == "low → moderate"
+    # 1.1 → 1.2 with MCSE 0.01 each: the shift prints to the digit its MCSE supports
+    assert row["shift"].startswith("mean +0.1")
+    html = render_report(out, evidence=fake_job).read_text()
+    assert "What changed since the previous run" in html
+    assert "PPV12 (Newcomer 2024; ipd)" in html
+    assert 'data-status="moved"' in html
+
+
+def test_no_changes_section_on_a_first_run(tmp_path: Path) -> None:
+    from ccsvi_bayes.report.changes import changes_view
+    from ccsvi_bayes.report.run_folder import RunFolder
+
+    (tmp_path / "run.json").write_text(json.dumps({"fits": []}))
+    assert changes_view(RunFolder.open(tmp_path)) is None

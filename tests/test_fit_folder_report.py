@@ -79,7 +79,7 @@ def test_evidence_option_overrides_a_moved_evidence_folder(fit_dir: Path, tmp_pa
 
 
 def test_a_folder_with_neither_run_json_nor_summary_json_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(NotARunFolder, match="neither a run folder"):
+    with pytest.raises(NotARunFolder, match=r"not a run folder .* nor a fit folder"):
         RunFolder.open(tmp_path)
     assert run_main("report", str(tmp_path), "--no-pdf") == 2
     assert run_main("figures", str(tmp_path)) == 2

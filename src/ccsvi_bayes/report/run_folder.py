@@ -59,7 +59,7 @@ class RunFolder:
             raise NotARunFolder(f"{folder}: not a folder (expected a run folder with run.json)")
         if read_json_file(folder / "run.json") is None and fit_folder_run(folder) is None:
             raise NotARunFolder(
-                f"{folder}: no readable run.json or summary.json — neither a run folder "
+                f"{folder}: no readable run.json or summary.json — not a run folder "
                 "(write one with `ccsvi-bayes run --out DIR`) nor a fit folder "
                 "(`ccsvi-bayes fit --out DIR`)"
             )
