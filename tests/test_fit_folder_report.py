@@ -53,6 +53,8 @@ def test_figures_and_report_of_a_fit_folder(fit_dir: Path) -> None:
     stems = {f["stem"] for f in index["figures"]}
     assert {"forest_acute_rejection", "effect_acute_rejection"} <= stems
     assert (fit_dir / "figures" / "forest_acute_rejection.png").is_file()
+    # a single efficacy fit: the harms figure does not apply and is not listed as skipped
+    assert "harms" not in {s["stem"] for s in index["skipped"]}
 
     assert run_main("report", str(fit_dir), "--no-pdf") == 0
     html = (fit_dir / "report.html").read_text()

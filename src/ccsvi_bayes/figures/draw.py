@@ -277,7 +277,8 @@ def _plan(folder: RunFolder, evidence: Evidence) -> tuple[list[Task], list[dict[
         d for d in efficacy if d not in evidence.domains
     ]
     tasks: list[Task] = [("domain", o, efficacy[o], subs[o]) for o in order]
-    tasks.append(("harms", harms) if harms else ("harms_missing",))
+    if harms or folder.run.get("kind") != "fit":  # a single efficacy fit has no harms
+        tasks.append(("harms", harms) if harms else ("harms_missing",))
     tasks.extend(("sensitivity", o, str(p)) for o, p in _sweeps(folder))
     return tasks, skipped
 
