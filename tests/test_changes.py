@@ -132,6 +132,8 @@ def test_a_study_added_and_a_number_corrected_are_named_with_the_headline_moves(
     assert move["current"]["mean_mcse"] == pytest.approx(0.01)
     assert (move["previous"]["certainty"], move["current"]["certainty"]) == ("low", "moderate")
     assert move["certainty_changed"]
+    assert move["studies_changed"] is True
+    assert move["fits"] == {"bias_adjusted": "fitted"}
     assert move["statement_changed"]
     # the verdict log keeps this update after a later rerun overwrites changes.json
     logs = sorted((out / "history").glob("changes-*.json"))
@@ -206,6 +208,7 @@ def test_the_report_says_what_changed(
     assert "What changed since the previous run" in html
     assert "PPV12 (Newcomer 2024; ipd)" in html
     assert 'data-status="moved"' in html
+    assert "bias_adjusted: fitted" in html
 
 
 def test_no_changes_section_on_a_first_run(tmp_path: Path) -> None:

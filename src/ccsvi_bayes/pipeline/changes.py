@@ -211,6 +211,15 @@ def changes_document(
         for k, v in sorted((snapshot.get("assumptions") or {}).items())
         if old_readings and old_readings.get(k) != v
     }
+    touched = {
+        str(o)
+        for kind in ("added", "removed", "changed")
+        for s in (studies or {}).get(kind, [])
+        for o in s.get("outcomes") or []
+    }
+    moves = _moves(previous_headlines, headlines)
+    for move in moves:
+        move["studies_changed"] = None if studies is None else move["outcome"] in touched
     doc: dict[str, Any] = {
         "evidence": {
             "previous_sha256": old_sha,
@@ -219,9 +228,10 @@ def changes_document(
         },
         "studies": studies,
         "readings": readings,
-        "outcomes": _moves(previous_headlines, headlines),
-        "refits": "every fit whose store key changed: the key holds the whole evidence set's "
-        "digest, so any change to the set refits every model and outcome",
+        "outcomes": moves,
+        "refits": "every fit whose store key changed (each outcome's ``fits`` says how this "
+        "run answered it: fitted, or up to date = reused): the key holds the whole evidence "
+        "set's digest, so any change to the set refits every model and outcome",
         "reweighted": False,
     }
     if studies is None:
@@ -230,6 +240,17 @@ def changes_document(
             "run.json: which studies changed is unknown; headlines are compared"
         )
     return doc
+
+
+def _fit_statuses(index: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """outcome -> model -> how this run answered it ("fitted", "up to date" = reused, ...)."""
+    out: dict[str, dict[str, str]] = {}
+    for rec in index.get("fits") or []:
+        if isinstance(rec, Mapping):
+            out.setdefault(str(rec.get("outcome")), {})[str(rec.get("model"))] = str(
+                rec.get("status")
+            )
+    return out
 
 
 def write_changes(
@@ -250,6 +271,9 @@ def write_changes(
         doc = changes_document(
             read_json(out / STATE_FILE), previous_run, previous_headlines, snapshot, headlines
         )
+        fits = _fit_statuses(index)
+        for move in doc["outcomes"]:
+            move["fits"] = fits.get(move["outcome"], {})
         write_json(out / CHANGES_FILE, doc, "changes")
         ev = doc["evidence"]
         if ev["changed"] and ev["previous_sha256"]:

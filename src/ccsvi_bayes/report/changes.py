@@ -118,4 +118,8 @@ def _outcome(run: RunFolder, o: Mapping[str, Any]) -> dict[str, Any]:
         "statement_previous": str((old or {}).get("statement") or ""),
         "statement_current": str((new or {}).get("statement") or ""),
         "statement_changed": bool(o.get("statement_changed")),
+        "answered": "; ".join(
+            f"{m}: {'reused' if st == 'up to date' else st}"
+            for m, st in (o.get("fits") or {}).items()
+        ),
     }
