@@ -217,3 +217,22 @@ def test_no_changes_section_on_a_first_run(tmp_path: Path) -> None:
 
     (tmp_path / "run.json").write_text(json.dumps({"fits": []}))
     assert changes_view(RunFolder.open(tmp_path)) is None
+
+
+def test_the_command_line_summary_names_the_changes(tmp_path: Path) -> None:
+    from ccsvi_bayes.cli import render
+
+    index = {
+        "changes": {
+            "status": "written",
+            "file": "changes.json",
+            "evidence_changed": True,
+            "added": 1,
+            "removed": 0,
+            "changed": 2,
+        }
+    }
+    with render.out.capture() as captured:
+        render.job_summary(index, tmp_path)
+    text = " ".join(captured.get().split())
+    assert "changes since the previous run: studies 1 added, 0 removed, 2 changed" in text
