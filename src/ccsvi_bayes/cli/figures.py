@@ -1,4 +1,5 @@
-"""``ccsvi-bayes figures``: draw the figures of a sensitivity folder or a run folder."""
+"""``ccsvi-bayes figures``: draw the figures of a sensitivity folder, a run folder or a fit
+folder."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import typer
 
 from ccsvi_bayes.cli import render
 from ccsvi_bayes.cli.guard import existing_path, writing
-from ccsvi_bayes.cli.options import WaitOption
+from ccsvi_bayes.cli.options import EvidenceOption, WaitOption
 
 
 def figures(
@@ -17,7 +18,8 @@ def figures(
         Path,
         typer.Argument(
             help="A sensitivity folder (scenarios.csv / tipping_point.json, from `ccsvi-bayes "
-            "sensitivity --out`) or a run folder (run.json, from `ccsvi-bayes run --out`).",
+            "sensitivity --out`), a run folder (run.json, from `ccsvi-bayes run --out`) or a "
+            "fit folder (summary.json + posterior.nc, from `ccsvi-bayes fit --out`).",
             show_default=False,
             callback=existing_path,
         ),
@@ -28,6 +30,7 @@ def figures(
             "--out", help="Folder of the figures (default: DIR/figures).", show_default=False
         ),
     ] = None,
+    evidence: EvidenceOption = None,
     wait: WaitOption = False,
 ) -> None:
     """Draw every figure a results folder supports as PNG + SVG + PDF, and figures/index.json."""
@@ -38,7 +41,7 @@ def figures(
         writing(directory, wait=wait, option="DIR", create=False),
         render.status(f"drawing the figures of {directory} …"),
     ):
-        records, index = draw_folder(directory, out_dir)
+        records, index = draw_folder(directory, out_dir, evidence)
     report(records, directory, out_dir, index)
 
 

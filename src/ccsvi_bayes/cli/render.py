@@ -300,6 +300,11 @@ def job_summary(index: dict[str, Any], out_dir: Path) -> None:
         )
         if sweep.get("tipping"):
             out.print(f"  {sweep['tipping']}", highlight=False)
+    changes = index.get("changes", {})
+    if changes.get("status") == "written":
+        counts = ", ".join(f"{changes.get(k, 0)} {k}" for k in ("added", "removed", "changed"))
+        what = f"studies {counts}" if changes.get("evidence_changed") else "evidence unchanged"
+        out.print(f"changes since the previous run: {what} ({out_dir / changes['file']})")
     figures = index.get("figures", {})
     out.print(f"figures: {figures.get('count', 0)} in {out_dir / 'figures'}")
     report = index.get("report", {})

@@ -25,7 +25,9 @@ def report(
     run_dir: Annotated[
         Path,
         typer.Argument(
-            help="A run folder (from `ccsvi-bayes run --out DIR`).", callback=existing_path
+            help="A run folder (from `ccsvi-bayes run --out DIR`) or a fit folder (from "
+            "`ccsvi-bayes fit --out DIR`: reported as a run of one fit).",
+            callback=existing_path,
         ),
     ],
     evidence: EvidenceOption = None,
@@ -51,7 +53,7 @@ def report(
     """Write sof.csv, sof.html, report.html (self-contained) and report.pdf into DIR.
 
     Works on a partial run: what is missing is reported in the report as "not run". Exit 2
-    when DIR is not a run folder; exit 1 when the PDF could not be written (with
+    when DIR is neither a run folder nor a fit folder; exit 1 when the PDF could not be written (with
     --pdf-renderer chromium: no Chromium, or Chromium failed; --no-pdf skips the PDF).
     """
     with writing(run_dir, wait=wait, option="DIR", create=False):

@@ -101,14 +101,26 @@ def read_tree(path: Path) -> xr.DataTree:
 class RunFolder:
     """Read-only access to the fits of a run folder (summaries and posteriors, by folder)."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, evidence: str | Path | None = None) -> None:
+        """``evidence``: the evidence folder to use instead of the one the run recorded. A
+        fit folder (``summary.json``, no ``run.json``) is read as a run of one fit."""
+        from ccsvi_bayes.results.fit_folder import fit_folder_run, is_fit_folder
+
         self.dir = Path(run_dir)
-        try:
-            self.run: dict[str, Any] = json.loads((self.dir / "run.json").read_text("utf-8"))
-        except (OSError, ValueError) as exc:
-            raise RunFolderError(
-                f"{self.dir / 'run.json'}: not a readable run index ({exc})"
-            ) from exc
+        single = fit_folder_run(self.dir, evidence) if is_fit_folder(self.dir) else None
+        if single is not None:
+            self.run: dict[str, Any] = single
+        else:
+            try:
+                self.run = json.loads((self.dir / "run.json").read_text("utf-8"))
+            except (OSError, ValueError) as exc:
+                raise RunFolderError(
+                    f"{self.dir / 'run.json'}: not a readable run index ({exc})"
+                ) from exc
+            if evidence is not None:
+                info = self.run.get("evidence")
+                self.run["evidence"] = {**(info if isinstance(info, dict) else {})}
+                self.run["evidence"]["path"] = str(evidence)
         self._trees: dict[str, xr.DataTree | None] = {}
 
     def summary(self, folder: str) -> dict[str, Any] | None:
@@ -182,7 +194,11 @@ TaskResult = tuple[list[FigureRecord], list[dict[str, str]], list[str]]
 
 
 def draw_run_figures(
-    run_dir: Path, out_dir: Path | None = None, *, jobs: int | None = None
+    run_dir: Path,
+    out_dir: Path | None = None,
+    *,
+    jobs: int | None = None,
+    evidence: str | Path | None = None,
 ) -> list[FigureRecord]:
     """Draw every figure of the run folder ``run_dir`` into ``out_dir`` (default
     ``run_dir/figures``) as PNG + SVG + PDF and write ``out_dir/index.json``
@@ -197,13 +213,17 @@ def draw_run_figures(
     the harms figure or one sensitivity sweep at a time each); default: 2 when the machine
     has 2 cores or more and there are at least 3 such units, else 1. The figures and the
     index are the same for every ``jobs``.
+
+    ``run_dir`` may also be a fit folder (``ccsvi-bayes fit --out``), drawn as a run of one
+    fit; ``evidence`` overrides the evidence folder the run or fit recorded.
     """
     run_dir = Path(run_dir)
     out_dir = Path(out_dir) if out_dir is not None else run_dir / "figures"
-    folder = RunFolder(run_dir)
-    evidence = load_run_evidence(folder.run)
-    tasks, skipped = _plan(folder, evidence)
-    results = _run_tasks(run_dir, out_dir, tasks, jobs)
+    folder = RunFolder(run_dir, evidence)
+    ev_set = load_run_evidence(folder.run)
+    tasks, skipped = _plan(folder, ev_set)
+    where = None if evidence is None else str(evidence)
+    results = _run_tasks(run_dir, out_dir, tasks, jobs, where)
     records: list[FigureRecord] = []
     for task, (recs, skips, warnings) in zip(tasks, results, strict=True):
         for message in warnings:
@@ -257,7 +277,8 @@ def _plan(folder: RunFolder, evidence: Evidence) -> tuple[list[Task], list[dict[
         d for d in efficacy if d not in evidence.domains
     ]
     tasks: list[Task] = [("domain", o, efficacy[o], subs[o]) for o in order]
-    tasks.append(("harms", harms) if harms else ("harms_missing",))
+    if harms or folder.run.get("kind") != "fit":  # a single efficacy fit has no harms
+        tasks.append(("harms", harms) if harms else ("harms_missing",))
     tasks.extend(("sensitivity", o, str(p)) for o, p in _sweeps(folder))
     return tasks, skipped
 
@@ -280,7 +301,7 @@ def _default_jobs(n_tasks: int) -> int:
 
 
 def _run_tasks(
-    run_dir: Path, out_dir: Path, tasks: list[Task], jobs: int | None
+    run_dir: Path, out_dir: Path, tasks: list[Task], jobs: int | None, evidence: str | None = None
 ) -> list[TaskResult]:
     """Results of every task, in task order. With ``jobs`` > 1 the calling process draws
     too, taking tasks from the back of the list while ``jobs - 1`` fresh worker processes
@@ -291,17 +312,22 @@ def _run_tasks(
     results: list[TaskResult | None] = [None] * len(tasks)
     if n > 1:
         try:
-            _run_parallel(run_dir, out_dir, tasks, n - 1, results)
+            _run_parallel(run_dir, out_dir, tasks, n - 1, results, evidence)
         except Exception as exc:  # e.g. processes cannot be started here
             log.warning("drawing figures in one process: %s", exc)
     for i, task in enumerate(tasks):
         if results[i] is None:
-            results[i] = _draw_task(str(run_dir), str(out_dir), task)
+            results[i] = _draw_task(str(run_dir), str(out_dir), task, evidence)
     return [r for r in results if r is not None]
 
 
 def _run_parallel(
-    run_dir: Path, out_dir: Path, tasks: list[Task], workers: int, results: list[TaskResult | None]
+    run_dir: Path,
+    out_dir: Path,
+    tasks: list[Task],
+    workers: int,
+    results: list[TaskResult | None],
+    evidence: str | None = None,
 ) -> None:
     pending = deque(range(len(tasks)))
     lock = threading.Lock()
@@ -319,7 +345,7 @@ def _run_parallel(
                     return
                 i = pending.popleft()
                 try:
-                    fut = pool.submit(_draw_task, str(run_dir), str(out_dir), tasks[i])
+                    fut = pool.submit(_draw_task, str(run_dir), str(out_dir), tasks[i], evidence)
                 except Exception as exc:  # broken pool: the task is drawn here afterwards
                     log.warning("figure worker unavailable (%s)", exc)
                     return
@@ -333,7 +359,7 @@ def _run_parallel(
                 if not pending:
                     break
                 i = pending.pop()
-            results[i] = _draw_task(str(run_dir), str(out_dir), tasks[i])
+            results[i] = _draw_task(str(run_dir), str(out_dir), tasks[i], evidence)
         with lock:
             submitted = dict(futures)
         for i, fut in submitted.items():
@@ -346,9 +372,11 @@ def _run_parallel(
 _EVIDENCE: dict[str, Evidence] = {}
 
 
-def _draw_task(run_dir: str, out_dir: str, task: Task) -> TaskResult:
+def _draw_task(
+    run_dir: str, out_dir: str, task: Task, evidence_path: str | None = None
+) -> TaskResult:
     """Draw one task (in this process or a worker); never raises for a broken figure."""
-    folder = RunFolder(Path(run_dir))
+    folder = RunFolder(Path(run_dir), evidence_path)
     key = json.dumps(folder.run.get("evidence") or {}, sort_keys=True, default=str)
     if key not in _EVIDENCE:
         _EVIDENCE[key] = load_run_evidence(folder.run)

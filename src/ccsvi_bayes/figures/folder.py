@@ -18,19 +18,24 @@ INDEX_SCHEMA_VERSION = 1
 INDEX_NAME = "index.json"
 
 
-def draw_folder(directory: Path, out_dir: Path) -> tuple[list[FigureRecord], Path]:
+def draw_folder(
+    directory: Path, out_dir: Path, evidence: Path | None = None
+) -> tuple[list[FigureRecord], Path]:
     """Draw the figures of ``directory`` into ``out_dir``; the records and the index path.
 
     A sensitivity folder is drawn by :func:`ccsvi_bayes.figures.sensitivity.sensitivity_figures`,
-    a run folder by :func:`ccsvi_bayes.figures.draw.draw_run_figures`; anything else is a
-    :class:`CcsviBayesError` (exit 2) naming what was expected."""
+    a run folder or a fit folder (``summary.json``, from `ccsvi-bayes fit --out`; a run of one
+    fit) by :func:`ccsvi_bayes.figures.draw.draw_run_figures` (``evidence`` overrides the
+    evidence folder they recorded); anything else is a :class:`CcsviBayesError` (exit 2)
+    naming what was expected."""
     from ccsvi_bayes.sensitivity.runner import INDEX_FILE
     from ccsvi_bayes.sensitivity.tipping import TIPPING_FILE
 
     directory = Path(directory)
     expected = (
         f"expected {INDEX_FILE} or {TIPPING_FILE} (a sensitivity folder from `ccsvi-bayes "
-        "sensitivity --out`) or run.json (a run folder from `ccsvi-bayes run --out`)"
+        "sensitivity --out`), run.json (a run folder from `ccsvi-bayes run --out`) or "
+        "summary.json (a fit folder from `ccsvi-bayes fit --out`)"
     )
     if not directory.is_dir():
         raise CcsviBayesError(f"{directory}: no such folder ({expected})")
@@ -41,10 +46,10 @@ def draw_folder(directory: Path, out_dir: Path) -> tuple[list[FigureRecord], Pat
         records = sensitivity_figures(directory, out_dir)
         write_index(index, records)
         return records, index
-    if (directory / "run.json").is_file():
+    if (directory / "run.json").is_file() or (directory / "summary.json").is_file():
         from ccsvi_bayes.figures.draw import draw_run_figures
 
-        records = list(draw_run_figures(directory, out_dir))
+        records = list(draw_run_figures(directory, out_dir, evidence=evidence))
         if not index.is_file():  # draw_run_figures writes its own index (with skips)
             write_index(index, records)
         return records, index

@@ -11,8 +11,12 @@ Stages, each resumable through its own store:
    conflict refits are left to ``ccsvi-bayes check``);
 3. **sweep** — for the main domains, :mod:`~ccsvi_bayes.pipeline.sweep` into
    ``OUT/sensitivity/<outcome>/`` (finished scenarios are reused);
-4. **figures** — ``OUT/figures/`` and its ``index.json``;
-5. **report** — ``sof.csv``, ``sof.html``, ``report.html`` and ``report.pdf``.
+4. **certainty** — ``findings.json``;
+5. **changes** — ``changes.json``, what changed since the run already in ``OUT`` (studies
+   added, removed or changed; each outcome's headline, certainty and statement before and
+   after), and ``history/state.json`` for the next run (:mod:`~ccsvi_bayes.pipeline.changes`);
+6. **figures** — ``OUT/figures/`` and its ``index.json``;
+7. **report** — ``sof.csv``, ``sof.html``, ``report.html`` and ``report.pdf``.
 
 ``run.json`` records every stage, the command line and the library versions. A stage that
 fails, with any exception (a bug too, not only the package's own errors), is recorded with
@@ -105,6 +109,7 @@ def run_main_job(
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     previous = read_json(out / "run.json") or {}
+    before = _previous_headlines(out, previous)  # read before the fits overwrite them
     # --quick narrows the sweep, not the fits: fewer draws fail the ESS gate and the retry
     # then costs more than it saved (and quick and full runs share the fits)
     items = plan(evidence)
@@ -149,6 +154,7 @@ def run_main_job(
         out, evidence_path, inputs, previous.get("findings", {}), progress, problems
     )
     timings["findings"] = round(time.perf_counter() - start - sum(timings.values()), 1)
+    index["changes"] = _changes(out, evidence, index, (previous, before), progress, problems)
     index["figures"] = _figures(out, inputs, previous.get("figures", {}), progress, problems)
     timings["figures"] = round(time.perf_counter() - start - sum(timings.values()), 1)
     write_json(out / "run.json", _finish(index, problems), "run")
@@ -343,6 +349,49 @@ def _findings(
         record = failure(exc)
         problems.append(f"certainty: {record['reason']}")
     progress.done(f"certainty: {record['status']}")
+    return record
+
+
+def _previous_headlines(out: Path, previous: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The headlines of the run already in ``out`` (empty: none, or unreadable)."""
+    from ccsvi_bayes.pipeline.changes import read_headlines
+
+    try:
+        return read_headlines(out, previous)
+    except Exception:  # a broken earlier run must not stop this one; changes says so
+        return {}
+
+
+def _changes(
+    out: Path,
+    evidence: Evidence,
+    index: Mapping[str, Any],
+    before: tuple[Mapping[str, Any], Mapping[str, Mapping[str, Any]]],
+    progress: Progress,
+    problems: list[str],
+) -> dict[str, Any]:
+    """``changes.json`` (what changed since the previous run in ``out``: studies, readings,
+    headlines) and ``history/state.json`` for the next run (:mod:`.changes`)."""
+    from ccsvi_bayes.pipeline.changes import CHANGES_FILE, write_changes
+
+    progress.start("changes since the previous run", 1)
+    previous, headlines = before
+    try:
+        doc = write_changes(out, evidence, index, previous, headlines)
+        if doc is None:
+            record: dict[str, Any] = {"status": "first run"}
+        else:
+            studies = doc["studies"] or {}
+            record = {
+                "status": "written",
+                "file": CHANGES_FILE,
+                "evidence_changed": doc["evidence"]["changed"],
+                **{k: len(studies.get(k, [])) for k in ("added", "removed", "changed")},
+            }
+    except Exception as exc:  # any failure is recorded and the job goes on
+        record = failure(exc)
+        problems.append(f"changes: {record['reason']}")
+    progress.done(f"changes: {record['status']}")
     return record
 
 

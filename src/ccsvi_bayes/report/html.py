@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ccsvi_bayes.report.changes import changes_view
 from ccsvi_bayes.report.jinja import environment
 from ccsvi_bayes.report.panel import panel_data
 from ccsvi_bayes.report.run_folder import RunFolder
@@ -136,6 +137,7 @@ def report_context(run: RunFolder) -> dict[str, Any]:
         ],
         "checks": _checks(run, efficacy + harms),
         "reproducibility": _reproducibility(run),
+        "changes": changes_view(run),  # "What changed since the previous run" (None: first)
     }
     # figures not placed above: general ones of a section, then unknown sections
     context["general_figures"] = {s: figs(s, None) for s in FIGURE_SECTIONS}

@@ -21,6 +21,7 @@ import pandas as pd
 from ccsvi_bayes.errors import CcsviBayesError, InvalidEvidence
 from ccsvi_bayes.evidence import Evidence, load_evidence
 from ccsvi_bayes.resources import default_evidence_path
+from ccsvi_bayes.results.fit_folder import FIT_FOLDER_KIND, fit_folder_run
 
 __all__ = ["EFFICACY_MODELS", "NotARunFolder", "RunFolder", "read_json_file"]
 
@@ -56,17 +57,28 @@ class RunFolder:
         folder = Path(path)
         if not folder.is_dir():
             raise NotARunFolder(f"{folder}: not a folder (expected a run folder with run.json)")
-        if read_json_file(folder / "run.json") is None:
+        if read_json_file(folder / "run.json") is None and fit_folder_run(folder) is None:
             raise NotARunFolder(
-                f"{folder}: no readable run.json — not a run folder "
-                "(write one with `ccsvi-bayes run --out DIR`)"
+                f"{folder}: no readable run.json or summary.json — not a run folder "
+                "(write one with `ccsvi-bayes run --out DIR`) nor a fit folder "
+                "(`ccsvi-bayes fit --out DIR`)"
             )
         return cls(folder, Path(evidence) if evidence is not None else None)
 
     # --- run.json ---------------------------------------------------------------------
     @cached_property
     def run(self) -> dict[str, Any]:
+        """``run.json``; for a fit folder (``summary.json``, no ``run.json``) the index of a
+        run of that one fit (:func:`~ccsvi_bayes.results.fit_folder.fit_folder_run`)."""
+        single = fit_folder_run(self.path, self.evidence_path)
+        if single is not None:
+            return single
         return read_json_file(self.path / "run.json") or {}
+
+    @property
+    def is_single_fit(self) -> bool:
+        """The folder is one fit's (``ccsvi-bayes fit --out``), not a run's."""
+        return self.run.get("kind") == FIT_FOLDER_KIND
 
     @property
     def fits(self) -> list[dict[str, Any]]:

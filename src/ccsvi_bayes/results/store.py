@@ -44,6 +44,7 @@ SCHEMA_VERSIONS: dict[str, str] = {
     "run": "1.0.0",
     "sbc": "1.0.0",
     "average": "1.0.0",
+    "changes": "1.0.0",
 }
 
 #: the sampler settings a written fit depends on (``processes`` and progress bars do not count)
