@@ -1,0 +1,156 @@
+"""The committee-facing report (issue 19 items 2, 3, 6, 7): the summary of findings in the
+GRADEpro layout, one labeller for what a reader sees, no internal paths or notes, the harms
+section. Run folders are the fixtures of tests/test_report.py plus a findings.json."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ccsvi_bayes.report.sof import sof_cells, summary_of_findings, write_sof
+from tests.test_report import base_run
+
+__all__ = ["base_run", "findings_document"]
+
+
+def findings_document() -> dict[str, Any]:
+    """A findings.json as the certainty stage writes it (two outcomes of the base run)."""
+    return {
+        "schema_version": "1.0.0",
+        "outcomes": [
+            {
+                "outcome": "qol_physical",
+                "label": "Quality of life, physical",
+                "kind": "benefit",
+                "certainty": "low",
+                "downgrades": [
+                    {
+                        "domain": "imprecision",
+                        "levels": 2,
+                        "reason": "the 95% credible interval crosses no effect and an important benefit",
+                        "quantity": {},
+                        "threshold": {},
+                    },
+                    {"domain": "indirectness", "levels": 0, "reason": "not serious"},
+                ],
+                "statement": "Venoplasty may not improve physical quality of life.",
+                "effect": {"scale": "smd", "median": 0.1, "q025": -0.3, "q975": 0.5},
+                "warnings": [],
+            },
+            {
+                "outcome": "sae_any",
+                "label": "Any serious adverse event",
+                "kind": "harm",
+                "certainty": "very low",
+                "downgrades": [
+                    {
+                        "domain": "risk_of_bias",
+                        "levels": 1,
+                        "reason": "unblinded_x_patient_reported studies carry 60%",
+                    },
+                    {"domain": "imprecision", "levels": 2, "reason": "wide interval"},
+                ],
+                "statement": "The evidence is very uncertain about serious adverse events.",
+                "effect": {
+                    "scale": "risk_difference",
+                    "unit": "more events per 1,000",
+                    "median": 7.9,
+                    "q025": -9.7,
+                    "q975": 59.9,
+                    "control_per_1000": 6.5,
+                    "mcse": {"median": 0.18, "q025": 0.7, "q975": 1.9},
+                },
+                "nnh": {
+                    "mean": 127.0,
+                    "median": 127.0,
+                    "q025": 16.7,
+                    "q975": None,
+                    "interval_includes_infinity": True,
+                    "nnt_benefit_limit": 103.0,
+                },
+                "warnings": [],
+            },
+        ],
+    }
+
+
+@pytest.fixture
+def graded_run(base_run: tuple[Path, dict[str, Any]], tmp_path: Path) -> Path:
+    out = tmp_path / "run"
+    shutil.copytree(base_run[0], out)
+    (out / "findings.json").write_text(json.dumps(findings_document()))
+    harm = json.loads((out / "sae_any/sae_any/summary.json").read_text())
+    harm["log_odds_ratio"] = {"median": 0.88, "q025": -0.80, "q975": 2.63}
+    harm["risk_control"] = {"mean": 0.0097, "q025": 0.0007, "q975": 0.036}
+    (out / "sae_any/sae_any/summary.json").write_text(json.dumps(harm))
+    return out
+
+
+# --- item 1: the GRADEpro summary of findings ------------------------------------------------
+def test_sof_has_the_gradepro_columns(graded_run: Path) -> None:
+    table = summary_of_findings(graded_run).set_index("outcome")
+    row = table.loc["qol_physical"]
+    assert row["certainty"] == "low"
+    assert "Imprecision, rated down 2 level(s)" in row["certainty_reasons"]
+    assert "ndirectness" not in row["certainty_reasons"]  # 0 levels: no footnote
+    assert row["statement"] == "Venoplasty may not improve physical quality of life."
+    # continuous: the mean difference on the instrument's scale, from the summary
+    eff = json.loads((graded_run / "rct_only/qol_physical/summary.json").read_text())["effect"]
+    assert row["mean_difference_median"] == eff["instrument_scale"]["mean"]
+    assert row["mean_difference_q975"] == eff["instrument_scale"]["q975"]
+    assert row["participants_by_design"].endswith("randomized trials)") or row[
+        "participants_by_design"
+    ].endswith("randomized trial)")
+    harm = table.loc["sae_any"]
+    assert harm["certainty"] == "very low"
+    # relative effect: OR by its median (exp of the log odds ratio's median), not its mean
+    assert harm["relative_measure"] == "OR"
+    assert harm["relative_median"] == pytest.approx(2.4109, rel=1e-3)
+    assert harm["control_per_1000"] == 6.5
+    assert harm["difference_per_1000_median"] == 7.9
+
+
+def test_sof_cells_and_html_in_gradepro_layout(graded_run: Path) -> None:
+    cells = {c["outcome"]: c for c in sof_cells(summary_of_findings(graded_run))}
+    g = cells["sae_any"]["grade"]
+    assert g["marks"] == "⊕◯◯◯"
+    assert g["relative"] == "OR 2.4 (0.45 to 14)"
+    assert g["absolute"] == [
+        "Risk with control: 6.5 per 1,000",
+        "Difference: 8 more per 1,000 (10 fewer to 60 more)",  # MCSE 0.2-1.9: no decimals
+    ]
+    # footnote numbers run over the table; a design feature is named in words
+    assert [f["n"] for f in cells["qol_physical"]["grade"]["footnotes"]] == [1]
+    assert [f["n"] for f in g["footnotes"]] == [2, 3]
+    assert "unblinded with a patient-reported outcome" in g["footnotes"][0]["text"]
+    _, html_path = write_sof(graded_run)
+    html = html_path.read_text()
+    assert "№ of participants (studies)" in html
+    assert "Anticipated absolute effects" in html
+    assert 'id="sof-models"' in html  # the model comparison is a second table
+    assert html.index('id="sof-table"') < html.index('id="sof-models"')
+    assert 'id="sof-note-3"' in html
+    assert "Venoplasty may not improve physical quality of life." in html
+    assert "randomized trials only" in html  # models named in words
+    rows = list(csv.DictReader((graded_run / "sof.csv").read_text().splitlines()))
+    assert {r["outcome"]: r["certainty"] for r in rows}["sae_any"] == "very low"
+
+
+def test_sof_without_findings_says_not_assessed(base_run: tuple[Path, dict[str, Any]]) -> None:
+    cells = sof_cells(summary_of_findings(base_run[0]))
+    assert {c["grade"]["certainty"] for c in cells} == {"not assessed"}
+    assert all(c["grade"]["footnotes"] == [] for c in cells)
+
+
+def test_sof_csv_statement_is_inert(graded_run: Path) -> None:
+    doc = findings_document()
+    doc["outcomes"][0]["statement"] = '=HYPERLINK("http://x")'
+    (graded_run / "findings.json").write_text(json.dumps(doc))
+    write_sof(graded_run)
+    rows = list(csv.DictReader((graded_run / "sof.csv").read_text().splitlines()))
+    assert {r["outcome"]: r["statement"] for r in rows}["qol_physical"].startswith("'=")
