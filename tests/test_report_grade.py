@@ -6,14 +6,23 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ccsvi_bayes.figures.labels import (
+    knob_label,
+    model_label,
+    parameter_label,
+    plain_text,
+    strip_internal_references,
+)
+from ccsvi_bayes.report.html import render_report
 from ccsvi_bayes.report.sof import sof_cells, summary_of_findings, write_sof
-from tests.test_report import base_run
+from tests.test_report import _make_figures, _make_sweep, base_run
 
 __all__ = ["base_run", "findings_document"]
 
@@ -154,3 +163,59 @@ def test_sof_csv_statement_is_inert(graded_run: Path) -> None:
     write_sof(graded_run)
     rows = list(csv.DictReader((graded_run / "sof.csv").read_text().splitlines()))
     assert {r["outcome"]: r["statement"] for r in rows}["qol_physical"].startswith("'=")
+
+
+# --- item 2: one labeller, no internal paths or notes ------------------------------------------
+def test_the_labeller_names_models_parameters_and_knobs() -> None:
+    assert model_label("bias_adjusted") == "bias-adjusted (all studies)"
+    assert model_label("naive") == "all studies pooled, no bias adjustment"
+    assert model_label("rct_only") == "randomized trials only"
+    assert knob_label("priors.gamma.uncontrolled.mu") == "assumed bias of uncontrolled studies"
+    assert knob_label("priors.tau.sigma") == "prior scale of the between-study SD (τ)"
+    assert parameter_label("tau") == "between-study SD (τ)"
+    assert parameter_label("gamma[unblinded]") == "bias by design feature (γ): unblinded"
+    assert model_label("my_model") == "my model"  # unknown: readable, never dropped
+    assert plain_text("Tipping over priors.gamma.uncontrolled.mu.") == (
+        "Tipping over assumed bias of uncontrolled studies."
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("large between-trial variation (priors.md §10).", "large between-trial variation."),
+        ("Sacks 1982; priors.md §4.", "Sacks 1982."),
+        ("safety paragraph (evidence.md §3.2/§4, row 'serious AEs')", "safety paragraph"),
+        ("randomized 76/39 (evidence.md §4, §8.15).", "randomized 76/39."),
+        ("MCID = 0.5 (evidence.md Table D)", "MCID = 0.5"),
+        ("evidence.md §8.12", ""),
+        ("Zamboni P. J Vasc Surg 2009;50:1348-58.", "Zamboni P. J Vasc Surg 2009;50:1348-58."),
+    ],
+)
+def test_internal_notes_are_stripped_primary_citations_kept(text: str, expected: str) -> None:
+    assert strip_internal_references(text) == expected
+
+
+def test_report_has_no_machine_paths_no_internal_notes_and_plain_names(
+    graded_run: Path,
+) -> None:
+    _make_sweep(graded_run, "qol_physical")
+    _make_figures(graded_run, "qol_physical")
+    doc = json.loads((graded_run / "run.json").read_text())
+    doc["command"] = ["ccsvi-bayes", "run", "--out", str(graded_run), "--no-pdf"]
+    (graded_run / "run.json").write_text(json.dumps(doc))
+    html = render_report(graded_run).read_text()
+    assert str(graded_run) not in html
+    assert str(graded_run.parent) not in html
+    assert "ccsvi-bayes run --out run --no-pdf" in html
+    assert "ccsvi-bayes report run" in html
+    # the CCSVI evidence set's sources cite its notes; the report shows primary sources only
+    assert not re.search(r"\b(evidence|priors|DESIGN)\.md\b", html)
+    # models, parameters and the panel's knob in words
+    assert "randomized trials only" in html
+    assert "between-study SD (τ)" in html
+    assert ">assumed bias of uncontrolled studies = <" in html.replace("\n", "")
+    assert "<code>priors.gamma.uncontrolled.mu</code>" not in html
+    assert "<b>rct_only</b>" not in html
+    sensitivity = html[html.index('id="sensitivity"') :]
+    assert "Tipping points over priors" not in sensitivity

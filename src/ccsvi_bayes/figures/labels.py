@@ -19,6 +19,7 @@ __all__ = [
     "knob_label",
     "model_label",
     "parameter_label",
+    "plain_text",
     "strip_internal_references",
 ]
 
@@ -135,17 +136,34 @@ def knob_label(key: str) -> str:
     return _readable(key.replace(".", " "))
 
 
-#: references to the package's own notes ("evidence.md §3.2", "see notes.md", "DESIGN.md §9")
-_INTERNAL = re.compile(
-    r"[;,]?\s*\(?\s*(?:see\s+)?[\w./-]*\.md(?:\s*§+\s*[\w.\-–]+)?\s*\)?",
-    re.IGNORECASE,
+#: a note of the package's own ("evidence.md", "DESIGN.md") and its sections ("§8.1, §4")
+_NOTE = (
+    r"\b[\w-]+\.md\b(?:\s*§+\s*[\w.\-–]*[\w](?:\s*[,/]\s*§+\s*[\w.\-–]*[\w])*"
+    r"|\s+Table\s+\w+)?"
 )
+#: a parenthesis citing such a note ("(evidence.md §4, row 'serious AEs')")
+_NOTE_PAREN = re.compile(r"\s*\((?:[^()]*?)" + _NOTE + r"[^()]*\)")
+_NOTE_BARE = re.compile(r"(?:[;,]\s*)?(?:see\s+)?" + _NOTE, re.IGNORECASE)
 
 
 def strip_internal_references(text: str) -> str:
-    """``text`` without references to internal notes (``evidence.md §2``): a committee has
-    only the primary sources. Primary citations are kept; a text that was only an internal
-    reference becomes ""."""
-    out = _INTERNAL.sub("", str(text))
+    """``text`` without references to the package's internal notes (``evidence.md §8.1``,
+    ``(priors.md §10)``): a committee has only the primary sources, which are kept. A text that
+    was only an internal reference becomes ""."""
+    out = _NOTE_PAREN.sub("", str(text))
+    out = _NOTE_BARE.sub("", out)
+    out = re.sub(r"\(\s*[;,]?\s*\)", "", out)  # an emptied parenthesis
+    out = re.sub(r"\s+([.;,)])", r"\1", out)
+    out = re.sub(r"([;,])\s*([.;,)])", r"\2", out)
+    out = re.sub(r"\(\s*[;,]\s*", "(", out)
     out = re.sub(r"\s{2,}", " ", out).strip()
     return out.strip(" ;,")
+
+
+_KEY = re.compile(r"\bpriors(?:\.[A-Za-z_]\w*)+")
+
+
+def plain_text(text: str) -> str:
+    """A text for a reader: internal notes stripped and every sensitivity knob
+    (``priors.gamma.uncontrolled.mu``) named by :func:`knob_label`."""
+    return _KEY.sub(lambda m: knob_label(m.group(0)), strip_internal_references(text))

@@ -13,12 +13,19 @@ import base64
 import importlib.metadata
 import math
 import platform
+import re
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ccsvi_bayes.figures.labels import (
+    model_label,
+    parameter_label,
+    plain_text,
+    strip_internal_references,
+)
 from ccsvi_bayes.report.jinja import environment
 from ccsvi_bayes.report.panel import panel_data
 from ccsvi_bayes.report.run_folder import RunFolder
@@ -80,6 +87,8 @@ def report_context(run: RunFolder) -> dict[str, Any]:
     harms = [o for o in outcomes if o in cells and cells[o]["kind"] == "harm"]
     panels = [p for p in (panel_data(run, o) for o in run.sweep_outcomes()) if p is not None]
     for p in panels:
+        # the plain sentence of the summary of findings, not the machine one of the sweep
+        p["sentence"] = cells.get(p["outcome"], {}).get("notes_sensitivity") or p["sentence"]
         p["axis"] = _axis(p)
         p["scale_svg"] = _scale_marks(p)
         p["view"] = _panel_view(p)
@@ -117,10 +126,11 @@ def report_context(run: RunFolder) -> dict[str, Any]:
         "title": f"Evidence synthesis report: {ev.name if ev else run.run.get('evidence', {}).get('name', run.path.name)}",
         "question": ev.question if ev else None,
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "run_path": str(run.path),
+        # the folder's name only: absolute paths stay in run.json (provenance), not the report
+        "run_path": run.path.name,
         "evidence": _evidence_block(run),
-        "problems": list(run.problems),
-        "failures": run.incomplete,
+        "problems": [_hide_paths(p) for p in run.problems],
+        "failures": [_hide_paths(f) for f in run.incomplete],
         "skipped_figures": run.skipped_figures,
         "complete": bool(run.run.get("complete", not run.incomplete)),
         "missing": missing,
@@ -222,8 +232,8 @@ def _figures(run: RunFolder) -> dict[str, Any]:
                 break
         fig: dict[str, Any] = {
             "stem": str(rec.get("stem") or ""),
-            "title": str(rec.get("title") or rec.get("stem") or "figure"),
-            "caption": str(rec.get("caption") or ""),
+            "title": plain_text(str(rec.get("title") or rec.get("stem") or "figure")),
+            "caption": plain_text(str(rec.get("caption") or "")),
             "section": str(rec.get("section") or ""),
             "outcome": rec.get("outcome") if isinstance(rec.get("outcome"), str) else None,
             "src": None,
@@ -275,9 +285,9 @@ def _evidence_block(run: RunFolder) -> dict[str, Any]:
     block: dict[str, Any] = {
         "name": info.get("name") or (ev.name if ev else ""),
         "sha256": info.get("sha256") or (ev.sha256 if ev else ""),
-        "path": str(ev.path) if ev else None,
+        "path": ev.path.name if ev else None,
         "found": ev is not None,
-        "notices": list(ev.notices) if ev else [],
+        "notices": [_hide_paths(n) for n in ev.notices] if ev else [],
         "studies": [],
         "rows": [],
         "readings": [],
@@ -298,7 +308,11 @@ def _evidence_block(run: RunFolder) -> dict[str, Any]:
         ]
         return block
     for rec in ev.studies.to_dict(orient="records"):
-        block["studies"].append({k: _cell(rec.get(k)) for k in STUDIES_COLUMNS})
+        study = {k: _cell(rec.get(k)) for k in STUDIES_COLUMNS}
+        for k in ("citation", "notes"):
+            if k in study:
+                study[k] = strip_internal_references(study[k])
+        block["studies"].append(study)
     for table, frame in (("arms", ev.arms), ("contrasts", ev.contrasts)):
         for rec in frame.to_dict(orient="records"):
             if table == "arms":
@@ -324,10 +338,10 @@ def _evidence_block(run: RunFolder) -> dict[str, Any]:
                     "what": what,
                     "timepoint": _cell(rec.get("timepoint_weeks")),
                     "numbers": numbers,
-                    "source": _cell(rec.get("source")),
-                    "location": _cell(rec.get("location")),
-                    "quote": _cell(rec.get("quote")),
-                    "assumption": _cell(rec.get("assumption")),
+                    "source": strip_internal_references(_cell(rec.get("source"))),
+                    "location": strip_internal_references(_cell(rec.get("location"))),
+                    "quote": _cell(rec.get("quote")),  # verbatim from the primary source
+                    "assumption": strip_internal_references(_cell(rec.get("assumption"))),
                     "origin": _cell(rec.get("_origin")),
                 }
             )
@@ -337,12 +351,14 @@ def _evidence_block(run: RunFolder) -> dict[str, Any]:
         block["readings"].append(
             {
                 "switch": switch,
-                "description": alt.description,
+                "description": strip_internal_references(alt.description),
                 "option": chosen,
-                "option_description": option.description if option else "",
+                "option_description": strip_internal_references(option.description)
+                if option
+                else "",
                 "default": chosen == alt.default,
                 "alternatives": [
-                    {"id": o.id, "description": o.description}
+                    {"id": o.id, "description": strip_internal_references(o.description)}
                     for o in alt.options.values()
                     if o.id != chosen
                 ],
@@ -371,11 +387,12 @@ def _flatten_priors(priors: Mapping[str, Any], prefix: str = "") -> list[dict[st
             rows.append(
                 {
                     "parameter": prefix + str(name),
+                    "parameter_label": parameter_label(prefix + str(name)),
                     "dist": str(value.get("dist")),
                     "kwargs": ", ".join(f"{k} = {_cell(v)}" for k, v in kwargs.items()),
                     "scale": str(value.get("scale") or ""),
                     "how": str(value.get("how") or ""),
-                    "source": str(value.get("source") or ""),
+                    "source": strip_internal_references(str(value.get("source") or "")),
                 }
             )
         else:
@@ -394,6 +411,7 @@ def _methods(run: RunFolder, outcomes: list[str]) -> list[dict[str, Any]]:
             model,
             {
                 "model": model,
+                "model_label": model_label(model),
                 "description": str((doc.get("spec") or {}).get("description") or ""),
                 "engines": set(),
                 "priors": [],
@@ -425,6 +443,7 @@ def _checks(run: RunFolder, outcomes: list[str]) -> list[dict[str, Any]]:
             rows.append(
                 {
                     "model": model,
+                    "model_label": model_label(model),
                     "outcome": outcome,
                     "label": _label(run, outcome),
                     "status": str(rec.get("status") or ("fitted" if doc else "not run")),
@@ -509,10 +528,8 @@ def _reproducibility(run: RunFolder) -> dict[str, Any]:
     ev_info = info.get("evidence") if isinstance(info.get("evidence"), dict) else {}
     assert isinstance(ev_info, dict)
     return {
-        "command": " ".join(map(str, command))
-        if isinstance(command, list)
-        else (str(command) if command else None),
-        "report_command": " ".join(["ccsvi-bayes", "report", str(run.path)]),
+        "command": _without_paths(command),
+        "report_command": " ".join(["ccsvi-bayes", "report", run.path.name]),
         "seed": info.get("seed"),
         "evidence_name": ev_info.get("name"),
         "evidence_sha256": ev_info.get("sha256"),
@@ -522,6 +539,27 @@ def _reproducibility(run: RunFolder) -> dict[str, Any]:
         "fits": fits,
         "platform": f"{platform.system()} {platform.machine()}, Python {sys.version.split()[0]}",
     }
+
+
+_ABSOLUTE = re.compile(r"(?<![\w:/.])(?:/[\w.+@-]+)+/?")
+
+
+def _hide_paths(text: str) -> str:
+    """``text`` with every absolute path shown as its last part (``/work/data/ccsvi`` →
+    ``ccsvi``): machine paths stay in run.json, never in the report."""
+    return _ABSOLUTE.sub(lambda m: Path(m.group(0)).name or m.group(0), str(text))
+
+
+def _without_paths(command: Any) -> str | None:
+    """The recorded command line with every absolute path shortened to its last part (the
+    full command stays in run.json)."""
+    if not command:
+        return None
+    words = [str(w) for w in command] if isinstance(command, list) else str(command).split()
+    return " ".join(
+        Path(w).name or w if w.startswith(("/", "~")) or re.match(r"^[A-Za-z]:[\\/]", w) else w
+        for w in words
+    )
 
 
 # --- panel geometry ---------------------------------------------------------------------------

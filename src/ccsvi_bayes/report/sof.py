@@ -26,7 +26,13 @@ from typing import Any
 
 import pandas as pd
 
-from ccsvi_bayes.figures.labels import FEATURE_LABELS, design_label, feature_label, model_label
+from ccsvi_bayes.figures.labels import (
+    FEATURE_LABELS,
+    design_label,
+    feature_label,
+    knob_label,
+    model_label,
+)
 from ccsvi_bayes.report.run_folder import EFFICACY_MODELS, RunFolder
 from ccsvi_bayes.results.numbers import format_number, format_with_mcse, inert_cell, significant
 from ccsvi_bayes.results.store import read_json, write_atomic
@@ -200,25 +206,52 @@ def _inconsistency_note(doc: Mapping[str, Any] | None, scale: str) -> str:
 
 
 def _sensitivity_note(run: RunFolder, outcome: str) -> str:
+    """The sensitivity result in one plain sentence: over which values of the knob (named by
+    the labeller) P(benefit) moved how far, and where it crosses 0.5 (tipping point)."""
     if run.sweep_folder(outcome) is None:
         return "not run"
+    tip = run.tipping(outcome) or {}
+    key = tip.get("key") or run.sweep_record(outcome).get("panel_key")
+    knob = knob_label(str(key)) if key else "the assumptions varied"
     parts: list[str] = []
-    tip = run.tipping(outcome)
-    if tip is not None and tip.get("sentence"):
-        parts.append(str(tip["sentence"]))
     frame = run.scenarios(outcome)
     if frame is not None and "prob_benefit" in frame:
         ok = frame[frame.get("status", pd.Series("done", index=frame.index)) == "done"]
         pb = pd.to_numeric(ok["prob_benefit"], errors="coerce").dropna()
         if len(pb):
             parts.append(
-                f"P(benefit) ranges {fmt(pb.min())} to {fmt(pb.max())} over "
-                f"{len(pb)} scenarios of the sweep"
+                f"P(benefit) ranges {fmt(pb.min())} to {fmt(pb.max())} over {len(pb)} "
+                "scenarios of the sensitivity analysis"
             )
+    rng = tip.get("range")
+    span = ""
+    if isinstance(rng, list) and len(rng) == 2:
+        span = f" (tested from {fmt(rng[0])} to {fmt(rng[1])})"
+    for c in tip.get("crossings") or []:
+        if not (isinstance(c, Mapping) and c.get("threshold") == "0" and c.get("target") == 0.5):
+            continue
+        if c.get("crossed") and c.get("value") is not None:
+            lo, hi = _num(c.get("probability_at_lo")), _num(c.get("probability_at_hi"))
+            side = ""
+            if math.isfinite(lo) and math.isfinite(hi):
+                side = " below" if lo > hi else " above"
+            parts.append(
+                f"benefit is more likely than not only if the {knob}{span} is{side} "
+                f"{fmt(c['value'])}"
+                if side
+                else f"P(benefit) crosses 0.5 at {fmt(c['value'])}"
+            )
+        elif c.get("crossed") is False:
+            lo = _num(c.get("probability_at_lo"))
+            where = " below" if math.isfinite(lo) and lo < 0.5 else " above"
+            if not math.isfinite(lo):
+                where = " on one side of"
+            parts.append(f"P(benefit) stays{where} 0.5 over the {knob}{span}")
+    if frame is not None:
         failed = int((frame.get("status", pd.Series(dtype=str)) != "done").sum())
         if failed:
             parts.append(f"{failed} scenario(s) not done")
-    return "; ".join(parts) if parts else "sweep folder without results"
+    return "; ".join(parts) + "." if parts else "sweep folder without results"
 
 
 # --- the table --------------------------------------------------------------------------
