@@ -219,3 +219,44 @@ def test_report_has_no_machine_paths_no_internal_notes_and_plain_names(
     assert "<b>rct_only</b>" not in html
     sensitivity = html[html.index('id="sensitivity"') :]
     assert "Tipping points over priors" not in sensitivity
+
+
+# --- item 3: harms done properly -----------------------------------------------------------------
+def _harms_section(html: str) -> str:
+    part = html[html.index('<section id="harms">') :]
+    return part[: part.index("</section>")]
+
+
+def test_harms_section_counts_nnh_and_cross_validated_flag(graded_run: Path) -> None:
+    checks = {
+        "cross_validated": {"available": True, "unreliable_refits": [], "observations": []},
+        "poorly_fitted_studies": [{"study_id": "TRAB18", "reasons": ["held out: outside 95%"]}],
+    }
+    (graded_run / "sae_any/sae_any/checks.json").write_text(json.dumps(checks))
+    html = render_report(graded_run).read_text()
+    harms = _harms_section(html)
+    # the checks table names the study, not its record
+    assert "poorly fitted: TRAB18" in html
+    assert "{&#39;study_id&#39;" not in html
+    # per-study events/n by arm, from the harms fit's summary
+    assert re.search(r'data-study="TRAB18".*?>5/49<.*?>1/55<', harms, re.S)
+    assert re.search(r'data-study="BRAVE18".*?>0/76<.*?>0/39<', harms, re.S)
+    # the NNH (findings.json) with an interval through infinity, never a negative NNH
+    assert "Number needed to harm 127 (95% CrI 17 to ∞" in harms
+    assert "number needed to treat for benefit from 103" in harms
+    # absolute risks per 1,000 with control and with treatment
+    assert "with control 9.7 per 1,000" in harms
+    assert "with treatment 22 per 1,000" in harms
+    # the cross-validated check names the study the estimate rests on
+    assert "rests on one trial (TRAB18)" in harms
+    assert "only study with events" in harms
+
+
+def test_harms_section_says_when_the_check_did_not_run(graded_run: Path) -> None:
+    harms = _harms_section(render_report(graded_run).read_text())
+    assert "Leave-one-study-out check:</b> not run (no checks.json for this fit)" in harms
+    (graded_run / "sae_any/sae_any/checks.json").write_text(
+        json.dumps({"cross_validated": {"available": True}, "poorly_fitted_studies": []})
+    )
+    harms = _harms_section(render_report(graded_run).read_text())
+    assert "no study is poorly fitted" in harms
