@@ -260,3 +260,25 @@ def test_harms_section_says_when_the_check_did_not_run(graded_run: Path) -> None
     )
     harms = _harms_section(render_report(graded_run).read_text())
     assert "no study is poorly fitted" in harms
+
+
+# --- item 4: the printed report (Chromium's print CSS) -----------------------------------------
+def test_print_layout_a4_page_numbers_static_panel_and_brief(graded_run: Path) -> None:
+    _make_sweep(graded_run, "qol_physical")
+    html = render_report(graded_run).read_text()
+    assert re.search(r"@page\s*\{\s*size:\s*A4", html)
+    assert 'counter(page) " of " counter(pages)' in html
+    # the slider is hidden in print; its values are printed as a static table
+    assert re.search(r"@media print \{.*\.panel input\[type=range\][^}]*display: none", html, re.S)
+    static = re.search(
+        r'<table class="panel-static" data-role="panel-values">(.*?)</table>', html, re.S
+    )
+    assert static is not None
+    assert "assumed bias of uncontrolled studies" in static.group(1)
+    assert static.group(1).count("<tr>") == 1 + len(
+        json.loads(re.search(r'id="panel-data">(.*?)</script>', html, re.S).group(1))[0]["values"]  # type: ignore[union-attr]
+    )
+    # the brief (first screen) ends with the main sensitivity result in one sentence
+    answer = html[html.index('<section id="answer">') : html.index("</section>")]
+    assert "Main sensitivity result." in answer
+    assert "P(benefit) ranges 0.30 to 0.81" in answer

@@ -140,6 +140,14 @@ def report_context(run: RunFolder) -> dict[str, Any]:
         "complete": bool(run.run.get("complete", not run.incomplete)),
         "missing": missing,
         "answer": _answer(run),
+        "main_sensitivity": next(
+            (
+                f"{b['label']}: {b['sentence']}"
+                for b in sens_blocks
+                if b["sentence"] and b["sentence"] != "not run"
+            ),
+            "",
+        ),
         "sof": list(cells.values()),
         "methods": _methods(run, efficacy + harms),
         "domains": domains,
