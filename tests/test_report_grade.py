@@ -178,6 +178,8 @@ def test_the_labeller_names_models_parameters_and_knobs() -> None:
     assert plain_text("Tipping over priors.gamma.uncontrolled.mu.") == (
         "Tipping over assumed bias of uncontrolled studies."
     )
+    assert parameter_label("gamma.single_centre") == "bias by design feature (γ): single-centre"
+    assert plain_text("unblinded 57%, single_centre 40%") == "unblinded 57%, single-centre 40%"
 
 
 @pytest.mark.parametrize(

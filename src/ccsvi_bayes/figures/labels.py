@@ -106,6 +106,8 @@ def parameter_label(name: str) -> str:
     """A model parameter for a reader ("between-study SD (τ)"); an indexed name
     (``gamma[unblinded]``) names its index: "bias by design feature (γ): unblinded"."""
     base, _, index = str(name).partition("[")
+    if not index and "." in base:  # a prior's dotted name: gamma.single_centre
+        base, _, index = base.partition(".")
     label = PARAMETER_LABELS.get(base, _readable(base))
     if index:
         index = index.rstrip("]")
@@ -160,10 +162,15 @@ def strip_internal_references(text: str) -> str:
     return out.strip(" ;,")
 
 
+_FEATURE_CODE = re.compile(
+    r"\b(?:" + "|".join(sorted(map(re.escape, FEATURE_LABELS), key=len, reverse=True)) + r")\b"
+)
 _KEY = re.compile(r"\bpriors(?:\.[A-Za-z_]\w*)+")
 
 
 def plain_text(text: str) -> str:
-    """A text for a reader: internal notes stripped and every sensitivity knob
-    (``priors.gamma.uncontrolled.mu``) named by :func:`knob_label`."""
-    return _KEY.sub(lambda m: knob_label(m.group(0)), strip_internal_references(text))
+    """A text for a reader: internal notes stripped, every sensitivity knob
+    (``priors.gamma.uncontrolled.mu``) named by :func:`knob_label` and every design feature
+    written as a code (``single_centre``) by :func:`feature_label`."""
+    out = _KEY.sub(lambda m: knob_label(m.group(0)), strip_internal_references(text))
+    return _FEATURE_CODE.sub(lambda m: feature_label(m.group(0)), out)

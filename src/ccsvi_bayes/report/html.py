@@ -182,7 +182,7 @@ def _answer(run: RunFolder) -> list[dict[str, Any]]:
         certainty = str(item.get("certainty", ""))
         reasons = [
             f"{str(d.get('domain', '')).replace('_', ' ').capitalize()} "
-            f"(−{d.get('levels')}): {d.get('reason', '')}"
+            f"(−{d.get('levels')}): {plain_text(str(d.get('reason', '')))}"
             for d in item.get("downgrades", [])
             if d.get("levels")
         ]
@@ -195,7 +195,9 @@ def _answer(run: RunFolder) -> list[dict[str, Any]]:
                 "certainty": certainty,
                 "marks": _CERTAINTY_MARKS.get(certainty, ""),
                 "statement": item.get("statement", ""),
-                "start": start.get("reason", "") if isinstance(start, Mapping) else "",
+                "start": plain_text(str(start.get("reason", "")))
+                if isinstance(start, Mapping)
+                else "",
                 "reasons": reasons,
                 "warnings": [_caution(w) for w in item.get("warnings", [])],
             }

@@ -19,20 +19,13 @@ Every number is read from the run's ``summary.json`` files unchanged.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ccsvi_bayes.figures.labels import (
-    FEATURE_LABELS,
-    design_label,
-    feature_label,
-    knob_label,
-    model_label,
-)
+from ccsvi_bayes.figures.labels import design_label, knob_label, model_label, plain_text
 from ccsvi_bayes.report.run_folder import EFFICACY_MODELS, RunFolder
 from ccsvi_bayes.results.numbers import format_number, format_with_mcse, inert_cell, significant
 from ccsvi_bayes.results.store import read_json, write_atomic
@@ -399,9 +392,7 @@ def _participants_text(counts: list[dict[str, Any]]) -> str:
 def _reason_text(downgrade: Mapping[str, Any]) -> str:
     domain = str(downgrade.get("domain", "")).replace("_", " ")
     levels = downgrade.get("levels")
-    reason = str(downgrade.get("reason", ""))
-    for feature in sorted(FEATURE_LABELS, key=len, reverse=True):
-        reason = re.sub(rf"\b{feature}\b", feature_label(feature), reason)
+    reason = plain_text(str(downgrade.get("reason", "")))
     return f"{domain.capitalize()}, rated down {levels} level(s): {reason}"
 
 
