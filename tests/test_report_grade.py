@@ -284,3 +284,37 @@ def test_print_layout_a4_page_numbers_static_panel_and_brief(graded_run: Path) -
     answer = html[html.index('<section id="answer">') : html.index("</section>")]
     assert "Main sensitivity result." in answer
     assert "P(benefit) ranges 0.30 to 0.81" in answer
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "not json {",
+        json.dumps({"outcomes": "everything"}),
+        json.dumps(
+            {
+                "outcomes": [
+                    1,
+                    None,
+                    {"outcome": 3},
+                    {
+                        "outcome": "qol_physical",
+                        "certainty": "=1+1",
+                        "downgrades": "x",
+                        "warnings": 5,
+                    },
+                ]
+            }
+        ),
+    ],
+)
+def test_a_broken_findings_json_is_named_and_never_crashes_the_report(
+    graded_run: Path, content: str
+) -> None:
+    (graded_run / "findings.json").write_text(content)
+    html = render_report(graded_run).read_text()
+    cells = sof_cells(summary_of_findings(graded_run))
+    assert {c["grade"]["certainty"] for c in cells} == {"not assessed"}
+    assert "=1+1" not in html
+    if not content.endswith('"warnings": 5}]}'):
+        assert "findings.json is unreadable or lists no outcome" in html

@@ -30,7 +30,13 @@ from ccsvi_bayes.figures.labels import (
 from ccsvi_bayes.report.jinja import environment
 from ccsvi_bayes.report.panel import panel_data
 from ccsvi_bayes.report.run_folder import RunFolder
-from ccsvi_bayes.report.sof import findings_by_outcome, fmt, sof_cells, summary_of_findings
+from ccsvi_bayes.report.sof import (
+    CERTAINTY_MARKS,
+    findings_by_outcome,
+    fmt,
+    sof_cells,
+    summary_of_findings,
+)
 from ccsvi_bayes.results.numbers import format_number
 from ccsvi_bayes.results.store import read_json, write_atomic
 from ccsvi_bayes.vocabulary import STUDIES_COLUMNS
@@ -168,8 +174,8 @@ def report_context(run: RunFolder) -> dict[str, Any]:
     return context
 
 
-#: GRADE's symbols for the certainty of the evidence, as a summary-of-findings table shows them
-_CERTAINTY_MARKS = {"high": "⊕⊕⊕⊕", "moderate": "⊕⊕⊕◯", "low": "⊕⊕◯◯", "very low": "⊕◯◯◯"}
+#: GRADE's symbols for the certainty of the evidence (one table: the SoF's)
+_CERTAINTY_MARKS = CERTAINTY_MARKS
 
 
 def _answer(run: RunFolder) -> list[dict[str, Any]]:
@@ -178,13 +184,19 @@ def _answer(run: RunFolder) -> list[dict[str, Any]]:
     the reason for each level it was rated down. Empty when the run has no findings."""
     document = read_json(run.path / "findings.json") or {}
     rows = []
-    for item in document.get("outcomes", []):
-        certainty = str(item.get("certainty", ""))
+    items = document.get("outcomes")
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, Mapping):
+            continue
+        certainty = item.get("certainty")
+        if certainty not in _CERTAINTY_MARKS:  # only GRADE's four levels are a rating
+            certainty = "not assessed"
+        downgrades = item.get("downgrades")
         reasons = [
             f"{str(d.get('domain', '')).replace('_', ' ').capitalize()} "
             f"(−{d.get('levels')}): {plain_text(str(d.get('reason', '')))}"
-            for d in item.get("downgrades", [])
-            if d.get("levels")
+            for d in (downgrades if isinstance(downgrades, list) else [])
+            if isinstance(d, Mapping) and d.get("levels")
         ]
         start = item.get("start") or {}
         rows.append(
@@ -199,7 +211,10 @@ def _answer(run: RunFolder) -> list[dict[str, Any]]:
                 if isinstance(start, Mapping)
                 else "",
                 "reasons": reasons,
-                "warnings": [_caution(w) for w in item.get("warnings", [])],
+                "warnings": [
+                    _caution(w)
+                    for w in (item["warnings"] if isinstance(item.get("warnings"), list) else [])
+                ],
             }
         )
     rows.sort(key=lambda r: r["kind"] == "Harm")
@@ -410,6 +425,13 @@ def _missing(
             missing.append(
                 "figures listed in index.json but without an image file: " + ", ".join(lost)
             )
+    findings = run.path / "findings.json"
+    if findings.exists() and not findings_by_outcome(run):
+        missing.append("certainty: not assessed (findings.json is unreadable or lists no outcome)")
+    elif not findings.exists():
+        missing.append(
+            "certainty: not assessed (no findings.json: a run folder of an older version)"
+        )
     sweeps = run.sweep_outcomes()
     if not sweeps:
         missing.append("sensitivity sweep: not run (no sensitivity/<outcome>/ folder)")

@@ -362,8 +362,9 @@ def findings_by_outcome(run: RunFolder) -> dict[str, dict[str, Any]]:
     written before it existed (its table says "not assessed")."""
     document = read_json(run.path / "findings.json") or {}
     out: dict[str, dict[str, Any]] = {}
-    for item in document.get("outcomes") or []:
-        if isinstance(item, Mapping) and item.get("outcome"):
+    items = document.get("outcomes")
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, Mapping) and isinstance(item.get("outcome"), str):
             out[str(item["outcome"])] = dict(item)
     return out
 
@@ -401,10 +402,13 @@ def _grade_columns(
 ) -> dict[str, Any]:
     """Certainty, relative and absolute effects and the statement of one outcome."""
     item = findings_by_outcome(run).get(outcome) or {}
-    certainty = str(item.get("certainty") or "not assessed")
+    certainty = item.get("certainty")
+    if certainty not in CERTAINTY_MARKS:  # only GRADE's four levels are shown as a rating
+        certainty = "not assessed"
+    downgrades = item.get("downgrades")
     reasons = [
         _reason_text(d)
-        for d in item.get("downgrades") or []
+        for d in (downgrades if isinstance(downgrades, list) else [])
         if isinstance(d, Mapping) and d.get("levels")
     ]
     cols: dict[str, Any] = {
@@ -413,7 +417,7 @@ def _grade_columns(
         "statement": str(item.get("statement") or ""),
     }
     doc = run.summary(headline or outcome, outcome) or {}
-    effect = item.get("effect") if isinstance(item.get("effect"), Mapping) else {}
+    effect: Mapping[str, Any] = item["effect"] if isinstance(item.get("effect"), Mapping) else {}
     rel: Mapping[str, Any] = {}
     measure = ""
     sign = 1.0
