@@ -252,6 +252,11 @@ def test_harms_section_counts_nnh_and_cross_validated_flag(graded_run: Path) -> 
     # the cross-validated check names the study the estimate rests on
     assert "rests on one trial (TRAB18)" in harms
     assert "only study with events" in harms
+    # and the first screen says so beside the harm's statement
+    answer = html[html.index('<section id="answer">') : html.index("</section>")]
+    assert re.search(
+        r'data-outcome="sae_any".*?Caution: the estimate for .*?\(TRAB18\)', answer, re.S
+    )
 
 
 def test_harms_section_says_when_the_check_did_not_run(graded_run: Path) -> None:

@@ -145,7 +145,7 @@ def report_context(run: RunFolder) -> dict[str, Any]:
         "skipped_figures": run.skipped_figures,
         "complete": bool(run.run.get("complete", not run.incomplete)),
         "missing": missing,
-        "answer": _answer(run),
+        "answer": _with_check_cautions(_answer(run), harm_blocks),
         "main_sensitivity": next(
             (
                 f"{b['label']}: {b['sentence']}"
@@ -219,6 +219,21 @@ def _answer(run: RunFolder) -> list[dict[str, Any]]:
         )
     rows.sort(key=lambda r: r["kind"] == "Harm")
     return rows
+
+
+def _with_check_cautions(
+    answer: list[dict[str, Any]], harm_blocks: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The first screen names what the leave-one-study-out check of a harm found."""
+    flagged = {
+        h["id"]: h["cross_validated"]["text"]
+        for h in harm_blocks
+        if h.get("cross_validated", {}).get("flagged")
+    }
+    for row in answer:
+        if row["outcome"] in flagged:
+            row["warnings"].append(flagged[row["outcome"]])
+    return answer
 
 
 def _caution(warning: Any) -> str:

@@ -364,7 +364,7 @@ def _brief(flow: _Flow, ctx: dict[str, Any]) -> None:
             [
                 [
                     f"{a['label']} ({a['kind'].lower()})",
-                    a["statement"],
+                    " ".join([a["statement"], *(f"Caution: {w}." for w in a["warnings"])]),
                     f"{a['marks']} {a['certainty']}".strip(),
                 ]
                 for a in answer
