@@ -200,7 +200,7 @@ def test_fallback_pdf_without_chromium(run_copy: Path, no_chromium: None) -> Non
         assert title in flat, title
         assert f"Caption of {stem}" in flat
     # sensitivity sentence of the sweep, checks and reproducibility
-    assert "Tipping points over" in flat
+    assert "P(benefit) ranges 0.30 to 0.81 over 8 scenarios" in flat
     assert "R-hat max" in flat
     assert "Reproducibility" in flat
     assert "ccsvi-bayes run --out" in flat
@@ -288,3 +288,32 @@ def test_cli_report_without_chromium(run_copy: Path, no_chromium: None) -> None:
     assert bad.exit_code == 2
     assert "auto" in bad.output
     assert "matplotlib" in bad.output
+
+
+def test_fallback_pdf_is_committee_ready(run_copy: Path, no_chromium: None) -> None:
+    """A4; a cover; a one-page brief (question, each outcome's statement and certainty, the
+    main sensitivity result); page numbers; the SoF in the GRADEpro layout; the panel's values
+    as a static table; diagnostics in an appendix; no machine path (issue 19 item 7)."""
+    from tests.test_report_grade import findings_document
+
+    (run_copy / "findings.json").write_text(json.dumps(findings_document()))
+    run = RunFolder.open(run_copy)
+    data = write_report_pdf_pages(run, run_copy / "report.pdf").read_bytes()
+    assert re.search(rb"/MediaBox \[ ?0 0 595\.4\d* 841\.6\d* ?\]", data)  # A4
+    flat = " ".join(pdf_text(data).split())
+    page = [flat.index(f"page {n} ") for n in (1, 2, 3)]
+    brief = flat.index("Brief for the committee")
+    assert page[1] < brief < page[2]  # page 1 is the cover, page 2 the brief
+    assert "Venoplasty may not improve physical quality of life." in flat[brief : page[2]]
+    assert "very low" in flat[brief : page[2]]
+    assert "Main sensitivity result" in flat[brief : page[2]]
+    assert "P(benefit) ranges 0.30 to 0.81" in flat[brief : page[2]]
+    assert "Summary of findings" not in flat[: page[1]]  # the cover is only a cover
+    sof = flat.index("Summary of findings")
+    assert "of participants (studies)" in flat[sof:]  # (№: a glyph the test reader skips)
+    assert "Model comparison" in flat[sof:]
+    assert "the panel's values" in flat
+    appendix = flat.index("Appendix: diagnostics and reproducibility")
+    assert sof < appendix < flat.index("R-hat max")
+    assert str(run_copy) not in flat
+    assert "Interactive panel" not in flat

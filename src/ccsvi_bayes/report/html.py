@@ -13,17 +13,32 @@ import base64
 import importlib.metadata
 import math
 import platform
+import re
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ccsvi_bayes.figures.labels import (
+    design_label,
+    model_label,
+    parameter_label,
+    plain_text,
+    strip_internal_references,
+)
 from ccsvi_bayes.report.changes import changes_view
 from ccsvi_bayes.report.jinja import environment
 from ccsvi_bayes.report.panel import panel_data
 from ccsvi_bayes.report.run_folder import RunFolder
-from ccsvi_bayes.report.sof import fmt, sof_cells, summary_of_findings
+from ccsvi_bayes.report.sof import (
+    CERTAINTY_MARKS,
+    findings_by_outcome,
+    fmt,
+    sof_cells,
+    summary_of_findings,
+)
+from ccsvi_bayes.results.numbers import format_number
 from ccsvi_bayes.results.store import read_json, write_atomic
 from ccsvi_bayes.vocabulary import STUDIES_COLUMNS
 
@@ -81,6 +96,8 @@ def report_context(run: RunFolder) -> dict[str, Any]:
     harms = [o for o in outcomes if o in cells and cells[o]["kind"] == "harm"]
     panels = [p for p in (panel_data(run, o) for o in run.sweep_outcomes()) if p is not None]
     for p in panels:
+        # the plain sentence of the summary of findings, not the machine one of the sweep
+        p["sentence"] = cells.get(p["outcome"], {}).get("notes_sensitivity") or p["sentence"]
         p["axis"] = _axis(p)
         p["scale_svg"] = _scale_marks(p)
         p["view"] = _panel_view(p)
@@ -104,7 +121,10 @@ def report_context(run: RunFolder) -> dict[str, Any]:
         }
         for o in efficacy
     ]
-    harm_blocks = [{"id": o, "cell": cells[o], "figures": figs("harms", o)} for o in harms]
+    harm_blocks = [
+        {"id": o, "cell": cells[o], "figures": figs("harms", o), **_harm_details(run, o)}
+        for o in harms
+    ]
     sens_blocks = [
         {
             "id": o,
@@ -118,14 +138,23 @@ def report_context(run: RunFolder) -> dict[str, Any]:
         "title": f"Evidence synthesis report: {ev.name if ev else run.run.get('evidence', {}).get('name', run.path.name)}",
         "question": ev.question if ev else None,
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "run_path": str(run.path),
+        # the folder's name only: absolute paths stay in run.json (provenance), not the report
+        "run_path": run.path.name,
         "evidence": _evidence_block(run),
-        "problems": list(run.problems),
-        "failures": run.incomplete,
+        "problems": [_hide_paths(p) for p in run.problems],
+        "failures": [_hide_paths(f) for f in run.incomplete],
         "skipped_figures": run.skipped_figures,
         "complete": bool(run.run.get("complete", not run.incomplete)),
         "missing": missing,
-        "answer": _answer(run),
+        "answer": _with_check_cautions(_answer(run), harm_blocks),
+        "main_sensitivity": next(
+            (
+                f"{b['label']}: {b['sentence']}"
+                for b in sens_blocks
+                if b["sentence"] and b["sentence"] != "not run"
+            ),
+            "",
+        ),
         "sof": list(cells.values()),
         "methods": _methods(run, efficacy + harms),
         "domains": domains,
@@ -147,8 +176,8 @@ def report_context(run: RunFolder) -> dict[str, Any]:
     return context
 
 
-#: GRADE's symbols for the certainty of the evidence, as a summary-of-findings table shows them
-_CERTAINTY_MARKS = {"high": "⊕⊕⊕⊕", "moderate": "⊕⊕⊕◯", "low": "⊕⊕◯◯", "very low": "⊕◯◯◯"}
+#: GRADE's symbols for the certainty of the evidence (one table: the SoF's)
+_CERTAINTY_MARKS = CERTAINTY_MARKS
 
 
 def _answer(run: RunFolder) -> list[dict[str, Any]]:
@@ -157,13 +186,19 @@ def _answer(run: RunFolder) -> list[dict[str, Any]]:
     the reason for each level it was rated down. Empty when the run has no findings."""
     document = read_json(run.path / "findings.json") or {}
     rows = []
-    for item in document.get("outcomes", []):
-        certainty = str(item.get("certainty", ""))
+    items = document.get("outcomes")
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, Mapping):
+            continue
+        certainty = item.get("certainty")
+        if certainty not in _CERTAINTY_MARKS:  # only GRADE's four levels are a rating
+            certainty = "not assessed"
+        downgrades = item.get("downgrades")
         reasons = [
             f"{str(d.get('domain', '')).replace('_', ' ').capitalize()} "
-            f"(−{d.get('levels')}): {d.get('reason', '')}"
-            for d in item.get("downgrades", [])
-            if d.get("levels")
+            f"(−{d.get('levels')}): {plain_text(str(d.get('reason', '')))}"
+            for d in (downgrades if isinstance(downgrades, list) else [])
+            if isinstance(d, Mapping) and d.get("levels")
         ]
         start = item.get("start") or {}
         rows.append(
@@ -174,13 +209,33 @@ def _answer(run: RunFolder) -> list[dict[str, Any]]:
                 "certainty": certainty,
                 "marks": _CERTAINTY_MARKS.get(certainty, ""),
                 "statement": item.get("statement", ""),
-                "start": start.get("reason", "") if isinstance(start, Mapping) else "",
+                "start": plain_text(str(start.get("reason", "")))
+                if isinstance(start, Mapping)
+                else "",
                 "reasons": reasons,
-                "warnings": [_caution(w) for w in item.get("warnings", [])],
+                "warnings": [
+                    _caution(w)
+                    for w in (item["warnings"] if isinstance(item.get("warnings"), list) else [])
+                ],
             }
         )
     rows.sort(key=lambda r: r["kind"] == "Harm")
     return rows
+
+
+def _with_check_cautions(
+    answer: list[dict[str, Any]], harm_blocks: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The first screen names what the leave-one-study-out check of a harm found."""
+    flagged = {
+        h["id"]: h["cross_validated"]["text"]
+        for h in harm_blocks
+        if h.get("cross_validated", {}).get("flagged")
+    }
+    for row in answer:
+        if row["outcome"] in flagged:
+            row["warnings"].append(flagged[row["outcome"]])
+    return answer
 
 
 def _caution(warning: Any) -> str:
@@ -201,6 +256,133 @@ def _caution(warning: Any) -> str:
     if isinstance(warning, Mapping):
         return str(warning.get("message", ""))
     return str(warning)
+
+
+def _harm_details(run: RunFolder, outcome: str) -> dict[str, Any]:
+    """What the harms section shows beyond the table: per-study events/n by arm, the absolute
+    risks per 1,000, the NNH with its interval and what the leave-one-study-out check found."""
+    model = run.headline_model(outcome) or outcome
+    doc = run.summary(model, outcome) or {}
+    studies = []
+    with_events = []
+    for st in doc.get("studies") or []:
+        if not isinstance(st, Mapping):
+            continue
+        arms = st.get("arms") if isinstance(st.get("arms"), Mapping) else {}
+        assert isinstance(arms, Mapping)
+
+        def arm(name: str, arms: Mapping[str, Any] = arms) -> str:
+            a = arms.get(name)
+            return f"{a.get('events')}/{a.get('n')}" if isinstance(a, Mapping) else "–"
+
+        events = sum(int(a.get("events") or 0) for a in arms.values() if isinstance(a, Mapping))
+        if events:
+            with_events.append(str(st.get("study_id")))
+        studies.append(
+            {
+                "study_id": str(st.get("study_id", "")),
+                "label": str(st.get("label") or ""),
+                "design": design_label(str(st.get("design", ""))),
+                "treatment": arm("treatment"),
+                "control": arm("control"),
+            }
+        )
+    risks = []
+    for name, words in (("risk_control", "with control"), ("risk_treatment", "with treatment")):
+        scaled = _per_1000(doc.get(f"{name}_per_1000"), 1.0) or _per_1000(doc.get(name), 1000.0)
+        if scaled:
+            risks.append(
+                f"{words} {format_number(scaled, 'mean')} per 1,000 "
+                f"({format_number(scaled, 'q025')} to {format_number(scaled, 'q975')})"
+            )
+    finding = findings_by_outcome(run).get(outcome) or {}
+    nnh = finding.get("nnh") if isinstance(finding.get("nnh"), Mapping) else doc.get("nnh")
+    return {
+        "studies": studies,
+        "risks": risks,
+        "nnh": _nnh_text(nnh) if isinstance(nnh, Mapping) else "",
+        "cross_validated": _cross_validated_text(
+            run.checks(model, outcome),
+            with_events,
+            _label(run, outcome),
+            {
+                s["study_id"]: "trial" if s["design"] == design_label("rct") else "study"
+                for s in studies
+            },
+        ),
+    }
+
+
+def _per_1000(block: Any, factor: float) -> dict[str, Any] | None:
+    """A risk block (mean, q025, q975 and their MCSE) times ``factor``; None if absent."""
+    if not (isinstance(block, Mapping) and _is_number(block.get("mean"))):
+        return None
+    scaled: dict[str, Any] = {k: factor * float(v) for k, v in block.items() if _is_number(v)}
+    mc = block.get("mcse") if isinstance(block.get("mcse"), Mapping) else {}
+    assert isinstance(mc, Mapping)
+    scaled["mcse"] = {k: factor * float(v) for k, v in mc.items() if _is_number(v)}
+    return scaled
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _nnh_text(nnh: Mapping[str, Any]) -> str:
+    """The number needed to harm with its interval; an interval through 0 (risk difference)
+    runs through infinity and continues as a number needed to treat for benefit."""
+    point = "median" if nnh.get("median") is not None else "mean"
+    if nnh.get(point) is None:
+        return "No number needed to harm: the risk difference is not above 0"
+    text = f"Number needed to harm {format_number(nnh, point, digits=2)}"
+    lo = format_number(nnh, "q025", digits=2) if nnh.get("q025") is not None else None
+    if nnh.get("interval_includes_infinity"):
+        text += f" (95% CrI {lo or '–'} to ∞"
+        nntb = nnh.get("nnt_benefit_limit")
+        if _is_number(nntb):
+            text += f", continuing as a number needed to treat for benefit from {fmt(nntb, 0)}"
+        return text + ")"
+    hi = format_number(nnh, "q975", digits=2) if nnh.get("q975") is not None else "–"
+    return text + f" (95% CrI {lo or '–'} to {hi})"
+
+
+def _cross_validated_text(
+    checks: Mapping[str, Any] | None,
+    with_events: list[str],
+    label: str,
+    kinds: Mapping[str, str],
+) -> dict[str, Any]:
+    """What the leave-one-study-out (cross-validated) check of a harms fit found, in words;
+    ``flagged`` lists the studies it names."""
+    cv = (checks or {}).get("cross_validated")
+    if not isinstance(cv, Mapping):
+        return {"ran": False, "text": "not run (no checks.json for this fit)", "flagged": []}
+    if not cv.get("available"):
+        return {
+            "ran": False,
+            "text": f"not run: {cv.get('reason', 'no reason recorded')}",
+            "flagged": [],
+        }
+    poor = [
+        str(p.get("study_id") if isinstance(p, Mapping) else p)
+        for p in (checks or {}).get("poorly_fitted_studies") or []
+    ]
+    unreliable = [str(s) for s in cv.get("unreliable_refits") or []]
+    if not poor:
+        text = "each study's events are predicted by the others: no study is poorly fitted"
+    elif len(with_events) == 1 and poor == with_events:
+        text = (
+            f"the estimate for {label} rests on one {kinds.get(poor[0], 'study')} ({poor[0]}): "
+            "it is the only study with events, and the other studies do not predict them"
+        )
+    else:
+        text = (
+            f"poorly fitted when held out: {', '.join(poor)}; the estimate depends on "
+            f"{'this study' if len(poor) == 1 else 'these studies'}"
+        )
+    if unreliable:
+        text += f" (refits without {', '.join(unreliable)} did not converge reliably)"
+    return {"ran": True, "text": text, "flagged": poor}
 
 
 def _label(run: RunFolder, outcome: str) -> str:
@@ -224,8 +406,8 @@ def _figures(run: RunFolder) -> dict[str, Any]:
                 break
         fig: dict[str, Any] = {
             "stem": str(rec.get("stem") or ""),
-            "title": str(rec.get("title") or rec.get("stem") or "figure"),
-            "caption": str(rec.get("caption") or ""),
+            "title": plain_text(str(rec.get("title") or rec.get("stem") or "figure")),
+            "caption": plain_text(str(rec.get("caption") or "")),
             "section": str(rec.get("section") or ""),
             "outcome": rec.get("outcome") if isinstance(rec.get("outcome"), str) else None,
             "src": None,
@@ -260,6 +442,13 @@ def _missing(
             missing.append(
                 "figures listed in index.json but without an image file: " + ", ".join(lost)
             )
+    findings = run.path / "findings.json"
+    if findings.exists() and not findings_by_outcome(run):
+        missing.append("certainty: not assessed (findings.json is unreadable or lists no outcome)")
+    elif not findings.exists():
+        missing.append(
+            "certainty: not assessed (no findings.json: a run folder of an older version)"
+        )
     sweeps = run.sweep_outcomes()
     if not sweeps:
         missing.append("sensitivity sweep: not run (no sensitivity/<outcome>/ folder)")
@@ -277,9 +466,9 @@ def _evidence_block(run: RunFolder) -> dict[str, Any]:
     block: dict[str, Any] = {
         "name": info.get("name") or (ev.name if ev else ""),
         "sha256": info.get("sha256") or (ev.sha256 if ev else ""),
-        "path": str(ev.path) if ev else None,
+        "path": ev.path.name if ev else None,
         "found": ev is not None,
-        "notices": list(ev.notices) if ev else [],
+        "notices": [_hide_paths(n) for n in ev.notices] if ev else [],
         "studies": [],
         "rows": [],
         "readings": [],
@@ -300,7 +489,11 @@ def _evidence_block(run: RunFolder) -> dict[str, Any]:
         ]
         return block
     for rec in ev.studies.to_dict(orient="records"):
-        block["studies"].append({k: _cell(rec.get(k)) for k in STUDIES_COLUMNS})
+        study = {k: _cell(rec.get(k)) for k in STUDIES_COLUMNS}
+        for k in ("citation", "notes"):
+            if k in study:
+                study[k] = strip_internal_references(study[k])
+        block["studies"].append(study)
     for table, frame in (("arms", ev.arms), ("contrasts", ev.contrasts)):
         for rec in frame.to_dict(orient="records"):
             if table == "arms":
@@ -326,10 +519,10 @@ def _evidence_block(run: RunFolder) -> dict[str, Any]:
                     "what": what,
                     "timepoint": _cell(rec.get("timepoint_weeks")),
                     "numbers": numbers,
-                    "source": _cell(rec.get("source")),
-                    "location": _cell(rec.get("location")),
-                    "quote": _cell(rec.get("quote")),
-                    "assumption": _cell(rec.get("assumption")),
+                    "source": strip_internal_references(_cell(rec.get("source"))),
+                    "location": strip_internal_references(_cell(rec.get("location"))),
+                    "quote": _cell(rec.get("quote")),  # verbatim from the primary source
+                    "assumption": strip_internal_references(_cell(rec.get("assumption"))),
                     "origin": _cell(rec.get("_origin")),
                 }
             )
@@ -339,12 +532,14 @@ def _evidence_block(run: RunFolder) -> dict[str, Any]:
         block["readings"].append(
             {
                 "switch": switch,
-                "description": alt.description,
+                "description": strip_internal_references(alt.description),
                 "option": chosen,
-                "option_description": option.description if option else "",
+                "option_description": strip_internal_references(option.description)
+                if option
+                else "",
                 "default": chosen == alt.default,
                 "alternatives": [
-                    {"id": o.id, "description": o.description}
+                    {"id": o.id, "description": strip_internal_references(o.description)}
                     for o in alt.options.values()
                     if o.id != chosen
                 ],
@@ -373,11 +568,12 @@ def _flatten_priors(priors: Mapping[str, Any], prefix: str = "") -> list[dict[st
             rows.append(
                 {
                     "parameter": prefix + str(name),
+                    "parameter_label": parameter_label(prefix + str(name)),
                     "dist": str(value.get("dist")),
                     "kwargs": ", ".join(f"{k} = {_cell(v)}" for k, v in kwargs.items()),
                     "scale": str(value.get("scale") or ""),
                     "how": str(value.get("how") or ""),
-                    "source": str(value.get("source") or ""),
+                    "source": strip_internal_references(str(value.get("source") or "")),
                 }
             )
         else:
@@ -396,6 +592,7 @@ def _methods(run: RunFolder, outcomes: list[str]) -> list[dict[str, Any]]:
             model,
             {
                 "model": model,
+                "model_label": model_label(model),
                 "description": str((doc.get("spec") or {}).get("description") or ""),
                 "engines": set(),
                 "priors": [],
@@ -427,6 +624,7 @@ def _checks(run: RunFolder, outcomes: list[str]) -> list[dict[str, Any]]:
             rows.append(
                 {
                     "model": model,
+                    "model_label": model_label(model),
                     "outcome": outcome,
                     "label": _label(run, outcome),
                     "status": str(rec.get("status") or ("fitted" if doc else "not run")),
@@ -454,7 +652,8 @@ def _checks_headline(checks: Mapping[str, Any]) -> str:
         parts.append(f"{inside}/{len(ppc)} observations inside their 95% predictive interval")
     poor = checks.get("poorly_fitted_studies")
     if isinstance(poor, list):
-        parts.append("poorly fitted: " + (", ".join(map(str, poor)) if poor else "none"))
+        ids = [str(p.get("study_id") if isinstance(p, Mapping) else p) for p in poor]
+        parts.append("poorly fitted: " + (", ".join(ids) if ids else "none"))
     conflict = checks.get("conflict")
     if isinstance(conflict, Mapping):
         if conflict.get("available"):
@@ -511,10 +710,8 @@ def _reproducibility(run: RunFolder) -> dict[str, Any]:
     ev_info = info.get("evidence") if isinstance(info.get("evidence"), dict) else {}
     assert isinstance(ev_info, dict)
     return {
-        "command": " ".join(map(str, command))
-        if isinstance(command, list)
-        else (str(command) if command else None),
-        "report_command": " ".join(["ccsvi-bayes", "report", str(run.path)]),
+        "command": _without_paths(command),
+        "report_command": " ".join(["ccsvi-bayes", "report", run.path.name]),
         "seed": info.get("seed"),
         "evidence_name": ev_info.get("name"),
         "evidence_sha256": ev_info.get("sha256"),
@@ -524,6 +721,27 @@ def _reproducibility(run: RunFolder) -> dict[str, Any]:
         "fits": fits,
         "platform": f"{platform.system()} {platform.machine()}, Python {sys.version.split()[0]}",
     }
+
+
+_ABSOLUTE = re.compile(r"(?<![\w:/.])(?:/[\w.+@-]+)+/?")
+
+
+def _hide_paths(text: str) -> str:
+    """``text`` with every absolute path shown as its last part (``/work/data/ccsvi`` →
+    ``ccsvi``): machine paths stay in run.json, never in the report."""
+    return _ABSOLUTE.sub(lambda m: Path(m.group(0)).name or m.group(0), str(text))
+
+
+def _without_paths(command: Any) -> str | None:
+    """The recorded command line with every absolute path shortened to its last part (the
+    full command stays in run.json)."""
+    if not command:
+        return None
+    words = [str(w) for w in command] if isinstance(command, list) else str(command).split()
+    return " ".join(
+        Path(w).name or w if w.startswith(("/", "~")) or re.match(r"^[A-Za-z]:[\\/]", w) else w
+        for w in words
+    )
 
 
 # --- panel geometry ---------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from ccsvi_bayes.figures.labels import knob_label
 from ccsvi_bayes.report.run_folder import RunFolder, read_json_file
 from ccsvi_bayes.results.numbers import format_with_mcse
 from ccsvi_bayes.sensitivity.runner import INDEX_COLUMNS
@@ -173,6 +174,7 @@ def panel_data(run: RunFolder, outcome: str) -> dict[str, Any] | None:
         "outcome": outcome,
         "label": label,
         "key": key,
+        "knob_label": knob_label(key),
         "scale": str(eff.get("scale") or "smd"),
         "mcid_standardized": _float(tip.get("mcid_standardized"))
         if tip.get("mcid_standardized") is not None

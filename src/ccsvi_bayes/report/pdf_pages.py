@@ -21,6 +21,7 @@ from typing import Any
 
 import matplotlib
 
+from ccsvi_bayes.figures.labels import plain_text
 from ccsvi_bayes.report.run_folder import RunFolder
 from ccsvi_bayes.results.store import write_atomic
 
@@ -74,11 +75,16 @@ def write_report_pdf_pages(run: RunFolder, pdf_path: str | Path) -> Path:
             PdfPages(tmp, metadata=metadata) as pdf,
         ):
             flow = _Flow(pdf, footer=str(context["evidence"].get("name") or run.path.name))
-            _title_page(flow, context, run)
+            _cover(flow, context, run)
+            _brief(flow, context)
+            _status_page(flow, context)
             _sof_pages(flow, context)
-            _figure_pages(flow, run)
+            _harms(flow, context)
+            _figure_pages(flow, run, exclude=("checks",))
             _sensitivity(flow, context)
+            flow.heading("Appendix: diagnostics and reproducibility", 16, page=True)
             _checks(flow, context)
+            _figure_pages(flow, run, only=("checks",), heading="Diagnostic figures")
             _reproducibility(flow, context)
             flow.close()
 
@@ -311,28 +317,75 @@ class _Flow:
 
 
 # --- sections -------------------------------------------------------------------------------
-def _title_page(flow: _Flow, ctx: dict[str, Any], run: RunFolder) -> None:
+def _cover(flow: _Flow, ctx: dict[str, Any], run: RunFolder) -> None:
+    """The cover: title, question, evidence set, date and folder (no machine path)."""
     flow.new_page()
-    flow.y = 90
-    flow.heading(str(ctx["title"]), 18)
-    ev = ctx["evidence"]
+    flow.y = 200
+    flow.heading(str(ctx["title"]), 22)
     if ctx.get("question"):
-        flow.para(str(ctx["question"]), 12)
-    flow.y += 6
-    flow.para(f"Evidence set: {ev.get('name') or 'unknown'}", 9.5)
-    flow.para(f"sha256: {ev.get('sha256') or 'not recorded'}", 8, color=_GREY)
-    if ev.get("path"):
-        flow.para(f"read from {ev['path']}", 8, color=_GREY)
-    flow.para(f"Report drawn {ctx['generated']} from the run folder {run.path.resolve()}", 9.5)
+        flow.y += 8
+        flow.para(str(ctx["question"]), 13, style="italic")
+    flow.y += 30
+    ev = ctx["evidence"]
+    flow.para(f"Evidence set: {ev.get('name') or 'unknown'}", 10)
+    flow.para(f"sha256 {ev.get('sha256') or 'not recorded'}", 7.5, color=_GREY)
+    flow.para(f"Report drawn {ctx['generated']} from the run folder {run.path.name}", 10)
     flow.para(
         "Run complete: every planned fit has a result."
         if ctx["complete"]
-        else "Run INCOMPLETE: some planned results are missing (listed below).",
-        9.5,
+        else "Run INCOMPLETE: some planned results are missing (see 'What failed or is missing').",
+        10,
         weight="bold",
     )
-    flow.y += 6
-    flow.heading("What failed or is missing", 12)
+    flow.y = _H - _BOTTOM - 80
+    flow.para(
+        "Bayesian evidence synthesis with design-dependent bias. The certainty ratings are "
+        "the package's suggestions from the posterior; the committee decides.",
+        8.5,
+        color=_GREY,
+    )
+
+
+def _main_sensitivity(ctx: dict[str, Any]) -> str:
+    """The main sensitivity result in one sentence (report.html's, the first outcome swept)."""
+    return str(ctx.get("main_sensitivity") or "No sensitivity analysis was run.")
+
+
+def _brief(flow: _Flow, ctx: dict[str, Any]) -> None:
+    """One page for the committee: the question, every outcome's statement and certainty,
+    the main sensitivity result."""
+    flow.heading("Brief for the committee", 16, page=True)
+    if ctx.get("question"):
+        flow.para(f"Question: {ctx['question']}", 10)
+    answer = ctx.get("answer") or []
+    if answer:
+        flow.table(
+            ["Outcome", "What the evidence says", "Certainty (suggested)"],
+            [
+                [
+                    f"{a['label']} ({a['kind'].lower()})",
+                    " ".join([a["statement"], *(f"Caution: {w}." for w in a["warnings"])]),
+                    f"{a['marks']} {a['certainty']}".strip(),
+                ]
+                for a in answer
+            ],
+            [2.2, 5.0, 1.6],
+            size=7.5,
+        )
+    else:
+        flow.para("Certainty not assessed: the run folder has no findings.json.", 9)
+    flow.heading("Main sensitivity result", 11)
+    flow.para(_main_sensitivity(ctx), 9)
+    flow.para(
+        "GRADE certainty: ⊕⊕⊕⊕ high, ⊕⊕⊕◯ moderate, ⊕⊕◯◯ low, ⊕◯◯◯ very low; the reasons "
+        "for each rating are footnoted in the summary of findings.",
+        7.5,
+        color=_GREY,
+    )
+
+
+def _status_page(flow: _Flow, ctx: dict[str, Any]) -> None:
+    flow.heading("What failed or is missing", 12, page=True)
     items = [
         *ctx["failures"],
         *(f"figure {f['stem']} not drawn: {f['reason']}" for f in ctx["skipped_figures"]),
@@ -343,11 +396,10 @@ def _title_page(flow: _Flow, ctx: dict[str, Any], run: RunFolder) -> None:
         flow.para("Nothing: every part of the run is present.", 9)
     for item in items:
         flow.para(str(item), 9, bullet="•")
-    flow.y += 6
     flow.para(
         "This PDF was drawn without a browser (matplotlib). report.html in the same folder "
-        "holds the same facts plus the interactive bias panel, the evidence tables and their "
-        "provenance.",
+        "holds the same facts plus the interactive bias panel and the full evidence tables "
+        "with their provenance.",
         8,
         color=_GREY,
     )
@@ -360,10 +412,49 @@ def _sof_pages(flow: _Flow, ctx: dict[str, Any]) -> None:
     harms = [c for c in cells if c["kind"] == "harm"]
     if not cells:
         flow.para("No outcomes: the run folder has no fits.", 9)
+    if cells:
+        flow.table(
+            [
+                "Outcome",
+                "№ of participants (studies)",
+                "Certainty of the evidence (GRADE)",
+                "Relative effect (95% CrI)",
+                "Anticipated absolute effects (95% CrI)",
+                "Comments",
+            ],
+            [
+                [
+                    f"{c['label']}\n({'harm' if c['kind'] == 'harm' else 'benefit'})",
+                    c["grade"]["participants"],
+                    f"{c['grade']['marks']}\n{c['grade']['certainty']}".strip()
+                    + "".join(f" [{f['n']}]" for f in c["grade"]["footnotes"]),
+                    c["grade"]["relative"],
+                    "\n".join(c["grade"]["absolute"]),
+                    c["grade"]["comment"],
+                ]
+                for c in cells
+            ],
+            [1.6, 1.7, 1.3, 1.3, 2.2, 2.3],
+            size=7,
+        )
+        notes = [f for c in cells for f in c["grade"]["footnotes"]]
+        for f in notes:
+            flow.para(f"[{f['n']}] {f['text']}", 7, color="#222222")
+        flow.para(
+            "CrI: 95% credible interval. Relative effects: odds ratios (treatment vs control) by "
+            "their median. Absolute effects per 1,000 in events of the outcome (risk with "
+            "control; difference with the intervention); continuous outcomes: mean difference "
+            "on the instrument's scale. Certainty: the package's suggestion; the committee "
+            "decides.",
+            7,
+            color=_GREY,
+        )
     if efficacy:
+        flow.heading("Model comparison", 12)
         flow.para(
             "Effects on the analysis scale (positive = benefit) with 95% credible intervals, "
-            "and on the reporting instrument's scale; bias_adjusted is the headline model.",
+            "and on the reporting instrument's scale; the bias-adjusted model (all studies) is "
+            "the headline.",
             8,
             color=_GREY,
         )
@@ -391,7 +482,7 @@ def _sof_pages(flow: _Flow, ctx: dict[str, Any]) -> None:
                         if i == 0
                         else "",
                         c["studies"] if i == 0 else "",
-                        str(m["model"]),
+                        str(m.get("model_label") or m["model"]),
                         effect,
                         instrument,
                         m["prob_benefit"],
@@ -414,7 +505,7 @@ def _sof_pages(flow: _Flow, ctx: dict[str, Any]) -> None:
             groups=groups,
         )
     if harms:
-        flow.heading("Harms", 12)
+        flow.heading("Harms: risks per 1,000", 12)
         flow.table(
             [
                 "Endpoint",
@@ -451,9 +542,57 @@ def _sof_pages(flow: _Flow, ctx: dict[str, Any]) -> None:
                 flow.para(f"{name}: {c[key]}", 8, indent=10)
 
 
-def _figure_pages(flow: _Flow, run: RunFolder) -> None:
-    records = run.figures
-    flow.heading("Figures", page=True)
+def _harms(flow: _Flow, ctx: dict[str, Any]) -> None:
+    """Per harm endpoint: absolute risks, NNH, the leave-one-study-out check, events/n."""
+    if not ctx["harms"]:
+        return
+    flow.heading("Harms", page=True)
+    for h in ctx["harms"]:
+        flow.heading(str(h["cell"]["label"]), 12)
+        if h.get("risks"):
+            flow.para("Absolute risks: " + "; ".join(h["risks"]) + ".", 9)
+        if h.get("nnh"):
+            flow.para(str(h["nnh"]) + ".", 9)
+        cv = h.get("cross_validated") or {}
+        flow.para(
+            f"Leave-one-study-out check: {cv.get('text', 'not run')}.",
+            9,
+            weight="bold" if cv.get("flagged") else "normal",
+        )
+        if h.get("studies"):
+            flow.table(
+                ["Study", "Design", "Events/n, treatment", "Events/n, control"],
+                [
+                    [
+                        f"{s['study_id']} {s['label']}".strip(),
+                        s["design"],
+                        s["treatment"],
+                        s["control"],
+                    ]
+                    for s in h["studies"]
+                ],
+                [3.0, 1.6, 1.4, 1.4],
+                size=7.5,
+            )
+
+
+def _figure_pages(
+    flow: _Flow,
+    run: RunFolder,
+    *,
+    exclude: Sequence[str] = (),
+    only: Sequence[str] | None = None,
+    heading: str = "Figures",
+) -> None:
+    records = [
+        r
+        for r in run.figures
+        if str(r.get("section") or "") not in exclude
+        and (only is None or str(r.get("section") or "") in only)
+    ]
+    if only is not None and not records:
+        return
+    flow.heading(heading, page=True)
     if not records:
         flow.para("Figures: not run (no figures/index.json, or it lists none).", 9)
         return
@@ -466,7 +605,7 @@ def _figure_pages(flow: _Flow, run: RunFolder) -> None:
             missing.append(f"{title} ({rec.get('stem')}): no PNG file found (index lists {files})")
             continue
         try:
-            flow.image(png, title, str(rec.get("caption") or ""))
+            flow.image(png, plain_text(title), plain_text(str(rec.get("caption") or "")))
         except (OSError, ValueError, SyntaxError) as exc:
             missing.append(f"{title} ({rec.get('stem')}): {png.name} could not be read ({exc})")
     if missing:
@@ -484,6 +623,28 @@ def _sensitivity(flow: _Flow, ctx: dict[str, Any]) -> None:
     for b in blocks:
         flow.para(str(b["label"]), 9.5, weight="bold")
         flow.para(str(b["sentence"] or "no tipping-point sentence"), 9, indent=10)
+    for p in ctx.get("panels") or []:
+        flow.heading(f"{p['label']}: the panel's values", 11)
+        flow.para(
+            f"Each row: one value of the {p['knob_label']} (the interactive panel of "
+            "report.html shows the same precomputed values).",
+            8,
+            color=_GREY,
+        )
+        flow.table(
+            [p["knob_label"], "P(benefit)", "P(> MCID)", f"Pooled effect, 95% CrI ({p['scale']})"],
+            [
+                [
+                    f"{v['value']:.4g}" + (" (as specified)" if v.get("baseline") else ""),
+                    str(v["text"]["prob_benefit"]),
+                    str(v["text"]["prob_mcid"]),
+                    str(v["text"]["interval"]),
+                ]
+                for v in p["values"]
+            ],
+            [2.4, 1.2, 1.2, 2.6],
+            size=7.5,
+        )
 
 
 def _checks(flow: _Flow, ctx: dict[str, Any]) -> None:
@@ -497,7 +658,7 @@ def _checks(flow: _Flow, ctx: dict[str, Any]) -> None:
         [
             [
                 r["label"],
-                r["model"],
+                r.get("model_label") or r["model"],
                 r["status"]
                 + ("" if r["converged"] is not False else ", NOT converged")
                 + (f": {r['reason']}" if r["reason"] else "")

@@ -1,7 +1,13 @@
-"""Summary-of-findings table in the GRADE layout (DESIGN.md §9): one row per efficacy outcome
-and per harm endpoint of a run folder.
+"""Summary-of-findings table in the GRADEpro layout (DESIGN.md §9, issue 19): one row per
+efficacy outcome and per harm endpoint of a run folder.
 
-Columns: the outcome (label and direction from the evidence set), studies and participants by
+The first table is GRADEpro's: outcome; № of participants (studies) by design; certainty of the
+evidence (GRADE symbols and word, each level rated down footnoted with the reason from
+``findings.json``; "not assessed" without it); relative effect (odds ratio, median and 95% CrI,
+for binary outcomes); anticipated absolute effects (binary: risk with control per 1,000 and the
+difference per 1,000, in events of the outcome; continuous: the mean difference on the
+instrument's scale); comments (the plain-language statement). The second table compares the
+models. Data columns of ``sof.csv``: the outcome (label and direction from the evidence set), studies and participants by
 design, the effect of each default model (``bias_adjusted`` the headline, ``naive`` and
 ``rct_only`` beside it) on its analysis scale (SMD or log odds ratio, positive = benefit) and
 on the reporting instrument's scale, P(benefit) and P(> MCID); for a harm endpoint the risk
@@ -19,13 +25,16 @@ from typing import Any
 
 import pandas as pd
 
+from ccsvi_bayes.figures.labels import design_label, knob_label, model_label, plain_text
 from ccsvi_bayes.report.run_folder import EFFICACY_MODELS, RunFolder
 from ccsvi_bayes.results.numbers import format_number, format_with_mcse, inert_cell, significant
-from ccsvi_bayes.results.store import write_atomic
+from ccsvi_bayes.results.store import read_json, write_atomic
 
 __all__ = [
+    "CERTAINTY_MARKS",
     "SOF_MODELS",
     "design_counts",
+    "findings_by_outcome",
     "fmt",
     "summary_of_findings",
     "write_sof",
@@ -35,6 +44,9 @@ __all__ = [
 
 #: the efficacy models of the table, headline first
 SOF_MODELS = EFFICACY_MODELS
+
+#: GRADE's symbols for the certainty of the evidence
+CERTAINTY_MARKS = {"high": "⊕⊕⊕⊕", "moderate": "⊕⊕⊕◯", "low": "⊕⊕◯◯", "very low": "⊕◯◯◯"}
 
 _SCALE_WORDS = {
     "smd": "SMD",
@@ -187,25 +199,52 @@ def _inconsistency_note(doc: Mapping[str, Any] | None, scale: str) -> str:
 
 
 def _sensitivity_note(run: RunFolder, outcome: str) -> str:
+    """The sensitivity result in one plain sentence: over which values of the knob (named by
+    the labeller) P(benefit) moved how far, and where it crosses 0.5 (tipping point)."""
     if run.sweep_folder(outcome) is None:
         return "not run"
+    tip = run.tipping(outcome) or {}
+    key = tip.get("key") or run.sweep_record(outcome).get("panel_key")
+    knob = knob_label(str(key)) if key else "the assumptions varied"
     parts: list[str] = []
-    tip = run.tipping(outcome)
-    if tip is not None and tip.get("sentence"):
-        parts.append(str(tip["sentence"]))
     frame = run.scenarios(outcome)
     if frame is not None and "prob_benefit" in frame:
         ok = frame[frame.get("status", pd.Series("done", index=frame.index)) == "done"]
         pb = pd.to_numeric(ok["prob_benefit"], errors="coerce").dropna()
         if len(pb):
             parts.append(
-                f"P(benefit) ranges {fmt(pb.min())} to {fmt(pb.max())} over "
-                f"{len(pb)} scenarios of the sweep"
+                f"P(benefit) ranges {fmt(pb.min())} to {fmt(pb.max())} over {len(pb)} "
+                "scenarios of the sensitivity analysis"
             )
+    rng = tip.get("range")
+    span = ""
+    if isinstance(rng, list) and len(rng) == 2:
+        span = f" (tested from {fmt(rng[0])} to {fmt(rng[1])})"
+    for c in tip.get("crossings") or []:
+        if not (isinstance(c, Mapping) and c.get("threshold") == "0" and c.get("target") == 0.5):
+            continue
+        if c.get("crossed") and c.get("value") is not None:
+            lo, hi = _num(c.get("probability_at_lo")), _num(c.get("probability_at_hi"))
+            side = ""
+            if math.isfinite(lo) and math.isfinite(hi):
+                side = " below" if lo > hi else " above"
+            parts.append(
+                f"benefit is more likely than not only if the {knob}{span} is{side} "
+                f"{fmt(c['value'])}"
+                if side
+                else f"P(benefit) crosses 0.5 at {fmt(c['value'])}"
+            )
+        elif c.get("crossed") is False:
+            lo = _num(c.get("probability_at_lo"))
+            where = " below" if math.isfinite(lo) and lo < 0.5 else " above"
+            if not math.isfinite(lo):
+                where = " on one side of"
+            parts.append(f"P(benefit) stays{where} 0.5 over the {knob}{span}")
+    if frame is not None:
         failed = int((frame.get("status", pd.Series(dtype=str)) != "done").sum())
         if failed:
             parts.append(f"{failed} scenario(s) not done")
-    return "; ".join(parts) if parts else "sweep folder without results"
+    return "; ".join(parts) + "." if parts else "sweep folder without results"
 
 
 # --- the table --------------------------------------------------------------------------
@@ -312,7 +351,155 @@ def _row(run: RunFolder, outcome: str) -> dict[str, Any]:
         )
     row["notes_risk_of_bias"] = _risk_of_bias_note(run, outcome)
     row["notes_sensitivity"] = _sensitivity_note(run, outcome)
+    row["participants_by_design"] = _participants_text(counts)
+    row.update(_grade_columns(run, outcome, headline, harm))
     return row
+
+
+# --- the GRADEpro columns ---------------------------------------------------------------
+def findings_by_outcome(run: RunFolder) -> dict[str, dict[str, Any]]:
+    """``findings.json`` of the run (the certainty stage) by outcome; {} for a run folder
+    written before it existed (its table says "not assessed")."""
+    document = read_json(run.path / "findings.json") or {}
+    out: dict[str, dict[str, Any]] = {}
+    items = document.get("outcomes")
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, Mapping) and isinstance(item.get("outcome"), str):
+            out[str(item["outcome"])] = dict(item)
+    return out
+
+
+_PLURAL = {"rct": "randomized trials", "survey": "surveys"}
+_SINGULAR = {"rct": "randomized trial", "survey": "survey"}
+
+
+def _participants_text(counts: list[dict[str, Any]]) -> str:
+    """GRADEpro's "№ of participants (studies)" per design: "219 (2 randomized trials)"."""
+    parts = []
+    for e in counts:
+        word = _PLURAL.get(e["design"], design_label(e["design"]) + " studies")
+        if e["studies"] == 1:
+            word = _SINGULAR.get(e["design"], design_label(e["design"]) + " study")
+        if e["unknown_n"] == e["studies"]:
+            n = "n unknown"
+        else:
+            n = f"{int(e['participants']):,}"
+            if e["unknown_n"]:
+                n += f" (n unknown for {e['unknown_n']})"
+        parts.append(f"{n} ({e['studies']} {word})")
+    return "; ".join(parts) if parts else "no studies"
+
+
+def _reason_text(downgrade: Mapping[str, Any]) -> str:
+    domain = str(downgrade.get("domain", "")).replace("_", " ")
+    levels = downgrade.get("levels")
+    reason = plain_text(str(downgrade.get("reason", "")))
+    return f"{domain.capitalize()}, rated down {levels} level(s): {reason}"
+
+
+def _grade_columns(
+    run: RunFolder, outcome: str, headline: str | None, harm: bool
+) -> dict[str, Any]:
+    """Certainty, relative and absolute effects and the statement of one outcome."""
+    item = findings_by_outcome(run).get(outcome) or {}
+    certainty = item.get("certainty")
+    if certainty not in CERTAINTY_MARKS:  # only GRADE's four levels are shown as a rating
+        certainty = "not assessed"
+    downgrades = item.get("downgrades")
+    reasons = [
+        _reason_text(d)
+        for d in (downgrades if isinstance(downgrades, list) else [])
+        if isinstance(d, Mapping) and d.get("levels")
+    ]
+    cols: dict[str, Any] = {
+        "certainty": certainty,
+        "certainty_reasons": " | ".join(reasons),
+        "statement": str(item.get("statement") or ""),
+    }
+    doc = run.summary(headline or outcome, outcome) or {}
+    effect: Mapping[str, Any] = item["effect"] if isinstance(item.get("effect"), Mapping) else {}
+    rel: Mapping[str, Any] = {}
+    measure = ""
+    sign = 1.0
+    if harm:
+        rel = doc.get("odds_ratio") or {}
+        if rel.get("median") is None:  # a summary written before ratios had medians
+            rel = _ratio_block(doc.get("log_odds_ratio") or {}, {}, 1.0)
+        measure = "OR" if rel else ""
+    else:
+        eff = doc.get("effect") or {}
+        inst = eff.get("instrument_scale") or {}
+        if str(eff.get("scale")) in ("log_odds", "log_rr"):
+            measure = "OR" if eff.get("scale") == "log_odds" else "RR"
+            sign = -1.0 if "below 1 = benefit" in str(inst.get("measure", "")) else 1.0
+            rel = _ratio_block(eff, inst, sign)
+    for stat in ("median", "q025", "q975"):
+        cols[f"relative_{stat}"] = rel.get(stat) if measure else None
+        cols[f"relative_{stat}_mcse"] = _mcse(rel, stat) if measure else None
+    cols["relative_measure"] = measure
+    # anticipated absolute effects
+    cols["control_per_1000"] = effect.get("control_per_1000") if effect else None
+    binary = harm or bool(measure)
+    for stat in ("median", "q025", "q975"):
+        cols[f"difference_per_1000_{stat}"] = None
+        cols[f"difference_per_1000_{stat}_mcse"] = None
+        cols[f"mean_difference_{stat}"] = None
+        cols[f"mean_difference_{stat}_mcse"] = None
+    if binary and effect and effect.get("median") is not None:
+        # findings: positive = benefit for efficacy (events of a harmful outcome have sign -1),
+        # positive = more harm for harms; the table shows the difference in events
+        flip = sign < 0 and not harm
+        names = {
+            "median": "median",
+            "q025": "q975" if flip else "q025",
+            "q975": "q025" if flip else "q975",
+        }
+        for stat, source in names.items():
+            value = _num(effect.get(source))
+            cols[f"difference_per_1000_{stat}"] = -value if flip else value
+            cols[f"difference_per_1000_{stat}_mcse"] = _mcse(effect, source)
+    elif harm:
+        rd = doc.get("risk_difference_per_1000") or {}
+        rc = doc.get("risk_control") or {}
+        if rc.get("mean") is not None:
+            cols["control_per_1000"] = 1000 * _num(rc.get("mean"))
+        for stat, source in (("median", "mean"), ("q025", "q025"), ("q975", "q975")):
+            cols[f"difference_per_1000_{stat}"] = rd.get(source)
+            cols[f"difference_per_1000_{stat}_mcse"] = _mcse(rd, source)
+    if not binary:
+        inst = (doc.get("effect") or {}).get("instrument_scale") or {}
+        sd = _num(inst.get("reference_sd"))
+        eff_mcse = (doc.get("effect") or {}).get("mcse") or {}
+        for stat, source in (("median", "mean"), ("q025", "q025"), ("q975", "q975")):
+            cols[f"mean_difference_{stat}"] = inst.get(source)
+            se = _mcse(inst, source)
+            if se is None and math.isfinite(sd) and eff_mcse.get(source) is not None:
+                se = sd * float(eff_mcse[source])
+            cols[f"mean_difference_{stat}_mcse"] = se
+    return cols
+
+
+def _ratio_block(eff: Mapping[str, Any], inst: Mapping[str, Any], sign: float) -> dict[str, Any]:
+    """The odds (risk) ratio, treatment vs control, by its median and 95% CrI: the summary's
+    ratio block, or exp(±effect) of the log-scale median and quantiles (a monotone transform
+    keeps quantiles) with the MCSE carried through the exponential."""
+    if inst.get("median") is not None:
+        return dict(inst)
+    out: dict[str, Any] = {"mcse": {}}
+    names = {
+        "median": "median",
+        "q025": "q975" if sign < 0 else "q025",
+        "q975": "q025" if sign < 0 else "q975",
+    }
+    for stat, source in names.items():
+        x = _num(eff.get(source))
+        if not math.isfinite(x):
+            return {}
+        value = math.exp(sign * x)
+        out[stat] = value
+        se = _mcse(eff, source)
+        out["mcse"][stat] = value * float(se) if se is not None else None
+    return out
 
 
 def _mcse(block: Mapping[str, Any], key: str) -> Any:
@@ -332,9 +519,13 @@ def write_sof_csv(table: pd.DataFrame, path: Path) -> Path:
 
 
 def sof_cells(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """The table as display rows (text cells) for the HTML table and the report."""
+    """The table as display rows (text cells) for the HTML table and the report. Each row's
+    ``grade`` holds the GRADEpro cells; footnote numbers run over the whole table."""
     out: list[dict[str, Any]] = []
+    footnote = 0
     for rec in table.to_dict(orient="records"):
+        grade = _grade_cells(rec, footnote)
+        footnote += len(grade["footnotes"])
         scale_word = _SCALE_WORDS.get(str(rec.get("scale")), str(rec.get("scale") or ""))
         cell: dict[str, Any] = {
             "outcome": rec["outcome"],
@@ -346,6 +537,7 @@ def sof_cells(table: pd.DataFrame) -> list[dict[str, Any]]:
             "notes_risk_of_bias": rec["notes_risk_of_bias"],
             "notes_inconsistency": rec["notes_inconsistency"],
             "notes_sensitivity": rec["notes_sensitivity"],
+            "grade": grade,
             "models": [],
         }
         if rec["kind"] == "harm":
@@ -366,6 +558,7 @@ def sof_cells(table: pd.DataFrame) -> list[dict[str, Any]]:
                 cell["models"].append(
                     {
                         "model": model,
+                        "model_label": model_label(model),
                         "status": rec.get(f"{model}_status", "not run"),
                         "effect": _mc_interval(rec, f"{model}_effect", "mean"),
                         "scale": scale_word,
@@ -381,6 +574,60 @@ def sof_cells(table: pd.DataFrame) -> list[dict[str, Any]]:
                 )
         out.append(cell)
     return out
+
+
+def _grade_cells(rec: Mapping[Any, Any], footnote: int) -> dict[str, Any]:
+    """The GRADEpro cells of one row; footnotes numbered from ``footnote + 1``."""
+    certainty = str(rec.get("certainty") or "not assessed")
+    reasons = [r for r in str(_clean(rec.get("certainty_reasons")) or "").split(" | ") if r]
+    notes = [{"n": footnote + i + 1, "text": r} for i, r in enumerate(reasons)]
+    measure = str(_clean(rec.get("relative_measure")) or "")
+    relative = "–"
+    if measure and _clean(rec.get("relative_median")) is not None:
+        relative = f"{measure} {_mc_interval(rec, 'relative', 'median')}"
+    absolute: list[str] = []
+    control = _clean(rec.get("control_per_1000"))
+    harm = rec.get("kind") == "harm"
+    if _clean(rec.get("difference_per_1000_median")) is not None:
+        if control is not None:
+            absolute.append(f"Risk with control: {significant(control, 2)} per 1,000")
+        mid, lo, hi = (
+            _signed_count(rec, f"difference_per_1000_{s}") for s in ("median", "q025", "q975")
+        )
+        absolute.append(f"Difference: {mid} per 1,000 ({lo} to {hi})")
+    elif _clean(rec.get("mean_difference_median")) is not None:
+        text = _mc_interval(rec, "mean_difference", "median")
+        instrument = str(_clean(rec.get("instrument")) or "").strip()
+        absolute.append(
+            f"Mean difference {text}{' ' + instrument if instrument else ''} points "
+            "(positive = improvement)"
+        )
+    else:
+        absolute.append("–")
+    return {
+        "participants": str(_clean(rec.get("participants_by_design")) or "no studies"),
+        "certainty": certainty,
+        "marks": CERTAINTY_MARKS.get(certainty, ""),
+        "footnotes": notes,
+        "relative": relative,
+        "absolute": absolute,
+        "absolute_note": (
+            "positive = more events with the intervention" if harm or measure else ""
+        ),
+        "comment": str(_clean(rec.get("statement")) or ""),
+    }
+
+
+def _signed_count(rec: Mapping[Any, Any], column: str) -> str:
+    """A difference per 1,000 in words: "12 more", "3 fewer" (digits its MCSE supports)."""
+    value = _clean(rec.get(column))
+    if value is None:
+        return "–"
+    x = float(value)
+    text = format_with_mcse(abs(x), _clean(rec.get(f"{column}_mcse")))
+    if text == "0":
+        return "0"
+    return f"{text} {'more' if x > 0 else 'fewer'}"
 
 
 def _mc(rec: Mapping[Any, Any], column: str) -> str:
