@@ -115,6 +115,11 @@ def stub_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (out / "findings.json").write_text(json.dumps({"outcomes": []}))
         return out / "findings.json"
 
+    def plan(fit_dir: Path, out_dir: Path, **kwargs: object) -> Path:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "plan.json").write_text(json.dumps({"sizes": kwargs["n_per_arm"]}))
+        return out_dir / "plan.json"
+
     def report(run: object) -> Path:
         (tmp_path / "out" / "report.html").write_text("report")
         return tmp_path / "out" / "report.html"
@@ -130,6 +135,7 @@ def stub_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(ccsvi_bayes.report.sof, "write_sof", lambda _run: None)
     monkeypatch.setattr(ccsvi_bayes.report.html, "render_report", report)
     monkeypatch.setattr(ccsvi_bayes.decisions, "write_findings", findings)
+    monkeypatch.setattr(ccsvi_bayes.decisions, "write_plan", plan)
     return tmp_path / "out"
 
 
@@ -267,3 +273,37 @@ def test_harm_endpoints_get_the_cross_validated_check(
     assert calls == {"sae": True}  # qol's stored check is up to date; sae's lacked the CV
     assert [r["status"] for r in records] == ["up to date", "checked"]
     assert problems == []
+
+
+def test_the_main_domains_get_a_new_trial_plan(
+    stub_job: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each main domain gets plan/<outcome>/plan.json for a sham RCT of the Canadian trial's
+    size and larger, recorded in run.json; a failing plan is recorded and the job goes on."""
+    import ccsvi_bayes.decisions
+    from ccsvi_bayes.pipeline import main_job
+    from ccsvi_bayes.pipeline.run import RunIncomplete
+
+    monkeypatch.setattr(main_job, "run_sweep", lambda *_a, **_k: {"failed": 0})
+    with pytest.raises(RunIncomplete):  # the skipped forest figure of the stub
+        _main_job(stub_job)
+    index = json.loads((stub_job / "run.json").read_text())
+    assert index["plans"] == [
+        {
+            "outcome": "qol",
+            "folder": "plan/qol",
+            "inputs": index["plans"][0]["inputs"],
+            "status": "written",
+        }
+    ]
+    sizes = json.loads((stub_job / "plan" / "qol" / "plan.json").read_text())["sizes"]
+    assert sizes[0] == 50
+    assert sizes == sorted(sizes)
+
+    def broken(*_a: object, **_k: object) -> Path:
+        raise ValueError("no draws")
+
+    (stub_job / "plan" / "qol" / "plan.json").unlink()
+    monkeypatch.setattr(ccsvi_bayes.decisions, "write_plan", broken)
+    with pytest.raises(RunIncomplete, match="new-trial plan of qol: ValueError: no draws"):
+        _main_job(stub_job)

@@ -590,3 +590,45 @@ def test_first_screen_states_each_outcome_with_its_certainty(full_run: Path) -> 
 
 def test_no_answer_section_without_findings(full_run: Path) -> None:
     assert '<section id="answer">' not in render_report(full_run).read_text()
+
+
+def test_would_another_trial_help_section(full_run: Path) -> None:
+    """The plans of run.json are shown with their statement and, per size, the assurance and
+    the chance the verdict changes, printed with the digits their MCSE supports."""
+    plan = {
+        "outcome": "qol_physical",
+        "outcome_label": "Quality of life, physical",
+        "scale": "smd",
+        "statement": "No size tried reaches a 80% chance of changing the verdict.",
+        "designs": [
+            {
+                "n_per_arm": 50,
+                "assurance": 0.0843,
+                "prob_verdict_change": 0.2171,
+                "expected_sd_reduction": 0.0412,
+                "mcse": {
+                    "assurance": 0.0021,
+                    "prob_verdict_change": 0.013,
+                    "expected_sd_reduction": 0.0004,
+                },
+            }
+        ],
+    }
+    (full_run / "plan" / "qol_physical").mkdir(parents=True)
+    (full_run / "plan" / "qol_physical" / "plan.json").write_text(json.dumps(plan))
+
+    def edit(doc: dict[str, Any]) -> None:
+        doc["plans"] = [
+            {"outcome": "qol_physical", "folder": "plan/qol_physical", "status": "written"},
+            {"outcome": "x", "folder": "../../etc", "status": "written"},  # never read
+        ]
+
+    _edit_run(full_run, edit)
+    html = render_report(full_run).read_text()
+    section = html[html.index('<section id="new-trial">') :]
+    section = section[: section.index("</section>")]
+    assert "No size tried reaches a 80% chance of changing the verdict." in section
+    assert '<td class="num">0.08</td>' in section  # MCSE 0.002: two decimals
+    assert '<td class="num">0.2</td>' in section  # MCSE 0.013: one decimal
+    assert '<td class="num">0.041</td>' in section  # MCSE 0.0004: three decimals
+    assert section.count("<h3>") == 1

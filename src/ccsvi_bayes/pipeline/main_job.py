@@ -154,6 +154,8 @@ def run_main_job(
         out, evidence_path, inputs, previous.get("findings", {}), progress, problems
     )
     timings["findings"] = round(time.perf_counter() - start - sum(timings.values()), 1)
+    index["plans"] = _plans(out, index, summaries, (seed, inputs), previous, progress, problems)
+    timings["plans"] = round(time.perf_counter() - start - sum(timings.values()), 1)
     index["changes"] = _changes(out, evidence, index, (previous, before), progress, problems)
     index["figures"] = _figures(out, inputs, previous.get("figures", {}), progress, problems)
     timings["figures"] = round(time.perf_counter() - start - sum(timings.values()), 1)
@@ -393,6 +395,55 @@ def _changes(
         problems.append(f"changes: {record['reason']}")
     progress.done(f"changes: {record['status']}")
     return record
+
+
+#: sizes (patients per arm) of the new sham-controlled RCT the main job plans for its main
+#: domains: about the Canadian trial's size (49 and 55 per arm) and larger
+PLAN_SIZES = (50, 100, 200, 400, 800)
+
+
+def _plans(
+    out: Path,
+    index: Mapping[str, Any],
+    summaries: Mapping[str, Mapping[str, Any]],
+    settings: tuple[int, str],
+    previous: Mapping[str, Any],
+    progress: Progress,
+    problems: list[str],
+) -> list[dict[str, Any]]:
+    """``plan/<outcome>/plan.json`` for each main domain: assurance and the chance that a new
+    sham-controlled RCT of :data:`PLAN_SIZES` patients per arm changes the verdict, from the
+    bias-adjusted fit (recomputed only when the fits, checks or sweeps changed)."""
+    from ccsvi_bayes.decisions import write_plan
+
+    seed, inputs = settings
+    main = main_domains(index, summaries)
+    before = {r.get("outcome"): r for r in previous.get("plans", []) if isinstance(r, Mapping)}
+    progress.start("would another trial help", len(main))
+    records = []
+    for outcome in main:
+        folder = f"plan/{outcome}"
+        record: dict[str, Any] = {"outcome": outcome, "folder": folder, "inputs": inputs}
+        if _up_to_date(out, before.get(outcome, {}), inputs, [f"{folder}/plan.json"]):
+            record["status"] = "up to date"
+        else:
+            try:
+                write_plan(
+                    out / SWEEP_MODEL / outcome,
+                    out / folder,
+                    n_per_arm=list(PLAN_SIZES),
+                    seed=seed,
+                    n_sim=1000,
+                    max_draws=2000,
+                    funnel_grid=0,
+                )
+                record["status"] = "written"
+            except Exception as exc:  # any failure is recorded and the job goes on
+                record.update(failure(exc))
+                problems.append(f"new-trial plan of {outcome}: {record['reason']}")
+        records.append(record)
+        progress.done(f"{outcome}: {record['status']}")
+    return records
 
 
 def _figures(

@@ -147,6 +147,7 @@ def report_context(run: RunFolder) -> dict[str, Any]:
         "complete": bool(run.run.get("complete", not run.incomplete)),
         "missing": missing,
         "answer": _with_check_cautions(_answer(run), harm_blocks),
+        "plans": _plans(run),
         "main_sensitivity": next(
             (
                 f"{b['label']}: {b['sentence']}"
@@ -236,6 +237,47 @@ def _with_check_cautions(
         if row["outcome"] in flagged:
             row["warnings"].append(flagged[row["outcome"]])
     return answer
+
+
+def _plans(run: RunFolder) -> list[dict[str, Any]]:
+    """ "Would another trial help?": per planned domain (``run.json`` ``plans``), the plan's
+    statement and, per size of a new sham-controlled RCT, the assurance and the chance that
+    the trial changes the verdict, each with the digits its Monte Carlo error supports."""
+    from ccsvi_bayes.results.numbers import format_with_mcse
+
+    out = []
+    for record in run.run.get("plans", []) or []:
+        if not isinstance(record, Mapping) or record.get("status") not in ("written", "up to date"):
+            continue
+        path = run.inside(run.path / str(record.get("folder", "")) / "plan.json")
+        document = read_json(path) if path is not None else None
+        if not document:
+            continue
+        rows = []
+        for design in document.get("designs", []):
+            mcse = design.get("mcse") or {}
+            rows.append(
+                {
+                    "n": design.get("n_per_arm"),
+                    "assurance": format_with_mcse(design.get("assurance"), mcse.get("assurance")),
+                    "change": format_with_mcse(
+                        design.get("prob_verdict_change"), mcse.get("prob_verdict_change")
+                    ),
+                    "sd_reduction": format_with_mcse(
+                        design.get("expected_sd_reduction"), mcse.get("expected_sd_reduction")
+                    ),
+                }
+            )
+        out.append(
+            {
+                "outcome": document.get("outcome"),
+                "label": document.get("outcome_label") or document.get("outcome"),
+                "scale": document.get("scale", ""),
+                "statement": plain_text(str(document.get("statement", ""))),
+                "rows": rows,
+            }
+        )
+    return out
 
 
 def _caution(warning: Any) -> str:
