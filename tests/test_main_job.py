@@ -307,3 +307,26 @@ def test_the_main_domains_get_a_new_trial_plan(
     monkeypatch.setattr(ccsvi_bayes.decisions, "write_plan", broken)
     with pytest.raises(RunIncomplete, match="new-trial plan of qol: ValueError: no draws"):
         _main_job(stub_job)
+
+
+def test_a_plan_that_lacks_an_input_is_not_planned_not_failed(
+    stub_job: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A binary domain whose fit has no control-arm baseline cannot be planned without a
+    control risk: recorded as not planned with the reason, not as a failure of the run."""
+    import ccsvi_bayes.decisions
+    from ccsvi_bayes.decisions.plan import InvalidPlan
+    from ccsvi_bayes.pipeline import main_job
+    from ccsvi_bayes.pipeline.run import RunIncomplete
+
+    def no_baseline(*_a: object, **_k: object) -> Path:
+        raise InvalidPlan("--control-risk: the fit has no control-arm baseline")
+
+    monkeypatch.setattr(main_job, "run_sweep", lambda *_a, **_k: {"failed": 0})
+    monkeypatch.setattr(ccsvi_bayes.decisions, "write_plan", no_baseline)
+    with pytest.raises(RunIncomplete) as raised:  # the stub's skipped forest figure only
+        _main_job(stub_job)
+    assert "plan" not in str(raised.value)
+    index = json.loads((stub_job / "run.json").read_text())
+    assert index["plans"][0]["status"] == "not planned"
+    assert "control-arm baseline" in index["plans"][0]["reason"]

@@ -415,6 +415,7 @@ def _plans(
     sham-controlled RCT of :data:`PLAN_SIZES` patients per arm changes the verdict, from the
     bias-adjusted fit (recomputed only when the fits, checks or sweeps changed)."""
     from ccsvi_bayes.decisions import write_plan
+    from ccsvi_bayes.decisions.plan import InvalidPlan
 
     seed, inputs = settings
     main = main_domains(index, summaries)
@@ -438,6 +439,8 @@ def _plans(
                     funnel_grid=0,
                 )
                 record["status"] = "written"
+            except InvalidPlan as exc:  # an input the plan needs is missing: not a failure
+                record.update(status="not planned", reason=str(exc))
             except Exception as exc:  # any failure is recorded and the job goes on
                 record.update(failure(exc))
                 problems.append(f"new-trial plan of {outcome}: {record['reason']}")
