@@ -330,3 +330,35 @@ def test_a_plan_that_lacks_an_input_is_not_planned_not_failed(
     index = json.loads((stub_job / "run.json").read_text())
     assert index["plans"][0]["status"] == "not planned"
     assert "control-arm baseline" in index["plans"][0]["reason"]
+
+
+def test_the_report_is_redrawn_when_the_findings_change(
+    stub_job: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report shows findings.json, the plans and changes.json: a rerun whose fits are
+    unchanged but whose findings differ redraws it."""
+    import ccsvi_bayes.decisions
+    import ccsvi_bayes.report.sof
+    from ccsvi_bayes.pipeline import main_job
+    from ccsvi_bayes.pipeline.run import RunIncomplete
+
+    def sof(_run: object) -> None:
+        for name in ("sof.csv", "sof.html"):
+            (stub_job / name).write_text("sof")
+
+    monkeypatch.setattr(ccsvi_bayes.report.sof, "write_sof", sof)
+    monkeypatch.setattr(main_job, "run_sweep", lambda *_a, **_k: {"failed": 0})
+    for _ in range(3):  # the second run adds changes.json (the folder held a run)
+        with pytest.raises(RunIncomplete):
+            _main_job(stub_job)
+    assert json.loads((stub_job / "run.json").read_text())["report"]["status"] == "up to date"
+
+    def other_findings(out: Path, *, evidence: object = None) -> Path:
+        (out / "findings.json").write_text(json.dumps({"outcomes": [{"outcome": "qol"}]}))
+        return out / "findings.json"
+
+    (stub_job / "findings.json").unlink()  # out of date: recomputed, now different
+    monkeypatch.setattr(ccsvi_bayes.decisions, "write_findings", other_findings)
+    with pytest.raises(RunIncomplete):
+        _main_job(stub_job)
+    assert json.loads((stub_job / "run.json").read_text())["report"]["status"] == "written"

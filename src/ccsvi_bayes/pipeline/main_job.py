@@ -160,8 +160,15 @@ def run_main_job(
     index["figures"] = _figures(out, inputs, previous.get("figures", {}), progress, problems)
     timings["figures"] = round(time.perf_counter() - start - sum(timings.values()), 1)
     write_json(out / "run.json", _finish(index, problems), "run")
+    # the report also shows the findings, the plans and what changed
+    shown = ["findings.json", "changes.json", *(f"{r['folder']}/plan.json" for r in index["plans"])]
     index["report"] = _report(
-        out, (evidence_path, pdf), inputs, previous.get("report", {}), progress, problems
+        out,
+        (evidence_path, pdf),
+        _with_files(inputs, out, shown),
+        previous.get("report", {}),
+        progress,
+        problems,
     )
     timings["report"] = round(time.perf_counter() - start - sum(timings.values()), 1)
     index["seconds"] = timings
@@ -309,6 +316,16 @@ def _inputs_digest(out: Path, index: Mapping[str, Any]) -> str:
     ]
     for path in files:
         digest.update(str(path.relative_to(out)).encode())
+        digest.update(path.read_bytes() if path.is_file() else b"absent")
+    return digest.hexdigest()
+
+
+def _with_files(inputs: str, out: Path, names: list[str]) -> str:
+    """``inputs`` extended by the contents of the files ``names`` (relative to ``out``)."""
+    digest = hashlib.sha256(inputs.encode())
+    for name in names:
+        path = out / name
+        digest.update(name.encode())
         digest.update(path.read_bytes() if path.is_file() else b"absent")
     return digest.hexdigest()
 
