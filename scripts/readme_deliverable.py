@@ -18,6 +18,7 @@ same file.
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import sys
@@ -69,10 +70,14 @@ def meaning(doc: Mapping[str, Any], summary: Mapping[str, Any], feature: str) ->
         if half["crossed"]:
             where = float(half["value"])
             side = "understate" if where < 0 else "overstate"
+            # as many digits as the interval (root search and Monte Carlo error) supports
+            a, b = sorted(abs(float(x)) for x in half.get("interval") or (where, where))
+            digits = max(0, -math.floor(math.log10(b - a))) if b > a else 2
             text = (
                 f"P({words}) is {p:.2f} at the default assumption and passes 0.5 only if "
-                f"{feature} studies are assumed to {side} the effect by "
-                f"{abs(where):.2f} {unit} on average"
+                f"{feature} studies are assumed to {side} the effect by about "
+                f"{abs(where):.{digits}f} {unit} on average, somewhere from {a:.2f} to "
+                f"{b:.2f} given Monte Carlo error"
             )
             if baseline is not None:
                 text += f" (the default assumes a mean bias of {signed(baseline)} {unit})"
