@@ -79,7 +79,7 @@ def test_scheduler_help_says_a_scheduler_must_be_trusted() -> None:
     assert "can run code in this process" in text
 
 
-@pytest.mark.parametrize("name", ["run", "fit", "sensitivity", "figures", "report"])
+@pytest.mark.parametrize("name", ["run", "fit", "sensitivity", "figures", "report", "check", "sbc"])
 def test_every_writing_command_can_wait_for_the_folder_lock(name: str) -> None:
     result = CliRunner().invoke(app, [name, "--help"])
     assert result.exit_code == 0, result.output

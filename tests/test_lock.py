@@ -184,3 +184,28 @@ def test_the_command_line_waits_with_wait(tmp_path: Path) -> None:
     assert f"waiting for process {holder.pid}" in " ".join(proc.stderr.split())
     assert marker.stat().st_mtime <= (tmp_path / "posterior.nc").stat().st_mtime
     assert not (tmp_path / LOCK_NAME).exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["check", "{folder}", "--no-conflict", "--no-cross-validate"], ["sbc", "--out", "{folder}"]],
+)
+def test_check_and_sbc_refuse_a_folder_another_process_writes(
+    tmp_path: Path, argv: list[str]
+) -> None:
+    """``check`` (writes checks.json into a fit folder) and ``sbc`` take the folder's lock
+    too: a second writer exits 2 naming the holder, before any work."""
+    holder = _holder(tmp_path, 60)
+    try:
+        proc = subprocess.run(
+            [CLI, *(a.format(folder=tmp_path) for a in argv)],
+            capture_output=True,
+            text=True,
+            env=ENV,
+            timeout=120,
+        )
+    finally:
+        _stop(holder)
+    assert proc.returncode == 2, proc.stderr
+    assert f"being written by process {holder.pid}" in " ".join(proc.stderr.split())
+    assert "Traceback" not in proc.stderr

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from ccsvi_bayes.cli import render
-from ccsvi_bayes.cli.options import EvidenceOption
+from ccsvi_bayes.cli.guard import writing
+from ccsvi_bayes.cli.options import EvidenceOption, WaitOption
 
 
 def check(
@@ -26,11 +27,13 @@ def check(
             help="Skip the leave-one-study-out refits (the full-data mixed check then decides).",
         ),
     ] = False,
+    wait: WaitOption = False,
 ) -> None:
     """Model checks of a fit; writes checks.json and names poorly fitted studies."""
     from ccsvi_bayes.checks.model_checks import check_fit, check_headline
 
-    with render.status(f"checking {result_dir} …") as update:
+    lock = writing(result_dir, wait=wait, option="DIR", create=False)  # one writer per folder
+    with lock, render.status(f"checking {result_dir} …") as update:
 
         def refit(study: str) -> None:
             update(f"checking {result_dir}: refit without {study} …")

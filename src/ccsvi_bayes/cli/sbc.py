@@ -8,7 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from ccsvi_bayes.cli import render
-from ccsvi_bayes.cli.options import SetOption, help_with
+from ccsvi_bayes.cli.guard import writing
+from ccsvi_bayes.cli.options import SetOption, WaitOption, help_with
 
 
 def _thresholds() -> dict[str, Any]:
@@ -40,6 +41,7 @@ def sbc(
     ] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
     sets: SetOption = None,
+    wait: WaitOption = False,
 ) -> None:
     """Simulation-based calibration of every model; exit 1 when a model fails calibration.
 
@@ -51,13 +53,13 @@ def sbc(
 
     n, draws = run_plan(sims, quick=quick)
     results = []
-    with render.sbc_progress() as bar:
+    with writing(out_dir, wait=wait), render.sbc_progress() as bar:  # one writer per folder
         for name in models or available_models():
             step = bar(name, n)
             results.append(
                 run_sbc(name, n, seed=seed, draws=draws, tune=draws, on_step=step, overrides=sets)
             )
-    path = write_report(results, out_dir)
+        path = write_report(results, out_dir)
     render.sbc_table(results, n, quick=quick)
     render.wrote(path, out_dir / "figures")
     if calibration_failed(results, quick=quick):
