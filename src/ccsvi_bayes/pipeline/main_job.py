@@ -414,8 +414,8 @@ def _changes(
     return record
 
 
-#: sizes (patients per arm) of the new sham-controlled RCT the main job plans for its main
-#: domains: about the Canadian trial's size (49 and 55 per arm) and larger
+#: sizes (patients per arm) of the new sham-controlled RCT the main job plans for each efficacy
+#: domain: about the Canadian trial's size (49 and 55 per arm) and larger
 PLAN_SIZES = (50, 100, 200, 400, 800)
 
 
@@ -428,14 +428,20 @@ def _plans(
     progress: Progress,
     problems: list[str],
 ) -> list[dict[str, Any]]:
-    """``plan/<outcome>/plan.json`` for each main domain: assurance and the chance that a new
-    sham-controlled RCT of :data:`PLAN_SIZES` patients per arm changes the verdict, from the
-    bias-adjusted fit (recomputed only when the fits, checks or sweeps changed)."""
+    """``plan/<outcome>/plan.json`` for each efficacy domain with a converged bias-adjusted fit
+    (the main domains first): assurance and the chance that a new sham-controlled RCT of
+    :data:`PLAN_SIZES` patients per arm changes the verdict (recomputed only when the fits,
+    checks or sweeps changed)."""
     from ccsvi_bayes.decisions import write_plan
     from ccsvi_bayes.decisions.plan import InvalidPlan
 
     seed, inputs = settings
-    main = main_domains(index, summaries)
+    main = main_domains(index, summaries)  # first, then every other converged efficacy domain
+    main += [
+        o
+        for o, s in summaries.items()
+        if o not in main and s.get("diagnostics", {}).get("converged")
+    ]
     before = {r.get("outcome"): r for r in previous.get("plans", []) if isinstance(r, Mapping)}
     progress.start("would another trial help", len(main))
     records = []
