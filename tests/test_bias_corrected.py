@@ -96,6 +96,7 @@ def test_arm_level_data_and_too_few_studies_are_refused_with_a_message() -> None
         fit(model="bias_corrected", outcome="qol_physical", draws=10, tune=10, chains=1)
 
 
+@pytest.mark.slow  # 30-40 s on 2 cores: run by nox -s checks, keeping CI under 15 min
 def test_seeded_fit_reports_per_study_and_shared_probability_of_bias(tmp_path: Path) -> None:
     result = fit(PPV, model="bias_corrected", outcome="ipd", seed=5, draws=300, tune=300)
     summary = json.loads((result.to_dir(tmp_path) / "summary.json").read_text())

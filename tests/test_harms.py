@@ -35,6 +35,7 @@ def harms_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_harms_set(tmp_path_factory.mktemp("harms"), HarmsTruth(), seed=2)
 
 
+@pytest.mark.slow  # 30-40 s on 2 cores: run by nox -s checks, keeping CI under 15 min
 def test_recovery_needs_ascertainment(harms_set: Path) -> None:
     truth = HarmsTruth()
     risk_t = expit(truth.alpha_mean + truth.delta)

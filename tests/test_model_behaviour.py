@@ -46,6 +46,7 @@ def _fit_and_check_conflict(folder: Path, out: Path) -> dict:  # type: ignore[ty
         return conflict(out, summary, str(folder), seed=5)
 
 
+@pytest.mark.slow  # 30-40 s on 2 cores: run by nox -s checks, keeping CI under 15 min
 def test_conflict_diagnostic_finds_a_planted_conflict(tmp_path: Path) -> None:
     """Uncontrolled studies 2 SMD above the RCTs: far beyond what the bias prior allows."""
     truth = SimulationTruth(mu=0.0, bias_uncontrolled=2.0, n_rct=5, n_single=8)
@@ -67,6 +68,7 @@ def test_conflict_diagnostic_raises_no_alarm_on_concordant_evidence(tmp_path: Pa
     assert result["tail_probability"] > 0.05
 
 
+@pytest.mark.slow  # 30-40 s on 2 cores: run by nox -s checks, keeping CI under 15 min
 def test_power_prior_with_alpha_zero_is_the_randomized_only_answer(tmp_path: Path) -> None:
     """α → 0 removes the non-randomized likelihood: μ equals the randomized-only fit."""
     truth = SimulationTruth(mu=0.3, bias_uncontrolled=1.0, n_rct=5, n_single=6)
@@ -89,6 +91,7 @@ def test_power_prior_with_alpha_zero_is_the_randomized_only_answer(tmp_path: Pat
     assert float(pooled.idata["posterior"]["mu"].mean()) > float(a.mean()) + 0.2
 
 
+@pytest.mark.slow  # 30-40 s on 2 cores: run by nox -s checks, keeping CI under 15 min
 def test_bias_mixture_recovers_the_effect(tmp_path: Path) -> None:
     truth = SimulationTruth(mu=0.3, bias_uncontrolled=0.8, n_rct=6, n_single=8, n_per_arm=150)
     folder = write_mixed_design_set(tmp_path / "sim", truth, seed=15)

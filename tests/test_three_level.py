@@ -61,6 +61,7 @@ def test_auto_centring_follows_how_well_a_design_is_informed(tmp_path: Path) -> 
     assert np.all(design_centring(data, forced) == 1.0)  # type: ignore[arg-type]
 
 
+@pytest.mark.slow  # 30-40 s on 2 cores: run by nox -s checks, keeping CI under 15 min
 def test_centring_changes_geometry_not_the_posterior(simulated: Path) -> None:
     """Centred, non-centred and auto fits of one data set agree within Monte Carlo error."""
     means = {}
