@@ -27,6 +27,7 @@ from ccsvi_bayes.decisions import (
 )
 from ccsvi_bayes.decisions.statements import Wording, category, statement
 from ccsvi_bayes.errors import CcsviBayesError, InvalidEvidence
+from tests.test_data_validation import run_main
 
 T = 0.25  # standardized MCID of the synthetic domain
 
@@ -386,29 +387,13 @@ def test_write_findings_and_the_cli(tmp_path: Path, capsys: pytest.CaptureFixtur
     result = CliRunner().invoke(app, ["certainty", str(run), "--threshold", "max_imprecision=1"])
     assert result.exit_code == 0, result.output
     assert "findings.json" in result.output
-    assert _main("certainty", str(run), "--threshold", "rob_shift") == 2
-    assert _main("certainty", str(run), "--threshold", "bogus=1") == 2
-    assert _main("certainty", str(tmp_path / "nowhere")) == 2
+    assert run_main("certainty", str(run), "--threshold", "rob_shift") == 2
+    assert run_main("certainty", str(run), "--threshold", "bogus=1") == 2
+    assert run_main("certainty", str(tmp_path / "nowhere")) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert "bogus: unknown key" in err
     assert "not a run folder" in err
-
-
-def _main(*argv: str) -> int:
-    """The console entry point as a user runs it; its exit code."""
-    import sys
-
-    from ccsvi_bayes import cli
-
-    saved, sys.argv = sys.argv, ["ccsvi-bayes", *argv]
-    try:
-        cli.main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    finally:
-        sys.argv = saved
-    return 0
 
 
 def test_thresholds_dataclass_is_documented() -> None:
