@@ -47,6 +47,7 @@ __all__ = [
     "check_proper",
     "check_proper_priors",
     "exact_log_marginal",
+    "exact_record",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -302,6 +303,19 @@ def _ess(values: FloatArray) -> float:
     data = xr.Dataset({"f": (("chain", "draw"), values)})
     ess = float(az.ess(data, method="bulk")["f"])
     return max(ess, 1.0) if math.isfinite(ess) else float(values.size)
+
+
+def exact_record(
+    log_norm: float, *, tau_prior: Mapping[str, Any], mu_prior: Mapping[str, Any], where: str
+) -> dict[str, Any]:
+    """``summary.json`` ``marginal_likelihood`` of an NNHM whose quadrature's log normalising
+    constant is known (the exact scenario batch): as :func:`marginal_record` writes it, a
+    note instead of a number for an improper prior."""
+    try:
+        check_proper_priors({"mu": mu_prior, "tau": tau_prior}, where)
+    except CcsviBayesError as exc:
+        return {"log": None, "se": None, "method": EXACT_METHOD, "note": str(exc)}
+    return MarginalLikelihood(log_norm, 0.0, EXACT_METHOD).as_dict()
 
 
 def marginal_record(

@@ -305,23 +305,20 @@ def _inputs_digest(out: Path, index: Mapping[str, Any]) -> str:
     """A digest of everything the figures and the report are drawn from: every fit's (and
     harms variant's) summary and checks, every sweep's index and tipping points, and the
     versions."""
-    digest = hashlib.sha256(str(index["versions"]).encode())
     fits = [*index["fits"], *index.get("variants", [])]
     folders = [r.get("folder") or f"{r['model']}/{r['outcome']}" for r in fits]
-    files = [out / f / n for f in folders for n in ("summary.json", "checks.json")]
-    files += [
-        out / s["folder"] / n
+    names = [f"{f}/{n}" for f in folders for n in ("summary.json", "checks.json")]
+    names += [
+        f"{s['folder']}/{n}"
         for s in index.get("sweeps", [])
         for n in ("scenarios.csv", "tipping_point.json")
     ]
-    for path in files:
-        digest.update(str(path.relative_to(out)).encode())
-        digest.update(path.read_bytes() if path.is_file() else b"absent")
-    return digest.hexdigest()
+    return _with_files(str(index["versions"]), out, names)
 
 
 def _with_files(inputs: str, out: Path, names: list[str]) -> str:
-    """``inputs`` extended by the contents of the files ``names`` (relative to ``out``)."""
+    """A digest of ``inputs`` and of each file of ``names`` (relative to ``out``): its name
+    and its contents ("absent" when missing)."""
     digest = hashlib.sha256(inputs.encode())
     for name in names:
         path = out / name

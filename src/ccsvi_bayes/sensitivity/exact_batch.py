@@ -32,17 +32,12 @@ from typing import Any
 import numpy as np
 
 from ccsvi_bayes import __version__
-from ccsvi_bayes.errors import CcsviBayesError
 from ccsvi_bayes.evidence import Evidence, load_evidence
 from ccsvi_bayes.fitting.api import nnhm_inputs, nnhm_reasons
 from ccsvi_bayes.harmonize import HarmonizeOptions, reference_sd
 from ccsvi_bayes.inference.diagnostics import Diagnostics
 from ccsvi_bayes.inference.exact import SCENARIO_KEYS, nnhm_exact_scenarios
-from ccsvi_bayes.inference.marginal import (
-    EXACT_METHOD,
-    MarginalLikelihood,
-    check_proper_priors,
-)
+from ccsvi_bayes.inference.marginal import exact_record
 from ccsvi_bayes.models import effective_priors, model_family
 from ccsvi_bayes.results.numbers import as_float
 from ccsvi_bayes.results.store import fit_key, read_json, write_json
@@ -237,20 +232,14 @@ def _fill(item: _Prepared, row: Mapping[str, Any], share: float) -> dict[str, An
     record["studies"] = _studies(item, row)
     scenario = tail.pop("scenario")
     record.update(tail)
-    record["marginal_likelihood"] = _marginal(item, float(row["log_marginal"]))
+    record["marginal_likelihood"] = exact_record(
+        float(row["log_marginal"]),
+        tau_prior=item.tau_prior,
+        mu_prior=item.mu_prior,
+        where=f"marginal likelihood of {item.record['model']} / {item.record['outcome']}",
+    )
     record["scenario"] = {**scenario, "seconds": round(item.seconds + share, 3)}
     return record
-
-
-def _marginal(item: _Prepared, log_norm: float) -> dict[str, Any]:
-    """The ``marginal_likelihood`` block the one-at-a-time path writes for this scenario (the
-    same quadrature's normalising constant; a note instead for an improper prior)."""
-    where = f"marginal likelihood of {item.record['model']} / {item.record['outcome']}"
-    try:
-        check_proper_priors({"mu": item.mu_prior, "tau": item.tau_prior}, where)
-    except CcsviBayesError as exc:
-        return {"log": None, "se": None, "method": EXACT_METHOD, "note": str(exc)}
-    return MarginalLikelihood(log_norm, 0.0, EXACT_METHOD).as_dict()
 
 
 def _split(record: Mapping[str, Any], at: str) -> tuple[dict[str, Any], dict[str, Any]]:
