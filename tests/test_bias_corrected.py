@@ -110,6 +110,10 @@ def test_seeded_fit_reports_per_study_and_shared_probability_of_bias(tmp_path: P
     theta = result.idata["posterior"]["theta"].values
     assert np.isfinite(theta).all()
     assert theta.shape[-1] == 11
+    # the summed-out likelihood per study reaches the log_likelihood group (LOO, stacking)
+    loglik = result.idata["log_likelihood"]["log_lik_study"]
+    assert loglik.dims == ("chain", "draw", "study")
+    assert np.isfinite(loglik.values).all()
 
 
 @pytest.mark.slow

@@ -97,7 +97,7 @@ def has_bias_term(spec: ModelSpec) -> bool:
 def _study_loglik(tree: xr.DataTree) -> xr.DataArray:
     """Pointwise log-likelihood summed per study (chain, draw, study)."""
     if "log_lik_study" in tree["posterior"].data_vars:  # summed-out class models: per study
-        # (read from the posterior: in the log_likelihood group it is named like its dim)
+        # (the summed-out likelihood per study, as the model defines it)
         return tree["posterior"]["log_lik_study"].transpose("chain", "draw", "study")
     if "log_likelihood" not in tree.children:
         raise CcsviBayesError("the fit has no log-likelihood group (fit it with predictive=True)")

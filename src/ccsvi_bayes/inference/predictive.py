@@ -84,11 +84,21 @@ def _check_potentials_are_likelihood(model: pm.Model) -> None:
 
 
 def _potential_log_likelihood(idata: xr.DataTree) -> None:
-    """Models with a tempered or summed-out likelihood store it as ``log_lik_*`` deterministics."""
+    """Models with a tempered or summed-out likelihood store it as ``log_lik_*`` deterministics:
+    ``log_lik_x`` becomes ``x`` in the ``log_likelihood`` group, unless ``x`` names one of its
+    dimensions (``log_lik_study`` over ``study``): xarray would turn a variable named like its
+    dimension into a coordinate and leave the group empty, so that one keeps its full name."""
     names = [str(v) for v in idata.posterior.data_vars if str(v).startswith("log_lik_")]
     if not names:
         return
-    extra = xr.Dataset({name.removeprefix("log_lik_"): idata.posterior[name] for name in names})
+    extra = xr.Dataset(
+        {_loglik_name(idata.posterior[name]): idata.posterior[name] for name in names}
+    )
     if "log_likelihood" in idata.children:
         extra = xr.merge([idata["log_likelihood"].to_dataset(), extra])
     idata["log_likelihood"] = xr.DataTree(extra)
+
+
+def _loglik_name(da: xr.DataArray) -> str:
+    short = str(da.name).removeprefix("log_lik_")
+    return str(da.name) if short in da.dims else short
