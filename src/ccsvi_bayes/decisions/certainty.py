@@ -209,7 +209,6 @@ def _efficacy_finding(
         imprecision((head["q025"], head["q975"]), head["threshold"], limits, head["unit"]),
         *judged_domains(judged),
     ]
-    certainty = rate(start, downgrades)
     wording = _efficacy_wording(summary, judged, head)
     kind = category(
         head["median"], head["p_important_better"], head["threshold"] or 0.0, limits.rule_out
@@ -220,27 +219,18 @@ def _efficacy_finding(
         if m != model and (s := rf.summary(m, outcome)) is not None
     }
     warnings = _warnings(summary, head, comparisons, learning)
+    label = summary.get("outcome_label", outcome)
     return {
-        "outcome": outcome,
-        "label": summary.get("outcome_label", outcome),
-        "kind": "benefit",
-        "model": model,
-        "certainty": certainty,
-        "start": start,
-        "downgrades": [d for d in downgrades if d["levels"] > 0],
-        "assessed": downgrades,
-        "statement": statement(intervention, wording, certainty, kind),
+        **_rated(
+            (outcome, label, "benefit", model), start, downgrades, intervention, wording, kind
+        ),
         "effect_category": kind,
         "effect": head,
         "comparisons": comparisons,
         "studies": _study_counts(summary),
         "decomposition": decompose(tree, summary) if tree is not None else [],
         "bias_parameters": learning,
-        "prior_dominated": [
-            p["parameter"]
-            for p in learning
-            if p["learned_mainly_from_prior"] and p["parameter"] != "tau"
-        ],
+        "prior_dominated": _prior_dominated(learning),
         "warnings": warnings,
         "defaults_applied": summary.get("defaults_applied", {}),
     }
@@ -364,21 +354,12 @@ def _harm_finding(
         imprecision((head["q025"], head["q975"]), t, limits, head["unit"], "harm", "reduction"),
         *judged_domains(judged),
     ]
-    certainty = rate(start, downgrades)
     label = str(summary.get("outcome_label", outcome))
     obj = judged.statement_object or f"the risk of {label[:1].lower() + label[1:]}"
     kind = category(head["median"], head["p_important_harm"], t, limits.rule_out)
     wording = Wording(better="increases", worse="reduces", not_better="increase", object=obj)
     return {
-        "outcome": outcome,
-        "label": label,
-        "kind": "harm",
-        "model": model,
-        "certainty": certainty,
-        "start": start,
-        "downgrades": [d for d in downgrades if d["levels"] > 0],
-        "assessed": downgrades,
-        "statement": statement(intervention, wording, certainty, kind),
+        **_rated((outcome, label, "harm", model), start, downgrades, intervention, wording, kind),
         "effect_category": {
             "benefit": "harm",
             "harm": "reduction",
@@ -389,10 +370,42 @@ def _harm_finding(
         "studies": _study_counts(summary),
         "decomposition": [],
         "bias_parameters": learning,
-        "prior_dominated": [
-            p["parameter"]
-            for p in learning
-            if p["learned_mainly_from_prior"] and p["parameter"] != "tau"
-        ],
+        "prior_dominated": _prior_dominated(learning),
         "warnings": _warnings(summary, head | {"scale": "risk_difference"}, {}, learning),
     }
+
+
+# --- shared by both kinds -----------------------------------------------------------------------
+def _rated(
+    what: tuple[str, Any, str, str],
+    start: dict[str, Any],
+    downgrades: list[dict[str, Any]],
+    intervention: str,
+    wording: Wording,
+    kind: str,
+) -> dict[str, Any]:
+    """The leading keys of a finding: ``what`` (outcome, label, kind, model), the suggested
+    certainty, its start and downgrades (those rated down, then every domain assessed) and
+    the plain-language statement of the effect ``kind`` (:func:`category`)."""
+    outcome, label, finding_kind, model = what
+    certainty = rate(start, downgrades)
+    return {
+        "outcome": outcome,
+        "label": label,
+        "kind": finding_kind,
+        "model": model,
+        "certainty": certainty,
+        "start": start,
+        "downgrades": [d for d in downgrades if d["levels"] > 0],
+        "assessed": downgrades,
+        "statement": statement(intervention, wording, certainty, kind),
+    }
+
+
+def _prior_dominated(learning: list[dict[str, Any]]) -> list[str]:
+    """Bias parameters learned mainly from their priors (τ is judged under inconsistency)."""
+    return [
+        p["parameter"]
+        for p in learning
+        if p["learned_mainly_from_prior"] and p["parameter"] != "tau"
+    ]
