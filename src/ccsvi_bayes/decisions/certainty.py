@@ -82,7 +82,13 @@ from ccsvi_bayes.decisions.grade import (
 from ccsvi_bayes.decisions.headline import harm_effect, headline, median_tau
 from ccsvi_bayes.decisions.information import harm_information_shares, information_shares
 from ccsvi_bayes.decisions.run_folder import RunFolder, certainty_table
-from ccsvi_bayes.decisions.statements import Wording, category, statement
+from ccsvi_bayes.decisions.statements import (
+    Wording,
+    category,
+    efficacy_wording,
+    harm_wording,
+    statement,
+)
 from ccsvi_bayes.decisions.thresholds import Judgements, Thresholds, read_judgements
 from ccsvi_bayes.results import files
 from ccsvi_bayes.results.numbers import json_clean
@@ -209,7 +215,7 @@ def _efficacy_finding(
         imprecision((head["q025"], head["q975"]), head["threshold"], limits, head["unit"]),
         *judged_domains(judged),
     ]
-    wording = _efficacy_wording(summary, judged, head)
+    wording = efficacy_wording(summary, judged.statement_object, head["scale"])
     kind = category(
         head["median"], head["p_important_better"], head["threshold"] or 0.0, limits.rule_out
     )
@@ -234,23 +240,6 @@ def _efficacy_finding(
         "warnings": warnings,
         "defaults_applied": summary.get("defaults_applied", {}),
     }
-
-
-def _efficacy_wording(
-    summary: Mapping[str, Any], judged: Judgements, head: Mapping[str, Any]
-) -> Wording:
-    label = str(summary.get("outcome_label", summary.get("outcome", "the outcome")))
-    obj = judged.statement_object or (label[:1].lower() + label[1:])
-    if head["scale"] == "log_odds":
-        harmful = "below 1 = benefit" in str(
-            summary.get("effect", {}).get("instrument_scale", {}).get("measure", "")
-        )
-        if not judged.statement_object:
-            obj = f"the proportion of participants with '{label}'"
-        if harmful:
-            return Wording(better="reduces", worse="increases", not_better="reduce", object=obj)
-        return Wording(better="increases", worse="reduces", not_better="increase", object=obj)
-    return Wording(better="improves", worse="worsens", not_better="improve", object=obj)
 
 
 def _warnings(
@@ -355,9 +344,8 @@ def _harm_finding(
         *judged_domains(judged),
     ]
     label = str(summary.get("outcome_label", outcome))
-    obj = judged.statement_object or f"the risk of {label[:1].lower() + label[1:]}"
     kind = category(head["median"], head["p_important_harm"], t, limits.rule_out)
-    wording = Wording(better="increases", worse="reduces", not_better="increase", object=obj)
+    wording = harm_wording(label, judged.statement_object)
     return {
         **_rated((outcome, label, "harm", model), start, downgrades, intervention, wording, kind),
         "effect_category": {
