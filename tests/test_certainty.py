@@ -556,3 +556,24 @@ def test_findings_keep_their_layout(tmp_path: Path) -> None:
         "indirectness",
         "publication_bias",
     ]
+
+
+def test_wording_of_each_kind_of_outcome() -> None:
+    from ccsvi_bayes.decisions.statements import efficacy_wording, harm_wording
+
+    relapse = {
+        "outcome_label": "Relapse",
+        "effect": {"instrument_scale": {"measure": "odds ratio (below 1 = benefit)"}},
+    }
+    assert efficacy_wording(relapse, "", "log_odds") == Wording(
+        better="reduces",
+        worse="increases",
+        not_better="reduce",
+        object="the proportion of participants with 'Relapse'",
+    )
+    assert efficacy_wording({"outcome_label": "Responders"}, "", "log_odds").better == "increases"
+    qol = efficacy_wording({"outcome_label": "Quality of life"}, "", "smd")
+    assert (qol.better, qol.object) == ("improves", "quality of life")
+    assert efficacy_wording({}, "walking", "smd").object == "walking"
+    assert harm_wording("Serious adverse events", "").object == "the risk of serious adverse events"
+    assert harm_wording("SAE", "harm").object == "harm"
