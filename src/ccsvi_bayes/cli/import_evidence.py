@@ -38,16 +38,11 @@ def import_command(
         ),
     ] = None,
     label: Annotated[
-        str | None,
-        no_default("Column of study labels (default: label, author or study)."),
+        str | None, no_default("Column of study labels (default: label, author or study).")
     ] = None,
-    year: Annotated[
-        str | None,
-        no_default("Column of publication years (default: year)."),
-    ] = None,
+    year: Annotated[str | None, no_default("Column of publication years (default: year).")] = None,
     outcome: Annotated[
-        str | None,
-        no_default("Domain id of a table without an outcome column (default: effect)."),
+        str | None, no_default("Domain id of a table without an outcome column (default: effect).")
     ] = None,
     outcome_column: Annotated[
         str | None,
