@@ -520,3 +520,60 @@ def test_every_ccsvi_outcome_gets_a_rating_and_a_statement(tmp_path: Path) -> No
     relapse = next(o for o in document["outcomes"] if o["outcome"] == "relapse")
     assert relapse["decomposition"]
     assert any(w["kind"] == "prior_dominated_bias" for w in relapse["warnings"])
+
+
+def test_findings_keep_their_layout(tmp_path: Path) -> None:
+    """The keys of a finding and of its effect block, in the order findings.json has them
+    (the engine is split over modules; the document is not)."""
+    run = _run(
+        tmp_path,
+        {
+            "bias_adjusted": _summary("bias_adjusted", 0.6, 0.5, 0.7, RCTS),
+            "sae_any": _harm_summary(-3.0, 0.5, 4.0, 0.01),
+        },
+    )
+    document = findings(run)
+    lead = ["outcome", "label", "kind", "model", "certainty", "start", "downgrades", "assessed"]
+    lead += ["statement", "effect_category", "effect"]
+    tail = ["studies", "decomposition", "bias_parameters", "prior_dominated", "warnings"]
+    assert list(_one(document)) == [*lead, "comparisons", *tail, "defaults_applied"]
+    assert list(_one(document, "sae_any")) == [*lead, "nnh", *tail]
+    centre = ["scale", "unit", "median", "q025", "q975", "threshold", "threshold_analysis"]
+    assert list(_one(document)["effect"]) == [
+        *centre,
+        *["control_per_1000", "p_better", "p_better_mcse", "p_important_better"],
+        *["p_important_worse", "source"],
+    ]
+    assert list(_one(document, "sae_any")["effect"]) == [
+        *centre[:-1],
+        *["control_per_1000", "source", "threshold_analysis", "direction", "p_harm"],
+        *["p_important_harm", "p_important_reduction"],
+    ]
+    assert [d["domain"] for d in _one(document)["assessed"]] == [
+        "risk_of_bias",
+        "inconsistency",
+        "imprecision",
+        "indirectness",
+        "publication_bias",
+    ]
+
+
+def test_wording_of_each_kind_of_outcome() -> None:
+    from ccsvi_bayes.decisions.statements import efficacy_wording, harm_wording
+
+    relapse = {
+        "outcome_label": "Relapse",
+        "effect": {"instrument_scale": {"measure": "odds ratio (below 1 = benefit)"}},
+    }
+    assert efficacy_wording(relapse, "", "log_odds") == Wording(
+        better="reduces",
+        worse="increases",
+        not_better="reduce",
+        object="the proportion of participants with 'Relapse'",
+    )
+    assert efficacy_wording({"outcome_label": "Responders"}, "", "log_odds").better == "increases"
+    qol = efficacy_wording({"outcome_label": "Quality of life"}, "", "smd")
+    assert (qol.better, qol.object) == ("improves", "quality of life")
+    assert efficacy_wording({}, "walking", "smd").object == "walking"
+    assert harm_wording("Serious adverse events", "").object == "the risk of serious adverse events"
+    assert harm_wording("SAE", "harm").object == "harm"

@@ -128,3 +128,23 @@ def test_cli_run_table_uses_the_mcse_of_each_number(
     text = capsys.readouterr().out
     assert "0.23 (−0.05 to 0.61) smd" in text
     assert "0.94" in text
+
+
+def test_participant_texts_of_the_two_tables() -> None:
+    """Known, partly known and unknown participant counts, as the data table and the GRADE
+    table write them."""
+    from ccsvi_bayes.report import sof
+
+    counts = [
+        {"design": "rct", "studies": 2, "participants": 1219.0, "unknown_n": 0},
+        {"design": "cohort", "studies": 3, "participants": 40.0, "unknown_n": 1},
+        {"design": "survey", "studies": 1, "participants": 0.0, "unknown_n": 1},
+    ]
+    assert sof._design_text(counts) == (
+        "2 RCT (n=1,219); 3 cohort (n=40; n unknown for 1); 1 survey (n unknown)"
+    )
+    assert sof._participants_text(counts).startswith(
+        "1,219 (2 randomized trials); 40 (n unknown for 1) (3 "
+    )
+    assert sof._participants_text(counts).endswith("; n unknown (1 survey)")
+    assert sof._design_text([]) == sof._participants_text([]) == "no studies"

@@ -9,22 +9,15 @@ import typer
 
 from ccsvi_bayes.cli import render
 from ccsvi_bayes.cli.options import DEFAULT_SEED, AssumeOption, EvidenceOption, parse_assume
+from ccsvi_bayes.cli.params import no_default, pairs
+from ccsvi_bayes.results import files
 
 
 def _prior_probabilities(values: list[str] | None) -> dict[str, float] | None:
-    """``["MODEL=P", ...]`` as a dict; a malformed item is an argument error (exit 2)."""
-    if not values:
-        return None
-    out: dict[str, float] = {}
-    for item in values:
-        name, sep, value = item.partition("=")
-        try:
-            out[name.strip()] = float(value)
-        except ValueError:
-            render.fail(f"--prior {item!r}: expected MODEL=PROBABILITY, e.g. naive=0.5")
-        if not sep or not name.strip():
-            render.fail(f"--prior {item!r}: expected MODEL=PROBABILITY, e.g. naive=0.5")
-    return out
+    """``["MODEL=P", ...]`` as a dict (None: none given); a malformed item is an argument
+    error (exit 2)."""
+    message = "--prior {item!r}: expected MODEL=PROBABILITY, e.g. naive=0.5"
+    return pairs(values, message, float) or None
 
 
 def average_command(
@@ -48,11 +41,7 @@ def average_command(
     ] = None,
     prior: Annotated[
         list[str] | None,
-        typer.Option(
-            "--prior",
-            help="Prior model probability, MODEL=P (repeatable; default: equal).",
-            show_default=False,
-        ),
+        no_default("Prior model probability, MODEL=P (repeatable; default: equal).", "--prior"),
     ] = None,
     evidence: EvidenceOption = None,
     assume: AssumeOption = None,
@@ -83,7 +72,7 @@ def average_command(
             on_model=lambda model, state: update(f"averaging {outcome}: {model} ({state}) …"),
         )
     _show(doc)
-    render.wrote(out_dir / "average.json")
+    render.wrote(out_dir / files.AVERAGE)
 
 
 def _show(doc: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from ccsvi_bayes.cli import render
+from ccsvi_bayes.cli.params import finite_number, no_default, pairs
 
 
 def certainty(
@@ -18,29 +19,23 @@ def certainty(
     ],
     evidence: Annotated[
         Path | None,
-        typer.Option(
+        no_default(
+            "Evidence folder whose evidence.toml \\[certainty] table applies (default: the "
+            "one the run used, from run.json).",
             "--evidence",
             "-e",
-            help=(
-                "Evidence folder whose evidence.toml \\[certainty] table applies (default: the "
-                "one the run used, from run.json)."
-            ),
-            show_default=False,
         ),
     ] = None,
     threshold: Annotated[
         list[str] | None,
-        typer.Option(
+        no_default(
+            "A certainty threshold KEY=VALUE (e.g. rob_shift=0.5, harm_mid_per_1000=20); "
+            "repeatable; overrides evidence.toml's \\[certainty] table. Keys: rct_dominance, "
+            "rob_share, rob_shift, inconsistency_serious, inconsistency_very_serious, "
+            "prior_overlap, default_mcid_smd, binary_mid_per_1000, harm_mid_per_1000, "
+            "rule_out, max_imprecision.",
             "--threshold",
             "-t",
-            help=(
-                "A certainty threshold KEY=VALUE (e.g. rob_shift=0.5, harm_mid_per_1000=20); "
-                "repeatable; overrides evidence.toml's \\[certainty] table. Keys: rct_dominance, "
-                "rob_share, rob_shift, inconsistency_serious, inconsistency_very_serious, "
-                "prior_overlap, default_mcid_smd, binary_mid_per_1000, harm_mid_per_1000, "
-                "rule_out, max_imprecision."
-            ),
-            show_default=False,
         ),
     ] = None,
 ) -> None:
@@ -51,26 +46,12 @@ def certainty(
     """
     from ccsvi_bayes.decisions.certainty import findings, write_document
 
-    values = _parse(threshold or [])
+    values = pairs(threshold, "--threshold expects KEY=NUMBER, got {item!r}", finite_number)
     with render.status(f"rating the certainty of the evidence in {run_dir} …"):
         document = findings(run_dir, evidence=evidence, thresholds=values)
         path = write_document(run_dir, document)
     _table(document)
     render.wrote(path)
-
-
-def _parse(items: list[str]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        try:
-            number = float(value)
-        except ValueError:
-            number = float("nan")
-        if not sep or not key.strip() or number != number:
-            render.fail(f"--threshold expects KEY=NUMBER, got {item!r}")
-        out[key.strip()] = number
-    return out
 
 
 def _table(document: dict[str, Any]) -> None:

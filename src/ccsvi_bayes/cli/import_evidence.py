@@ -8,6 +8,7 @@ from typing import Annotated, Literal, cast
 import typer
 
 from ccsvi_bayes.cli import render
+from ccsvi_bayes.cli.params import no_default, pairs, text_value
 
 __all__ = ["import_command"]
 
@@ -17,60 +18,45 @@ def import_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="The evidence folder to write.")],
     measure: Annotated[
         str | None,
-        typer.Option(
-            help="OR (→ log_odds), RR (→ log_rr), SMD (→ smd) or MD (→ md); a 'measure' "
-            "column overrides it per row. RD, ROM, … are refused (no analysis scale).",
-            show_default=False,
+        no_default(
+            "OR (→ log_odds), RR (→ log_rr), SMD (→ smd) or MD (→ md); a 'measure' "
+            "column overrides it per row. RD, ROM, … are refused (no analysis scale)."
         ),
     ] = None,
     benefit: Annotated[
         str | None,
-        typer.Option(
-            help="higher | lower: are higher values of the measure (treatment vs control) "
-            "better? Required (or a 'benefit' column): positive = benefit inside the package.",
-            show_default=False,
+        no_default(
+            "higher | lower: are higher values of the measure (treatment vs control) "
+            "better? Required (or a 'benefit' column): positive = benefit inside the package."
         ),
     ] = None,
     study: Annotated[
         str | None,
-        typer.Option(
-            help="Study column (default: study_id, study, trial, id or author). A value that "
-            "is not [A-Za-z0-9_-]+ gets a derived id; the original is kept in the notes.",
-            show_default=False,
+        no_default(
+            "Study column (default: study_id, study, trial, id or author). A value that "
+            "is not [A-Za-z0-9_-]+ gets a derived id; the original is kept in the notes."
         ),
     ] = None,
     label: Annotated[
-        str | None,
-        typer.Option(
-            help="Column of study labels (default: label, author or study).", show_default=False
-        ),
+        str | None, no_default("Column of study labels (default: label, author or study).")
     ] = None,
-    year: Annotated[
-        str | None,
-        typer.Option(help="Column of publication years (default: year).", show_default=False),
-    ] = None,
+    year: Annotated[str | None, no_default("Column of publication years (default: year).")] = None,
     outcome: Annotated[
-        str | None,
-        typer.Option(
-            help="Domain id of a table without an outcome column (default: effect).",
-            show_default=False,
-        ),
+        str | None, no_default("Domain id of a table without an outcome column (default: effect).")
     ] = None,
     outcome_column: Annotated[
         str | None,
-        typer.Option(
-            help="Outcome column of a long table, one domain per value (default: a column "
-            "named outcome, when there is one).",
-            show_default=False,
+        no_default(
+            "Outcome column of a long table, one domain per value (default: a column "
+            "named outcome, when there is one)."
         ),
     ] = None,
     column: Annotated[
         list[str] | None,
-        typer.Option(
+        no_default(
+            "ESCALC=YOURS: your column for an escalc name, e.g. ai=tpos; repeatable.",
             "--column",
             "-c",
-            help="ESCALC=YOURS: your column for an escalc name, e.g. ai=tpos; repeatable.",
-            show_default=False,
         ),
     ] = None,
     sheet: Annotated[
@@ -86,21 +72,16 @@ def import_command(
     name: Annotated[
         str | None, typer.Option(help="Name of the evidence set (default: the file name).")
     ] = None,
-    question: Annotated[
-        str | None, typer.Option(help="The question the set answers.", show_default=False)
-    ] = None,
+    question: Annotated[str | None, no_default("The question the set answers.")] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing --out folder.")] = False,
 ) -> None:
     """Write a validated evidence folder from an escalc-style table (yi/vi/sei, 2x2
     counts, or arm means/SDs/n); its README says what was assumed."""
     from ccsvi_bayes.evidence.importers import ImportOptions, import_table
 
-    mapping: dict[str, str] = {}
-    for item in column or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            render.fail(f"--column expects ESCALC=YOURS (e.g. ai=tpos), got {item!r}")
-        mapping[key.strip()] = value.strip()
+    mapping = pairs(
+        column, "--column expects ESCALC=YOURS (e.g. ai=tpos), got {item!r}", text_value
+    )
     if benefit is not None and benefit.lower() not in ("higher", "lower"):
         render.fail(f"--benefit must be higher or lower, got {benefit!r}")
     if counts not in ("contrast", "arms"):

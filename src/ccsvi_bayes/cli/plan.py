@@ -11,16 +11,7 @@ import typer
 
 from ccsvi_bayes.cli import render
 from ccsvi_bayes.cli.guard import writing
-
-
-def _numbers(text: str, option: str, kind: type) -> list[Any]:
-    try:
-        values = [kind(v.strip()) for v in text.split(",") if v.strip()]
-    except ValueError:
-        render.fail(f"{option}: expected comma-separated numbers, got {text!r}")
-    if not values:
-        render.fail(f"{option}: expected comma-separated numbers, got {text!r}")
-    return values
+from ccsvi_bayes.cli.params import comma_numbers
 
 
 def plan_command(
@@ -67,10 +58,10 @@ def plan_command(
     from ccsvi_bayes.decisions.plan import plan, write_document
     from ccsvi_bayes.figures.plan import plan_figures
 
-    ns = _numbers(n_per_arm, "--n-per-arm", float)
+    ns = comma_numbers(n_per_arm, "--n-per-arm", float)
     if any(n != int(n) for n in ns):
         render.fail(f"--n-per-arm: whole numbers of patients, got {n_per_arm!r}")
-    cuts = _numbers(thresholds, "--thresholds", float)
+    cuts = comma_numbers(thresholds, "--thresholds", float)
     output = writing(out_dir)  # proved writable now; made and locked only to write
     with render.status(f"simulating new trials for {fit_dir} …"):
         doc = plan(

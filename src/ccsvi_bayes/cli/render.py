@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ccsvi_bayes.results import files
+
 if TYPE_CHECKING:
     from rich.progress import Progress
 
@@ -343,7 +345,7 @@ def run_table(index: dict[str, Any], out_dir: Path) -> None:
             est, prob = rec.get("reason", "")[:60], ""
         table.add_row(rec["model"], rec["outcome"], est, prob, rec["status"])
     out.print(table)
-    wrote(out_dir / "run.json")
+    wrote(out_dir / files.RUN_INDEX)
 
 
 # check ------------------------------------------------------------------------------------
@@ -351,59 +353,63 @@ def run_table(index: dict[str, Any], out_dir: Path) -> None:
 
 def check_report(checks: dict[str, Any], headline: dict[str, Any], result_dir: Path) -> None:
     """The report of ``checks.json``; thresholds named are those of the checks module."""
+    for line in _check_lines(checks, headline):
+        out.print(line)
+    wrote(result_dir / files.CHECKS)
+
+
+def _check_lines(checks: dict[str, Any], headline: dict[str, Any]) -> list[str]:
+    """The lines of :func:`check_report` (rich markup), in the order printed."""
     from ccsvi_bayes.checks.model_checks import CV_RHAT_MAX, PARETO_K_BAD, PPC_ALPHA
 
+    lines: list[str] = []
     conv = checks["convergence"]
     if headline["rhat_max"] is not None:
-        out.print(
+        lines.append(
             f"convergence: max R-hat {headline['rhat_max']:.3f}, divergences {conv['divergences']}, low E-BFMI chains {conv['e_bfmi_low'] or 'none'}"
         )
     if headline["ppc_observations"]:
-        out.print(
+        lines.append(
             f"posterior predictive: {headline['ppc_inside_95']}/{headline['ppc_observations']} observations inside their 95% interval"
         )
     cv = checks["cross_validated"]
     if cv.get("available"):
         shaky = cv["unreliable_refits"]
-        out.print(
-            f"leave-one-study-out refits: {len(cv['refits'])}"
-            + (
-                f" ([yellow]R-hat > {CV_RHAT_MAX:g} or divergent:[/] {', '.join(shaky)})"
-                if shaky
-                else ""
-            )
+        flagged = f" ([yellow]R-hat > {CV_RHAT_MAX:g} or divergent:[/] {', '.join(shaky)})"
+        lines.append(
+            f"leave-one-study-out refits: {len(cv['refits'])}" + (flagged if shaky else "")
         )
     conflict = checks["conflict"]
     if conflict.get("available"):
         d = conflict["difference"]
-        out.print(
+        lines.append(
             f"conflict (non-randomized − randomized effect): {d['mean']:+.2f} ({d['q025']:+.2f} to {d['q975']:+.2f}), "
             f"tail probability {conflict['tail_probability']:.3f}{' [red]CONFLICT[/]' if conflict['conflict'] else ''}"
         )
         if not conflict.get("reliable", True):
-            out.print(f"  [red]unreliable:[/] {conflict.get('unreliable_because')}")
+            lines.append(f"  [red]unreliable:[/] {conflict.get('unreliable_because')}")
     else:
-        out.print(f"conflict: not available ({conflict.get('reason')})")
+        lines.append(f"conflict: not available ({conflict.get('reason')})")
     poor = checks["poorly_fitted_studies"]
     verdict = checks.get("poorly_fitted") or {"available": True}
     if not verdict["available"]:
-        out.print(f"poorly fitted studies: not available ({verdict['reason']})")
+        lines.append(f"poorly fitted studies: not available ({verdict['reason']})")
     elif poor:
-        for entry in poor:
-            out.print(
-                f"[yellow]poorly fitted:[/] {entry['study_id']}: " + "; ".join(entry["reasons"])
-            )
+        lines += [
+            f"[yellow]poorly fitted:[/] {entry['study_id']}: " + "; ".join(entry["reasons"])
+            for entry in poor
+        ]
     else:
-        out.print(
+        lines.append(
             f"no study flagged as poorly fitted ({headline['verdict_check']} predictive p ≥ {PPC_ALPHA:g} and inside the 95% interval)"
         )
     influential = checks["influential_observations"]
     if influential:
-        out.print(
+        lines.append(
             f"influential (Pareto k > {PARETO_K_BAD:g}; PSIS-LOO unreliable there, not a misfit): "
             + ", ".join(f"{r['observation']} ({r['pareto_k']:.2f})" for r in influential)
         )
-    wrote(result_dir / "checks.json")
+    return lines
 
 
 # sbc --------------------------------------------------------------------------------------
@@ -499,7 +505,7 @@ def sensitivity_report(plan: GridPlan, outcome: GridOutcome, out_dir: Path) -> N
         )
     out.print(table)
     out.print(f"{outcome.computed} computed, {outcome.reused} reused from earlier runs")
-    wrote(out_dir / "scenarios.csv")
+    wrote(out_dir / files.SCENARIOS_TABLE)
 
 
 def tipping_report(result: TippingResult, path: Path) -> None:

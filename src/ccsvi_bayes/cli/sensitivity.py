@@ -20,10 +20,7 @@ from ccsvi_bayes.cli.options import (
     seed_option,
 )
 from ccsvi_bayes.cli.options import SENSITIVITY_HELP as _HELP
-
-
-def _opt(name: str, text: str) -> Any:
-    return typer.Option(name, help=text, show_default=False)
+from ccsvi_bayes.cli.params import no_default
 
 
 def sensitivity(
@@ -40,35 +37,30 @@ def sensitivity(
     evidence: EvidenceOption = None,
     vary: Annotated[
         list[str] | None,
-        typer.Option(
-            "--vary",
-            help="KEY=V1,V2,… : a --set key of the spec (priors.tau.sigma, bias.form, "
+        no_default(
+            "KEY=V1,V2,… : a --set key of the spec (priors.tau.sigma, bias.form, "
             "placebo_response, …) or a data reading assume.SWITCH; repeatable (cartesian grid).",
-            show_default=False,
+            "--vary",
         ),
     ] = None,
-    grid: Annotated[Path | None, _opt("--grid", _HELP["grid"])] = None,
+    grid: Annotated[Path | None, no_default(_HELP["grid"], "--grid")] = None,
     leave_one_out: Annotated[
-        bool, _opt("--leave-one-out", "Add a scenario per study left out.")
+        bool, no_default("Add a scenario per study left out.", "--leave-one-out")
     ] = False,
     drop_design: Annotated[
         list[str] | None,
-        typer.Option(
-            "--drop-design",
-            help="Add a scenario without the studies of design D; repeatable.",
-            show_default=False,
-        ),
+        no_default("Add a scenario without the studies of design D; repeatable.", "--drop-design"),
     ] = None,
     seed: Annotated[int, seed_option("Random seed of every scenario")] = DEFAULT_SEED,
     draws: Annotated[
         int | None, count_option("--draws", "Posterior draws per chain (exact: draws in all)")
     ] = None,
-    scheduler: Annotated[str | None, _opt("--scheduler", _HELP["scheduler"])] = None,
-    tipping_point: Annotated[str | None, _opt("--tipping-point", _HELP["tipping"])] = None,
-    search_range: Annotated[str | None, _opt("--range", _HELP["range"])] = None,
-    power_scaling: Annotated[bool, _opt("--power-scaling", _HELP["power"])] = False,
-    no_reweight: Annotated[bool, _opt("--no-reweight", _HELP["no_reweight"])] = False,
-    one_at_a_time: Annotated[bool, _opt("--one-at-a-time", _HELP["oat"])] = False,
+    scheduler: Annotated[str | None, no_default(_HELP["scheduler"], "--scheduler")] = None,
+    tipping_point: Annotated[str | None, no_default(_HELP["tipping"], "--tipping-point")] = None,
+    search_range: Annotated[str | None, no_default(_HELP["range"], "--range")] = None,
+    power_scaling: Annotated[bool, no_default(_HELP["power"], "--power-scaling")] = False,
+    no_reweight: Annotated[bool, no_default(_HELP["no_reweight"], "--no-reweight")] = False,
+    one_at_a_time: Annotated[bool, no_default(_HELP["oat"], "--one-at-a-time")] = False,
     wait: WaitOption = False,
 ) -> None:
     """Fit a grid of scenarios; write their summaries, the index scenarios.csv and figures/.

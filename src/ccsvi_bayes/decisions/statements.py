@@ -20,9 +20,18 @@ For harm endpoints the direction is reversed (positive = more harm): "increases 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["CATEGORIES", "Wording", "category", "statement"]
+__all__ = [
+    "CATEGORIES",
+    "Wording",
+    "category",
+    "efficacy_wording",
+    "harm_wording",
+    "statement",
+]
 
 CATEGORIES = ("benefit", "harm", "no_benefit", "little_or_no_difference")
 
@@ -47,6 +56,31 @@ def category(median: float, p_important_better: float, threshold: float, rule_ou
     if p_important_better < rule_out:
         return "no_benefit"
     return "little_or_no_difference"
+
+
+def efficacy_wording(summary: Mapping[str, Any], statement_object: str, scale: str) -> Wording:
+    """The verbs and object of an efficacy outcome: "improves" a continuous outcome; for a
+    binary one (``scale`` log_odds) "increases" the proportion with a good event, "reduces" it
+    for a harmful one (its instrument measure says "below 1 = benefit"). ``statement_object``
+    (evidence.toml) replaces the object derived from the outcome's label."""
+    label = str(summary.get("outcome_label", summary.get("outcome", "the outcome")))
+    obj = statement_object or (label[:1].lower() + label[1:])
+    if scale == "log_odds":
+        harmful = "below 1 = benefit" in str(
+            summary.get("effect", {}).get("instrument_scale", {}).get("measure", "")
+        )
+        if not statement_object:
+            obj = f"the proportion of participants with '{label}'"
+        if harmful:
+            return Wording(better="reduces", worse="increases", not_better="reduce", object=obj)
+        return Wording(better="increases", worse="reduces", not_better="increase", object=obj)
+    return Wording(better="improves", worse="worsens", not_better="improve", object=obj)
+
+
+def harm_wording(label: str, statement_object: str) -> Wording:
+    """The verbs and object of a harm endpoint: "increases the risk of <label>"."""
+    obj = statement_object or f"the risk of {label[:1].lower() + label[1:]}"
+    return Wording(better="increases", worse="reduces", not_better="increase", object=obj)
 
 
 _HEDGE = {"high": "", "moderate": "probably ", "low": "may "}

@@ -27,6 +27,7 @@ import pandas as pd
 
 from ccsvi_bayes.figures.labels import design_label, knob_label, model_label, plain_text
 from ccsvi_bayes.report.run_folder import EFFICACY_MODELS, RunFolder
+from ccsvi_bayes.results import files
 from ccsvi_bayes.results.numbers import format_number, format_with_mcse, inert_cell, significant
 from ccsvi_bayes.results.store import read_json, write_atomic
 
@@ -152,14 +153,19 @@ def _design_text(counts: list[dict[str, Any]]) -> str:
     words = {"rct": "RCT", "single_arm": "single-arm", "case_control": "case-control"}
     parts = []
     for e in counts:
-        if e["unknown_n"] == e["studies"]:
-            n = "n unknown"
-        else:
-            n = f"n={int(e['participants']):,}"
-            if e["unknown_n"]:
-                n += f"; n unknown for {e['unknown_n']}"
+        n = _n_text(e, "n={:,}", "; n unknown for {}")
         parts.append(f"{e['studies']} {words.get(e['design'], e['design'])} ({n})")
     return "; ".join(parts) if parts else "no studies"
+
+
+def _n_text(entry: Mapping[str, Any], known: str, partly: str) -> str:
+    """The participants of one design's :func:`design_counts` entry: "n unknown" when no
+    study gave its n, else ``known`` formatted with the sum, then ``partly`` with the number
+    of studies without an n, if any."""
+    if entry["unknown_n"] == entry["studies"]:
+        return "n unknown"
+    text = known.format(int(entry["participants"]))
+    return text + partly.format(entry["unknown_n"]) if entry["unknown_n"] else text
 
 
 def _risk_of_bias_note(run: RunFolder, outcome: str) -> str:
@@ -360,7 +366,7 @@ def _row(run: RunFolder, outcome: str) -> dict[str, Any]:
 def findings_by_outcome(run: RunFolder) -> dict[str, dict[str, Any]]:
     """``findings.json`` of the run (the certainty stage) by outcome; {} for a run folder
     written before it existed (its table says "not assessed")."""
-    document = read_json(run.path / "findings.json") or {}
+    document = read_json(run.path / files.FINDINGS) or {}
     out: dict[str, dict[str, Any]] = {}
     items = document.get("outcomes")
     for item in items if isinstance(items, list) else []:
@@ -380,12 +386,7 @@ def _participants_text(counts: list[dict[str, Any]]) -> str:
         word = _PLURAL.get(e["design"], design_label(e["design"]) + " studies")
         if e["studies"] == 1:
             word = _SINGULAR.get(e["design"], design_label(e["design"]) + " study")
-        if e["unknown_n"] == e["studies"]:
-            n = "n unknown"
-        else:
-            n = f"{int(e['participants']):,}"
-            if e["unknown_n"]:
-                n += f" (n unknown for {e['unknown_n']})"
+        n = _n_text(e, "{:,}", " (n unknown for {})")
         parts.append(f"{n} ({e['studies']} {word})")
     return "; ".join(parts) if parts else "no studies"
 
@@ -670,6 +671,6 @@ def write_sof(run_dir: str | Path | RunFolder) -> tuple[Path, Path]:
     if run.evidence is not None:
         title += f": {run.evidence.question}"
     return (
-        write_sof_csv(table, run.path / "sof.csv"),
-        write_sof_html(table, run.path / "sof.html", title),
+        write_sof_csv(table, run.path / files.SOF_CSV),
+        write_sof_html(table, run.path / files.SOF_HTML, title),
     )
