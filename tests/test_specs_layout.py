@@ -28,3 +28,38 @@ def test_no_import_cycle_inside_the_stage(graph: grimp.ImportGraph, stage: str) 
         if b in modules and graph.chain_exists(importer=b, imported=a)
     ]
     assert cycles == []
+
+
+def test_family_names_are_spelled_in_the_spec_family_registry_only() -> None:
+    """The specs stage branches on no family name: what a family's spec may contain is one
+    entry of ``specs/schema.py``'s registry."""
+    from ccsvi_bayes.specs import SPEC_FAMILIES
+
+    offenders = [
+        f"{path.name}: {name}"
+        for path in sorted((SRC / "specs").glob("*.py"))
+        if path.name != "schema.py"
+        for name in SPEC_FAMILIES
+        if f'"{name}"' in path.read_text() or f"'{name}'" in path.read_text()
+    ]
+    assert offenders == []
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_other_stages_import_the_stage_through_its_face(
+    graph: grimp.ImportGraph, stage: str
+) -> None:
+    inner = graph.find_descendants(stage)
+    offenders = sorted(
+        f"{importer} -> {imported}"
+        for imported in inner
+        for importer in graph.find_modules_that_directly_import(imported)
+        if not (importer == stage or importer.startswith(stage + "."))
+    )
+    assert offenders == []
+
+
+@pytest.mark.parametrize("stage", ["priors", "specs"])
+def test_modules_stay_small(stage: str) -> None:
+    sizes = {p.name: len(p.read_text().splitlines()) for p in (SRC / stage).glob("*.py")}
+    assert max(sizes.values()) <= 400, sizes
