@@ -18,13 +18,7 @@ from typing import Any
 
 from ccsvi_bayes.errors import InvalidModelSpec
 from ccsvi_bayes.priors.families import family
-from ccsvi_bayes.priors.scale import (
-    ANALYSIS,
-    FIXED_SCALES,
-    SMD_TO_LOG_ODDS,
-    canonical_scale,
-    conversion,
-)
+from ccsvi_bayes.priors.scale import ANALYSIS, FIXED_SCALES, canonical_scale, conversion
 
 __all__ = ["EffectivePrior", "PriorSpec", "to_log_odds"]
 
@@ -178,7 +172,9 @@ def to_log_odds(prior: PriorSpec) -> PriorSpec:
     Kept for callers that convert one bare prior; models resolve priors with
     :meth:`PriorSpec.resolve`, which also honours the prior's declared scale and user values.
     """
-    scaled = family(prior.dist).rescale(prior.kwargs, SMD_TO_LOG_ODDS)
+    chinn = conversion("smd", "log_odds")  # × π/√3: a rule that always exists
+    assert chinn is not None
+    scaled = family(prior.dist).rescale(prior.kwargs, chinn.factor)
     note = (
         f"{prior.source} [converted to log-odds: × π/√3, Chinn 2000]"
         if scaled != dict(prior.kwargs)

@@ -11,16 +11,9 @@ from typing import Any
 from ccsvi_bayes.errors import InvalidModelSpec
 from ccsvi_bayes.resources import bundled_dir
 from ccsvi_bayes.specs.prior_table import prior_from_table
-from ccsvi_bayes.specs.schema import COMMON, FIELDS, family_tables, model_keys, tables
+from ccsvi_bayes.specs.schema import FIELDS, model_keys, tables
 from ccsvi_bayes.specs.spec import ModelSpec
-from ccsvi_bayes.specs.validate import (
-    as_list,
-    check_knobs,
-    check_required,
-    check_table,
-    flat_knobs,
-    table_of,
-)
+from ccsvi_bayes.specs.validate import as_list, check_required, check_settings, table_of
 
 __all__ = ["available_models", "load_spec", "spec_from_table"]
 
@@ -82,14 +75,12 @@ def spec_from_table(raw: dict[str, Any], path: str) -> ModelSpec:
     found: dict[str, Any] = {
         t.name: {**t.defaults, **table_of(raw.get(t.name, {}), t.name, where)} for t in tables()
     }
-    for table in (*family_tables(), *COMMON):
-        check_table(where, table, found[table.name])
     for table in tables():  # a list may be written comma-separated
         for key, default in table.defaults.items():
             if isinstance(default, list) and isinstance(found[table.name][key], str):
                 found[table.name][key] = as_list(found[table.name][key])
     fields = {k: raw.get(k, f.default) for k, f in FIELDS.items()}
-    check_knobs(where, flat_knobs({**fields, "family": raw["family"]}, found))
+    check_settings(where, {**fields, "family": raw["family"]}, found)
     priors_raw = raw.get("priors", {})
     if not isinstance(priors_raw, dict):
         raise InvalidModelSpec(f"{where}: [priors] must be a table")

@@ -20,7 +20,6 @@ from ccsvi_bayes.errors import InvalidModelSpec
 from ccsvi_bayes.priors import ANALYSIS, PriorSpec, family
 from ccsvi_bayes.specs.prior_table import check_prior
 from ccsvi_bayes.specs.schema import (
-    COMMON,
     DISTRIBUTIONS,
     FIELDS,
     Table,
@@ -28,14 +27,7 @@ from ccsvi_bayes.specs.schema import (
     feature_priors,
     tables,
 )
-from ccsvi_bayes.specs.validate import (
-    as_list,
-    check_knobs,
-    check_required,
-    check_table,
-    flat_knobs,
-    table_of,
-)
+from ccsvi_bayes.specs.validate import as_list, check_required, check_settings, table_of
 
 __all__ = ["SpecParts", "coerce", "overridden", "parse_sets"]
 
@@ -208,17 +200,13 @@ class _Draft:
 
     def checked(self) -> dict[str, Any]:
         """Run the checks that read a touched key; the changed fields, converted."""
-        tables_now = {t.name: self.table(t.name) for t in tables()}
-        fields_now = {k: getattr(self.spec, k) for k in (*FIELDS, "family")}
-        values = flat_knobs({**fields_now, **self.fields}, tables_now)
+        fields = {k: getattr(self.spec, k) for k in (*FIELDS, "family")} | self.fields
         if "family" in self.touched:
-            check_required(self.where, values, ("family",))
+            check_required(self.where, fields, ("family",))
         for name, value in self.whole.items():
             table_of(value, name, self.where)
-        for table in (*family_tables(), *COMMON):
-            if table.name in self.tables:
-                check_table(self.where, table, tables_now[table.name], self.touched)
-        check_knobs(self.where, values, self.touched)
+        found = {t.name: self.table(t.name) for t in tables()}
+        check_settings(self.where, fields, found, self.touched)
         for param, prior in self.priors.items():
             if param in self.touched_priors:
                 check_prior(prior, f"{self.where}: priors.{param}", self.touched_priors[param])

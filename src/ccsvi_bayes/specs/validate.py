@@ -14,16 +14,33 @@ from typing import Any
 
 from ccsvi_bayes.errors import InvalidModelSpec
 from ccsvi_bayes.evidence import shown
-from ccsvi_bayes.specs.schema import FIELDS, Table, family_names, tables
+from ccsvi_bayes.specs.schema import COMMON, FIELDS, Table, family_names, family_tables, tables
 
 __all__ = [
     "as_list",
     "check_knobs",
     "check_required",
+    "check_settings",
     "check_table",
     "flat_knobs",
     "table_of",
 ]
+
+
+def check_settings(
+    where: str,
+    fields: Mapping[str, Any],
+    found: Mapping[str, Mapping[str, Any]],
+    keys: Collection[str] | None = None,
+) -> None:
+    """Check a spec's settings: ``fields`` (top-level values, ``family`` included) and
+    ``found`` (each table merged over its defaults). With ``keys`` (dotted), only the tables
+    and checks they touch; ``None``: everything (a file)."""
+    touched = None if keys is None else {k.split(".")[0] for k in keys}
+    for table in (*family_tables(), *COMMON):  # a family's own tables first
+        if touched is None or table.name in touched:
+            check_table(where, table, found[table.name], keys)
+    check_knobs(where, flat_knobs(fields, found), keys)
 
 
 def flat_knobs(
