@@ -130,6 +130,10 @@ def test_spec_file_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
     bad.write_text('name = "bad"\nfamily = "efficacy"\n[priors.mu]\ndist = "Gaussian"\n')
     with pytest.raises(InvalidModelSpec, match="unknown dist 'Gaussian'"):
         load_spec(bad)
+    for dist in ("[]", "{}", '["Normal"]'):  # not a name: an error, not a traceback
+        bad.write_text(f'name = "bad"\nfamily = "efficacy"\n[priors.mu]\ndist = {dist}\n')
+        with pytest.raises(InvalidModelSpec, match=r"priors.mu: unknown dist"):
+            load_spec(bad)
     bad.write_text(
         'name = "bad"\nfamily = "efficacy"\n[priors.mu]\ndist = "Normal"\nkwargs = { mu = 0 }\n'
     )
@@ -302,3 +306,8 @@ def test_a_registered_spec_family_is_a_valid_family(monkeypatch: pytest.MonkeyPa
     assert spec.family == "joint"
     assert spec.priors["kappa"].features["cohort"].overrides == {"sigma": 0.3}
     assert not spec.priors["kappa"].domain_overrides
+
+
+def test_an_alternative_is_named_by_a_string() -> None:
+    with pytest.raises(InvalidModelSpec, match=r"unknown alternative \['rhodes_marginal'\]"):
+        load_spec("bias_adjusted", {"priors.tau": ["rhodes_marginal"]})

@@ -144,7 +144,7 @@ class _Draft:
         prior = self.priors[param]
         if len(parts) == 1:  # a named alternative, on the scale it declares (checked on loading)
             alternatives = prior.alternatives
-            if value not in alternatives:
+            if not isinstance(value, str) or value not in alternatives:
                 raise InvalidModelSpec(
                     f"--set {key}: unknown alternative {value!r} (known: {', '.join(alternatives) or 'none'})"
                 )

@@ -46,7 +46,7 @@ def prior_from_table(raw: Any, where: str, default_scale: str) -> PriorSpec:
             f"{where}: unknown key(s) {', '.join(extra)} (allowed: {', '.join(sorted(_PRIOR_KEYS))})"
         )
     dist = raw.get("dist")
-    if dist not in DISTRIBUTIONS:
+    if not isinstance(dist, str) or dist not in DISTRIBUTIONS:
         raise InvalidModelSpec(
             f"{where}: unknown dist {dist!r} (known: {', '.join(DISTRIBUTIONS)})"
         )
