@@ -95,12 +95,15 @@ class _Draft:
         self.whole: dict[str, Any] = {}  # tables replaced whole (``--set harms=...``), as typed
         self.touched: set[str] = set()  # knob keys set, dotted
         self.priors: dict[str, PriorSpec] = dict(spec.priors)
+        self.priors_changed = False
         self.touched_priors: dict[str, dict[str, None]] = {}  # param → features set
 
     def table(self, name: str) -> dict[str, Any]:
+        """The ``[name]`` table as changed so far."""
         return self.tables[name] if name in self.tables else dict(getattr(self.spec, name))
 
     def set(self, key: str, value: Any) -> None:
+        """Put ``value`` (coerced) where ``key`` says; a key that names nothing is an error."""
         parts = key.split(".")
         by_name = {t.name: t for t in tables()}
         if parts[0] == "priors":
@@ -136,6 +139,7 @@ class _Draft:
         """A user value: in ``overrides`` (analysis scale of the fitted domain), per domain in
         ``domain_overrides``, per feature in the feature's own entry; ``dist`` replaces the
         prior, a bare ``priors.<p>`` switches to a named alternative."""
+        self.priors_changed = True
         if not parts or parts[0] not in self.priors:
             raise InvalidModelSpec(
                 f"--set {key}: model '{self.spec.name}' has no prior '{parts[0] if parts else ''}' (priors: {', '.join(sorted(self.priors))})"
@@ -214,7 +218,7 @@ class _Draft:
             k: FIELDS[k].convert(v) if k in FIELDS else v for k, v in self.fields.items()
         }
         changes.update(self.tables)
-        if self.priors != self.spec.priors:
+        if self.priors_changed:
             changes["priors"] = self.priors
         return changes
 
