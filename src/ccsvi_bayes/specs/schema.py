@@ -80,8 +80,9 @@ class Table:
 
 @dataclass(frozen=True)
 class SpecFamily:
-    """What a model family's spec adds to the common keys: its own tables and the priors
-    whose ``priors.<p>.<X>.<kwarg>`` names a feature or class (not a domain)."""
+    """What a model family's spec adds to the common keys: its own tables (each one a field
+    of :class:`~ccsvi_bayes.specs.ModelSpec` of the same name) and the priors whose
+    ``priors.<p>.<X>.<kwarg>`` names a feature or class (not a domain)."""
 
     name: str
     tables: tuple[Table, ...] = ()
