@@ -18,7 +18,7 @@ from ccsvi_bayes.evidence import load_evidence
 from ccsvi_bayes.fitting import fit
 from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize
 from ccsvi_bayes.models.efficacy import ModelData, build_model, design_centring, prepare_data
-from ccsvi_bayes.priors.scale import to_log_odds
+from ccsvi_bayes.priors import to_log_odds
 from ccsvi_bayes.specs import PriorSpec, load_spec
 
 

@@ -160,7 +160,7 @@ def check_sensitivity(
     prior = spec.priors.get(parts[1]) if len(parts) == 3 and parts[0] == "priors" else None
     value = prior.kwargs.get(parts[2], 1) if prior is not None else 1  # the spec's own value
     try:
-        load_spec(model, [f"{key}={value}"])
+        spec.with_overrides([f"{key}={value}"])
     except InvalidModelSpec as exc:
         knobs = [
             f"priors.{name}.{kwarg}"

@@ -8,7 +8,7 @@ from ccsvi_bayes.evidence.load import (
     load_evidence,
 )
 from ccsvi_bayes.evidence.paths import inside
-from ccsvi_bayes.evidence.rules import LINE, ORIGIN
+from ccsvi_bayes.evidence.rules import LINE, ORIGIN, shown
 
 __all__ = [
     "LINE",
@@ -19,4 +19,5 @@ __all__ = [
     "Evidence",
     "inside",
     "load_evidence",
+    "shown",
 ]

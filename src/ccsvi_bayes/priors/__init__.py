@@ -2,7 +2,7 @@
 prior between analysis scales."""
 
 from ccsvi_bayes.priors.families import FAMILIES, PriorFamily, family, register
-from ccsvi_bayes.priors.prior import EffectivePrior, PriorSpec
+from ccsvi_bayes.priors.prior import EffectivePrior, PriorSpec, to_log_odds
 from ccsvi_bayes.priors.scale import (
     ANALYSIS,
     ANALYSIS_SCALES,
@@ -12,7 +12,6 @@ from ccsvi_bayes.priors.scale import (
     Conversion,
     canonical_scale,
     conversion,
-    to_log_odds,
 )
 
 __all__ = [

@@ -20,7 +20,7 @@ from ccsvi_bayes.errors import InvalidModelSpec
 from ccsvi_bayes.priors.families import family
 from ccsvi_bayes.priors.scale import ANALYSIS, FIXED_SCALES, canonical_scale, conversion
 
-__all__ = ["EffectivePrior", "PriorSpec"]
+__all__ = ["EffectivePrior", "PriorSpec", "to_log_odds"]
 
 
 @dataclass(frozen=True)
@@ -164,6 +164,23 @@ class PriorSpec:
             if table:
                 out[name] = {k: v.as_dict() for k, v in table.items()}
         return out
+
+
+def to_log_odds(prior: PriorSpec) -> PriorSpec:
+    """An SMD-scale prior moved to log odds by its family's rule (× π/√3, Chinn 2000).
+
+    Kept for callers that convert one bare prior; models resolve priors with
+    :meth:`PriorSpec.resolve`, which also honours the prior's declared scale and user values.
+    """
+    chinn = conversion("smd", "log_odds")  # × π/√3: a rule that always exists
+    assert chinn is not None
+    scaled = family(prior.dist).rescale(prior.kwargs, chinn.factor)
+    note = (
+        f"{prior.source} [converted to log-odds: × π/√3, Chinn 2000]"
+        if scaled != dict(prior.kwargs)
+        else prior.source
+    )
+    return type(prior)(prior.dist, scaled, note, prior.default, scale="log_odds")
 
 
 def _scale_dependent(fam: Any, base: Mapping[str, float], names: list[str]) -> list[str]:

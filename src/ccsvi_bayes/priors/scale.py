@@ -35,12 +35,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from ccsvi_bayes.errors import InvalidModelSpec
-
-if TYPE_CHECKING:
-    from ccsvi_bayes.priors.prior import PriorSpec
 
 __all__ = [
     "ANALYSIS",
@@ -51,7 +47,6 @@ __all__ = [
     "Conversion",
     "canonical_scale",
     "conversion",
-    "to_log_odds",
 ]
 
 #: SMD → log odds ratio: × π/√3 (logistic latent variable, Chinn 2000)
@@ -148,20 +143,3 @@ def conversion(
     if found is None:  # pragma: no cover - every pair of analysis scales is in the table
         raise InvalidModelSpec(f"{where}: no rule converts {src} to {dst}")
     return found
-
-
-def to_log_odds(prior: PriorSpec) -> PriorSpec:
-    """An SMD-scale prior moved to log odds by its family's rule (× π/√3, Chinn 2000).
-
-    Kept for callers that convert one bare prior; models resolve priors with
-    :meth:`PriorSpec.resolve`, which also honours the prior's declared scale and user values.
-    """
-    from ccsvi_bayes.priors.families import family
-
-    scaled = family(prior.dist).rescale(prior.kwargs, SMD_TO_LOG_ODDS)
-    note = (
-        f"{prior.source} [converted to log-odds: × π/√3, Chinn 2000]"
-        if scaled != dict(prior.kwargs)
-        else prior.source
-    )
-    return type(prior)(prior.dist, scaled, note, prior.default, scale="log_odds")

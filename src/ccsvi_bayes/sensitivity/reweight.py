@@ -61,7 +61,7 @@ import xarray as xr
 from ccsvi_bayes.evidence import Evidence
 from ccsvi_bayes.fitting.api import nnhm_reasons
 from ccsvi_bayes.models import model_family
-from ccsvi_bayes.priors.families import family as prior_family
+from ccsvi_bayes.priors import family as prior_family
 from ccsvi_bayes.results.fit_result import FitResult
 from ccsvi_bayes.results.store import write_json
 from ccsvi_bayes.sensitivity.grid import GridPlan, Scenario
