@@ -31,7 +31,7 @@ from ccsvi_bayes.inference import (
 )
 from ccsvi_bayes.models import ModelData, hyperparameters, model_family
 from ccsvi_bayes.priors import family
-from ccsvi_bayes.results.fit_result import FitResult
+from ccsvi_bayes.results import FitResult
 from ccsvi_bayes.specs import ModelSpec, load_spec
 
 DEFAULT_SEED = 20181028

@@ -1,4 +1,9 @@
-"""Stage 4, build: PyMC models from evidence and a spec, one module per model family."""
+"""Stage 4, build: PyMC models from evidence and a spec.
+
+``data`` prepares a family's :class:`ModelData`, ``prior_resolution`` resolves the priors and
+lays out the ``hyper`` vector, one graph module per model family (``efficacy``, ``harms``,
+``bias_corrected``) builds the model and its inputs, and ``registry`` names the families.
+"""
 
 from ccsvi_bayes.models.data import ModelData, prepare_data, select_studies
 from ccsvi_bayes.models.efficacy import build_model, model_inputs
