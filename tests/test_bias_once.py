@@ -17,7 +17,7 @@ import pytest
 from ccsvi_bayes.errors import InvalidModelSpec
 from ccsvi_bayes.evidence import load_evidence
 from ccsvi_bayes.models import ModelData, model_family
-from ccsvi_bayes.models.efficacy import PLACEBO_FEATURES
+from ccsvi_bayes.models.data import PLACEBO_FEATURES
 from ccsvi_bayes.specs import load_spec
 
 USUAL_CARE = Path(__file__).parent / "data" / "usual_care"

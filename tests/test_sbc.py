@@ -40,7 +40,7 @@ def test_mixture_data_follow_the_bias_class() -> None:
     import numpy as np
     import xarray as xr
 
-    from ccsvi_bayes.checks.sbc import _simulate_mixture
+    from ccsvi_bayes.checks.sbc_families import simulate_mixture as _simulate_mixture
 
     n_draws, n_study = 400, 2
     inputs = {

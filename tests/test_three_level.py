@@ -17,7 +17,8 @@ from ccsvi_bayes.checks.simulate import SimulationTruth, write_mixed_design_set
 from ccsvi_bayes.evidence import load_evidence
 from ccsvi_bayes.fitting import fit
 from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize
-from ccsvi_bayes.models.efficacy import ModelData, build_model, design_centring, prepare_data
+from ccsvi_bayes.models import ModelData, build_model, prepare_data
+from ccsvi_bayes.models.efficacy import design_centring
 from ccsvi_bayes.priors import to_log_odds
 from ccsvi_bayes.specs import PriorSpec, load_spec
 

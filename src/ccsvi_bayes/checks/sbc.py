@@ -27,9 +27,8 @@ import numpy as np
 import pymc as pm
 from scipy import stats
 
-from ccsvi_bayes.checks.simulate import write_harms_set, write_mixed_design_set
-from ccsvi_bayes.evidence import load_evidence
-from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize
+from ccsvi_bayes.checks.sbc_families import sbc_family
+from ccsvi_bayes.errors import InvalidModelSpec
 from ccsvi_bayes.inference import (
     PortableModel,
     SamplerSettings,
@@ -38,10 +37,10 @@ from ccsvi_bayes.inference import (
     sample_retrying_divergences,
     set_model_data,
 )
-from ccsvi_bayes.specs import load_spec
+from ccsvi_bayes.models import model_family
+from ccsvi_bayes.specs import ModelSpec, load_spec
 
 __all__ = [
-    "KEY_PARAMS",
     "MAX_DIVERGENT_FRACTION",
     "P_FAIL",
     "QUICK_DRAWS",
@@ -53,13 +52,6 @@ __all__ = [
     "run_sbc",
 ]
 
-#: parameters whose calibration is tested, per model family
-KEY_PARAMS = {
-    "efficacy": ("mu", "tau", "pi_mean"),
-    "three_level": ("mu", "tau", "psi"),
-    "rct_only": ("mu", "tau"),
-    "harms": ("alpha_mean", "delta", "tau"),
-}
 P_FAIL = 0.001
 #: a model whose fits diverge (after the retry) in more than this share of datasets fails
 MAX_DIVERGENT_FRACTION = 0.05
@@ -128,14 +120,8 @@ def calibration_failed(results: list[SBCResult], *, quick: bool) -> bool:
     return not quick and not all(r.calibrated for r in results)
 
 
-def _layout(spec: Any, folder: Path) -> tuple[Any, str]:
-    if spec.family == "harms":
-        return write_harms_set(folder / "harms", seed=1), "harm"
-    return write_mixed_design_set(folder / "efficacy", seed=1), "qol"
-
-
 def run_sbc(
-    model: str,
+    model: str | ModelSpec,
     n_sims: int = 100,
     *,
     seed: int = 1,
@@ -147,26 +133,23 @@ def run_sbc(
     on_step: Callable[[int], None] | None = None,
     overrides: list[str] | None = None,
 ) -> SBCResult:
-    """SBC for one model on the simulated layout (compiled once, data swapped per dataset).
+    """SBC for one model on its family's simulated layout (compiled once, data swapped per
+    dataset; :mod:`ccsvi_bayes.checks.sbc_families`).
 
-    ``overrides`` are ``--set``-style spec overrides (e.g. ``["priors.psi.kwargs.sigma=0.3"]``).
+    ``model`` is a spec name or a :class:`ModelSpec`; ``overrides`` are ``--set``-style spec
+    overrides (e.g. ``["priors.psi.kwargs.sigma=0.3"]``).
     """
-    from ccsvi_bayes.models import build_model, model_inputs, prepare_data
-    from ccsvi_bayes.models.harms import build_harms_model, harms_inputs, prepare_harms_data
-
     start = time.perf_counter()
-    spec = load_spec(model, overrides)
+    spec = (
+        load_spec(model, overrides) if isinstance(model, str) else model.with_overrides(overrides)
+    )
+    name = spec.name
+    entry = sbc_family(spec)
     with tempfile.TemporaryDirectory() as tmp:
-        folder, outcome = _layout(spec, Path(tmp))
-        ev = load_evidence(folder)
-    if spec.family == "harms":
-        data = prepare_harms_data(ev, spec, outcome)
-        pm_model, inputs = build_harms_model(data, spec), harms_inputs(data, spec)[0]
-        params = KEY_PARAMS["harms"]
-    else:
-        data = prepare_data(ev, harmonize(ev, outcome, HarmonizeOptions(**spec.harmonize)), spec)
-        pm_model, inputs = build_model(data, spec), model_inputs(data, spec)
-        params = KEY_PARAMS.get(model, KEY_PARAMS["efficacy"])
+        assert entry.layout is not None  # sbc_family checked it
+        data = entry.layout(spec, Path(tmp))
+    pm_model, inputs = model_family(spec.family).model_and_inputs(data, spec)
+    params = entry.params(name)
     params = tuple(p for p in params if p in pm_model.named_vars)
     observed = [rv.name for rv in pm_model.observed_RVs]
     logging.getLogger("pymc").setLevel(logging.WARNING)
@@ -179,9 +162,14 @@ def run_sbc(
         simulated = {
             name: prior.prior_predictive[name].values.reshape(n_sims, -1) for name in observed
         }
-    else:  # summed-out mixture: simulate its generative process explicitly
-        simulated = _simulate_mixture(
+    elif entry.simulate is not None:  # summed-out mixture: simulate its generative process
+        simulated = entry.simulate(
             prior.prior, inputs, data.binary, np.random.default_rng(seed + 7)
+        )
+    else:
+        raise InvalidModelSpec(
+            f"SBC of model '{name}': it has no observed variable and its family "
+            f"({spec.family}) registers no data simulator"
         )
     settings = SamplerSettings.from_spec(
         spec.sampler, seed=seed, draws=draws, tune=tune, chains=chains
@@ -202,7 +190,7 @@ def run_sbc(
     outcomes = get_executor(processes, n_sims).map(
         _one_sim,
         jobs,
-        labels=[f"SBC {model}: simulation {i} (seed {seed + 1000 + i})" for i in range(n_sims)],
+        labels=[f"SBC {name}: simulation {i} (seed {seed + 1000 + i})" for i in range(n_sims)],
         on_result=None if on_step is None else lambda i, _: on_step(i),
     )
     ranks = {p: [o["ranks"][p] for o in outcomes] for p in params}
@@ -211,7 +199,7 @@ def run_sbc(
     divergent = sum(o["divergent"] for o in outcomes)
     retried = sum(o["retried"] for o in outcomes)
     return SBCResult(
-        model=model,
+        model=name,
         n_sims=n_sims,
         n_ranks=n_ranks,
         ranks=ranks,
@@ -223,39 +211,6 @@ def run_sbc(
         retried_fits=retried,
         overrides=tuple(overrides or ()),
     )
-
-
-def _simulate_mixture(
-    prior: Any, inputs: dict[str, np.ndarray], binary: bool, rng: np.random.Generator
-) -> dict[str, np.ndarray]:
-    """Data from the bias-mixture model: study i is biased with probability q_i, then the arm
-    (or contrast) values are drawn given π, θ, β and ω of each prior draw."""
-    n = prior.sizes["draw"] * prior.sizes["chain"]
-
-    def draws(name: str) -> np.ndarray:
-        return np.asarray(prior[name].values).reshape(n, -1)
-
-    theta, beta, q = draws("theta"), draws("beta"), draws("q")
-    biased = rng.random(q.shape) < q
-    shift = theta + biased * beta
-    omega = draws("omega")[:, 0] if "omega" in prior else np.zeros(n)
-    out: dict[str, np.ndarray] = {}
-    if "arm_study" in inputs:
-        s = inputs["arm_study"]
-        treat, sign, wait = inputs["arm_treat"], inputs["arm_sign"], inputs["arm_wait_list"]
-        eta = draws("pi")[:, s] + sign * (treat * shift[:, s] + wait * omega[:, None])
-        if binary:
-            out["events_arm"] = rng.binomial(
-                inputs["arm_n"].astype(int), 1.0 / (1.0 + np.exp(-eta))
-            )
-        else:
-            out["y_arm"] = rng.normal(eta, inputs["arm_se"])
-    if "contrast_study" in inputs:
-        s = inputs["contrast_study"]
-        out["y_contrast"] = rng.normal(
-            shift[:, s] - inputs["contrast_wait_list"] * omega[:, None], inputs["contrast_se"]
-        )
-    return out
 
 
 @dataclass(frozen=True)

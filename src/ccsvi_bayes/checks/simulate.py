@@ -57,40 +57,23 @@ def write_mixed_design_set(
     _write(
         root / "instruments.csv",
         V.INSTRUMENTS_COLUMNS,
-        [
-            {
-                "instrument": "SIM",
-                "kind": "continuous",
-                "higher_is_better": "true",
-                "scale_min": "",
-                "scale_max": "",
-                "reference_sd": "1.0",
-                "mcid": "0.2",
-                "mcid_source": "simulation",
-            },
-        ],
+        [_instrument_row("SIM", "continuous", "true", ("1.0", "0.2", "simulation"))],
     )
     studies, arms = [], []
     for i in range(t.n_rct + t.n_single):
         rct = i < t.n_rct
         sid = f"{'R' if rct else 'S'}{i + 1:02d}"
         studies.append(
-            {
-                "study_id": sid,
-                "label": f"simulated {sid}",
-                "year": "2020",
-                "design": "rct" if rct else "single_arm",
-                "randomized": str(rct).lower(),
-                "blinding": "double" if rct else "none",
-                "control": "sham" if rct else "none",
-                "prospective": "true",
-                "centres": "4" if rct else "1",
-                "follow_up_weeks": "48",
-                "outcome_assessment": "patient_reported",
-                "citation": "",
-                "source": source,
-                "notes": "",
-            }
+            _study_row(
+                sid,
+                rct,
+                year="2020",
+                prospective=True,
+                centres="4" if rct else "1",
+                follow_up_weeks="48",
+                assessment="patient_reported",
+                source=source,
+            )
         )
         pi = rng.normal(t.pi_mean, t.pi_sd)
         theta = rng.normal(t.mu, t.tau)
@@ -99,21 +82,16 @@ def write_mixed_design_set(
         for arm, mean in means.items():
             observed = rng.normal(mean, t.sd_change / np.sqrt(t.n_per_arm))
             arms.append(
-                {
-                    "study_id": sid,
-                    "outcome": "qol",
-                    "instrument": "SIM",
-                    "arm": arm,
-                    "timepoint_weeks": "48",
-                    "n": str(t.n_per_arm),
-                    "mean_change": f"{observed:.6f}",
-                    "sd_change": f"{t.sd_change:g}",
-                    "events": "",
-                    "source": source,
-                    "location": "simulated",
-                    "quote": "simulated value",
-                    "assumption": "",
-                }
+                _arm_row(
+                    sid,
+                    arm,
+                    ("qol", "SIM", "48"),
+                    n=str(t.n_per_arm),
+                    mean_change=f"{observed:.6f}",
+                    sd_change=f"{t.sd_change:g}",
+                    quote="simulated value",
+                    source=source,
+                )
             )
     _write(root / "studies.csv", V.STUDIES_COLUMNS, studies)
     _write(root / "arms.csv", V.ARMS_COLUMNS, arms)
@@ -125,6 +103,84 @@ def _write(path: Path, columns: tuple[str, ...], rows: list[dict[str, str]]) -> 
         writer = csv.DictWriter(fh, fieldnames=list(columns))
         writer.writeheader()
         writer.writerows(rows)
+
+
+def _instrument_row(
+    name: str, kind: str, higher_is_better: str, sd_mcid: tuple[str, str, str]
+) -> dict[str, str]:
+    """An instruments.csv row; ``sd_mcid`` is (reference SD, MCID, MCID source)."""
+    reference_sd, mcid, mcid_source = sd_mcid
+    return {
+        "instrument": name,
+        "kind": kind,
+        "higher_is_better": higher_is_better,
+        "scale_min": "",
+        "scale_max": "",
+        "reference_sd": reference_sd,
+        "mcid": mcid,
+        "mcid_source": mcid_source,
+    }
+
+
+def _study_row(
+    sid: str,
+    rct: bool,
+    *,
+    year: str,
+    prospective: bool,
+    centres: str,
+    follow_up_weeks: str,
+    assessment: str,
+    source: str,
+) -> dict[str, str]:
+    """A studies.csv row: a double-blind sham-controlled RCT, or an uncontrolled single arm."""
+    return {
+        "study_id": sid,
+        "label": f"simulated {sid}",
+        "year": year,
+        "design": "rct" if rct else "single_arm",
+        "randomized": str(rct).lower(),
+        "blinding": "double" if rct else "none",
+        "control": "sham" if rct else "none",
+        "prospective": str(prospective).lower(),
+        "centres": centres,
+        "follow_up_weeks": follow_up_weeks,
+        "outcome_assessment": assessment,
+        "citation": "",
+        "source": source,
+        "notes": "",
+    }
+
+
+def _arm_row(
+    sid: str,
+    arm: str,
+    where: tuple[str, str, str],
+    *,
+    n: str,
+    quote: str,
+    source: str,
+    mean_change: str = "",
+    sd_change: str = "",
+    events: str = "",
+) -> dict[str, str]:
+    """An arms.csv row; ``where`` is (outcome, instrument, timepoint in weeks)."""
+    outcome, instrument, weeks = where
+    return {
+        "study_id": sid,
+        "outcome": outcome,
+        "instrument": instrument,
+        "arm": arm,
+        "timepoint_weeks": weeks,
+        "n": n,
+        "mean_change": mean_change,
+        "sd_change": sd_change,
+        "events": events,
+        "source": source,
+        "location": "simulated",
+        "quote": quote,
+        "assumption": "",
+    }
 
 
 @dataclass(frozen=True)
@@ -158,40 +214,23 @@ def write_harms_set(folder: str | Path, truth: HarmsTruth | None = None, seed: i
     _write(
         root / "instruments.csv",
         V.INSTRUMENTS_COLUMNS,
-        [
-            {
-                "instrument": "EVENT",
-                "kind": "count",
-                "higher_is_better": "false",
-                "scale_min": "",
-                "scale_max": "",
-                "reference_sd": "",
-                "mcid": "",
-                "mcid_source": "",
-            },
-        ],
+        [_instrument_row("EVENT", "count", "false", ("", "", ""))],
     )
     studies, arms = [], []
     for i in range(t.n_rct + t.n_series):
         rct = i < t.n_rct
         sid = f"{'R' if rct else 'S'}{i + 1:02d}"
         studies.append(
-            {
-                "study_id": sid,
-                "label": f"simulated {sid}",
-                "year": "2015",
-                "design": "rct" if rct else "single_arm",
-                "randomized": str(rct).lower(),
-                "blinding": "double" if rct else "none",
-                "control": "sham" if rct else "none",
-                "prospective": str(rct).lower(),
-                "centres": "3",
-                "follow_up_weeks": "26",
-                "outcome_assessment": "clinician",
-                "citation": "",
-                "source": source,
-                "notes": "",
-            }
+            _study_row(
+                sid,
+                rct,
+                year="2015",
+                prospective=rct,
+                centres="3",
+                follow_up_weeks="26",
+                assessment="clinician",
+                source=source,
+            )
         )
         rho = 1.0 if rct else t.rho_series
         plan = {"treatment": (t.alpha_mean + t.delta, t.n_rct_arm if rct else t.n_series_arm)}
@@ -200,21 +239,15 @@ def write_harms_set(folder: str | Path, truth: HarmsTruth | None = None, seed: i
         for arm, (logit, n) in plan.items():
             events = rng.binomial(n, rho / (1.0 + np.exp(-logit)))
             arms.append(
-                {
-                    "study_id": sid,
-                    "outcome": "harm",
-                    "instrument": "EVENT",
-                    "arm": arm,
-                    "timepoint_weeks": "26",
-                    "n": str(n),
-                    "mean_change": "",
-                    "sd_change": "",
-                    "events": str(events),
-                    "source": source,
-                    "location": "simulated",
-                    "quote": "simulated count",
-                    "assumption": "",
-                }
+                _arm_row(
+                    sid,
+                    arm,
+                    ("harm", "EVENT", "26"),
+                    n=str(n),
+                    events=str(events),
+                    quote="simulated count",
+                    source=source,
+                )
             )
     _write(root / "studies.csv", V.STUDIES_COLUMNS, studies)
     _write(root / "arms.csv", V.ARMS_COLUMNS, arms)

@@ -39,11 +39,11 @@ def models(
             render.model_spec(load_spec(name))
         return
     from ccsvi_bayes.evidence import load_evidence
-    from ccsvi_bayes.models import domain_priors
+    from ccsvi_bayes.models import domain_priors, model_family
 
     ev = load_evidence(evidence, parse_assume(assume))
     for name in names or available_models():
         spec = load_spec(name, set_ or None)
-        if spec.family == "harms" and not names:
+        if model_family(spec.family).harm_endpoints_only and not names:
             continue  # harm models fit harm endpoints only; name them to see theirs
         render.effective_priors(spec, domain_priors(ev, spec, outcome))

@@ -184,54 +184,15 @@ def effective_priors(spec: ModelSpec, used: Mapping[str, Any]) -> None:
 # fit and run -------------------------------------------------------------------------------
 
 
-def _mc_interval(block: Mapping[str, Any], point: str = "mean") -> str:
-    """``point (q025 to q975)`` of a summary block, each number with the digits its MCSE
-    (``block["mcse"]``) supports."""
-    from ccsvi_bayes.results.numbers import format_number
-
-    lo, mid, hi = (format_number(block, k) for k in ("q025", point, "q975"))
-    return f"{mid} ({lo} to {hi})"
-
-
 def fit_summary(summary: dict[str, object]) -> None:
-    """One fit's headline numbers (no more digits than their Monte Carlo error supports; a
-    ratio by its median) and its convergence."""
-    from ccsvi_bayes.results.numbers import format_number
+    """One fit's headline numbers (as its model family announces them:
+    :mod:`ccsvi_bayes.results.families`) and its convergence."""
+    from ccsvi_bayes.results.families import headline
 
-    effect = summary.get("effect") or {}
     diag = summary["diagnostics"]
     assert isinstance(diag, dict)
-    if isinstance(effect, dict) and effect:
-        inst = effect.get("instrument_scale") or {}
-        out.print(
-            f"[bold]{summary['model']} / {summary['outcome']}[/]: effect {_mc_interval(effect)} "
-            f"on the {effect['scale']} scale (95% CrI), positive = benefit; "
-            f"P(benefit) = {format_number(effect, 'prob_benefit')}"
-            + (
-                f", P(> MCID) = {format_number(effect, 'prob_mcid')}"
-                if effect.get("prob_mcid") is not None
-                else ""
-            ),
-            highlight=False,
-        )
-        if isinstance(inst, dict) and ("mean" in inst or "median" in inst):
-            point = "mean" if "mean" in inst else "median"
-            out.print(
-                f"  {inst['measure']}: {_mc_interval(inst, point)}"
-                + (" (median)" if point == "median" else ""),
-                highlight=False,
-            )
-    elif isinstance(summary.get("risk_treatment_per_1000"), dict):  # a harms fit
-        risk = summary["risk_treatment_per_1000"]
-        odds = summary.get("odds_ratio") or {}
-        assert isinstance(risk, dict)
-        assert isinstance(odds, dict)
-        out.print(
-            f"[bold]{summary['model']} / {summary['outcome']}[/]: risk with treatment "
-            f"{_mc_interval(risk)} per 1,000 (95% CrI); odds ratio (median) "
-            f"{_mc_interval(odds, 'median')}; P(RD > 1%) = {format_number(summary, 'prob_rd_gt_1pct')}",
-            highlight=False,
-        )
+    for line in headline(summary):
+        out.print(line, highlight=False)
     if diag.get("rhat_max") is None:  # exact engine: nothing to converge
         out.print(f"  [green]exact[/]: {diag.get('note', 'R-hat/ESS not applicable')}")
         return

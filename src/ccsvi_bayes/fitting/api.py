@@ -31,7 +31,7 @@ from ccsvi_bayes.inference import (
 )
 from ccsvi_bayes.models import ModelData, hyperparameters, model_family
 from ccsvi_bayes.priors import family
-from ccsvi_bayes.results.fit_result import FitResult
+from ccsvi_bayes.results import FitResult
 from ccsvi_bayes.specs import ModelSpec, load_spec
 
 DEFAULT_SEED = 20181028
@@ -97,8 +97,7 @@ def fit(
             backend=backend,
             progress=progress,
         )
-        pm_model = family.build(data, spec)
-        inputs = family.inputs(data, spec)
+        pm_model, inputs = family.model_and_inputs(data, spec)  # priors resolved once
         key = (spec.family, spec.structure_key(), model_signature(pm_model))
         try:
             idata, diagnostics = run_nuts(pm_model, inputs, key, settings)
@@ -160,7 +159,7 @@ def rebuild_model(
     spec = load_spec(str(summary["model"]), list(summary["spec"].get("overrides", [])))
     family = model_family(spec.family)
     _rows, data = family.prepare(ev, spec, str(summary["outcome"]))
-    return family.build(data, spec), family.inputs(data, spec), spec
+    return (*family.model_and_inputs(data, spec), spec)
 
 
 #: prior families the exact engine integrates (its vocabulary is the spec's)

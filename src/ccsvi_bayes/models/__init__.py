@@ -1,20 +1,21 @@
-"""Stage 4, build: PyMC models from evidence and a spec, one module per model family."""
+"""Stage 4, build: PyMC models from evidence and a spec.
 
-from ccsvi_bayes.models.efficacy import (
-    ModelData,
-    build_model,
-    hyperparameters,
-    model_inputs,
-    prepare_data,
-    select_studies,
-)
+``data`` prepares a family's :class:`ModelData`, ``prior_resolution`` resolves the priors and
+lays out the ``hyper`` vector, one graph module per model family (``efficacy``, ``harms``,
+``bias_corrected``) builds the model and its inputs, and ``registry`` names the families.
+"""
+
+from ccsvi_bayes.models.data import ModelData, prepare_data, select_studies
+from ccsvi_bayes.models.efficacy import build_model, model_inputs
 from ccsvi_bayes.models.harms import (
     ASCERTAINMENT_CLASSES,
     ascertainment_class,
+    ascertainment_classes,
     build_harms_model,
     harms_inputs,
     prepare_harms_data,
 )
+from ccsvi_bayes.models.prior_resolution import hyperparameters
 from ccsvi_bayes.models.registry import (
     MODEL_FAMILIES,
     ModelFamily,
@@ -30,6 +31,7 @@ __all__ = [
     "ModelData",
     "ModelFamily",
     "ascertainment_class",
+    "ascertainment_classes",
     "build_harms_model",
     "build_model",
     "domain_priors",

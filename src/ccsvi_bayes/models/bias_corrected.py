@@ -42,8 +42,8 @@ import xarray as xr
 from ccsvi_bayes.errors import CcsviBayesError, InvalidModelSpec
 from ccsvi_bayes.evidence import Evidence
 from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize
-from ccsvi_bayes.models.efficacy import ModelData, prepare_data
-from ccsvi_bayes.models.hyper import HyperView, prior_rv
+from ccsvi_bayes.models.data import ModelData, prepare_data
+from ccsvi_bayes.models.prior_resolution import HyperView, prior_rv
 from ccsvi_bayes.priors import EffectivePrior, family
 from ccsvi_bayes.specs import ModelSpec
 from ccsvi_bayes.vocabulary import Dim
@@ -52,6 +52,7 @@ __all__ = [
     "PRIORS",
     "bias_corrected_inputs",
     "build_bias_corrected",
+    "build_bias_corrected_with_inputs",
     "complete",
     "effective_priors",
     "fixed_classes",
@@ -156,6 +157,10 @@ def _hyper(data: ModelData, spec: ModelSpec) -> tuple[list[str], np.ndarray]:
 def bias_corrected_inputs(data: ModelData, spec: ModelSpec) -> dict[str, np.ndarray]:
     """The model's ``pm.Data`` inputs (data on the reported scale, class masks, hyper)."""
     check_usable(data, spec)
+    return _inputs(data, _hyper(data, spec)[1])
+
+
+def _inputs(data: ModelData, hyper: np.ndarray) -> dict[str, np.ndarray]:
     y, se = _ordered_rows(data)
     fixed = fixed_classes(data)
     return {
@@ -165,14 +170,28 @@ def bias_corrected_inputs(data: ModelData, spec: ModelSpec) -> dict[str, np.ndar
         "fixed_biased": (fixed == 1).astype(float),
         "fixed_unbiased": (fixed == 0).astype(float),
         "sign": np.asarray(reported_sign(data)),
-        "hyper": _hyper(data, spec)[1],
+        "hyper": hyper,
     }
 
 
 def build_bias_corrected(data: ModelData, spec: ModelSpec) -> pm.Model:
     """The PyMC model (module docstring); every input and hyperparameter a ``pm.Data``."""
-    inputs = bias_corrected_inputs(data, spec)
-    labels = _hyper(data, spec)[0]
+    return build_bias_corrected_with_inputs(data, spec)[0]
+
+
+def build_bias_corrected_with_inputs(
+    data: ModelData, spec: ModelSpec
+) -> tuple[pm.Model, dict[str, np.ndarray]]:
+    """The PyMC model and its ``pm.Data`` inputs, from one resolution of its priors."""
+    check_usable(data, spec)
+    labels, values = _hyper(data, spec)
+    inputs = _inputs(data, values)
+    return _graph(data, spec, inputs, labels), inputs
+
+
+def _graph(
+    data: ModelData, spec: ModelSpec, inputs: dict[str, np.ndarray], labels: list[str]
+) -> pm.Model:
     coords = {Dim.study: list(data.studies), "hyperparameter": labels}
     with pm.Model(coords=coords) as model:
         d = {

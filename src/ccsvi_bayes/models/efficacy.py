@@ -1,4 +1,4 @@
-"""Model builders: harmonized rows + a :class:`ModelSpec` → ``pm.Model``.
+"""The efficacy graph: prepared data + resolved priors → ``pm.Model`` and its inputs.
 
 Maths (DESIGN.md §4; positive = benefit; i = study):
 
@@ -15,9 +15,9 @@ Maths (DESIGN.md §4; positive = benefit; i = study):
   count arms of a study enter as one log risk ratio contrast
   (:func:`~ccsvi_bayes.harmonize.standardize.log_rr_contrasts`).
 
-Priors are resolved for the domain's analysis scale (``domain.scale``) by
-:meth:`~ccsvi_bayes.priors.PriorSpec.resolve`: a spec default is converted from the scale it is
-written on, a user's value is used as typed; :func:`effective_priors` lists what is used.
+The data come from :func:`~ccsvi_bayes.models.data.prepare_data`; the priors are resolved
+once per build (:func:`~ccsvi_bayes.models.prior_resolution.resolve_priors`) and handed to
+both the graph and its inputs (:func:`build_with_inputs`).
 
 ω enters the **control arm** only: a wait-list arm lacks the placebo response that a treated
 (or sham-treated) arm has, so a wait-list contrast overstates θ by −ω. (Put into π_i, as a
@@ -29,480 +29,39 @@ be refitted to new data or priors without recompiling (see :func:`model_inputs`)
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
-from ccsvi_bayes.errors import CcsviBayesError, InvalidModelSpec
-from ccsvi_bayes.evidence import Domain, Evidence
-from ccsvi_bayes.evidence.load import elicited_bias_table
-from ccsvi_bayes.evidence.paths import missing_reason
-from ccsvi_bayes.harmonize import FEATURE_COLUMNS, HarmonizeOptions, reference_sd
-from ccsvi_bayes.harmonize.standardize import log_rr_contrasts, unknown_centres_note
-from ccsvi_bayes.models.hyper import HyperView, prior_rv
-from ccsvi_bayes.priors import EffectivePrior, PriorSpec, conversion, family
-from ccsvi_bayes.specs import ModelSpec, check_override_targets
+from ccsvi_bayes.models.data import ModelData
+from ccsvi_bayes.models.prior_resolution import (
+    HyperView,
+    ResolvedPriors,
+    analysis_scale,
+    prior_rv,
+    resolve_priors,
+)
+from ccsvi_bayes.priors import conversion
+from ccsvi_bayes.specs import ModelSpec
 from ccsvi_bayes.vocabulary import Dim
 
-__all__ = [
-    "PLACEBO_FEATURES",
-    "ModelData",
-    "analysis_scale",
-    "build_model",
-    "count_placebo_once",
-    "effective_priors",
-    "hyperparameters",
-    "model_inputs",
-    "prepare_data",
-    "select_studies",
-    "single_arm_binary",
-]
-
-_CATEGORICAL_REFERENCE = {"design": "rct", "blinding": "double", "control": "sham"}
-_BOOLEAN_STUDY_COLUMNS = ("randomized", "prospective")
-
-
-@dataclass(frozen=True)
-class ModelData:
-    """Arrays and coordinates a builder needs; everything indexed by study id strings.
-
-    ``arm`` rows are arm-level observations (``y``/``se`` for continuous domains,
-    ``events``/``n`` for binary ones); ``contrast`` rows are between-arm estimates.
-    """
-
-    domain: Domain
-    studies: tuple[str, ...]
-    features: tuple[str, ...]
-    x: np.ndarray  # (study, feature) 0/1
-    arm: pd.DataFrame  # study_idx, treat, wait_list, y, se, events, n, label
-    contrast: pd.DataFrame  # study_idx, wait_list, y, se, label
-    study_table: pd.DataFrame  # one row per study: design facts, features, randomized
-    binary: bool
-    designs: tuple[str, ...] = ()
-    design_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
-    elicited: pd.DataFrame | None = None
-    notes: tuple[str, ...] = ()
-    #: the reporting instrument's reference SD (md domains: moves SMD-scale priors to md)
-    reference_sd: float | None = None
-    #: which placebo-response defaults apply and why (:func:`placebo_defaults`)
-    placebo: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def shape_key(self) -> tuple[int, ...]:
-        return (
-            len(self.studies),
-            len(self.features),
-            len(self.arm),
-            len(self.contrast),
-            len(self.designs),
-        )
-
-
-# --- data preparation ---------------------------------------------------------------------
-def prepare_data(evidence: Evidence, harmonized: pd.DataFrame, spec: ModelSpec) -> ModelData:
-    """Select the spec's studies from harmonized rows and lay out model arrays."""
-    domain = evidence.domain(str(harmonized.attrs.get("domain", "")))
-    rows = harmonized[harmonized["included"]].copy()
-    notes: list[str] = list(harmonized.attrs.get("warnings", []))  # e.g. SMDs on two SDs
-    rows, selected = select_studies(rows, spec.studies)
-    notes += selected
-    if rows.empty:
-        raise CcsviBayesError(
-            f"model '{spec.name}' has no usable rows for outcome '{domain.id}' (after selecting {spec.studies} studies)"
-        )
-
-    binary = domain.scale == "log_odds"
-    if binary and spec.likelihood == "arm":
-        rows, more = single_arm_binary(
-            rows, spec.single_arm_binary, shared_pi=spec.single_arm_pi == "shared"
-        )
-        notes += more
-        if rows.empty:
-            raise CcsviBayesError(
-                f"model '{spec.name}' has no usable rows for outcome '{domain.id}' "
-                f"(single_arm_binary = {spec.single_arm_binary} left none)"
-            )
-    if domain.scale == "log_rr":
-        rows, more = log_rr_contrasts(rows)
-        notes += more
-        if rows.empty:
-            raise CcsviBayesError(
-                f"outcome '{domain.id}' (log_rr): no study has a finite log risk ratio ({'; '.join(more)})"
-            )
-    if spec.likelihood == "contrast" and not binary:
-        rows, more = _arms_to_contrasts(rows)
-        notes += more
-    if spec.studies == "randomized_controlled" and spec.likelihood == "arm":
-        rows, more = _drop_one_arm_studies(rows)
-        notes += more
-
-    studies = tuple(dict.fromkeys(rows["study_id"]))  # file order, unique
-    study_table = rows.drop_duplicates("study_id").set_index("study_id").loc[list(studies)]
-    features = _resolve_features(spec, study_table)
-    if "single_centre" in features:  # a blank centres is read by a documented, switchable rule
-        reading = harmonized.attrs.get("options", {}).get("unknown_centres", "multicentre")
-        notes += unknown_centres_note(study_table.reset_index(), str(reading))
-    check_override_targets(spec, domains=tuple(evidence.domains), features={"gamma": features})
-    x = _feature_matrix(features, study_table)
-    index = {sid: i for i, sid in enumerate(studies)}
-
-    placebo = placebo_defaults(rows, spec, binary=binary or domain.scale == "log_rr")
-    rows = rows.assign(wait_list=rows["wait_list"].astype(bool) & placebo["row_basis"])
-    notes += [placebo["note"]] if placebo["note"] else []
-    x, rows, once = count_placebo_once(spec, features, x, studies, rows, placebo)
-    notes += [once["note"]] if once["note"] else []
-    placebo = {**placebo, **{k: v for k, v in once.items() if k != "note"}}
-    arm_rows = rows[rows["row_kind"] != "contrast"]
-    arm = pd.DataFrame(
-        {
-            "study_idx": arm_rows["study_id"].map(index).to_numpy(int),
-            "treat": (arm_rows["arm"] == "treatment").to_numpy(int),
-            "wait_list": ((arm_rows["arm"] == "control") & arm_rows["wait_list"]).to_numpy(int),
-            # binary rows: +1 when the event is good ("improved"), -1 when harmful (relapse)
-            "sign": (arm_rows["sign"] if binary else pd.Series(1, index=arm_rows.index)).to_numpy(
-                float
-            ),
-            "y": arm_rows["y"].to_numpy(float),
-            "se": arm_rows["se"].to_numpy(float),
-            "events": arm_rows["events"].to_numpy(float),
-            "n": arm_rows["n"].to_numpy(float),
-            "label": (arm_rows["study_id"] + ":" + arm_rows["arm"]).to_numpy(str),
-        }
-    )
-    con_rows = rows[rows["row_kind"] == "contrast"]
-    contrast = pd.DataFrame(
-        {
-            "study_idx": con_rows["study_id"].map(index).to_numpy(int),
-            "wait_list": con_rows["wait_list"].astype(bool).to_numpy(int),
-            "y": con_rows["y"].to_numpy(float),
-            "se": con_rows["se"].to_numpy(float),
-            "label": (con_rows["study_id"] + ":contrast").to_numpy(str),
-        }
-    )
-    if not binary and arm[["y", "se"]].isna().any().any():
-        raise CcsviBayesError(f"outcome '{domain.id}': an arm row has no standardized value")
-    designs = tuple(dict.fromkeys(study_table["design"]))
-    design_idx = study_table["design"].map({d: i for i, d in enumerate(designs)}).to_numpy(int)
-    elicited = (
-        _elicited_table(evidence, spec, studies, x) if spec.bias["form"] == "elicited" else None
-    )
-    ref_sd = (
-        reference_sd(evidence, domain.reporting_instrument, HarmonizeOptions(**spec.harmonize))
-        if domain.scale == "md"
-        else None
-    )
-    return ModelData(
-        domain=domain,
-        studies=studies,
-        features=features,
-        x=x,
-        arm=arm.reset_index(drop=True),
-        contrast=contrast.reset_index(drop=True),
-        study_table=study_table,
-        binary=binary,
-        designs=designs,
-        design_idx=design_idx,
-        elicited=elicited,
-        notes=tuple(notes),
-        reference_sd=ref_sd,
-        placebo={k: v for k, v in placebo.items() if k != "row_basis"},
-    )
-
-
-#: neutral π̄ defaults where no placebo response is assumed (summary ``defaults_applied``)
-NEUTRAL_PI_MEAN = {
-    "smd": PriorSpec(
-        "Normal",
-        {"mu": 0.0, "sigma": 0.5},
-        "Neutral default: no placebo response assumed (outcome not patient-reported); change "
-        "without treatment centred on 0, SD 0.5 allows moderate natural-history change.",
-        default=True,
-        scale="smd",
-    ),
-    "log_odds": PriorSpec(
-        "Normal",
-        {"mu": 0.0, "sigma": 2.0},
-        "Neutral default: control-arm log odds of the event, weakly informative (95% of "
-        "baseline risks between 2% and 98%); no placebo response assumed.",
-        default=True,
-        scale="log_odds",
-    ),
-}
-
-
-def placebo_defaults(rows: pd.DataFrame, spec: ModelSpec, *, binary: bool) -> dict[str, Any]:
-    """Where the placebo-response defaults belong (DESIGN §4, defaults by outcome type).
-
-    π̄'s default prior and the wait-list offset ω encode the placebo response of
-    patient-reported outcomes. ``placebo_response = "auto"`` applies them to patient-reported
-    rows only (outcome assessment of the study, or of the instrument where it says so);
-    clinician-rated, imaging, registry or laboratory rows, and rows whose assessment is not
-    given, get ω = 0 and, on a domain without patient-reported rows, a neutral π̄ prior.
-    ``all`` keeps the placebo defaults everywhere; ``none`` uses neutral defaults everywhere.
-    Binary domains always use the neutral baseline-log-odds π̄ unless the spec has a prior
-    for that domain (π̄ is a baseline there, not a placebo response on the SMD scale).
-    """
-    reported = rows["patient_reported"].astype(bool) if "patient_reported" in rows else None
-    mode = spec.placebo_response
-    if mode == "all":
-        basis = pd.Series(True, index=rows.index)
-    elif mode == "none" or reported is None:
-        basis = pd.Series(False, index=rows.index)
-    else:
-        basis = reported
-    waitlisted = rows["wait_list"].astype(bool)
-    omega_rows = sorted(set(rows.loc[waitlisted & basis, "study_id"]))
-    dropped = sorted(set(rows.loc[waitlisted & ~basis, "study_id"]))
-    any_basis = bool(basis.any())
-    pi_prior = "placebo_response" if any_basis and not binary else "neutral"
-    why = {
-        "auto": "patient-reported rows only (placebo_response = auto)",
-        "all": "every row (placebo_response = all)",
-        "none": "nowhere (placebo_response = none)",
-    }[mode]
-    note = ""
-    if dropped and "omega" in spec.priors:
-        note = (
-            f"wait-list/usual-care offset ω not applied to {', '.join(dropped)}: their outcome "
-            "is not patient-reported, so no placebo response is missing (ω = 0; "
-            "--set placebo_response=all applies it)"
-        )
-    return {
-        "placebo_response": mode,
-        "applies_to": why,
-        "patient_reported_studies": sorted(set(rows.loc[basis, "study_id"])),
-        "omega_studies": omega_rows,
-        "omega_not_applied": dropped,
-        "pi_mean_default": pi_prior,
-        "note": note,
-        "row_basis": basis,
-    }
-
-
-#: design features that encode the missing placebo response of an unblinded comparison with
-#: a wait-list / usual-care control: the participants know they are untreated. Where the
-#: offset ω models that response for a study, these features would count it a second time.
-PLACEBO_FEATURES = (
-    "unblinded",
-    "unblinded_x_patient_reported",
-    "blinding_none",
-    "control_usual_care",
-)
-
-
-def count_placebo_once(
-    spec: ModelSpec,
-    features: tuple[str, ...],
-    x: np.ndarray,
-    studies: tuple[str, ...],
-    rows: pd.DataFrame,
-    placebo: Mapping[str, Any],
-) -> tuple[np.ndarray, pd.DataFrame, dict[str, Any]]:
-    """Each bias mechanism enters a study once (``bias.placebo_mechanism``).
-
-    A patient-reported outcome compared with a wait-list or usual-care arm lacks the placebo
-    response a sham arm has. The model can say so twice: through the control-arm offset ω
-    (Hróbjartsson & Gøtzsche 2010: no-treatment vs placebo arms) and through the
-    meta-epidemiological blinding biases γ_unblinded and γ_unblinded×patient_reported (Wood
-    2008, Savović 2012), which in such trials measure largely the same missing placebo
-    response. Rules, for every study where ω applies to a control arm (ω in the spec and the
-    study in ``placebo["omega_studies"]``):
-
-    - ``omega`` (default): ω carries the mechanism; the features in :data:`PLACEBO_FEATURES`
-      are set to 0 for that study (its other flaws, e.g. single centre, still count; a study
-      whose only flaws were those gets β = 0, like the reference design);
-    - ``features``: the blinding features carry it; ω is not applied to that study (where it
-      has one of those features);
-    - ``both``: the earlier behaviour, both applied (for reproducing old runs).
-
-    Returns the new ``x``, the rows (``wait_list`` cleared where ω gives way) and a record
-    (``placebo_mechanism``, ``features_not_applied`` {study: [features]}, ``omega_not_applied``
-    and a ``note``) that the summary shows under ``defaults_applied``.
-    """
-    mode = str(spec.bias.get("placebo_mechanism", "omega"))
-    record: dict[str, Any] = {"placebo_mechanism": mode, "features_not_applied": {}, "note": ""}
-    cols = [j for j, f in enumerate(features) if f in PLACEBO_FEATURES]
-    omega_studies = list(placebo.get("omega_studies", [])) if "omega" in spec.priors else []
-    if mode == "both" or not omega_studies or not cols:
-        return x, rows, record
-    index = {sid: i for i, sid in enumerate(studies)}
-    hit = {
-        sid: [features[j] for j in cols if x[index[sid], j] > 0]
-        for sid in omega_studies
-        if sid in index
-    }
-    hit = {sid: names for sid, names in hit.items() if names}
-    if not hit:
-        return x, rows, record
-    if mode == "omega":
-        x = x.copy()
-        for sid in hit:
-            x[index[sid], cols] = 0.0
-        record["features_not_applied"] = hit
-        record["note"] = (
-            "placebo response counted once: ω (wait-list/usual-care offset) applies to "
-            f"{', '.join(hit)}, so their blinding bias features are not applied "
-            "(--set bias.placebo_mechanism=features uses the features instead of ω)"
-        )
-        return x, rows, record
-    rows = rows.assign(wait_list=rows["wait_list"].astype(bool) & ~rows["study_id"].isin(hit))
-    record["omega_not_applied_mechanism"] = sorted(hit)
-    record["note"] = (
-        "placebo response counted once: the blinding bias features carry it for "
-        f"{', '.join(hit)}, so ω is not applied to them (bias.placebo_mechanism = features)"
-    )
-    return x, rows, record
-
-
-def single_arm_binary(
-    rows: pd.DataFrame, mode: str, *, shared_pi: bool = True
-) -> tuple[pd.DataFrame, list[str]]:
-    """Binary single-arm studies (treated-arm events only) under ``single_arm_binary``.
-
-    Such a study informs the effect only through the **exchangeability of baselines**: its
-    absolute event proportion is set against a baseline log-odds π_i drawn from the same
-    distribution as the RCT control arms' (π̄, σ_π). ``exchangeable`` (default) keeps them
-    and says so in the fit's notes; ``exclude`` leaves them out, so the binary effect rests on
-    the comparative studies only. (A model with ``single_arm_pi = "zero"`` reads the
-    proportion as the effect itself, the naive reading; no note then.)
-    """
-    arm_rows = rows[rows["row_kind"] != "contrast"]
-    has_contrast = set(rows.loc[rows["row_kind"] == "contrast", "study_id"])
-    control = set(arm_rows.loc[arm_rows["arm"] == "control", "study_id"])
-    single = sorted(str(sid) for sid in set(arm_rows["study_id"]) - control - has_contrast)
-    if not single:
-        return rows, []
-    if mode == "exclude":
-        return rows[~rows["study_id"].isin(single)], [
-            f"binary single-arm studies left out (single_arm_binary = exclude): {', '.join(single)}"
-        ]
-    if not shared_pi:
-        return rows, []
-    return rows, [
-        f"binary single-arm studies {', '.join(single)} inform the effect through baselines "
-        "exchangeable with the RCT control arms (single_arm_binary = exchangeable; "
-        "--set single_arm_binary=exclude leaves them out)"
-    ]
-
-
-def select_studies(rows: pd.DataFrame, studies: str) -> tuple[pd.DataFrame, list[str]]:
-    """Keep the rows of ``all``, ``controlled``, ``randomized_controlled`` or
-    ``nonrandomized`` studies; say which studies were left out."""
-    if studies == "all":
-        return rows, []
-    randomized = rows["randomized"].astype(bool)
-    controlled = rows["control"].ne("none")
-    keep = {
-        "controlled": controlled,
-        "randomized_controlled": controlled & randomized,
-        "nonrandomized": ~randomized,
-    }[studies]
-    dropped = sorted(set(rows.loc[~keep, "study_id"]))
-    notes = (
-        [f"left out by the model ({studies} studies only): {', '.join(dropped)}"] if dropped else []
-    )
-    return rows[keep], notes
-
-
-def _arms_to_contrasts(rows: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """Treatment − control per study (SEs add in quadrature); contrasts kept as they are."""
-    out, notes = [], []
-    for sid, group in rows.groupby("study_id", sort=False):
-        con = group[group["row_kind"] == "contrast"]
-        t = group[(group["row_kind"] != "contrast") & (group["arm"] == "treatment")]
-        c = group[(group["row_kind"] != "contrast") & (group["arm"] == "control")]
-        if len(t) == 1 and len(c) == 1:
-            first = t.iloc[0].copy()
-            first["y"] = float(t["y"].iloc[0] - c["y"].iloc[0])
-            first["se"] = math.hypot(float(t["se"].iloc[0]), float(c["se"].iloc[0]))
-            first["row_kind"], first["arm"] = "contrast", "contrast"
-            out.append(first.to_frame().T)
-        elif len(con):
-            out.append(con)
-        else:
-            notes.append(f"{sid}: no treatment-control pair, left out of the contrast likelihood")
-    if not out:
-        raise CcsviBayesError("no study has a treatment-control pair for the contrast likelihood")
-    frame = pd.concat(out, ignore_index=True)
-    for col in ("y", "se"):
-        frame[col] = frame[col].astype(float)
-    return frame, notes
-
-
-def _drop_one_arm_studies(rows: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    arms = rows[rows["row_kind"] != "contrast"].groupby("study_id")["arm"].nunique()
-    one = sorted(arms[arms < 2].index)
-    has_contrast = set(rows.loc[rows["row_kind"] == "contrast", "study_id"])
-    one = [s for s in one if s not in has_contrast]
-    notes = [f"{sid}: only one arm reported, left out of the randomized comparison" for sid in one]
-    return rows[~rows["study_id"].isin(one)], notes
-
-
-def _resolve_features(spec: ModelSpec, studies: pd.DataFrame) -> tuple[str, ...]:
-    if spec.bias["form"] not in ("design", "mixture"):
-        return ()
-    out: list[str] = []
-    for name in spec.bias["features"]:
-        if name in FEATURE_COLUMNS or name in _BOOLEAN_STUDY_COLUMNS:
-            out.append(name)
-        elif name in _CATEGORICAL_REFERENCE:
-            ref = _CATEGORICAL_REFERENCE[name]
-            levels = sorted(set(studies[name]) - {ref})
-            out += [f"{name}_{level}" for level in levels]
-        else:
-            known = ", ".join([*FEATURE_COLUMNS, *_BOOLEAN_STUDY_COLUMNS, *_CATEGORICAL_REFERENCE])
-            raise InvalidModelSpec(f"bias.features: unknown feature '{name}' (known: {known})")
-    return tuple(dict.fromkeys(out))
-
-
-def _feature_matrix(features: tuple[str, ...], studies: pd.DataFrame) -> np.ndarray:
-    cols = []
-    for name in features:
-        if name in studies.columns:
-            cols.append(studies[name].astype(bool).to_numpy(float))
-        else:
-            column, level = next(
-                (c, name[len(c) + 1 :]) for c in _CATEGORICAL_REFERENCE if name.startswith(c + "_")
-            )
-            cols.append((studies[column] == level).to_numpy(float))
-    return np.column_stack(cols) if cols else np.zeros((len(studies), 0))
-
-
-def _elicited_table(
-    evidence: Evidence, spec: ModelSpec, studies: tuple[str, ...], x: np.ndarray
-) -> pd.DataFrame:
-    """Per-study bias mean and SD of the model's studies, from the validated table the spec
-    names (``elicited_bias.csv`` is validated with the evidence set, another file here)."""
-    name = str(spec.bias["elicited_table"])
-    if not (evidence.path / name).is_file():
-        why = missing_reason(evidence.path / name)  # "file not found", "symlink loop", ...
-        raise InvalidModelSpec(
-            f"bias.form = elicited needs {name} in the evidence folder ({evidence.path / name}: "
-            f"{why})"
-        )
-    table = elicited_bias_table(evidence, name)
-    absent = [s for s in studies if s not in table.index]
-    if absent:
-        raise InvalidModelSpec(
-            f"{name}: no elicited bias for {', '.join(absent)} (add a row per study the model uses, "
-            f"or choose another bias.form: none, design, mixture)"
-        )
-    return table.loc[list(studies), ["bias_mean", "bias_sd"]].astype(float)
+__all__ = ["build_model", "build_with_inputs", "design_centring", "model_inputs"]
 
 
 # --- inputs (pm.Data values) --------------------------------------------------------------
-def model_inputs(data: ModelData, spec: ModelSpec) -> dict[str, np.ndarray]:
-    """Every ``pm.Data`` value of the model: data arrays and prior hyperparameters.
+def model_inputs(
+    data: ModelData, spec: ModelSpec, priors: ResolvedPriors | None = None
+) -> dict[str, np.ndarray]:
+    """Every ``pm.Data`` value of the model: data arrays and prior hyperparameters (from
+    ``priors`` when the caller has resolved them, else resolved here).
 
     A compiled model is refitted to new data or priors by setting these (nutpie
     ``with_data`` / ``pm.set_data``); names are stable.
     """
+    priors = resolve_priors(data, spec) if priors is None else priors
     arm, con = data.arm, data.contrast
     inputs: dict[str, np.ndarray] = {}
     if len(arm):
@@ -551,12 +110,14 @@ def model_inputs(data: ModelData, spec: ModelSpec) -> dict[str, np.ndarray]:
         inputs["bias_sd"] = data.elicited["bias_sd"].to_numpy(float) * factor
     if spec.theta == "three_level":
         inputs["design_idx"] = data.design_idx.astype(np.int64)
-        inputs["design_centring"] = design_centring(data, spec)
-    inputs["hyper"] = hyperparameters(data, spec)[1]
+        inputs["design_centring"] = design_centring(data, spec, priors)
+    inputs["hyper"] = priors.vector[1]
     return inputs
 
 
-def design_centring(data: ModelData, spec: ModelSpec) -> np.ndarray:
+def design_centring(
+    data: ModelData, spec: ModelSpec, priors: ResolvedPriors | None = None
+) -> np.ndarray:
     """Centring weight λ_d ∈ [0, 1] of each design mean (three-level model).
 
     μ_design is sampled partially centred (Papaspiliopoulos, Roberts & Sköld 2007; Gorinova,
@@ -572,9 +133,10 @@ def design_centring(data: ModelData, spec: ModelSpec) -> np.ndarray:
         return np.ones(n_designs)
     if spec.design_centring == "non_centred":
         return np.zeros(n_designs)
-    psi0 = _prior_median(_prior_for("psi", data, spec))
-    tau0 = _prior_median(_prior_for("tau", data, spec))
-    pi_sd0 = _prior_median(_prior_for("pi_sd", data, spec)) if len(data.arm) else 0.0
+    priors = resolve_priors(data, spec) if priors is None else priors
+    psi0 = priors.median("psi")
+    tau0 = priors.median("tau")
+    pi_sd0 = priors.median("pi_sd") if len(data.arm) else 0.0
     s2 = _study_sampling_variance(data, pi_sd0)
     precision = np.zeros(n_designs)
     np.add.at(precision, data.design_idx, 1.0 / (tau0**2 + s2))
@@ -607,31 +169,6 @@ def _study_sampling_variance(data: ModelData, pi_sd0: float) -> np.ndarray:
     return out
 
 
-def _prior_median(prior: EffectivePrior) -> float:
-    """Median of a scale prior (used only to choose a parameterisation, never in the maths)."""
-    median = family(prior.dist).median
-    return float(median(prior.kwargs)) if median is not None else 0.5
-
-
-def hyperparameters(data: ModelData, spec: ModelSpec) -> tuple[list[str], np.ndarray]:
-    """All prior hyperparameters as one labelled vector (the ``hyper`` data node).
-
-    Labels are ``<param>.<kwarg>`` (``gamma.mu[<feature>]`` for vectors), e.g.
-    ``tau.sigma``: a sensitivity grid swaps this one vector without recompiling.
-    """
-    labels: list[str] = []
-    values: list[float] = []
-    for param in _used_priors(data, spec):
-        for kwarg, value in _hyper_values(param, data, spec).items():
-            if value.ndim == 0:
-                labels.append(f"{param}.{kwarg}")
-                values.append(float(value))
-            else:
-                labels += [f"{param}.{kwarg}[{f}]" for f in data.features]
-                values += [float(v) for v in value]
-    return labels, np.asarray(values, dtype=float)
-
-
 def _pi_mask(data: ModelData, spec: ModelSpec) -> np.ndarray:
     single = data.study_table["control"].eq("none").to_numpy()
     if spec.single_arm_pi == "zero":
@@ -639,102 +176,27 @@ def _pi_mask(data: ModelData, spec: ModelSpec) -> np.ndarray:
     return np.ones(len(data.studies))
 
 
-def _used_priors(data: ModelData, spec: ModelSpec) -> list[str]:
-    used = ["mu", "tau"]
-    if len(data.arm):
-        used += ["pi_mean", "pi_sd"]
-        if "omega" in spec.priors and data.arm["wait_list"].any():
-            used.append("omega")
-    if (
-        len(data.contrast)
-        and "omega" in spec.priors
-        and data.contrast["wait_list"].any()
-        and "omega" not in used
-    ):
-        used.append("omega")
-    if spec.theta == "three_level":
-        used.append("psi")
-    form = spec.bias["form"]
-    if form == "design" and data.features:
-        used += ["gamma", "kappa"]
-    if form == "mixture" and data.features:
-        used += ["q_intercept", "gamma", "beta_mean", "kappa"]
-    missing = [p for p in used if p not in spec.priors]
-    if missing:
-        raise InvalidModelSpec(
-            f"model '{spec.name}' needs prior(s) {', '.join(missing)} for outcome '{data.domain.id}'"
-        )
-    return used
-
-
-def analysis_scale(data: ModelData) -> str:
-    """The scale the model's effect is on: the domain's (``smd``, ``md``, ``log_odds``,
-    ``log_rr``)."""
-    return data.domain.scale
-
-
-def _prior_for(
-    param: str, data: ModelData, spec: ModelSpec, feature: str | None = None
-) -> EffectivePrior:
-    prior = spec.priors[param]
-    if param == "pi_mean" and _neutral_pi_mean(prior, data):
-        neutral = NEUTRAL_PI_MEAN[
-            "log_odds" if data.binary or data.domain.scale == "log_rr" else "smd"
-        ]
-        prior = replace(neutral, overrides=prior.overrides, domain_overrides=prior.domain_overrides)
-    return prior.resolve(
-        data.domain.id,
-        analysis_scale(data),
-        feature,
-        reference_sd=data.reference_sd,
-        where=f"priors.{param}",
-    )
-
-
-def _neutral_pi_mean(prior: PriorSpec, data: ModelData) -> bool:
-    """π̄'s placebo-response default gives way to the neutral one (not a prior the spec
-    wrote for this domain, nor a named alternative the user chose)."""
-    return (
-        data.placebo.get("pi_mean_default") == "neutral"
-        and data.domain.id not in prior.by_domain
-        and not prior.selected
-    )
-
-
-def effective_priors(data: ModelData, spec: ModelSpec) -> dict[str, Any]:
-    """Every prior the model uses on this domain, as used: family, kwargs, scale, whether
-    converted (and from what), which kwargs the user set (``summary.json``
-    ``priors_effective``; ``ccsvi-bayes models NAME --outcome D``)."""
-    out: dict[str, Any] = {}
-    for param in _used_priors(data, spec):
-        if param == "gamma":
-            out[param] = {f: _prior_for(param, data, spec, f).as_record() for f in data.features}
-        else:
-            out[param] = _prior_for(param, data, spec).as_record()
-    return out
-
-
-def _hyper_values(param: str, data: ModelData, spec: ModelSpec) -> dict[str, np.ndarray]:
-    if param == "gamma":
-        priors = [_prior_for("gamma", data, spec, f) for f in data.features]
-        dists = {p.dist for p in priors}
-        if len(dists) != 1:
-            raise InvalidModelSpec(
-                f"priors.gamma: every feature needs the same family, got {sorted(dists)}"
-            )
-        return {k: np.array([p.kwargs[k] for p in priors], dtype=float) for k in priors[0].kwargs}
-    prior = _prior_for(param, data, spec)
-    return {k: np.asarray(v, dtype=float) for k, v in prior.kwargs.items()}
-
-
 # --- building --------------------------------------------------------------------------------
+#: a prior's random variable by parameter name (``dims`` for vector parameters)
+PriorRV = Callable[..., Any]
+
+
 def build_model(data: ModelData, spec: ModelSpec) -> pm.Model:
     """The PyMC model: named dims everywhere, non-centred, all inputs in ``pm.Data``."""
-    if spec.family != "efficacy":
-        raise InvalidModelSpec(
-            f"model '{spec.name}' is a {spec.family} model; use the harms builder"
-        )
-    inputs = model_inputs(data, spec)
+    return build_with_inputs(data, spec)[0]
+
+
+def build_with_inputs(data: ModelData, spec: ModelSpec) -> tuple[pm.Model, dict[str, np.ndarray]]:
+    """The PyMC model and its ``pm.Data`` inputs (:func:`model_inputs`), from one resolution
+    of the priors: what a fit builds and then samples with."""
+    priors = resolve_priors(data, spec)
+    inputs = model_inputs(data, spec, priors)
+    return _graph(data, spec, priors, inputs), inputs
+
+
+def _graph(
+    data: ModelData, spec: ModelSpec, priors: ResolvedPriors, inputs: Mapping[str, np.ndarray]
+) -> pm.Model:
     coords: dict[str, Any] = {Dim.study: list(data.studies)}
     if len(data.arm):
         coords[Dim.arm_obs] = list(data.arm["label"])
@@ -742,7 +204,7 @@ def build_model(data: ModelData, spec: ModelSpec) -> pm.Model:
         coords[Dim.contrast_obs] = list(data.contrast["label"])
     if data.features:
         coords[Dim.feature] = list(data.features)
-    labels = hyperparameters(data, spec)[0]
+    labels = priors.vector[0]
     coords["hyperparameter"] = labels
     if "omega.mu" in labels:
         coords[Dim.control] = ["usual_care"]
@@ -755,25 +217,29 @@ def build_model(data: ModelData, spec: ModelSpec) -> pm.Model:
             for name, value in inputs.items()
         }
         hyper = HyperView(d["hyper"], labels)
-        mu = prior_rv("mu", _prior_for("mu", data, spec), hyper)
+
+        def rv(name: str, dims: str | None = None) -> Any:
+            return prior_rv(name, priors[name], hyper, dims=dims)
+
+        mu = rv("mu")
         if spec.theta == "three_level":
-            theta = _three_level_theta(mu, data, spec, hyper, d)
+            theta = _three_level_theta(mu, spec, rv, d)
         else:
-            tau = prior_rv("tau", _prior_for("tau", data, spec), hyper)
+            tau = rv("tau")
             u = pm.Normal("theta_z", 0.0, 1.0, dims=Dim.study)
             theta = pm.Deterministic("theta", mu + tau * u, dims=Dim.study)
-        beta = _bias(data, spec, hyper, d)
+        beta = _bias(data, spec, rv, d)
         omega = None
         if "omega.mu" in labels:
-            omega_vec = prior_rv("omega", _prior_for("omega", data, spec), hyper, dims=Dim.control)
+            omega_vec = rv("omega", dims=Dim.control)
             omega = omega_vec[0]
         pi = None
         if len(data.arm):
-            pi_mean = prior_rv("pi_mean", _prior_for("pi_mean", data, spec), hyper)
-            pi_sd = prior_rv("pi_sd", _prior_for("pi_sd", data, spec), hyper)
+            pi_mean = rv("pi_mean")
+            pi_sd = rv("pi_sd")
             z = pm.Normal("pi_z", 0.0, 1.0, dims=Dim.study)
             pi = pm.Deterministic("pi", (pi_mean + pi_sd * z) * d["pi_mask"], dims=Dim.study)
-        _likelihood(data, spec, d, theta, beta, pi, omega)
+        _likelihood(data, spec, rv, d, theta, beta, pi, omega)
     return model
 
 
@@ -793,10 +259,8 @@ def _data_dims(name: str, value: np.ndarray) -> str | tuple[str, ...] | None:
     return Dim.study
 
 
-def _three_level_theta(
-    mu: Any, data: ModelData, spec: ModelSpec, hyper: HyperView, d: Mapping[str, Any]
-) -> Any:
-    psi = prior_rv("psi", _prior_for("psi", data, spec), hyper)
+def _three_level_theta(mu: Any, spec: ModelSpec, rv: PriorRV, d: Mapping[str, Any]) -> Any:
+    psi = rv("psi")
     # partially centred μ_design (λ from design_centring): μ_design − μ ~ N(0, ψ²) for any λ
     lam = d["design_centring"]
     raw = pm.Normal("mu_design_raw", lam * mu, psi**lam, dims=Dim.design)
@@ -804,20 +268,20 @@ def _three_level_theta(
         "mu_design", mu + psi ** (1.0 - lam) * (raw - lam * mu), dims=Dim.design
     )
     if spec.tau_by_design:
-        tau = prior_rv("tau", _prior_for("tau", data, spec), hyper, dims=Dim.design)
+        tau = rv("tau", dims=Dim.design)
         tau_i = tau[d["design_idx"]]
     else:
-        tau_i = prior_rv("tau", _prior_for("tau", data, spec), hyper)
+        tau_i = rv("tau")
     u = pm.Normal("theta_z", 0.0, 1.0, dims=Dim.study)
     return pm.Deterministic("theta", mu_design[d["design_idx"]] + tau_i * u, dims=Dim.study)
 
 
-def _bias(data: ModelData, spec: ModelSpec, hyper: HyperView, d: Mapping[str, Any]) -> Any:
+def _bias(data: ModelData, spec: ModelSpec, rv: PriorRV, d: Mapping[str, Any]) -> Any:
     """β per study (zeros when the spec has no bias terms; mixture handled in the likelihood)."""
     form = spec.bias["form"]
     if form == "design" and data.features:
-        gamma = _gamma(data, spec, hyper)
-        kappa = prior_rv("kappa", _prior_for("kappa", data, spec), hyper)
+        gamma = rv("gamma", dims=Dim.feature)
+        kappa = rv("kappa")
         e = pm.Normal("beta_z", 0.0, 1.0, dims=Dim.study)
         return pm.Deterministic(
             "beta", pt.dot(d["x"], gamma) + kappa * d["kappa_scale"] * e, dims=Dim.study
@@ -828,16 +292,10 @@ def _bias(data: ModelData, spec: ModelSpec, hyper: HyperView, d: Mapping[str, An
     return pt.zeros(len(data.studies))
 
 
-def _gamma(data: ModelData, spec: ModelSpec, hyper: HyperView) -> Any:
-    """γ[feature], built by its registered family (one family for every feature; each
-    feature's kwargs are slices of ``hyper``)."""
-    first = _prior_for("gamma", data, spec, data.features[0])
-    return prior_rv("gamma", first, hyper, dims=Dim.feature)
-
-
 def _likelihood(
     data: ModelData,
     spec: ModelSpec,
+    rv: PriorRV,
     d: Mapping[str, Any],
     theta: Any,
     beta: Any,
@@ -848,7 +306,7 @@ def _likelihood(
     omega_con = d["contrast_wait_list"] * omega if omega is not None and len(data.contrast) else 0.0
     weight = _power_weights(data, spec, d)
     if spec.bias["form"] == "mixture" and data.features:
-        _mixture_likelihood(data, spec, d, theta, pi, omega_arm, omega_con)
+        _mixture_likelihood(data, rv, d, theta, pi, omega_arm, omega_con)
         return
     if len(data.arm):
         s = d["arm_study"]
@@ -897,7 +355,7 @@ def _power_weights(data: ModelData, spec: ModelSpec, d: Mapping[str, Any]) -> An
 
 def _mixture_likelihood(
     data: ModelData,
-    spec: ModelSpec,
+    rv: PriorRV,
     d: Mapping[str, Any],
     theta: Any,
     pi: Any,
@@ -910,12 +368,11 @@ def _mixture_likelihood(
     probability q_i; logit q_i = q_intercept + x_iᵀγ. The study log-likelihood is
     log[(1 − q_i)·L_i(β = 0) + q_i·L_i(β_i)].
     """
-    hyper = HyperView(d["hyper"], list(pm.modelcontext(None).coords["hyperparameter"]))
-    q0 = prior_rv("q_intercept", _prior_for("q_intercept", data, spec), hyper)
-    gamma = _gamma(data, spec, hyper)
+    q0 = rv("q_intercept")
+    gamma = rv("gamma", dims=Dim.feature)
     q = pm.Deterministic("q", pm.math.sigmoid(q0 + pt.dot(d["x"], gamma)), dims=Dim.study)
-    beta_mean = prior_rv("beta_mean", _prior_for("beta_mean", data, spec), hyper)
-    kappa = prior_rv("kappa", _prior_for("kappa", data, spec), hyper)
+    beta_mean = rv("beta_mean")
+    kappa = rv("kappa")
     e = pm.Normal("beta_z", 0.0, 1.0, dims=Dim.study)
     beta = pm.Deterministic("beta", beta_mean + kappa * e, dims=Dim.study)
     n_study = len(data.studies)

@@ -16,7 +16,7 @@ fixes ρ = 1 everywhere.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,15 +26,11 @@ import pytensor.tensor as pt
 from ccsvi_bayes.errors import CcsviBayesError, InvalidModelSpec
 from ccsvi_bayes.evidence import Evidence
 from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize
-from ccsvi_bayes.models.efficacy import ModelData, select_studies
-from ccsvi_bayes.models.hyper import HyperView, prior_rv
+from ccsvi_bayes.models.data import ModelData, select_studies
+from ccsvi_bayes.models.prior_resolution import HyperView, prior_rv
 from ccsvi_bayes.priors import EffectivePrior
 from ccsvi_bayes.specs import ModelSpec, check_override_targets
 from ccsvi_bayes.vocabulary import Dim
-
-if TYPE_CHECKING:
-    pass
-
 
 #: design classes with ρ < 1 (the reference class, randomized prospective trials, has ρ = 1)
 ASCERTAINMENT_CLASSES = ("prospective_cohort", "retrospective", "survey")
@@ -212,7 +208,20 @@ def harms_inputs(data: ModelData, spec: ModelSpec) -> tuple[dict[str, np.ndarray
 
 def build_harms_model(data: ModelData, spec: ModelSpec) -> pm.Model:
     """The harms model (names: alpha_mean, alpha_sd, delta, tau, rho[study])."""
+    return build_harms_with_inputs(data, spec)[0]
+
+
+def build_harms_with_inputs(
+    data: ModelData, spec: ModelSpec
+) -> tuple[pm.Model, dict[str, np.ndarray]]:
+    """The harms model and its ``pm.Data`` inputs, from one resolution of its priors."""
     inputs, labels = harms_inputs(data, spec)
+    return _harms_graph(data, spec, inputs, labels), inputs
+
+
+def _harms_graph(
+    data: ModelData, spec: ModelSpec, inputs: dict[str, np.ndarray], labels: list[str]
+) -> pm.Model:
     coords = {
         Dim.study: list(data.studies),
         Dim.arm_obs: list(data.arm["label"]),

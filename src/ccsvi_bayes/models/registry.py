@@ -2,7 +2,9 @@
 
 Each :class:`ModelFamily` prepares the data of one outcome (harmonized rows and the model's
 data), builds the model and lists its ``pm.Data`` inputs. Fitting, checks and SBC look the
-family up here instead of branching on its name; a new family is one :func:`register` call.
+family up here instead of branching on its name; a new family is one :func:`register_family`
+call (what goes in its ``summary.json`` and its headline are registered beside it in
+:mod:`ccsvi_bayes.results.families`, its SBC in :mod:`ccsvi_bayes.checks.sbc_families`).
 """
 
 from __future__ import annotations
@@ -17,9 +19,15 @@ import pandas as pd
 from ccsvi_bayes.errors import InvalidModelSpec
 from ccsvi_bayes.evidence import Evidence
 from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize
-from ccsvi_bayes.models import bias_corrected, efficacy, harms
-from ccsvi_bayes.models.efficacy import ModelData, build_model, model_inputs, prepare_data
-from ccsvi_bayes.models.harms import build_harms_model, harms_inputs, prepare_harms_data
+from ccsvi_bayes.models import bias_corrected, harms, prior_resolution
+from ccsvi_bayes.models.data import ModelData, prepare_data
+from ccsvi_bayes.models.efficacy import build_model, build_with_inputs, model_inputs
+from ccsvi_bayes.models.harms import (
+    build_harms_model,
+    build_harms_with_inputs,
+    harms_inputs,
+    prepare_harms_data,
+)
 from ccsvi_bayes.specs import ModelSpec
 
 __all__ = [
@@ -47,6 +55,22 @@ class ModelFamily:
     #: after sampling: draws of what the model sums or integrates out (classes, true effects),
     #: from their exact conditionals given each posterior draw (``(idata, data, spec, seed)``)
     complete: Callable[[Any, ModelData, ModelSpec, int], Any] | None = None
+    #: the model and its inputs from one resolution of the priors (else ``build`` then
+    #: ``inputs``, each resolving them)
+    build_with_inputs: (
+        Callable[[ModelData, ModelSpec], tuple[Any, dict[str, np.ndarray]]] | None
+    ) = None
+    #: fits harm endpoints only (``ccsvi-bayes models --outcome`` lists it only when named)
+    harm_endpoints_only: bool = False
+
+    def model_and_inputs(
+        self, data: ModelData, spec: ModelSpec
+    ) -> tuple[Any, dict[str, np.ndarray]]:
+        """The PyMC model of ``spec`` on ``data`` and its ``pm.Data`` inputs (priors resolved
+        once when the family says how)."""
+        if self.build_with_inputs is not None:
+            return self.build_with_inputs(data, spec)
+        return self.build(data, spec), self.inputs(data, spec)
 
 
 MODEL_FAMILIES: dict[str, ModelFamily] = {}
@@ -96,7 +120,8 @@ register_family(
         build_model,
         model_inputs,
         exact_engine=True,
-        effective_priors=efficacy.effective_priors,
+        effective_priors=prior_resolution.effective_priors,
+        build_with_inputs=build_with_inputs,
     )
 )
 register_family(
@@ -106,6 +131,8 @@ register_family(
         build_harms_model,
         lambda data, spec: harms_inputs(data, spec)[0],
         effective_priors=harms.effective_priors,
+        build_with_inputs=build_harms_with_inputs,
+        harm_endpoints_only=True,
     )
 )
 
@@ -118,6 +145,7 @@ register_family(
         bias_corrected.bias_corrected_inputs,
         effective_priors=bias_corrected.effective_priors,
         complete=bias_corrected.complete,
+        build_with_inputs=bias_corrected.build_bias_corrected_with_inputs,
     )
 )
 

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from ccsvi_bayes.models.harms import ASCERTAINMENT_CLASSES, ascertainment_classes
+from ccsvi_bayes.models import ASCERTAINMENT_CLASSES, ascertainment_classes
+from ccsvi_bayes.results.fitted import Fitted
 from ccsvi_bayes.results.numbers import as_float as _f
 from ccsvi_bayes.results.numbers import chain_draws, interval, mcse_block, mcse_prob, ratio_interval
 from ccsvi_bayes.results.numbers import flat_draws as _draws
 from ccsvi_bayes.results.numbers import json_clean as _clean
 from ccsvi_bayes.results.numbers import mean_interval as _short
+from ccsvi_bayes.results.provenance import provenance_header
 
-if TYPE_CHECKING:
-    from ccsvi_bayes.results.fit_result import FitResult
+__all__ = ["harms_summary", "nnh_summary"]
 
 
 # --- summary ---------------------------------------------------------------------------------
@@ -22,11 +23,9 @@ def _expit(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def harms_summary(result: FitResult) -> dict[str, Any]:
+def harms_summary(result: Fitted) -> dict[str, Any]:
     """``risk_treatment``, ``risk_control``, ``risk_difference``, ``odds_ratio``, ``nnh``,
     risk per 1,000 procedures, ``prob_rd_gt_1pct`` and the predictive risk for a new centre."""
-    from ccsvi_bayes.results.summaries import provenance_header
-
     post = result.idata["posterior"].to_dataset()
     rng = np.random.default_rng(result.seed)
     # (chain, draw) arrays: ArviZ's MCSE needs the chains; the flat order is chain-major

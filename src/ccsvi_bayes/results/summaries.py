@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,24 +15,21 @@ import xarray as xr
 
 from ccsvi_bayes.evidence import Evidence
 from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize, reference_sd
+from ccsvi_bayes.results.fitted import Fitted
 from ccsvi_bayes.results.numbers import as_float as _f
 from ccsvi_bayes.results.numbers import chain_draws, interval, mcse_block, mcse_prob, ratio_interval
 from ccsvi_bayes.results.numbers import flat_draws as _draws
 from ccsvi_bayes.results.numbers import json_clean as _clean
 from ccsvi_bayes.results.numbers import mean_interval as _short
+from ccsvi_bayes.results.provenance import provenance_header
 from ccsvi_bayes.vocabulary import KEY_PARAMETERS
-
-if TYPE_CHECKING:
-    from ccsvi_bayes.results.fit_result import FitResult
 
 __all__ = [
     "DESIGN_SHORT",
-    "fit_summary",
+    "efficacy_summary",
     "interval",
     "outcome_overview",
     "parameter_table",
-    "priors_effective",
-    "provenance_header",
 ]
 
 #: short design labels for narrow tables
@@ -83,7 +80,7 @@ def outcome_overview(evidence: Evidence, options: HarmonizeOptions | None = None
 
 
 # --- posterior summaries ---------------------------------------------------------------------
-def parameter_table(result: FitResult) -> pd.DataFrame:
+def parameter_table(result: Fitted) -> pd.DataFrame:
     """Key parameters with mean, sd, quantiles, R-hat and bulk/tail ESS."""
     import arviz as az
 
@@ -113,12 +110,10 @@ def parameter_table(result: FitResult) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("parameter")
 
 
-def fit_summary(result: FitResult) -> dict[str, Any]:
-    """The ``summary.json`` document of a fit (harms fits: :func:`harms.harms_summary`)."""
-    if result.spec.family == "harms":
-        from ccsvi_bayes.results.harms_summary import harms_summary
-
-        return harms_summary(result)
+def efficacy_summary(result: Fitted) -> dict[str, Any]:
+    """The ``summary.json`` document of an efficacy fit: the effect μ with its MCID and
+    instrument-scale readings, the predictive effect in a new study, τ, bias terms and the
+    studies (positive = benefit; each number with its MCSE)."""
     post = result.idata["posterior"].to_dataset()
     domain = result.data.domain
     rng = np.random.default_rng(result.seed)
@@ -207,53 +202,8 @@ def fit_summary(result: FitResult) -> dict[str, Any]:
 _EFFECT_MCSE = ("mean", "median", "q025", "q975")
 
 
-def provenance_header(result: FitResult) -> dict[str, Any]:
-    """The keys every ``summary.json`` starts with: what was fitted, to what, how, and the
-    store key (:func:`~ccsvi_bayes.results.store.fit_key`) that says when it is up to date."""
-    from ccsvi_bayes.results.fit_result import sampler_used
-    from ccsvi_bayes.results.store import fit_key
-
-    return {
-        "model": result.spec.name,
-        "outcome": result.outcome,
-        "outcome_label": result.data.domain.label,
-        "evidence": {
-            "name": result.evidence.name,
-            "sha256": result.evidence.sha256,
-            "assumptions": dict(result.evidence.assumptions),
-        },
-        "package_version": _version(),
-        "seed": result.seed,
-        "engine": result.engine,
-        "spec": result.spec.as_dict(),
-        "priors_effective": priors_effective(result),
-        "spec_sha256": result.spec.digest,
-        "store_key": fit_key(
-            evidence_sha256=result.evidence.sha256,
-            spec_sha256=result.spec.digest,
-            seed=result.seed,
-            sampler=sampler_used(result),
-            package_version=_version(),
-        ),
-    }
-
-
-def priors_effective(result: FitResult) -> dict[str, Any]:
-    """Every prior of the fit as the model used it (family, kwargs on the analysis scale, the
-    scale it was written on, the conversion applied, the kwargs the user set)."""
-    from ccsvi_bayes.models import effective_priors
-
-    return effective_priors(result.data, result.spec)
-
-
-def _version() -> str:
-    from ccsvi_bayes import __version__
-
-    return __version__
-
-
 def _mcid_and_instrument(
-    result: FitResult, mu_chains: np.ndarray
+    result: Fitted, mu_chains: np.ndarray
 ) -> tuple[float | None, dict[str, Any]]:
     """The MCID on the analysis scale and the effect on the reporting instrument's scale
     (from the (chain, draw) draws of μ; a ratio by its median and quantiles, each number with
@@ -295,7 +245,7 @@ def _mcid_and_instrument(
     }
 
 
-def _bias_summary(result: FitResult) -> dict[str, Any]:
+def _bias_summary(result: Fitted) -> dict[str, Any]:
     post = result.idata["posterior"].to_dataset()
     out: dict[str, Any] = {"form": result.spec.bias["form"], "features": list(result.data.features)}
     for name in ("pi_mean", "pi_sd", "kappa", "q_intercept", "beta_mean", "psi", "p_bias"):
@@ -314,7 +264,7 @@ def _bias_summary(result: FitResult) -> dict[str, Any]:
     return out
 
 
-def _study_summaries(result: FitResult) -> list[dict[str, Any]]:
+def _study_summaries(result: Fitted) -> list[dict[str, Any]]:
     post = result.idata["posterior"].to_dataset()
     data = result.data
     theta = _draws(post["theta"])

@@ -364,19 +364,9 @@ def _check_knob(
     return problems
 
 
-#: top-level spec keys that are not knobs of a grid
-_NOT_KNOBS = (
-    "name",
-    "description",
-    "family",
-    "priors",
-    "bias",
-    "harmonize",
-    "sampler",
-    "harms",
-    "overrides",
-    "exact_engine",
-)
+#: top-level spec keys that are not knobs of a grid (nor are its tables and lists: priors,
+#: bias, harmonize, sampler, the harm model's table, overrides)
+_NOT_KNOBS = ("name", "description", "family", "exact_engine")
 
 
 def valid_keys(model: str, ev: Evidence) -> str:
@@ -388,7 +378,11 @@ def valid_keys(model: str, ev: Evidence) -> str:
     ]
     keys += [f"priors.{p}=<alternative>" for p, prior in spec.priors.items() if prior.alternatives]
     keys += [f"bias.{k}" for k in spec.bias]
-    keys += [k for k in spec.as_dict() if k not in _NOT_KNOBS]
+    keys += [
+        k
+        for k, v in spec.as_dict().items()
+        if k not in _NOT_KNOBS and not isinstance(v, dict | list)
+    ]
     keys += [f"assume.{s}" for s in ev.alternatives]
     return ", ".join(keys)
 
