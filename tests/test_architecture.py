@@ -81,17 +81,13 @@ def test_no_module_imports_private_names_of_another() -> None:
 
 
 def test_prior_families_are_dispatched_by_the_registry_only() -> None:
-    """No ``dist == "HalfNormal"``-style branching outside the registry. The exact engine
-    keeps its own numpy τ densities (inference/exact.py is kept whole, as the audit advised;
-    its families are checked against the registry's in tests/test_exact.py)."""
+    """No ``dist == "HalfNormal"``-style branching outside the registry; the exact engine's
+    τ densities are registry entries too (``PriorFamily.tau``)."""
     from ccsvi_bayes.priors import FAMILIES
 
     offenders = []
     for path in _modules():
-        if (
-            path.name == "families.py"
-            or path.relative_to(SRC).as_posix() == "inference/exact/priors.py"
-        ):
+        if path.name == "families.py":
             continue
         text = path.read_text()
         offenders += [
@@ -99,6 +95,27 @@ def test_prior_families_are_dispatched_by_the_registry_only() -> None:
             for name in FAMILIES
             if f'dist == "{name}"' in text or f"dist == '{name}'" in text
         ]
+    assert offenders == []
+
+
+def test_the_exact_engine_compares_no_family_name() -> None:
+    """The exact engine and its adapter take every prior family from the registry: no
+    comparison with a family's name (``==``, ``!=``, ``in``), however the variable is called."""
+    from ccsvi_bayes.priors import FAMILIES
+
+    paths = sorted((SRC / "inference" / "exact").glob("*.py"))
+    offenders = []
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Compare):
+                continue
+            for operand in (node.left, *node.comparators):
+                names = [operand, *getattr(operand, "elts", [])]
+                offenders += [
+                    f"{path.relative_to(SRC)}:{node.lineno}: {n.value}"
+                    for n in names
+                    if isinstance(n, ast.Constant) and n.value in FAMILIES
+                ]
     assert offenders == []
 
 

@@ -14,6 +14,7 @@ from ccsvi_bayes.priors.scale import (
     conversion,
     to_log_odds,
 )
+from ccsvi_bayes.priors.tau_density import TauDensity
 
 __all__ = [
     "ANALYSIS",
@@ -26,6 +27,7 @@ __all__ = [
     "EffectivePrior",
     "PriorFamily",
     "PriorSpec",
+    "TauDensity",
     "canonical_scale",
     "conversion",
     "family",

@@ -1,23 +1,26 @@
-"""The priors the exact engine integrates: tau (any family of the prior-family registry with a
-tau density) and mu (Normal or Flat), parsed from ``{"dist", "kwargs"}`` dicts."""
+"""The priors the exact engine integrates, parsed from ``{"dist", "kwargs"}`` dicts (the spec's
+vocabulary): on tau any family of the prior-family registry that carries a τ density
+(:class:`~ccsvi_bayes.priors.PriorFamily` ``tau``), on mu any family that reads as a Normal
+(``normal_mu``: Normal, or the improper Flat). A family registered with a τ density is
+integrated with no change here."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from numbers import Real
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special, stats
 
-from ccsvi_bayes.priors import FAMILIES
+from ccsvi_bayes.priors import FAMILIES, PriorFamily, TauDensity
 
 __all__ = [
     "DEFAULT_MU_PRIOR",
     "DEFAULT_TAU_PRIOR",
+    "MU_FAMILIES",
     "TAU_FAMILIES",
     "AnyMu",
     "AnyTau",
@@ -33,6 +36,8 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 PriorSpec = Mapping[str, Any]
+#: a kwarg: one prior's float, or an (m, 1) array of m priors of one family
+Param = float | FloatArray
 
 #: Default tau prior: HalfNormal(0.5), i.e. moderate heterogeneity on the SMD scale.
 DEFAULT_TAU_PRIOR: Final[dict[str, Any]] = {"dist": "HalfNormal", "kwargs": {"sigma": 0.5}}
@@ -40,29 +45,36 @@ DEFAULT_TAU_PRIOR: Final[dict[str, Any]] = {"dist": "HalfNormal", "kwargs": {"si
 #: Pass an explicit prior for log RR / log OR or other scales.
 DEFAULT_MU_PRIOR: Final[dict[str, Any]] = {"dist": "Normal", "kwargs": {"mu": 0.0, "sigma": 1.0}}
 
-#: tau families the exact engine integrates; their kwargs are the spec vocabulary's
-TAU_FAMILIES: Final[dict[str, tuple[str, ...]]] = {
-    name: FAMILIES[name].kwargs
-    for name in (
-        "HalfNormal",
-        "HalfCauchy",
-        "HalfStudentT",
-        "Exponential",
-        "Uniform",
-        "LogNormal",
-        "LogTau2Normal",
-        "LogTau2StudentT",
-        "Tau2Uniform",
-        "Tau2Flat",
-    )
-}
-_POSITIVE: Final = frozenset({"sigma", "beta", "nu", "lam"})
-_MU_FAMILIES: Final[dict[str, tuple[str, ...]]] = {
-    name: FAMILIES[name].kwargs for name in ("Normal", "Flat")
-}
+
+class _Families(Mapping[str, tuple[str, ...]]):
+    """The registered families the engine integrates on one parameter, name -> kwargs, in
+    registration order; a live view, so a family registered later is included."""
+
+    def __init__(self, serves: str) -> None:
+        self._serves = serves
+
+    def _names(self) -> list[str]:
+        return [n for n, f in FAMILIES.items() if getattr(f, self._serves) is not None]
+
+    def __getitem__(self, name: str) -> tuple[str, ...]:
+        if name not in self._names():
+            raise KeyError(name)
+        return FAMILIES[name].kwargs
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
 
 
-_LOG2PI: Final = math.log(2.0 * math.pi)
+#: tau families the exact engine integrates (a τ density registered); kwargs as in specs
+TAU_FAMILIES: Final[Mapping[str, tuple[str, ...]]] = _Families("tau")
+#: mu families the exact engine integrates (a Normal reading registered)
+MU_FAMILIES: Final[Mapping[str, tuple[str, ...]]] = _Families("normal_mu")
 
 
 def _number(owner: str, key: str, value: Any) -> float:
@@ -99,8 +111,61 @@ def _split_spec(
     return name, {key: _number(owner, key, raw[key]) for key in need}
 
 
+def _density(dist: str) -> TauDensity:
+    density = FAMILIES[dist].tau
+    if density is None:
+        raise ValueError(f"the exact engine has no tau density for {dist}")
+    return density
+
+
+class _TauMethods:
+    """The τ density of ``dist`` at ``kwargs`` (floats, or (m, 1) arrays), evaluated as the
+    engine needs it: floating-point warnings off, ``-inf`` below tau = 0, float64 arrays."""
+
+    dist: str
+
+    @property
+    def kwargs(self) -> Mapping[str, Param]:
+        raise NotImplementedError
+
+    @property
+    def proper(self) -> bool:
+        """False for an improper family (e.g. Tau2Flat, uniform on tau^2)."""
+        return FAMILIES[self.dist].proper
+
+    @property
+    def min_studies(self) -> tuple[int, int]:
+        """Fewest studies for a proper posterior with a (Flat, Normal) mu prior."""
+        return _density(self.dist).min_studies
+
+    def logpdf(self, tau: FloatArray) -> FloatArray:
+        """Log density per unit tau (``-inf`` outside the support; Tau2Flat: log 2tau)."""
+        t = np.asarray(tau, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = _density(self.dist).logpdf(self.kwargs, t)
+            out = np.where(t >= 0.0, out, -np.inf)
+        return np.asarray(out, dtype=np.float64)
+
+    def logcdf(self, tau: FloatArray) -> FloatArray:
+        """Log prior mass of ``[0, tau]`` (Tau2Flat: log tau^2), accurate for tiny tau."""
+        return self._eval(_density(self.dist).logcdf, tau)
+
+    def log_ppf(self, p: FloatArray) -> FloatArray:
+        """Log of the prior p-quantile of tau, accurate for tiny p (proper priors only)."""
+        return self._eval(_density(self.dist).log_ppf, p)
+
+    def log_isf(self, p: FloatArray) -> FloatArray:
+        """Log of the prior (1 - p)-quantile of tau, accurate for tiny p (proper priors)."""
+        return self._eval(_density(self.dist).log_isf, p)
+
+    def _eval(self, formula: Any, x: FloatArray) -> FloatArray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = formula(self.kwargs, np.asarray(x, dtype=np.float64))
+        return np.asarray(out, dtype=np.float64)
+
+
 @dataclass(frozen=True)
-class TauPrior:
+class TauPrior(_TauMethods):
     """A prior on the between-study SD ``tau >= 0`` (units of y); densities are per unit tau.
 
     Build it with :func:`parse_tau_prior`. ``params`` holds the family's kwargs in order.
@@ -113,207 +178,35 @@ class TauPrior:
         return dict(self.params)[key]
 
     @property
-    def proper(self) -> bool:
-        """False only for Tau2Flat (improper uniform on tau^2)."""
-        return self.dist != "Tau2Flat"
+    def kwargs(self) -> Mapping[str, Param]:
+        return dict(self.params)
 
     @property
     def support(self) -> tuple[float, float]:
         """(lower, upper) bounds of tau; upper may be ``inf``."""
-        if self.dist == "Uniform":
-            return self["lower"], self["upper"]
-        if self.dist == "Tau2Uniform":
-            return 0.0, math.sqrt(self["upper"])
-        return 0.0, math.inf
+        lo, hi = _density(self.dist).support(self.kwargs)
+        return float(lo), float(hi)
 
     def to_spec(self) -> dict[str, Any]:
         """The ``{"dist", "kwargs"}`` dict this prior was parsed from."""
         return {"dist": self.dist, "kwargs": dict(self.params)}
 
-    def logpdf(self, tau: FloatArray) -> FloatArray:
-        """Log density per unit tau (``-inf`` outside the support; Tau2Flat: log 2tau)."""
-        return _tau_logpdf(self.dist, dict(self.params), np.asarray(tau, dtype=np.float64))
-
-    def logcdf(self, tau: FloatArray) -> FloatArray:
-        """Log prior mass of ``[0, tau]`` (Tau2Flat: log tau^2), accurate for tiny tau."""
-        return _tau_logcdf(self.dist, dict(self.params), np.asarray(tau, dtype=np.float64))
-
-    def log_ppf(self, p: FloatArray) -> FloatArray:
-        """Log of the prior p-quantile of tau, accurate for tiny p (proper priors only)."""
-        return _tau_log_ppf(self.dist, dict(self.params), np.asarray(p, dtype=np.float64))
-
-    def log_isf(self, p: FloatArray) -> FloatArray:
-        """Log of the prior (1 - p)-quantile of tau, accurate for tiny p (proper priors)."""
-        return _tau_log_isf(self.dist, dict(self.params), np.asarray(p, dtype=np.float64))
-
-
-# The family formulas, shared by TauPrior (float parameters) and the per-scenario batch
-# (parameters are (m, 1) arrays broadcasting against (m, n) arguments).
-Param = float | FloatArray
-
-
-def _support(dist: str, k: Mapping[str, Param]) -> tuple[Param, Param]:
-    if dist == "Uniform":
-        return k["lower"], k["upper"]
-    if dist == "Tau2Uniform":
-        return 0.0 * k["upper"], np.sqrt(k["upper"])
-    return 0.0, math.inf
-
-
-def _tau_logpdf(d: str, k: Mapping[str, Param], t: FloatArray) -> FloatArray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if d == "HalfNormal":
-            s = k["sigma"]
-            out = 0.5 * math.log(2.0 / math.pi) - np.log(s) - 0.5 * (t / s) ** 2
-        elif d == "HalfCauchy":
-            b = k["beta"]
-            out = np.log(2.0 / (math.pi * b)) - np.log1p((t / b) ** 2)
-        elif d == "HalfStudentT":
-            s = k["sigma"]
-            out = np.log(2.0 / s) + _t_logpdf(t / s, k["nu"])
-        elif d == "Exponential":
-            lam = k["lam"]
-            out = np.log(lam) - lam * t
-        elif d == "Uniform":
-            lo, hi = _support(d, k)
-            out = np.where((t >= lo) & (t <= hi), -np.log(hi - lo), -np.inf)
-        elif d == "LogNormal":
-            mu, s = k["mu"], k["sigma"]
-            lt = np.log(t)
-            out = -lt - np.log(s) - 0.5 * _LOG2PI - 0.5 * ((lt - mu) / s) ** 2
-        elif d == "LogTau2Normal":  # u = 2 log tau ~ N(mu, sigma); du/dtau = 2/tau
-            mu, s = k["mu"], k["sigma"]
-            u = 2.0 * np.log(t)
-            out = math.log(2.0) - np.log(t) - np.log(s) - 0.5 * _LOG2PI
-            out = out - 0.5 * ((u - mu) / s) ** 2
-        elif d == "LogTau2StudentT":  # u = 2 log tau ~ t_nu(mu, sigma)
-            mu, s = k["mu"], k["sigma"]
-            u = 2.0 * np.log(t)
-            out = np.log(2.0 / s) - np.log(t) + _t_logpdf((u - mu) / s, k["nu"])
-        elif d == "Tau2Uniform":  # tau^2 ~ U(0, upper): p(tau) = 2 tau / upper
-            hi = _support(d, k)[1]
-            out = np.where(t <= hi, np.log(2.0 * t / k["upper"]), -np.inf)
-        else:  # Tau2Flat: p(tau^2) = 1 -> p(tau) = 2 tau (improper)
-            out = np.log(2.0 * t)
-        out = np.where(t >= 0.0, out, -np.inf)
-    return np.asarray(out, dtype=np.float64)
-
-
-def _tau_logcdf(d: str, k: Mapping[str, Param], t: FloatArray) -> FloatArray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if d == "HalfNormal":
-            out = np.log(special.erf(t / (k["sigma"] * math.sqrt(2.0))))
-        elif d == "HalfCauchy":
-            out = np.log(2.0 / math.pi * np.arctan(t / k["beta"]))
-        elif d == "HalfStudentT":
-            nu, z2 = k["nu"], (t / k["sigma"]) ** 2
-            out = np.log(special.betainc(0.5, 0.5 * nu, z2 / (nu + z2)))
-        elif d == "Exponential":
-            out = np.log(-np.expm1(-k["lam"] * t))
-        elif d == "Uniform":
-            lo, hi = _support(d, k)
-            out = np.log(np.clip((t - lo) / (hi - lo), 0.0, 1.0))
-        elif d == "LogNormal":
-            out = special.log_ndtr((np.log(t) - k["mu"]) / k["sigma"])
-        elif d == "LogTau2Normal":
-            out = special.log_ndtr((2.0 * np.log(t) - k["mu"]) / k["sigma"])
-        elif d == "LogTau2StudentT":
-            z = (2.0 * np.log(t) - k["mu"]) / k["sigma"]
-            out = stats.t.logcdf(z, k["nu"])
-        elif d == "Tau2Uniform":
-            out = np.log(np.minimum(t * t / k["upper"], 1.0))
-        else:  # Tau2Flat: integral of 2 tau
-            out = 2.0 * np.log(t)
-    return np.asarray(out, dtype=np.float64)
-
-
-def _tau_log_ppf(d: str, k: Mapping[str, Param], q: FloatArray) -> FloatArray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if d == "HalfNormal":
-            out = np.log(k["sigma"] * math.sqrt(2.0)) + np.log(special.erfinv(q))
-        elif d == "HalfCauchy":
-            out = np.log(k["beta"]) + np.log(np.tan(0.5 * math.pi * q))
-        elif d == "HalfStudentT":
-            nu = k["nu"]
-            x = special.betaincinv(0.5, 0.5 * nu, q)
-            out = np.log(k["sigma"]) + 0.5 * np.log(nu * x / (1.0 - x))
-        elif d == "Exponential":
-            out = np.log(-np.log1p(-q)) - np.log(k["lam"])
-        elif d == "Uniform":
-            lo, hi = _support(d, k)
-            out = np.log(lo + q * (hi - lo))
-        elif d == "LogNormal":
-            out = k["mu"] + k["sigma"] * special.ndtri(q)
-        elif d == "LogTau2Normal":
-            out = 0.5 * (k["mu"] + k["sigma"] * special.ndtri(q))
-        elif d == "LogTau2StudentT":
-            out = 0.5 * (k["mu"] + k["sigma"] * stats.t.ppf(q, k["nu"]))
-        elif d == "Tau2Uniform":
-            out = 0.5 * np.log(q * k["upper"])
-        else:
-            raise ValueError("Tau2Flat is improper and has no quantiles")
-    return np.asarray(out, dtype=np.float64)
-
-
-def _tau_log_isf(d: str, k: Mapping[str, Param], q: FloatArray) -> FloatArray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if d == "HalfNormal":
-            out = np.log(k["sigma"]) + np.log(stats.norm.isf(0.5 * q))
-        elif d == "HalfCauchy":
-            out = np.log(k["beta"]) - np.log(np.tan(0.5 * math.pi * q))
-        elif d == "HalfStudentT":
-            out = np.log(k["sigma"]) + np.log(stats.t.isf(0.5 * q, k["nu"]))
-        elif d == "Exponential":
-            out = np.log(-np.log(q)) - np.log(k["lam"])
-        elif d == "Uniform":
-            lo, hi = _support(d, k)
-            out = np.log(hi - q * (hi - lo))
-        elif d == "LogNormal":
-            out = k["mu"] - k["sigma"] * special.ndtri(q)
-        elif d == "LogTau2Normal":
-            out = 0.5 * (k["mu"] - k["sigma"] * special.ndtri(q))
-        elif d == "LogTau2StudentT":
-            out = 0.5 * (k["mu"] + k["sigma"] * stats.t.isf(q, k["nu"]))
-        elif d == "Tau2Uniform":
-            out = 0.5 * (np.log1p(-q) + np.log(k["upper"]))
-        else:
-            raise ValueError("Tau2Flat is improper and has no quantiles")
-    return np.asarray(out, dtype=np.float64)
-
 
 @dataclass(frozen=True, eq=False)
-class TauBatch:
+class TauBatch(_TauMethods):
     """m tau priors of one family: parameters are (m, 1) arrays (see :class:`TauPrior`)."""
 
     dist: str
     params: dict[str, FloatArray]
 
     @property
-    def proper(self) -> bool:
-        return self.dist != "Tau2Flat"
+    def kwargs(self) -> Mapping[str, Param]:
+        return self.params
 
     @property
     def support(self) -> tuple[Param, Param]:
-        lo, hi = _support(self.dist, self.params)
+        lo, hi = _density(self.dist).support(self.params)
         return np.ravel(lo) if np.ndim(lo) else lo, np.ravel(hi) if np.ndim(hi) else hi
-
-    def logpdf(self, tau: FloatArray) -> FloatArray:
-        return _tau_logpdf(self.dist, self.params, tau)
-
-    def logcdf(self, tau: FloatArray) -> FloatArray:
-        return _tau_logcdf(self.dist, self.params, tau)
-
-    def log_ppf(self, p: FloatArray) -> FloatArray:
-        return _tau_log_ppf(self.dist, self.params, p)
-
-    def log_isf(self, p: FloatArray) -> FloatArray:
-        return _tau_log_isf(self.dist, self.params, p)
-
-
-def _t_logpdf(z: FloatArray, nu: Param) -> FloatArray:
-    """Log density of the standard Student t with ``nu`` degrees of freedom."""
-    c = special.gammaln(0.5 * (nu + 1.0)) - special.gammaln(0.5 * nu) - 0.5 * np.log(nu * math.pi)
-    return np.asarray(c - 0.5 * (nu + 1.0) * np.log1p(z * z / nu), dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -346,21 +239,21 @@ AnyTau = TauPrior | TauBatch
 AnyMu = MuPrior | MuBatch
 
 
+def _check_positive(kind: str, entry: PriorFamily, kw: Mapping[str, float]) -> None:
+    for key, value in kw.items():
+        if key in entry.positive and value <= 0.0:
+            raise ValueError(f"{kind} prior {entry.name}: {key} must be > 0, got {value!r}")
+
+
 def parse_tau_prior(spec: PriorSpec | TauPrior | None) -> TauPrior:
     """Validate a tau prior dict (``None`` -> :data:`DEFAULT_TAU_PRIOR`); ValueError if bad."""
     if isinstance(spec, TauPrior):
         return spec
     name, kw = _split_spec("tau", DEFAULT_TAU_PRIOR if spec is None else spec, TAU_FAMILIES)
-    for key, value in kw.items():
-        if key in _POSITIVE and value <= 0.0:
-            raise ValueError(f"tau prior {name}: {key} must be > 0, got {value!r}")
-    if name == "Uniform" and not 0.0 <= kw["lower"] < kw["upper"]:
-        raise ValueError(
-            f"tau prior Uniform: need 0 <= lower < upper, got lower={kw['lower']!r}, "
-            f"upper={kw['upper']!r}"
-        )
-    if name == "Tau2Uniform" and kw["upper"] <= 0.0:
-        raise ValueError(f"tau prior Tau2Uniform: upper must be > 0, got {kw['upper']!r}")
+    _check_positive("tau", FAMILIES[name], kw)
+    reason = _density(name).constraint(kw)
+    if reason is not None:
+        raise ValueError(f"tau prior {name}: {reason}")
     return TauPrior(name, tuple(kw.items()))
 
 
@@ -368,12 +261,11 @@ def parse_mu_prior(spec: PriorSpec | MuPrior | None) -> MuPrior:
     """Validate a mu prior dict (``None`` -> :data:`DEFAULT_MU_PRIOR`); ValueError if bad."""
     if isinstance(spec, MuPrior):
         return spec
-    name, kw = _split_spec("mu", DEFAULT_MU_PRIOR if spec is None else spec, _MU_FAMILIES)
-    if name == "Flat":
-        return MuPrior(0.0, math.inf)
-    if kw["sigma"] <= 0.0:
-        raise ValueError(f"mu prior Normal: sigma must be > 0, got {kw['sigma']!r}")
-    return MuPrior(kw["mu"], kw["sigma"])
+    name, kw = _split_spec("mu", DEFAULT_MU_PRIOR if spec is None else spec, MU_FAMILIES)
+    entry = FAMILIES[name]
+    _check_positive("mu", entry, kw)
+    assert entry.normal_mu is not None  # MU_FAMILIES holds only such families
+    return MuPrior(*entry.normal_mu(kw))
 
 
 def tau_prior_logpdf(tau: npt.ArrayLike, tau_prior: PriorSpec | TauPrior | None) -> FloatArray:

@@ -98,13 +98,12 @@ def _pilot(
 
 
 def _check_proper(prior: AnyTau, mu: AnyMu, k: int) -> None:
-    """Tau2Flat gives a proper posterior only with enough studies (tail tau^(2-k) or so)."""
-    if prior.proper:
-        return
-    need = 4 if mu.flat else 3  # Flat mu: p ~ tau^-(k-2); Normal mu: p ~ tau^-(k-1)
+    """An improper tau prior (e.g. Tau2Flat, tail tau^(2-k) or so) gives a proper posterior
+    only with enough studies (its family's ``min_studies``)."""
+    need = prior.min_studies[0 if mu.flat else 1]
     if k < need:
         raise ValueError(
-            f"tau prior Tau2Flat with a {'Flat' if mu.flat else 'Normal'} mu prior gives an "
+            f"tau prior {prior.dist} with a {'Flat' if mu.flat else 'Normal'} mu prior gives an "
             f"improper posterior with k={k} studies; needs k >= {need}"
         )
 
