@@ -37,6 +37,7 @@ from ccsvi_bayes.inference.exact.posterior import ExactModel, ExactPosterior, nn
 from ccsvi_bayes.inference.exact.priors import (
     DEFAULT_MU_PRIOR,
     DEFAULT_TAU_PRIOR,
+    MU_FAMILIES,
     TAU_FAMILIES,
     MuPrior,
     TauPrior,
@@ -54,6 +55,7 @@ from ccsvi_bayes.inference.exact.scenarios import (
 __all__ = [
     "DEFAULT_MU_PRIOR",
     "DEFAULT_TAU_PRIOR",
+    "MU_FAMILIES",
     "SCENARIO_KEYS",
     "TAU_FAMILIES",
     "ExactModel",
