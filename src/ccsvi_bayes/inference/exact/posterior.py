@@ -3,10 +3,11 @@ effect (predictive), the continuous tau CDF, quantiles, joint draws and the summ
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import Any, Protocol, cast, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -128,6 +129,43 @@ class ExactModel:
         return np.asarray(draws, dtype=np.float64)
 
 
+class _OneOrMany(Protocol):
+    """A float gives a float; a sequence or array gives an array of its shape."""
+
+    @overload
+    def __call__(self, x: float, /) -> float: ...
+    @overload
+    def __call__(self, x: Sequence[float] | FloatArray, /) -> FloatArray: ...
+
+
+_Method = Callable[["ExactPosterior", FloatArray], FloatArray]
+
+
+class _Elementwise:
+    """A posterior method written for a flat float64 array of arguments, called with a float
+    (giving a float) or any sequence or array (giving that shape); ``probabilities``: each
+    argument must lie strictly between 0 and 1."""
+
+    def __init__(self, method: _Method, probabilities: bool) -> None:
+        self.method, self.probabilities = method, probabilities
+        self.__doc__ = method.__doc__
+
+    def __get__(self, posterior: ExactPosterior, owner: type | None = None) -> _OneOrMany:
+        method, probabilities = self.method, self.probabilities
+
+        @functools.wraps(method)
+        def call(x: float | Sequence[float] | FloatArray) -> float | FloatArray:
+            xa = check_probs(x) if probabilities else np.asarray(x, dtype=np.float64)
+            values = method(posterior, xa.reshape(-1))
+            return float(values.reshape(-1)[0]) if xa.ndim == 0 else values.reshape(xa.shape)
+
+        return cast(_OneOrMany, call)
+
+
+def _elementwise(*, probabilities: bool) -> Callable[[_Method], _Elementwise]:
+    return lambda method: _Elementwise(method, probabilities)
+
+
 @dataclass(frozen=True, eq=False)
 class ExactPosterior:
     """Quadrature posterior of the NNHM for one data set.
@@ -156,49 +194,33 @@ class ExactPosterior:
         s = np.sqrt(self.mu_var + self.tau_grid**2)
         return self.tau_weights[None], self.mu_mean[None], s[None]
 
-    @overload
-    def mu_cdf(self, x: float) -> float: ...
-    @overload
-    def mu_cdf(self, x: Sequence[float] | FloatArray) -> FloatArray: ...
-    def mu_cdf(self, x: float | Sequence[float] | FloatArray) -> float | FloatArray:
+    @_elementwise(probabilities=False)
+    def mu_cdf(self, x: FloatArray) -> FloatArray:
         """Posterior P(mu <= x | y); x in units of y."""
-        xa = np.asarray(x, dtype=np.float64)
         w, m, s = self._mu_mix()
-        return _shape_like(mix_cdf(xa.reshape(1, -1), w, m, s)[0], xa)
+        return mix_cdf(x.reshape(1, -1), w, m, s)[0]
 
-    @overload
-    def mu_quantile(self, q: float) -> float: ...
-    @overload
-    def mu_quantile(self, q: Sequence[float] | FloatArray) -> FloatArray: ...
-    def mu_quantile(self, q: float | Sequence[float] | FloatArray) -> float | FloatArray:
+    @_elementwise(probabilities=True)
+    def mu_quantile(self, q: FloatArray) -> FloatArray:
         """Posterior quantiles of mu (units of y), 0 < q < 1."""
-        qa = check_probs(q)
-        return _shape_like(mix_quantile(*self._mu_mix(), qa.reshape(-1))[0], qa)
+        return mix_quantile(*self._mu_mix(), q)[0]
 
-    @overload
-    def predictive_quantile(self, q: float) -> float: ...
-    @overload
-    def predictive_quantile(self, q: Sequence[float] | FloatArray) -> FloatArray: ...
-    def predictive_quantile(self, q: float | Sequence[float] | FloatArray) -> float | FloatArray:
+    @_elementwise(probabilities=True)
+    def predictive_quantile(self, q: FloatArray) -> FloatArray:
         """Quantiles of a new study's true effect theta_new ~ N(mu, tau^2), units of y."""
-        qa = check_probs(q)
-        return _shape_like(mix_quantile(*self._pred_mix(), qa.reshape(-1))[0], qa)
+        return mix_quantile(*self._pred_mix(), q)[0]
 
-    @overload
-    def tau_quantile(self, q: float) -> float: ...
-    @overload
-    def tau_quantile(self, q: Sequence[float] | FloatArray) -> FloatArray: ...
-    def tau_quantile(self, q: float | Sequence[float] | FloatArray) -> float | FloatArray:
+    @_elementwise(probabilities=True)
+    def tau_quantile(self, q: FloatArray) -> FloatArray:
         """Posterior quantiles of tau (units of y), 0 < q < 1.
 
         Uses the continuous posterior density when ``model`` is set, else interpolates
         the cumulative node masses.
         """
-        qa = check_probs(q)
         if self.model is not None:
-            return _shape_like(self.model.tau_quantile(qa.reshape(-1)), qa)
+            return self.model.tau_quantile(q)
         mid = np.cumsum(self.tau_weights) - 0.5 * self.tau_weights  # CDF at each node
-        return _shape_like(np.interp(qa.reshape(-1), mid, self.tau_grid), qa)
+        return np.asarray(np.interp(q, mid, self.tau_grid), dtype=np.float64)
 
     def summary(self, mcid: float | None = None) -> dict[str, Any]:
         """Plain-float summary shaped like the package's summary.json.
@@ -277,11 +299,6 @@ class ExactPosterior:
         theta += np.sqrt(s2[None, :] * (1.0 - b)) * gen.standard_normal(b.shape)
         theta_new = mu + tau * gen.standard_normal(tau.size)
         return {"mu": mu, "tau": tau, "theta": theta, "theta_new": theta_new}
-
-
-def _shape_like(values: FloatArray, like: FloatArray) -> float | FloatArray:
-    """A float for 0-d ``like``, else ``values`` reshaped to ``like``'s shape."""
-    return float(values.reshape(-1)[0]) if like.ndim == 0 else values.reshape(like.shape)
 
 
 # --- entry point -----------------------------------------------------------------------
