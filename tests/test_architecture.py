@@ -99,9 +99,13 @@ def test_prior_families_are_dispatched_by_the_registry_only() -> None:
 
 
 def test_the_exact_engine_compares_no_family_name() -> None:
-    """The exact engine and its adapter take every prior family from the registry: no
-    comparison with a family's name (``==``, ``!=``, ``in``), however the variable is called."""
+    """The exact engine and its adapter take every prior and model family from the
+    registries: no comparison with a family's name (``==``, ``!=``, ``in``), however the
+    variable is called."""
+    from ccsvi_bayes.models import MODEL_FAMILIES
     from ccsvi_bayes.priors import FAMILIES
+
+    names = {*FAMILIES, *MODEL_FAMILIES}
 
     paths = [*sorted((SRC / "inference" / "exact").glob("*.py")), SRC / "fitting" / "exact_fit.py"]
     offenders = []
@@ -110,11 +114,11 @@ def test_the_exact_engine_compares_no_family_name() -> None:
             if not isinstance(node, ast.Compare):
                 continue
             for operand in (node.left, *node.comparators):
-                names = [operand, *getattr(operand, "elts", [])]
+                candidates = [operand, *getattr(operand, "elts", [])]
                 offenders += [
                     f"{path.relative_to(SRC)}:{node.lineno}: {n.value}"
-                    for n in names
-                    if isinstance(n, ast.Constant) and n.value in FAMILIES
+                    for n in candidates
+                    if isinstance(n, ast.Constant) and n.value in names
                 ]
     assert offenders == []
 

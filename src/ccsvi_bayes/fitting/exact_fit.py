@@ -39,7 +39,7 @@ def nnhm_reasons(data: ModelData, spec: ModelSpec) -> list[str]:
     with a fixed α stays an NNHM (a tempered normal likelihood is a normal one with s_i/√α).
     """
     reasons: list[str] = []
-    if spec.family != "efficacy":
+    if not model_family(spec.family).exact_engine:
         reasons.append(f"{spec.family} models are not normal-normal")
         return reasons
     if len(data.arm):
