@@ -24,7 +24,9 @@ Exponential(lam), Uniform(lower, upper), LogNormal(mu, sigma) (on tau),
 LogTau2Normal(mu, sigma) (log tau^2 ~ N; Turner et al. 2015), LogTau2StudentT(nu, mu,
 sigma) (log tau^2 ~ t; Rhodes et al. 2015), Tau2Uniform(upper) (tau^2 ~ U(0, upper)) and
 the improper Tau2Flat() (uniform on tau^2; with a Flat ``mu`` its posterior mode of tau^2
-is the REML estimate). On ``mu``: Normal(mu, sigma) or the improper Flat().
+is the REML estimate). On ``mu``: Normal(mu, sigma) or the improper Flat(). These come from
+the prior-family registry (:mod:`ccsvi_bayes.priors`): any family registered with a τ density
+(``PriorFamily.tau``) is integrated too, with no change to the engine.
 
 Modules, each one job: :mod:`.priors` (tau and mu priors), :mod:`.conjugate` (everything
 given tau), :mod:`.quadrature` (the grid over tau), :mod:`.mixtures` (normal mixtures),
