@@ -81,14 +81,13 @@ def test_no_module_imports_private_names_of_another() -> None:
 
 
 def test_prior_families_are_dispatched_by_the_registry_only() -> None:
-    """No ``dist == "HalfNormal"``-style branching outside the registry. The exact engine
-    keeps its own numpy τ densities (inference/exact.py is kept whole, as the audit advised;
-    its families are checked against the registry's in tests/test_exact.py)."""
+    """No ``dist == "HalfNormal"``-style branching outside the registry; the exact engine's
+    τ densities are registry entries too (``PriorFamily.tau``)."""
     from ccsvi_bayes.priors import FAMILIES
 
     offenders = []
     for path in _modules():
-        if path.name in ("families.py", "exact.py"):
+        if path.name == "families.py":
             continue
         text = path.read_text()
         offenders += [
@@ -96,6 +95,31 @@ def test_prior_families_are_dispatched_by_the_registry_only() -> None:
             for name in FAMILIES
             if f'dist == "{name}"' in text or f"dist == '{name}'" in text
         ]
+    assert offenders == []
+
+
+def test_the_exact_engine_compares_no_family_name() -> None:
+    """The exact engine and its adapter take every prior and model family from the
+    registries: no comparison with a family's name (``==``, ``!=``, ``in``), however the
+    variable is called."""
+    from ccsvi_bayes.models import MODEL_FAMILIES
+    from ccsvi_bayes.priors import FAMILIES
+
+    names = {*FAMILIES, *MODEL_FAMILIES}
+
+    paths = [*sorted((SRC / "inference" / "exact").glob("*.py")), SRC / "fitting" / "exact_fit.py"]
+    offenders = []
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Compare):
+                continue
+            for operand in (node.left, *node.comparators):
+                candidates = [operand, *getattr(operand, "elts", [])]
+                offenders += [
+                    f"{path.relative_to(SRC)}:{node.lineno}: {n.value}"
+                    for n in candidates
+                    if isinstance(n, ast.Constant) and n.value in names
+                ]
     assert offenders == []
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from scipy import integrate, optimize, stats
 
 from ccsvi_bayes.inference import exact as ex
+from ccsvi_bayes.priors import FAMILIES, PriorFamily, TauDensity, register
 
 DATA = Path(__file__).parent / "data"
 
@@ -426,3 +428,91 @@ def test_reml_single_study_and_no_heterogeneity():
     }
     fit = ex.reml([0.1, 0.1, 0.1], [0.2, 0.3, 0.4])  # no spread: the maximum is at tau^2 = 0
     assert fit["tau2"] == pytest.approx(0.0, abs=1e-10)
+
+
+# --- 7. A τ family registered elsewhere is integrated with no change to the engine -----------
+
+
+def _half_logistic() -> PriorFamily:
+    """HalfLogistic(scale) on τ: p(τ) = 2 e^(-τ/s) / (s (1 + e^(-τ/s))^2), F(τ) = tanh(τ/2s);
+    not a built-in family, so the engine knows it only through its registration."""
+
+    def logpdf(k: Any, t: np.ndarray) -> Any:
+        s = k["scale"]
+        return math.log(2.0) - t / s - np.log(s) - 2.0 * np.log1p(np.exp(-t / s))
+
+    return PriorFamily(
+        "HalfLogistic",
+        ("scale",),
+        build=lambda name, h, dims: None,  # the exact engine never builds a PyMC variable
+        median=lambda k: 2.0 * k["scale"] * math.atanh(0.5),
+        positive=frozenset({"scale"}),
+        tau=TauDensity(
+            logpdf=logpdf,
+            logcdf=lambda k, t: np.log(np.tanh(t / (2.0 * k["scale"]))),
+            log_ppf=lambda k, q: np.log(2.0 * k["scale"]) + np.log(np.arctanh(q)),
+            log_isf=lambda k, q: np.log(k["scale"]) + np.log(np.log1p(2.0 * (1.0 - q) / q)),
+        ),
+    )
+
+
+@pytest.fixture
+def registered() -> Any:
+    """Register prior families for one test and remove them afterwards."""
+    added: list[str] = []
+
+    def add(entry: PriorFamily) -> dict[str, Any]:
+        register(entry)
+        added.append(entry.name)
+        return {"dist": entry.name, "kwargs": {}}
+
+    yield add
+    for name in added:
+        del FAMILIES[name]
+
+
+def test_a_registered_tau_family_is_integrated_by_the_engine(registered) -> None:
+    registered(_half_logistic())
+    prior = {"dist": "HalfLogistic", "kwargs": {"scale": 0.3}}
+    assert ex.TAU_FAMILIES["HalfLogistic"] == ("scale",)
+    assert _prior_mass(prior) == pytest.approx(1.0, abs=1e-7)
+    # independent check: p(tau | y) ∝ p(tau) p(y | tau), with mu ~ N(0, 1) integrated as the
+    # k-variate normal y ~ N(0, diag(s^2 + tau^2) + 1), by scipy's quad over tau
+    p_tau = ex.parse_tau_prior(prior)
+
+    def joint(tau: float) -> float:
+        cov = np.diag(SE5**2 + tau**2) + 1.0
+        log_lik = stats.multivariate_normal.logpdf(Y5, np.zeros(5), cov)
+        return math.exp(float(p_tau.logpdf(np.array(tau))) + log_lik)
+
+    mass = integrate.quad(joint, 0.0, 10.0, limit=200, epsabs=1e-14)[0]
+    tau_mean = integrate.quad(lambda t: t * joint(t), 0.0, 10.0, limit=200)[0] / mass
+    post = ex.nnhm_exact(Y5, SE5, prior, {"dist": "Normal", "kwargs": {"mu": 0.0, "sigma": 1.0}})
+    assert post.model is not None
+    assert post.model.log_norm == pytest.approx(math.log(mass), abs=1e-8)
+    summary = post.summary()
+    assert summary["heterogeneity"]["tau"]["mean"] == pytest.approx(tau_mean, rel=1e-7)
+    many = ex.nnhm_exact_scenarios([Y5, Y5], [SE5, SE5], [prior, RHODES], None, n_nodes=256)
+    assert many["tau_mean"][0] == pytest.approx(summary["heterogeneity"]["tau"]["mean"], rel=1e-12)
+    assert many["log_marginal"][0] == pytest.approx(post.model.log_norm, rel=1e-12)
+
+
+def test_a_registered_copy_of_a_family_gives_its_numbers_to_the_bit(registered) -> None:
+    halfnormal = FAMILIES["HalfNormal"]
+    registered(dataclasses.replace(halfnormal, name="HalfNormalCopy"))
+    copy = {"dist": "HalfNormalCopy", "kwargs": {"sigma": 0.5}}
+    original = {"dist": "HalfNormal", "kwargs": {"sigma": 0.5}}
+    a, b = ex.nnhm_exact(Y5, SE5, copy, FLAT), ex.nnhm_exact(Y5, SE5, original, FLAT)
+    assert a.summary(mcid=0.1) == b.summary(mcid=0.1)
+    np.testing.assert_array_equal(a.sample(50, 1)["tau"], b.sample(50, 1)["tau"])
+    batch = ex.nnhm_exact_scenarios([Y5] * 2, [SE5] * 2, [copy, original], FLAT, studies=True)
+    for key, values in batch.items():
+        np.testing.assert_array_equal(values[0], values[1], err_msg=key)
+
+
+def test_a_registered_family_without_a_tau_density_is_refused(registered) -> None:
+    registered(dataclasses.replace(FAMILIES["Normal"], name="NormalCopy", normal_mu=None))
+    with pytest.raises(ValueError, match="unknown tau prior 'NormalCopy'"):
+        ex.nnhm_exact(Y5, SE5, {"dist": "NormalCopy", "kwargs": {"mu": 0.0, "sigma": 1.0}})
+    with pytest.raises(ValueError, match="unknown mu prior 'NormalCopy'"):
+        ex.nnhm_exact(Y5, SE5, None, {"dist": "NormalCopy", "kwargs": {"mu": 0.0, "sigma": 1.0}})

@@ -20,8 +20,7 @@ import pytest
 from scipy import integrate, stats
 
 from ccsvi_bayes.errors import InvalidModelSpec
-from ccsvi_bayes.fitting import fit
-from ccsvi_bayes.fitting.api import nnhm_inputs
+from ccsvi_bayes.fitting import fit, nnhm_inputs
 from ccsvi_bayes.inference.marginal import (
     bridge_sampling,
     check_proper,

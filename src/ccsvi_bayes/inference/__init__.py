@@ -7,7 +7,9 @@ from ccsvi_bayes.inference.diagnostics import (
     Diagnostics,
     diagnose,
     enforce_gate,
+    known_constant,
 )
+from ccsvi_bayes.inference.exact import MU_FAMILIES, SCENARIO_KEYS, TAU_FAMILIES, nnhm_exact
 from ccsvi_bayes.inference.executors import (
     DaskExecutor,
     Executor,
@@ -36,6 +38,9 @@ from ccsvi_bayes.inference.predictive import (
 
 __all__ = [
     "GATE",
+    "MU_FAMILIES",
+    "SCENARIO_KEYS",
+    "TAU_FAMILIES",
     "ConvergenceError",
     "DaskExecutor",
     "Diagnostics",
@@ -53,7 +58,9 @@ __all__ = [
     "diagnose",
     "enforce_gate",
     "get_executor",
+    "known_constant",
     "model_signature",
+    "nnhm_exact",
     "run_nuts",
     "sample_retrying_divergences",
     "set_model_data",

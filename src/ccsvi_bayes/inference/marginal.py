@@ -39,6 +39,7 @@ import xarray as xr
 from scipy import special
 
 from ccsvi_bayes.errors import CcsviBayesError, InvalidModelSpec
+from ccsvi_bayes.priors import FAMILIES
 
 __all__ = [
     "IMPROPER_FAMILIES",
@@ -52,8 +53,8 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 
-#: prior families (the spec's ``dist``) with no normalising constant
-IMPROPER_FAMILIES = ("Flat", "Tau2Flat")
+#: prior families (the spec's ``dist``) with no normalising constant, as registered
+IMPROPER_FAMILIES = tuple(name for name, entry in FAMILIES.items() if not entry.proper)
 #: PyMC random-variable ops that are improper
 _IMPROPER_OPS = ("FlatRV", "HalfFlatRV")
 
@@ -87,7 +88,8 @@ def check_proper_priors(priors: Mapping[str, Mapping[str, Any]], where: str) -> 
     for param, record in priors.items():
         records = [record] if "dist" in record else list(record.values())
         for one in records:
-            if one.get("dist") in IMPROPER_FAMILIES:
+            entry = FAMILIES.get(str(one.get("dist")))
+            if entry is not None and not entry.proper:
                 raise InvalidModelSpec(
                     f"{where}: the marginal likelihood needs proper priors; priors.{param} is "
                     f"{one['dist']} (improper: p(y) is not defined). Give it a proper prior, "

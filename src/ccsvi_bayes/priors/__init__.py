@@ -13,6 +13,7 @@ from ccsvi_bayes.priors.scale import (
     canonical_scale,
     conversion,
 )
+from ccsvi_bayes.priors.tau_density import TauDensity
 
 __all__ = [
     "ANALYSIS",
@@ -25,6 +26,7 @@ __all__ = [
     "EffectivePrior",
     "PriorFamily",
     "PriorSpec",
+    "TauDensity",
     "canonical_scale",
     "conversion",
     "family",

@@ -7,6 +7,9 @@ multiplied by a factor f (``rescale``; which conversions exist is decided once i
 :mod:`ccsvi_bayes.priors.scale`): location/scale kwargs × f, a log-location + log f
 (LogNormal), a rate ÷ f (Exponential), log τ² families mu + 2·log f (τ × f ⇔ log τ² + 2 log f),
 τ² ~ Uniform(0, upper): upper × f²; Beta and flat priors do not move.
+For the exact NNHM engine a family on τ also carries its NumPy/SciPy density
+(:class:`~ccsvi_bayes.priors.tau_density.TauDensity`), and a family on μ its reading as a
+Normal(mean, sd) (the conjugate form; sd = inf for Flat).
 A new family is one :func:`register` call.
 """
 
@@ -14,15 +17,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ccsvi_bayes.errors import InvalidModelSpec
+from ccsvi_bayes.priors.tau_density import TAU_DENSITIES, TauDensity
 
 __all__ = ["FAMILIES", "PriorFamily", "family", "register"]
 
 Builder = Callable[[str, Mapping[str, Any], Any], Any]
 Rescale = Callable[[Mapping[str, float], float], dict[str, float]]
+#: a family on μ as Normal(mean, sd) for the exact engine's conjugate μ | τ (sd = inf: Flat)
+NormalMu = Callable[[Mapping[str, float]], tuple[float, float]]
 
 
 def _multiply(*names: str) -> Rescale:
@@ -58,9 +64,22 @@ def _divide_rate(kwargs: Mapping[str, float], factor: float) -> dict[str, float]
     return {**kwargs, "lam": kwargs["lam"] / factor}
 
 
+def _no_constraint(kwargs: Mapping[str, float]) -> str | None:
+    return None
+
+
+def _ordered_bounds(kwargs: Mapping[str, float]) -> str | None:
+    return None if kwargs["lower"] < kwargs["upper"] else "Uniform needs lower < upper"
+
+
 @dataclass(frozen=True)
 class PriorFamily:
-    """One prior family: its kwargs, constraints, PyMC builder, median and scale rule."""
+    """One prior family: its kwargs, constraints, PyMC builder, median and scale rule, and
+    what the exact engine needs of it (``tau``: its density on τ; ``normal_mu``: its reading
+    as a Normal prior on μ; None where the engine does not integrate it).
+
+    ``constraint`` says why valid numbers are not valid kwargs together (None: they are);
+    ``proper`` is False for a family without a normalising constant (Flat, Tau2Flat)."""
 
     name: str
     kwargs: tuple[str, ...]
@@ -68,6 +87,10 @@ class PriorFamily:
     rescale: Rescale = _unchanged
     median: Callable[[Mapping[str, float]], float] | None = None
     positive: frozenset[str] = field(default_factory=frozenset)
+    constraint: Callable[[Mapping[str, float]], str | None] = _no_constraint
+    proper: bool = True
+    tau: TauDensity | None = None
+    normal_mu: NormalMu | None = None
 
     def check(self, kwargs: Mapping[str, Any], where: str) -> None:
         """Raise :class:`InvalidModelSpec` naming ``where`` for missing, unknown or bad kwargs."""
@@ -88,8 +111,9 @@ class PriorFamily:
                 )
             if key in self.positive and value <= 0:
                 raise InvalidModelSpec(f"{where}.kwargs.{key} must be > 0, got {value!r}")
-        if self.name == "Uniform" and kwargs["lower"] >= kwargs["upper"]:
-            raise InvalidModelSpec(f"{where}: Uniform needs lower < upper")
+        reason = self.constraint(kwargs)
+        if reason is not None:
+            raise InvalidModelSpec(f"{where}: {reason}")
 
 
 FAMILIES: dict[str, PriorFamily] = {}
@@ -174,6 +198,7 @@ for _entry in (
         ("mu", "sigma"),
         lambda n, h, d: _pm().Normal(n, mu=h["mu"], sigma=h["sigma"], dims=d),
         _multiply("mu", "sigma"),
+        normal_mu=lambda k: (k["mu"], k["sigma"]),
     ),
     PriorFamily(
         "StudentT",
@@ -215,6 +240,7 @@ for _entry in (
         lambda n, h, d: _pm().Uniform(n, lower=h["lower"], upper=h["upper"], dims=d),
         _multiply("lower", "upper"),
         lambda k: 0.5 * (k["lower"] + k["upper"]),
+        constraint=_ordered_bounds,
     ),
     PriorFamily(
         "LogNormal",
@@ -249,20 +275,17 @@ for _entry in (
         _multiply_tau2,
         median=lambda k: math.sqrt(0.5 * k["upper"]),
     ),
-    PriorFamily("Flat", (), lambda n, h, d: _pm().Flat(n, dims=d)),
-    PriorFamily("Tau2Flat", (), _tau2_flat),
+    PriorFamily(
+        "Flat",
+        (),
+        lambda n, h, d: _pm().Flat(n, dims=d),
+        proper=False,
+        normal_mu=lambda k: (0.0, math.inf),
+    ),
+    PriorFamily("Tau2Flat", (), _tau2_flat, proper=False),
     PriorFamily("Fixed", ("value",), _fixed, _multiply("value"), lambda k: k["value"]),
 ):
     # Uniform(lower, upper) takes any bounds with lower < upper (e.g. U(-10, 0)): its bounds
     # are locations, not scales, so neither must be positive
     positive = frozenset() if _entry.name == "Uniform" else frozenset(_entry.kwargs) & _LOC_SCALE
-    register(
-        PriorFamily(
-            _entry.name,
-            _entry.kwargs,
-            _entry.build,
-            _entry.rescale,
-            _entry.median,
-            positive,
-        )
-    )
+    register(replace(_entry, positive=positive, tau=TAU_DENSITIES.get(_entry.name)))

@@ -2,7 +2,7 @@
 
 Before the scenario loop, :func:`prefit_exact` prepares each pending scenario (not finished
 under the output folder) as the one-at-a-time path does; those that reduce to the NNHM
-(:func:`ccsvi_bayes.fitting.api.nnhm_reasons` is empty) get their data and effective priors
+(:func:`ccsvi_bayes.fitting.nnhm_reasons` is empty) get their data and effective priors
 exactly as ``fit(..., engine="exact")`` builds them, and all of them are solved at once by
 :func:`ccsvi_bayes.inference.exact.nnhm_exact_scenarios` (each scenario with its own data
 and priors). Each record is written atomically to ``OUT/scenarios/<id>/summary.json``
@@ -33,7 +33,7 @@ import numpy as np
 
 from ccsvi_bayes import __version__
 from ccsvi_bayes.evidence import Evidence, load_evidence
-from ccsvi_bayes.fitting.api import nnhm_inputs, nnhm_reasons
+from ccsvi_bayes.fitting import nnhm_inputs, nnhm_reasons
 from ccsvi_bayes.harmonize import HarmonizeOptions, reference_sd
 from ccsvi_bayes.inference.diagnostics import Diagnostics
 from ccsvi_bayes.inference.exact import SCENARIO_KEYS, nnhm_exact_scenarios

@@ -59,7 +59,7 @@ import numpy as np
 import xarray as xr
 
 from ccsvi_bayes.evidence import Evidence
-from ccsvi_bayes.fitting.api import nnhm_reasons
+from ccsvi_bayes.fitting import nnhm_reasons
 from ccsvi_bayes.models import model_family
 from ccsvi_bayes.priors import family as prior_family
 from ccsvi_bayes.results.fit_result import FitResult

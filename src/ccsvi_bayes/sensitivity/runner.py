@@ -30,8 +30,7 @@ from typing import Any
 
 from ccsvi_bayes.errors import CcsviBayesError, OutputWriteError
 from ccsvi_bayes.evidence import Evidence, load_evidence
-from ccsvi_bayes.fitting import fit
-from ccsvi_bayes.fitting.api import nnhm_reasons
+from ccsvi_bayes.fitting import fit, nnhm_reasons
 from ccsvi_bayes.models import model_family
 from ccsvi_bayes.results.numbers import inert_cell
 from ccsvi_bayes.results.store import read_json, write_atomic, write_json
