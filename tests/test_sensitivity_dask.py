@@ -61,7 +61,7 @@ def test_a_grid_on_a_local_cluster_matches_the_local_run(
 ) -> None:
     from ccsvi_bayes.checks.simulate import write_mixed_design_set
     from ccsvi_bayes.inference import nuts
-    from ccsvi_bayes.inference.executors import shutdown_executors
+    from ccsvi_bayes.parallel import shutdown_executors
 
     # one attempt per fit: 200 draws may fail the gate; the retries would only add time
     monkeypatch.setattr(nuts, "MAX_RETRIES", 0)

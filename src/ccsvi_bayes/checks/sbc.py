@@ -33,11 +33,11 @@ from ccsvi_bayes.harmonize import HarmonizeOptions, harmonize
 from ccsvi_bayes.inference import (
     PortableModel,
     SamplerSettings,
-    get_executor,
     model_signature,
     sample_retrying_divergences,
     set_model_data,
 )
+from ccsvi_bayes.parallel import get_executor
 from ccsvi_bayes.specs import load_spec
 
 __all__ = [

@@ -81,7 +81,7 @@ def sensitivity(
     check_sensitivity(model, tipping_point, scheduler, vary)
     lock = writing(out_dir, wait=wait)  # exit 2 now if --out is unusable
     from ccsvi_bayes import sensitivity as sens
-    from ccsvi_bayes.inference.executors import get_executor, use_executor
+    from ccsvi_bayes.parallel import get_executor, use_executor
 
     spec = sens.read_grid_file(grid) if grid is not None else sens.GridFile()
     knobs = {**spec.vary, **sens.parse_vary(vary or [])}  # the command line wins over the file

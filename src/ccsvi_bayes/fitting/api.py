@@ -23,13 +23,13 @@ from ccsvi_bayes.evidence import Evidence, load_evidence
 from ccsvi_bayes.inference import (
     Diagnostics,
     SamplerSettings,
-    WorkerError,
     add_predictive_groups,
     enforce_gate,
     model_signature,
     run_nuts,
 )
 from ccsvi_bayes.models import ModelData, hyperparameters, model_family
+from ccsvi_bayes.parallel import WorkerError
 from ccsvi_bayes.priors import family
 from ccsvi_bayes.results.fit_result import FitResult
 from ccsvi_bayes.specs import ModelSpec, load_spec
