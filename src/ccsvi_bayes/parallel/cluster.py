@@ -11,17 +11,22 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from ccsvi_bayes.errors import CcsviBayesError
-from ccsvi_bayes.parallel.jobs import WorkerError, call, describe, job_labels, main_hidden, unwrap
+from ccsvi_bayes.parallel.jobs import (
+    Executor,
+    OnResult,
+    WorkerError,
+    call,
+    describe,
+    main_hidden,
+    unwrap,
+)
 
 __all__ = ["DaskExecutor", "SchedulerError", "scheduler_address"]
 
 log = logging.getLogger(__name__)
-
-J = TypeVar("J")
-R = TypeVar("R")
 
 
 class SchedulerError(CcsviBayesError):
@@ -67,7 +72,7 @@ def _refused(address: str, timeout: float) -> str:
         return ""
 
 
-class DaskExecutor:
+class DaskExecutor(Executor):
     """Runs the jobs on a Dask distributed cluster, one task per job.
 
     ``DaskExecutor("tcp://HOST:PORT")`` connects to a running scheduler (``dask scheduler``
@@ -150,17 +155,9 @@ class DaskExecutor:
         """The ``distributed.Client`` (for ``run``, ``scheduler_info``, ...)."""
         return self._client
 
-    def map(
-        self,
-        fn: Callable[[J], R],
-        jobs: Sequence[J],
-        *,
-        labels: Sequence[str] | None = None,
-        on_result: Callable[[int, R], None] | None = None,
-    ) -> list[R]:
-        names = job_labels(labels, len(jobs))
-        if not jobs:
-            return []
+    def run(
+        self, fn: Callable[[Any], Any], jobs: Sequence[Any], names: list[str], on_result: OnResult
+    ) -> list[Any]:
         client = self._client
         if client.status not in ("running", "newly-created", "connecting"):
             raise SchedulerError(

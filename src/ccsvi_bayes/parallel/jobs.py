@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import sys
 import traceback
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from ccsvi_bayes.errors import CcsviBayesError
 
@@ -70,12 +71,17 @@ class WorkerError(CcsviBayesError):
         )
 
 
-class Executor(Protocol):
+#: what an executor calls as each result arrives: ``on_result(job index, result)``
+OnResult = Callable[[int, Any], None] | None
+
+
+class Executor(ABC):
     """Runs ``fn(job)`` for each job; results in job order.
 
     ``fn`` is a top-level (picklable) function and each job a picklable payload.
     ``labels[i]`` names job i in errors (default ``"job i"``); ``on_result(i, result)`` is
-    called in the calling thread as each result arrives (progress display).
+    called in the calling thread as each result arrives (progress display). An executor
+    implements :meth:`run` (the jobs, at least one, and their names) and :meth:`shutdown`.
     """
 
     def map(
@@ -85,9 +91,21 @@ class Executor(Protocol):
         *,
         labels: Sequence[str] | None = None,
         on_result: Callable[[int, R], None] | None = None,
-    ) -> list[R]: ...
+    ) -> list[R]:
+        names = job_labels(labels, len(jobs))
+        if not jobs:
+            return []
+        return self.run(fn, jobs, names, on_result)
 
-    def shutdown(self) -> None: ...
+    @abstractmethod
+    def run(
+        self, fn: Callable[[Any], Any], jobs: Sequence[Any], names: list[str], on_result: OnResult
+    ) -> list[Any]:
+        """The results of ``fn`` over ``jobs`` (not empty), job ``i`` named ``names[i]``."""
+
+    @abstractmethod
+    def shutdown(self) -> None:
+        """Release what the executor holds (worker processes, a client)."""
 
 
 def job_labels(labels: Sequence[str] | None, n: int) -> list[str]:
@@ -155,20 +173,14 @@ def main_hidden() -> Iterator[None]:
         main.__dict__.update(saved)
 
 
-class InProcessExecutor:
+class InProcessExecutor(Executor):
     """Runs the jobs one after another in this process (``processes <= 1``, or one job)."""
 
-    def map(
-        self,
-        fn: Callable[[J], R],
-        jobs: Sequence[J],
-        *,
-        labels: Sequence[str] | None = None,
-        on_result: Callable[[int, R], None] | None = None,
-    ) -> list[R]:
-        names = job_labels(labels, len(jobs))
+    def run(
+        self, fn: Callable[[Any], Any], jobs: Sequence[Any], names: list[str], on_result: OnResult
+    ) -> list[Any]:
         completed: dict[int, Any] = {}
-        results: list[R] = []
+        results: list[Any] = []
         for i, job in enumerate(jobs):
             try:
                 result = fn(job)

@@ -14,14 +14,11 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, TypeVar
+from typing import Any
 
-from ccsvi_bayes.parallel.jobs import WorkerError, call, job_labels, main_hidden, unwrap
+from ccsvi_bayes.parallel.jobs import Executor, OnResult, WorkerError, call, main_hidden, unwrap
 
 __all__ = ["FORKSERVER_ENV", "PRELOAD", "ProcessExecutor"]
-
-J = TypeVar("J")
-R = TypeVar("R")
 
 #: modules the forkserver imports once, so each worker starts with them loaded
 PRELOAD = ("ccsvi_bayes.inference.nuts", "nutpie", "arviz")
@@ -60,7 +57,7 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-class ProcessExecutor:
+class ProcessExecutor(Executor):
     """Runs the jobs in up to ``processes`` local worker processes (forkserver start).
 
     The pool starts on first use and is kept for later calls (workers keep their caches);
@@ -94,17 +91,9 @@ class ProcessExecutor:
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def map(
-        self,
-        fn: Callable[[J], R],
-        jobs: Sequence[J],
-        *,
-        labels: Sequence[str] | None = None,
-        on_result: Callable[[int, R], None] | None = None,
-    ) -> list[R]:
-        names = job_labels(labels, len(jobs))
-        if not jobs:
-            return []
+    def run(
+        self, fn: Callable[[Any], Any], jobs: Sequence[Any], names: list[str], on_result: OnResult
+    ) -> list[Any]:
         futures: dict[Future[Any], int] = {}
         try:
             with main_hidden():  # workers start on submit
