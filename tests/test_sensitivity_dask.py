@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ccsvi_bayes.sensitivity import INDEX_FILE, SCENARIOS_DIR
+from ccsvi_bayes.results.files import SCENARIOS_TABLE as INDEX_FILE
+from ccsvi_bayes.results.scenario_table import SCENARIOS_DIR
 from tests.test_data_validation import run_main
 
 distributed = pytest.importorskip("distributed")

@@ -120,9 +120,10 @@ def _modes(
     power_scaling: bool,
 ) -> None:
     """``--tipping-point`` and/or ``--power-scaling`` (other knobs at their first values)."""
-    from ccsvi_bayes.sensitivity.power import POWER_FILE
+    from ccsvi_bayes.results.files import POWER_SCALING as POWER_FILE
+    from ccsvi_bayes.results.files import TIPPING_POINT as TIPPING_FILE
     from ccsvi_bayes.sensitivity.power import power_scaling as run_power_scaling
-    from ccsvi_bayes.sensitivity.tipping import TIPPING_FILE, find_tipping_points, resolve_range
+    from ccsvi_bayes.sensitivity.tipping import find_tipping_points, resolve_range
 
     first = {k: v[0] for k, v in knobs.items()}
     tipping_point, search_range, reweight = tipping
