@@ -150,3 +150,21 @@ def test_parallel_is_a_light_foundation_module() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_figures_and_panel_read_grid_folders_without_the_modelling_stack() -> None:
+    """The grid plots, the sensitivity figures, the run figures' driver and the report panel
+    read scenarios through results.scenario_table: none of them loads sensitivity, fitting,
+    inference, models or PyMC."""
+    code = (
+        "import sys\n"
+        "import ccsvi_bayes.figures.sensitivity, ccsvi_bayes.figures.draw\n"
+        "import ccsvi_bayes.report.panel\n"
+        "heavy = ('ccsvi_bayes.sensitivity', 'ccsvi_bayes.fitting', 'ccsvi_bayes.inference',\n"
+        "         'ccsvi_bayes.models', 'pymc')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

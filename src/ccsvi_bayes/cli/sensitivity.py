@@ -82,6 +82,7 @@ def sensitivity(
     lock = writing(out_dir, wait=wait)  # exit 2 now if --out is unusable
     from ccsvi_bayes import sensitivity as sens
     from ccsvi_bayes.parallel import get_executor, use_executor
+    from ccsvi_bayes.results.files import SCENARIOS_TABLE
 
     spec = sens.read_grid_file(grid) if grid is not None else sens.GridFile()
     knobs = {**spec.vary, **sens.parse_vary(vary or [])}  # the command line wins over the file
@@ -108,7 +109,7 @@ def sensitivity(
     if failed:
         raise sens.GridIncomplete(
             f"{len(failed)} of {len(outcome_.rows)} scenario(s) failed (recorded in "
-            f"{out_dir / 'scenarios.csv'}): "
+            f"{out_dir / SCENARIOS_TABLE}): "
             + "; ".join(f"{r['scenario_id']}: {r['reason']}" for r in failed)
         )
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from ccsvi_bayes.errors import CcsviBayesError
 from ccsvi_bayes.figures.style import FigureRecord
-from ccsvi_bayes.results.files import SCENARIOS_TABLE, TIPPING_POINT
+from ccsvi_bayes.results.files import RUN_INDEX, SCENARIOS_TABLE, SUMMARY, TIPPING_POINT
 from ccsvi_bayes.results.store import write_atomic
 
 __all__ = ["INDEX_NAME", "INDEX_SCHEMA_VERSION", "draw_folder", "write_index"]
@@ -44,7 +44,7 @@ def draw_folder(
         records = sensitivity_figures(directory, out_dir)
         write_index(index, records)
         return records, index
-    if (directory / "run.json").is_file() or (directory / "summary.json").is_file():
+    if (directory / RUN_INDEX).is_file() or (directory / SUMMARY).is_file():
         from ccsvi_bayes.figures.draw import draw_run_figures
 
         records = list(draw_run_figures(directory, out_dir, evidence=evidence))
