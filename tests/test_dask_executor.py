@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from ccsvi_bayes.errors import CcsviBayesError
-from ccsvi_bayes.inference.executors import (
+from ccsvi_bayes.parallel import (
     DaskExecutor,
     InProcessExecutor,
     SchedulerError,
@@ -133,7 +133,7 @@ def test_no_workers_is_an_error_not_a_hang() -> None:
 
 SCRIPT = """
 import math
-from ccsvi_bayes.inference.executors import DaskExecutor
+from ccsvi_bayes.parallel import DaskExecutor
 print("script body ran", flush=True)
 executor = DaskExecutor(n_workers=1)
 print(executor.map(math.sqrt, [4.0, 9.0]), flush=True)

@@ -107,7 +107,7 @@ def test_orders_and_executors_give_identical_reweighted_grids(
     """Anchors, reweighted rows and refits are the same in any order and on any executor:
     in this process, in the worker pool, on a Dask cluster."""
     distributed = pytest.importorskip("distributed")
-    from ccsvi_bayes.inference.executors import (
+    from ccsvi_bayes.parallel import (
         DaskExecutor,
         InProcessExecutor,
         shutdown_executors,

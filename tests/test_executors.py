@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from ccsvi_bayes.errors import CcsviBayesError
-from ccsvi_bayes.inference.executors import (
+from ccsvi_bayes.parallel import (
     InProcessExecutor,
     ProcessExecutor,
     WorkerError,

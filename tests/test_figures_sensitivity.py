@@ -14,18 +14,17 @@ import pandas as pd
 import pytest
 
 from ccsvi_bayes.errors import CcsviBayesError
-from ccsvi_bayes.figures.sensitivity import (
+from ccsvi_bayes.figures.sensitivity import sensitivity_figures
+from ccsvi_bayes.figures.shrinkage import shrinkage_plot
+from ccsvi_bayes.figures.style import new_figure
+from ccsvi_bayes.figures.tipping import tipping_curve
+from ccsvi_bayes.figures.tornado import tornado, tornado_pair
+from ccsvi_bayes.results.scenario_table import (
+    INDEX_COLUMNS,
     baseline_knobs,
     knob_rows,
     read_scenarios,
-    sensitivity_figures,
-    shrinkage_plot,
-    tipping_curve,
-    tornado,
-    tornado_pair,
 )
-from ccsvi_bayes.figures.style import new_figure
-from ccsvi_bayes.sensitivity.runner import INDEX_COLUMNS
 from tests.test_data_validation import run_main
 
 CRINS_DIR = Path(__file__).parent / "data" / "published" / "crins2014"
@@ -326,3 +325,41 @@ def test_a_run_folder_with_nothing_fitted_draws_nothing_and_says_so(
     assert run_main("figures", str(tmp_path)) == 0
     assert "nothing to draw" in capsys.readouterr().out
     assert json.loads((tmp_path / "figures" / "index.json").read_text())["figures"] == []
+
+
+def test_every_grid_plot_returns_its_artists_by_name(tmp_path: Path) -> None:
+    """The return convention of figures/__init__: the grid plots' dataclasses give their
+    artists as ``dict[str, list[Artist]]`` like every other plot function."""
+    from matplotlib.artist import Artist
+
+    table = pd.DataFrame(
+        {
+            "scenario_id": ["base", "a", "b"],
+            TAU: [math.nan, "0.25", "1"],
+            "status": ["done"] * 3,
+            "effect_mean": [0.3, 0.2, 0.4],
+            "prob_benefit": [0.9, 0.8, 0.95],
+        }
+    )
+    _fig, ax = new_figure(4, 3)
+    drawn = tornado(ax, table).artists()
+    assert set(drawn) == {"bars", "labels", "baseline"}
+    assert len(drawn["bars"]) == 1
+    assert all(isinstance(a, Artist) for v in drawn.values() for a in v)
+    tip = {
+        "key": TAU,
+        "range": [0.25, 1.0],
+        "evaluations": [{"value": 0.25, "prob_benefit": 0.4}, {"value": 1.0, "prob_benefit": 0.6}],
+    }
+    _fig, ax = new_figure(4, 3)
+    curve = tipping_curve(ax, tip).artists()
+    assert len(curve["curve"]) == 1
+    assert all(isinstance(a, Artist) for v in curve.values() for a in v)
+    summaries = {
+        x: {"effect": {"mean": m, "q025": m - 1, "q975": m + 1}, "studies": []}
+        for x, m in ((0.25, 0.1), (1.0, 0.2))
+    }
+    _fig, ax = new_figure(4, 3)
+    shrunk = shrinkage_plot(ax, summaries, TAU).artists()
+    assert len(shrunk["pooled"]) == 2  # the line and its band
+    assert all(isinstance(a, Artist) for v in shrunk.values() for a in v)

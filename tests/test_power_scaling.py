@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ccsvi_bayes.sensitivity.power import POWER_FILE, THRESHOLD, diagnose
+from ccsvi_bayes.results.files import POWER_SCALING as POWER_FILE
+from ccsvi_bayes.sensitivity.power import THRESHOLD, diagnose
 from tests.test_data_validation import run_main
 
 

@@ -26,8 +26,8 @@ from ccsvi_bayes.report.pdf import CHROMIUM_ENV, NoChromium, find_chromium, rend
 from ccsvi_bayes.report.run_folder import NotARunFolder, RunFolder
 from ccsvi_bayes.report.sof import summary_of_findings, write_sof
 from ccsvi_bayes.resources import default_evidence_path
+from ccsvi_bayes.results.scenario_table import INDEX_COLUMNS
 from ccsvi_bayes.results.store import write_json
-from ccsvi_bayes.sensitivity.runner import INDEX_COLUMNS
 from tests.conftest import PPVIPD, edit_csv
 
 PANEL_KEY = "priors.gamma.uncontrolled.mu"

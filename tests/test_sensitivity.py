@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from ccsvi_bayes.sensitivity import INDEX_FILE, SCENARIOS_DIR
+from ccsvi_bayes.results.files import SCENARIOS_TABLE as INDEX_FILE
+from ccsvi_bayes.results.scenario_table import SCENARIOS_DIR
 from tests.test_data_validation import run_main
 
 PUBLISHED = Path(__file__).parent / "data" / "published"
@@ -313,11 +314,11 @@ def test_scenarios_csv_free_text_is_never_a_formula(tmp_path: Path) -> None:
     evaluate it; knob values and numbers stay as they are."""
     from types import SimpleNamespace
 
-    from ccsvi_bayes.sensitivity import runner
+    from ccsvi_bayes.sensitivity import ScenarioStore
 
     plan = SimpleNamespace(knob_names=["priors.mu.sigma"])
     row = {"scenario_id": "s1", "priors.mu.sigma": -2, "status": "failed"}
-    runner._write_index(tmp_path / INDEX_FILE, plan, [{**row, "reason": '=HYPERLINK("x")'}])
+    ScenarioStore(tmp_path).write_index(plan.knob_names, [{**row, "reason": '=HYPERLINK("x")'}])
     text = (tmp_path / INDEX_FILE).read_text(encoding="utf-8")
     read = next(csv.DictReader(text.splitlines()))
     assert read["reason"] == '\'=HYPERLINK("x")'

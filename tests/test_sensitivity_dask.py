@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ccsvi_bayes.sensitivity import INDEX_FILE, SCENARIOS_DIR
+from ccsvi_bayes.results.files import SCENARIOS_TABLE as INDEX_FILE
+from ccsvi_bayes.results.scenario_table import SCENARIOS_DIR
 from tests.test_data_validation import run_main
 
 distributed = pytest.importorskip("distributed")
@@ -61,7 +62,7 @@ def test_a_grid_on_a_local_cluster_matches_the_local_run(
 ) -> None:
     from ccsvi_bayes.checks.simulate import write_mixed_design_set
     from ccsvi_bayes.inference import nuts
-    from ccsvi_bayes.inference.executors import shutdown_executors
+    from ccsvi_bayes.parallel import shutdown_executors
 
     # one attempt per fit: 200 draws may fail the gate; the retries would only add time
     monkeypatch.setattr(nuts, "MAX_RETRIES", 0)

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from ccsvi_bayes.fitting import fit
-from ccsvi_bayes.sensitivity import SCENARIOS_DIR
-from ccsvi_bayes.sensitivity.tipping import SCAN, TIPPING_FILE
+from ccsvi_bayes.results.files import TIPPING_POINT as TIPPING_FILE
+from ccsvi_bayes.results.scenario_table import SCENARIOS_DIR
+from ccsvi_bayes.sensitivity.tipping import SCAN
 from tests.test_data_validation import run_main
 
 CRINS_DIR = Path(__file__).parent / "data" / "published" / "crins2014"

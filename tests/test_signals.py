@@ -36,7 +36,7 @@ SLOW_COMMAND = textwrap.dedent(
     from pathlib import Path
     from ccsvi_bayes.cli import app, main
     from ccsvi_bayes.cli.guard import writing
-    from ccsvi_bayes.inference.executors import get_executor
+    from ccsvi_bayes.parallel import get_executor
     from ccsvi_bayes.results.store import write_atomic
     from tests.test_signals import sleep_in_worker
 

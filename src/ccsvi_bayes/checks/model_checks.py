@@ -426,7 +426,8 @@ def cross_validated_checks(
     replicated from the refitted hyperparameters with fresh study effects, at their real
     standard errors / sizes. p-values and 95% intervals are as in :func:`predictive_checks`.
     """
-    from ccsvi_bayes.inference import PortableModel, SamplerSettings, get_executor, model_signature
+    from ccsvi_bayes.inference import PortableModel, SamplerSettings, model_signature
+    from ccsvi_bayes.parallel import get_executor
 
     if not model.observed_RVs:
         return {

@@ -32,12 +32,12 @@ from ccsvi_bayes.errors import InvalidModelSpec
 from ccsvi_bayes.inference import (
     PortableModel,
     SamplerSettings,
-    get_executor,
     model_signature,
     sample_retrying_divergences,
     set_model_data,
 )
 from ccsvi_bayes.models import model_family
+from ccsvi_bayes.parallel import get_executor
 from ccsvi_bayes.specs import ModelSpec, load_spec
 
 __all__ = [

@@ -46,7 +46,7 @@ from ccsvi_bayes.cli.guard import Interrupted, ignore_signals, interruptible
 from ccsvi_bayes.errors import CcsviBayesError
 
 if TYPE_CHECKING:
-    from ccsvi_bayes.inference.executors import WorkerError
+    from ccsvi_bayes.parallel import WorkerError
 
 __all__ = ["app", "main"]
 
@@ -154,7 +154,7 @@ def main() -> None:
 
 def _end_workers() -> None:
     """End the worker processes of an interrupted command (if any were started)."""
-    module = sys.modules.get("ccsvi_bayes.inference.executors")
+    module = sys.modules.get("ccsvi_bayes.parallel")
     if module is not None:
         module.terminate_executors()
 
@@ -163,7 +163,7 @@ def _worker_error(exc: CcsviBayesError) -> WorkerError | None:
     """``exc`` as a :class:`WorkerError` (a job that failed in an executor), else None. The
     executors module is looked up, not imported: ``--help`` and ``validate`` must not load
     the sampling stack, and without it no job can have failed."""
-    module = sys.modules.get("ccsvi_bayes.inference.executors")
+    module = sys.modules.get("ccsvi_bayes.parallel")
     cls = getattr(module, "WorkerError", None)
     return cast("WorkerError", exc) if cls is not None and isinstance(exc, cls) else None
 

@@ -218,22 +218,6 @@ def run_header(ev: Evidence) -> None:
 
 
 @contextmanager
-def run_progress(total: int) -> Iterator[Callable[[object, str], None]]:
-    """A progress bar over the planned fits; yields the ``on_item(item, status)`` callback."""
-    with _progress() as progress:
-        task = progress.add_task("fitting", total=total)
-
-        def step(item: object, state: str) -> None:
-            progress.update(
-                task,
-                advance=1,
-                description=f"{getattr(item, 'model', '')} / {getattr(item, 'outcome', '')}: {state}",
-            )
-
-        yield step
-
-
-@contextmanager
 def job_progress() -> Iterator[tuple[Callable[[str, int], None], Callable[[str], None]]]:
     """One progress bar per stage of the main job; yields ``(stage(name, total), step(label))``."""
     with _progress() as progress:

@@ -73,7 +73,8 @@ def sensitivity(
     check_sensitivity(model, tipping_point, scheduler, vary)
     lock = writing(out_dir, wait=wait)  # exit 2 now if --out is unusable
     from ccsvi_bayes import sensitivity as sens
-    from ccsvi_bayes.inference.executors import get_executor, use_executor
+    from ccsvi_bayes.parallel import get_executor, use_executor
+    from ccsvi_bayes.results.files import SCENARIOS_TABLE
 
     spec = sens.read_grid_file(grid) if grid is not None else sens.GridFile()
     knobs = {**spec.vary, **sens.parse_vary(vary or [])}  # the command line wins over the file
@@ -100,7 +101,7 @@ def sensitivity(
     if failed:
         raise sens.GridIncomplete(
             f"{len(failed)} of {len(outcome_.rows)} scenario(s) failed (recorded in "
-            f"{out_dir / 'scenarios.csv'}): "
+            f"{out_dir / SCENARIOS_TABLE}): "
             + "; ".join(f"{r['scenario_id']}: {r['reason']}" for r in failed)
         )
 
@@ -112,9 +113,10 @@ def _modes(
     power_scaling: bool,
 ) -> None:
     """``--tipping-point`` and/or ``--power-scaling`` (other knobs at their first values)."""
-    from ccsvi_bayes.sensitivity.power import POWER_FILE
+    from ccsvi_bayes.results.files import POWER_SCALING as POWER_FILE
+    from ccsvi_bayes.results.files import TIPPING_POINT as TIPPING_FILE
     from ccsvi_bayes.sensitivity.power import power_scaling as run_power_scaling
-    from ccsvi_bayes.sensitivity.tipping import TIPPING_FILE, find_tipping_points, resolve_range
+    from ccsvi_bayes.sensitivity.tipping import find_tipping_points, resolve_range
 
     first = {k: v[0] for k, v in knobs.items()}
     tipping_point, search_range, reweight = tipping

@@ -9,13 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import os
-import signal
-import threading
-from collections import deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +26,7 @@ from ccsvi_bayes.figures.effect import effect_plot, effect_scale
 from ccsvi_bayes.figures.forest import forest_plot, forest_rows
 from ccsvi_bayes.figures.harms import harm_variant_label, harms_plot
 from ccsvi_bayes.figures.style import FigureRecord, house_style, new_figure, save_figure
+from ccsvi_bayes.parallel import WorkerError, get_executor
 from ccsvi_bayes.results.store import write_atomic
 
 __all__ = [
@@ -209,8 +205,8 @@ def draw_run_figures(
     reason. Raises :class:`RunFolderError` only when ``run.json`` is missing or names an
     evidence set that cannot be found.
 
-    ``jobs``: processes drawing at once (the calling one included; one efficacy domain,
-    the harms figure or one sensitivity sweep at a time each); default: 2 when the machine
+    ``jobs``: worker processes drawing at once (one efficacy domain, the harms figure or
+    one sensitivity sweep at a time each; 1: this process draws alone); default: 2 when the machine
     has 2 cores or more and there are at least 3 such units, else 1. The figures and the
     index are the same for every ``jobs``.
 
@@ -303,16 +299,22 @@ def _default_jobs(n_tasks: int) -> int:
 def _run_tasks(
     run_dir: Path, out_dir: Path, tasks: list[Task], jobs: int | None, evidence: str | None = None
 ) -> list[TaskResult]:
-    """Results of every task, in task order. With ``jobs`` > 1 the calling process draws
-    too, taking tasks from the back of the list while ``jobs - 1`` fresh worker processes
-    (spawned, never forked: the caller may have threads) take them from the front. A task
-    whose worker failed is drawn here."""
+    """Results of every task, in task order. With ``jobs`` > 1 the tasks are drawn by this
+    machine's shared worker processes (:func:`ccsvi_bayes.parallel.get_executor`); a task
+    whose worker failed, or every task when processes cannot be started here, is drawn in
+    this process."""
     n = _default_jobs(len(tasks)) if jobs is None else max(1, int(jobs))
     n = min(n, len(tasks))
     results: list[TaskResult | None] = [None] * len(tasks)
     if n > 1:
+        payloads = [(str(run_dir), str(out_dir), task, evidence) for task in tasks]
         try:
-            _run_parallel(run_dir, out_dir, tasks, n - 1, results, evidence)
+            executor = get_executor(n, len(tasks), local=True)
+            results = list(executor.map(_draw_job, payloads))
+        except WorkerError as exc:  # a worker failed: its task and the rest are drawn here
+            log.warning("figure worker failed (%s); drawing its figures here", exc.cause)
+            for i, result in exc.completed.items():
+                results[i] = result
         except Exception as exc:  # e.g. processes cannot be started here
             log.warning("drawing figures in one process: %s", exc)
     for i, task in enumerate(tasks):
@@ -321,52 +323,9 @@ def _run_tasks(
     return [r for r in results if r is not None]
 
 
-def _run_parallel(
-    run_dir: Path,
-    out_dir: Path,
-    tasks: list[Task],
-    workers: int,
-    results: list[TaskResult | None],
-    evidence: str | None = None,
-) -> None:
-    pending = deque(range(len(tasks)))
-    lock = threading.Lock()
-    futures: dict[int, Future[TaskResult]] = {}
-    ctx = multiprocessing.get_context("spawn")
-    # workers ignore Ctrl-C (it reaches the whole process group): the parent decides
-    ignore_sigint = (signal.SIGINT, signal.SIG_IGN)
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=signal.signal, initargs=ignore_sigint
-    ) as pool:
-
-        def submit_next(_done: Future[TaskResult] | None = None) -> None:
-            with lock:
-                if not pending:
-                    return
-                i = pending.popleft()
-                try:
-                    fut = pool.submit(_draw_task, str(run_dir), str(out_dir), tasks[i], evidence)
-                except Exception as exc:  # broken pool: the task is drawn here afterwards
-                    log.warning("figure worker unavailable (%s)", exc)
-                    return
-                futures[i] = fut
-            fut.add_done_callback(submit_next)
-
-        for _ in range(workers):
-            submit_next()
-        while True:
-            with lock:
-                if not pending:
-                    break
-                i = pending.pop()
-            results[i] = _draw_task(str(run_dir), str(out_dir), tasks[i], evidence)
-        with lock:
-            submitted = dict(futures)
-        for i, fut in submitted.items():
-            try:
-                results[i] = fut.result()
-            except Exception as exc:  # a worker died: the task is drawn here afterwards
-                log.warning("figure worker failed (%s); drawing its figures here", exc)
+def _draw_job(payload: tuple[str, str, Task, str | None]) -> TaskResult:
+    """One task in a worker (the executor's job function)."""
+    return _draw_task(*payload)
 
 
 _EVIDENCE: dict[str, Evidence] = {}

@@ -21,13 +21,13 @@ from ccsvi_bayes.evidence import Evidence, load_evidence
 from ccsvi_bayes.fitting.exact_fit import fit_exact, nnhm_inputs
 from ccsvi_bayes.inference import (
     SamplerSettings,
-    WorkerError,
     add_predictive_groups,
     enforce_gate,
     model_signature,
     run_nuts,
 )
 from ccsvi_bayes.models import ModelData, model_family
+from ccsvi_bayes.parallel import WorkerError
 from ccsvi_bayes.results import FitResult
 from ccsvi_bayes.specs import ModelSpec, load_spec
 

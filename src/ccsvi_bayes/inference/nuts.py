@@ -23,8 +23,8 @@ import xarray as xr
 from ccsvi_bayes.inference import compile_cache
 from ccsvi_bayes.inference.compiled import CompiledModel
 from ccsvi_bayes.inference.diagnostics import GATE, Diagnostics, diagnose, known_constant
-from ccsvi_bayes.inference.executors import get_executor, shutdown_executors
 from ccsvi_bayes.inference.predictive import concat_chains, set_model_data
+from ccsvi_bayes.parallel import get_executor, shutdown_executors
 
 _COMPILED: dict[tuple[Any, ...], Any] = {}
 log = logging.getLogger(__name__)

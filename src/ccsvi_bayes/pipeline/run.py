@@ -86,15 +86,10 @@ def plan(evidence: Evidence, models: tuple[str, ...] = DEFAULT_EFFICACY_MODELS) 
     return items
 
 
-def expected_key(
-    evidence: Evidence, item: RunItem, seed: int, draws: int | None = None
-) -> dict[str, Any]:
-    """The store key a fit of ``item`` made now would carry (see :func:`fit_key`);
-    ``draws`` overrides the spec's draws per chain of a NUTS fit."""
+def expected_key(evidence: Evidence, item: RunItem, seed: int) -> dict[str, Any]:
+    """The store key a fit of ``item`` made now would carry (see :func:`fit_key`)."""
     spec = load_spec(item.model)
     sampler = {**spec.sampler, "engine": item.engine or spec.sampler["engine"]}
-    if draws is not None and sampler["engine"] != "exact":
-        sampler["draws"] = draws
     return fit_key(
         evidence_sha256=evidence.sha256,
         spec_sha256=spec.digest,
@@ -111,13 +106,11 @@ def run_all(
     seed: int,
     on_item: Callable[[RunItem, str], None] | None = None,
     items: list[RunItem] | None = None,
-    draws: int | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Fit every planned item; returns (and writes) the run index ``OUT/run.json``.
 
-    ``draws`` overrides the draws per chain of the NUTS fits; ``extra`` is merged into the
-    index (evidence path, command line, versions)."""
+    ``extra`` is merged into the index (evidence path, command line, versions)."""
     out.mkdir(parents=True, exist_ok=True)
     records: list[dict[str, Any]] = []
     for item in items or plan(evidence):
@@ -128,8 +121,7 @@ def run_all(
             "engine": item.engine or "nuts",
             "folder": str(folder.relative_to(out)),
         }
-        nuts_draws = None if item.engine == "exact" else draws
-        if is_up_to_date(folder, expected_key(evidence, item, seed, nuts_draws)):
+        if is_up_to_date(folder, expected_key(evidence, item, seed)):
             record["status"] = "up to date"
             record.update(_headline(json.loads((folder / "summary.json").read_text())))
         else:
@@ -142,7 +134,6 @@ def run_all(
                         outcome=item.outcome,
                         engine=item.engine,
                         seed=seed,
-                        draws=nuts_draws,
                     )
                 result.to_dir(folder)
                 summary = result.summary_dict()

@@ -32,11 +32,15 @@ from typing import Any
 import numpy as np
 
 from ccsvi_bayes.evidence import Evidence
-from ccsvi_bayes.sensitivity import plan_grid, run_grid
-from ccsvi_bayes.sensitivity.grid import Scenario
-from ccsvi_bayes.sensitivity.reweight import AnchorPool
-from ccsvi_bayes.sensitivity.runner import scenario_evidence
-from ccsvi_bayes.sensitivity.tipping import find_tipping_points
+from ccsvi_bayes.results.scenario_table import knob_text
+from ccsvi_bayes.sensitivity import (
+    AnchorPool,
+    Scenario,
+    find_tipping_points,
+    plan_grid,
+    run_grid,
+    scenario_evidence,
+)
 
 __all__ = ["SWEEP_MODEL", "SweepPlan", "main_domains", "plan_sweep", "run_sweep"]
 
@@ -78,10 +82,6 @@ def main_domains(index: Mapping[str, Any], summaries: Mapping[str, Mapping[str, 
     return ranked[:MAIN_DOMAINS]
 
 
-def _text(value: float) -> str:
-    return f"{float(value):.4g}"
-
-
 def plan_sweep(summary: Mapping[str, Any], *, quick: bool = False) -> SweepPlan | None:
     """The sweep of the domain of a ``bias_adjusted`` summary (None: no study of the domain
     has a bias feature, so there is no assumed bias to move)."""
@@ -95,7 +95,7 @@ def plan_sweep(summary: Mapping[str, Any], *, quick: bool = False) -> SweepPlan 
     kwargs = gamma[feature]["kwargs"]
     m, s = float(kwargs["mu"]), float(kwargs.get("sigma", abs(kwargs["mu"]) or 0.1))
     lo, hi = m - 3.0 * s, m + 3.0 * s
-    values = {_text(v) for v in np.linspace(lo, hi, 5 if quick else 13)} | {_text(m)}
+    values = {knob_text(v, 4) for v in np.linspace(lo, hi, 5 if quick else 13)} | {knob_text(m, 4)}
     panel = tuple(sorted(values, key=float))
     tornado: dict[str, tuple[str, ...]] = {}
     if not quick:
@@ -103,11 +103,11 @@ def plan_sweep(summary: Mapping[str, Any], *, quick: bool = False) -> SweepPlan 
         for name in ("tau", "kappa"):
             sigma = priors.get(name, {}).get("kwargs", {}).get("sigma")
             if sigma:
-                tornado[f"priors.{name}.sigma"] = (_text(sigma / 2), _text(sigma * 2))
+                tornado[f"priors.{name}.sigma"] = (knob_text(sigma / 2, 4), knob_text(sigma * 2, 4))
         sigmas = [g["kwargs"]["sigma"] for g in gamma.values() if "sigma" in g.get("kwargs", {})]
         if sigmas:
             mid = median(sigmas)
-            tornado["priors.gamma.sigma"] = (_text(mid / 2), _text(mid * 2))
+            tornado["priors.gamma.sigma"] = (knob_text(mid / 2, 4), knob_text(mid * 2, 4))
     return SweepPlan(
         outcome=str(summary["outcome"]),
         feature=feature,
@@ -124,9 +124,7 @@ def run_sweep(
     evidence_path: Path | None,
     assumptions: Mapping[str, str],
     seed: int,
-    draws: int | None = None,
     on_scenario: Callable[[Scenario, Mapping[str, Any]], None] | None = None,
-    on_evaluation: Callable[[str, Mapping[str, Any], bool], None] | None = None,
 ) -> dict[str, Any]:
     """Run the one-at-a-time grid and the tipping-point search of ``plan`` into ``out_dir``;
     the record ``run.json`` keeps of it."""
@@ -137,7 +135,6 @@ def run_sweep(
         evidence_path=evidence_path,
         vary=plan.vary() | {k: [v] for k, v in fixed.items()},
         seed=seed,
-        draws=draws,
         one_at_a_time=True,
     )
     readings: dict[str, Evidence] = {}
@@ -154,9 +151,7 @@ def run_sweep(
         out_dir=out_dir,
         context=fixed,
         seed=seed,
-        draws=draws,
         pool=pool,
-        on_evaluation=on_evaluation,
     )
     paths = Counter(str(r.get("path")) for r in outcome.rows)
     return {

@@ -12,33 +12,26 @@ fewer than two values the tipping-point evaluations (each a stored scenario) are
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
 from ccsvi_bayes.figures.labels import knob_label
-from ccsvi_bayes.report.run_folder import RunFolder, read_json_file
+from ccsvi_bayes.report.run_folder import RunFolder
 from ccsvi_bayes.results.numbers import format_with_mcse
-from ccsvi_bayes.sensitivity.runner import INDEX_COLUMNS
+from ccsvi_bayes.results.scenario_table import (
+    as_number,
+    done_rows,
+    is_blank,
+    knob_columns,
+    knob_rows,
+    knob_text,
+    read_scenario_summary,
+    read_scenarios,
+)
 
-__all__ = ["KNOB_COLUMNS_EXCLUDED", "baseline_value", "panel_data", "spec_value"]
-
-#: scenarios.csv columns that are not knobs
-KNOB_COLUMNS_EXCLUDED = frozenset({"scenario_id", *INDEX_COLUMNS})
-
-
-def _float(value: Any) -> float | None:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or str(value) == ""
+__all__ = ["baseline_value", "panel_data", "spec_value"]
 
 
 def spec_value(summary: Mapping[str, Any], key: str) -> float | None:
@@ -69,7 +62,7 @@ def baseline_value(summary: Mapping[str, Any], key: str) -> tuple[float | None, 
             else:
                 node = None
                 break
-        value = _float(node) if not isinstance(node, bool) else None
+        value = as_number(node) if not isinstance(node, bool) else None
         if value is not None:
             return value, source
     return None, ""
@@ -83,11 +76,11 @@ def _row_entry(
         "baseline": baseline,
         "baseline_source": source if baseline else "",
         "scenario_id": str(row.get("scenario_id") or ""),
-        "mean": _float(row.get("effect_mean")),
-        "q025": _float(row.get("effect_q025")),
-        "q975": _float(row.get("effect_q975")),
-        "prob_benefit": _float(row.get("prob_benefit")),
-        "prob_mcid": _float(row.get("prob_mcid")),
+        "mean": as_number(row.get("effect_mean")),
+        "q025": as_number(row.get("effect_q025")),
+        "q975": as_number(row.get("effect_q975")),
+        "prob_benefit": as_number(row.get("prob_benefit")),
+        "prob_mcid": as_number(row.get("prob_mcid")),
     }
     if entry["prob_benefit"] is None:
         return None
@@ -101,7 +94,7 @@ def _texts(row: Mapping[Any, Any]) -> dict[str, str]:
     digits), limits never rounded to 0."""
 
     def text(column: str) -> str:
-        return format_with_mcse(_float(row.get(column)), _float(row.get(f"{column}_mcse")))
+        return format_with_mcse(as_number(row.get(column)), as_number(row.get(f"{column}_mcse")))
 
     return {
         "prob_benefit": text("prob_benefit"),
@@ -117,29 +110,18 @@ def panel_data(run: RunFolder, outcome: str) -> dict[str, Any] | None:
         return None
     tip = run.tipping(outcome) or {}
     key = tip.get("key") or run.sweep_record(outcome).get("panel_key")
-    frame = run.scenarios(outcome)
+    frame = _scenarios(folder)
     if not isinstance(key, str) or not key:
         return None
     values: list[dict[str, Any]] = []
-    if frame is not None and key in frame.columns:
-        knobs = [c for c in frame.columns if c not in KNOB_COLUMNS_EXCLUDED]
-        done = frame[frame["status"] == "done"] if "status" in frame else frame
-        # a column with one value throughout (e.g. run --assume's assume.* readings) is a
-        # setting of the whole sweep: it does not make a row "another knob's" row
-        others = [
-            c for c in knobs if c != key and len({"" if _blank(v) else str(v) for v in done[c]}) > 1
-        ]
-        for rec in done.to_dict(orient="records"):
-            if any(not _blank(rec.get(c)) for c in others):
-                continue
-            if _blank(rec.get(key)):
-                summary = read_json_file(
-                    folder / "scenarios" / str(rec["scenario_id"]) / "summary.json"
-                )
+    if frame is not None and key in knob_columns(frame):
+        for rec in _panel_rows(done_rows(frame), key).to_dict(orient="records"):
+            if is_blank(rec.get(key)):
+                summary = read_scenario_summary(folder, str(rec["scenario_id"]))
                 base, source = baseline_value(summary, key) if summary else (None, "")
                 entry = _row_entry(rec, base, True, source) if base is not None else None
             else:
-                v = _float(rec.get(key))
+                v = as_number(rec.get(key))
                 entry = _row_entry(rec, v, False) if v is not None else None
             if entry is not None:
                 values.append(entry)
@@ -157,11 +139,11 @@ def panel_data(run: RunFolder, outcome: str) -> dict[str, Any] | None:
     crossings = [
         {
             "threshold": str(c.get("threshold")),
-            "target": _float(c.get("target")),
-            "value": _float(c.get("value")),
+            "target": as_number(c.get("target")),
+            "value": as_number(c.get("value")),
         }
         for c in tip.get("crossings") or []
-        if isinstance(c, Mapping) and c.get("crossed") and _float(c.get("value")) is not None
+        if isinstance(c, Mapping) and c.get("crossed") and as_number(c.get("value")) is not None
     ]
     summary = run.summary(run.headline_model(outcome) or "", outcome) or {}
     eff = summary.get("effect") or {}
@@ -176,15 +158,35 @@ def panel_data(run: RunFolder, outcome: str) -> dict[str, Any] | None:
         "key": key,
         "knob_label": knob_label(key),
         "scale": str(eff.get("scale") or "smd"),
-        "mcid_standardized": _float(tip.get("mcid_standardized"))
+        "mcid_standardized": as_number(tip.get("mcid_standardized"))
         if tip.get("mcid_standardized") is not None
-        else _float(eff.get("mcid_standardized")),
+        else as_number(eff.get("mcid_standardized")),
         "instrument": inst.get("instrument"),
-        "reference_sd": _float(inst.get("reference_sd")),
+        "reference_sd": as_number(inst.get("reference_sd")),
         "values": values,
         "crossings": crossings,
         "sentence": str(tip.get("sentence") or ""),
     }
+
+
+def _scenarios(folder: Any) -> pd.DataFrame | None:
+    """The sweep's ``scenarios.csv`` (None: missing or unreadable)."""
+    try:
+        return read_scenarios(folder)
+    except (OSError, ValueError):
+        return None
+
+
+def _panel_rows(done: pd.DataFrame, key: str) -> pd.DataFrame:
+    """The finished rows of the panel knob ``key``: those where every other knob is blank,
+    the baseline row (``key`` blank too) included. A column with one value throughout (e.g.
+    ``run --assume``'s ``assume.*`` readings) is a setting of the whole sweep: it does not
+    make a row "another knob's" row."""
+    baseline: dict[str, str] = {}
+    for column in knob_columns(done):
+        texts = {knob_text(v, 6) for v in done[column]}
+        baseline[column] = texts.pop() if column != key and len(texts) == 1 else ""
+    return knob_rows(done, key, baseline, with_baseline=True)
 
 
 def _from_evaluations(folder: Any, tip: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -192,11 +194,11 @@ def _from_evaluations(folder: Any, tip: Mapping[str, Any]) -> list[dict[str, Any
     for ev in tip.get("evaluations") or []:
         if not isinstance(ev, Mapping):
             continue
-        value = _float(ev.get("value"))
+        value = as_number(ev.get("value"))
         if value is None:
             continue
         sid = str(ev.get("scenario_id") or "")
-        summary = read_json_file(folder / "scenarios" / sid / "summary.json") or {}
+        summary = read_scenario_summary(folder, sid) or {}
         eff = summary.get("effect") or {}
         found = eff.get("mcse")
         mcse: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
@@ -215,8 +217,3 @@ def _from_evaluations(folder: Any, tip: Mapping[str, Any]) -> list[dict[str, Any
         if entry is not None:
             out.append(entry)
     return out
-
-
-def scenarios_frame_value(frame: pd.DataFrame, key: str) -> list[float]:
-    """The numeric values of ``key`` in a scenarios table (for tests and messages)."""
-    return sorted({v for v in (_float(x) for x in frame[key]) if v is not None})

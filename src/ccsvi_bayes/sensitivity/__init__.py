@@ -11,31 +11,32 @@ from ccsvi_bayes.sensitivity.grid import (
     plan_grid,
     read_grid_file,
 )
-from ccsvi_bayes.sensitivity.reweight import K_HAT_MAX, prefit_reweight
+from ccsvi_bayes.sensitivity.reweight import K_HAT_MAX, AnchorPool, prefit_reweight
 from ccsvi_bayes.sensitivity.runner import (
-    INDEX_FILE,
-    SCENARIOS_DIR,
     GridIncomplete,
     GridOutcome,
     run_grid,
-    scenario_folder,
+    scenario_evidence,
 )
+from ccsvi_bayes.sensitivity.store import ScenarioStore
+from ccsvi_bayes.sensitivity.tipping import find_tipping_points
 
 __all__ = [
-    "INDEX_FILE",
     "K_HAT_MAX",
-    "SCENARIOS_DIR",
+    "AnchorPool",
     "GridFile",
     "GridIncomplete",
     "GridOutcome",
     "GridPlan",
     "InvalidGrid",
     "Scenario",
+    "ScenarioStore",
     "exclude_studies",
+    "find_tipping_points",
     "parse_vary",
     "plan_grid",
     "prefit_reweight",
     "read_grid_file",
     "run_grid",
-    "scenario_folder",
+    "scenario_evidence",
 ]

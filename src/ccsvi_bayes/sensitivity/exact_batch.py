@@ -5,8 +5,9 @@ under the output folder) as the one-at-a-time path does; those that reduce to th
 (:func:`ccsvi_bayes.fitting.nnhm_reasons` is empty) get their data and effective priors
 exactly as ``fit(..., engine="exact")`` builds them, and all of them are solved at once by
 :func:`ccsvi_bayes.inference.exact.nnhm_exact_scenarios` (each scenario with its own data
-and priors). Each record is written atomically to ``OUT/scenarios/<id>/summary.json``
-under the same id, so the loop then finds it finished.
+and priors). Each record is written to the scenario store
+(:class:`~ccsvi_bayes.sensitivity.store.ScenarioStore`) under the same id, so the loop then
+finds it finished.
 
 The record is the analytic part of a fit's summary: the provenance header (model, outcome,
 evidence, seed, engine, spec, effective priors, store key), ``effect`` (mean, sd, median,
@@ -40,13 +41,12 @@ from ccsvi_bayes.inference.exact import SCENARIO_KEYS, nnhm_exact_scenarios
 from ccsvi_bayes.inference.marginal import exact_record
 from ccsvi_bayes.models import effective_priors, model_family
 from ccsvi_bayes.results.numbers import as_float
-from ccsvi_bayes.results.store import fit_key, read_json, write_json
+from ccsvi_bayes.results.store import fit_key
 from ccsvi_bayes.sensitivity.grid import GridPlan, Scenario, exclude_studies
+from ccsvi_bayes.sensitivity.store import ScenarioStore, scenario_block, study_entries
 from ccsvi_bayes.specs import load_spec
 
 __all__ = ["prefit_exact"]
-
-SCENARIOS_DIR = "scenarios"  # as ccsvi_bayes.sensitivity.runner.SCENARIOS_DIR
 
 
 @dataclass
@@ -67,15 +67,12 @@ def prefit_exact(
     plan: GridPlan, out_dir: Path, readings: dict[str, Evidence] | None = None
 ) -> set[str]:
     """Solve and write every pending exact-eligible scenario of ``plan``; return their ids."""
-    out_dir = Path(out_dir)
+    store = ScenarioStore(out_dir)
     readings = {} if readings is None else readings
     prepared: list[_Prepared] = []
     not_nnhm: set[tuple[str, ...]] = set()  # structures found not to be NNHMs (skip fast)
     for scenario in plan.scenarios:
-        folder = out_dir / SCENARIOS_DIR / scenario.id
-        summary = read_json(folder / "summary.json")
-        block = (summary or {}).get("scenario") or {}
-        if block.get("id") == scenario.id and block.get("status") == "done":
+        if store.finished(scenario) is not None:
             continue  # finished earlier: the loop reuses it
         try:
             item = _prepare(plan, scenario, readings, not_nnhm)
@@ -102,9 +99,7 @@ def prefit_exact(
     done: set[str] = set()
     for i, item in enumerate(prepared):
         record = _fill(item, {key: values[i] for key, values in out.items()}, share)
-        folder = out_dir / SCENARIOS_DIR / item.scenario.id
-        folder.mkdir(parents=True, exist_ok=True)
-        write_json(folder / "summary.json", record, "summary")
+        store.write(item.scenario, record)
         done.add(item.scenario.id)
     return done
 
@@ -174,15 +169,7 @@ def _prepare(
         "diagnostics": Diagnostics.exact().as_dict(),
         "defaults_applied": {"placebo_response": dict(data.placebo)},
         "notes": list(data.notes),
-        "scenario": {
-            "id": scenario.id,
-            "knobs": dict(scenario.knobs),
-            "dropped_studies": list(scenario.dropped_studies),
-            "path": "exact",
-            "status": "done",
-            "reason": "",
-            "batched": True,
-        },
+        "scenario": scenario_block(scenario, path="exact", status="done", batched=True),
     }
     return _Prepared(
         scenario=scenario,
@@ -254,27 +241,10 @@ def _studies(item: _Prepared, row: Mapping[str, Any]) -> list[dict[str, Any]]:
     shrunk = np.zeros((len(data.studies), 3))  # a study without a contrast row: theta = 0
     for j, i in enumerate(item.study_of_row):
         shrunk[i] = row["theta_mean"][j], row["theta_q025"][j], row["theta_q975"][j]
-    out = []
-    for i, sid in enumerate(data.studies):
-        facts = data.study_table.loc[sid]
-        con_row = data.contrast[data.contrast["study_idx"] == i]  # an NNHM: one a study
-        observed = as_float(con_row["y"].iloc[0]) if len(con_row) else None
-        se = as_float(con_row["se"].iloc[0]) if len(con_row) else None
-        measure = {"log_rr": "contrast (log risk ratio)", "log_odds": "contrast (log odds ratio)"}
-        out.append(
-            {
-                "study_id": sid,
-                "label": str(facts["label"]),
-                "design": str(facts["design"]),
-                "randomized": bool(facts["randomized"]),
-                "control": str(facts["control"]),
-                "observed": observed,
-                "se": se,
-                "observed_measure": measure.get(data.domain.scale, "contrast"),
-                "shrunk_mean": float(shrunk[i, 0]),
-                "shrunk_q025": float(shrunk[i, 1]),
-                "shrunk_q975": float(shrunk[i, 2]),
-                "features": [f for j, f in enumerate(data.features) if data.x[i, j] > 0],
-            }
+    observed: list[tuple[float | None, float | None]] = []
+    for i in range(len(data.studies)):
+        con = data.contrast[data.contrast["study_idx"] == i]  # an NNHM: one row a study
+        observed.append(
+            (as_float(con["y"].iloc[0]), as_float(con["se"].iloc[0])) if len(con) else (None, None)
         )
-    return out
+    return study_entries(data, observed, shrunk)

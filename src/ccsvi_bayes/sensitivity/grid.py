@@ -32,6 +32,7 @@ from ccsvi_bayes.errors import CcsviBayesError, InvalidEvidence, InvalidModelSpe
 from ccsvi_bayes.evidence import Evidence, load_evidence
 from ccsvi_bayes.models import model_family
 from ccsvi_bayes.priors import family
+from ccsvi_bayes.results.scenario_table import knob_text
 from ccsvi_bayes.specs import load_spec
 
 __all__ = [
@@ -140,21 +141,13 @@ def read_grid_file(path: Path) -> GridFile:
         listed = values if isinstance(values, list) else [values]
         if not listed or any(isinstance(v, dict) for v in listed):
             raise InvalidGrid(f"{path}: vary.{key} must be a value or a non-empty list of values")
-        vary[key] = [_text(v) for v in listed]
+        vary[key] = [knob_text(v) for v in listed]
     loo = raw.get("leave_one_out", False)
     if not isinstance(loo, bool):
         raise InvalidGrid(f"{path}: leave_one_out must be true or false, got {loo!r}")
     designs = raw.get("drop_design", [])
     designs = designs if isinstance(designs, list) else [designs]
     return GridFile(vary, loo, tuple(str(d) for d in designs))
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):  # a list-valued key (bias.features) as --set spells it
-        return ",".join(str(v) for v in value)
-    return str(value)
 
 
 def exclude_studies(evidence: Evidence, study_ids: Sequence[str]) -> Evidence:

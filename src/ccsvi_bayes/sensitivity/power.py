@@ -31,13 +31,13 @@ import xarray as xr
 from ccsvi_bayes.evidence import load_evidence
 from ccsvi_bayes.fitting import fit
 from ccsvi_bayes.models import model_family
+from ccsvi_bayes.results.files import POWER_SCALING
 from ccsvi_bayes.results.fit_result import FitResult
 from ccsvi_bayes.results.store import write_json
 from ccsvi_bayes.sensitivity.grid import ordered_sets
 from ccsvi_bayes.specs import load_spec
 
 __all__ = [
-    "POWER_FILE",
     "THRESHOLD",
     "PowerScaling",
     "diagnose",
@@ -45,7 +45,6 @@ __all__ = [
     "power_scaling_of_fit",
 ]
 
-POWER_FILE = "power_scaling.json"
 #: the conventional threshold of a power-scaling sensitivity (Kallioinen et al. 2024)
 THRESHOLD = 0.05
 
@@ -205,5 +204,5 @@ def power_scaling(
         "message": result.diagnostics.message(),
     }
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    write_json(Path(out_dir) / POWER_FILE, document, "power_scaling")
+    write_json(Path(out_dir) / POWER_SCALING, document, "power_scaling")
     return report

@@ -63,8 +63,8 @@ from ccsvi_bayes.fitting import nnhm_reasons
 from ccsvi_bayes.models import model_family
 from ccsvi_bayes.priors import family as prior_family
 from ccsvi_bayes.results.fit_result import FitResult
-from ccsvi_bayes.results.store import write_json
 from ccsvi_bayes.sensitivity.grid import GridPlan, Scenario
+from ccsvi_bayes.sensitivity.store import ScenarioStore, scenario_block
 from ccsvi_bayes.specs import load_spec
 
 __all__ = [
@@ -536,20 +536,15 @@ class AnchorPool:
             "anchor_efficiency": round(anchor.efficiency, 4),
         }
         summary["diagnostics"]["reweighting"] = reweighting
-        summary["scenario"] = {
-            "id": scenario.id,
-            "knobs": dict(scenario.knobs),
-            "dropped_studies": list(scenario.dropped_studies),
-            "path": "reweighted",
-            "status": "done",
-            "reason": "",
-            "k_hat": round(k_hat, 4),
-            "reweighting": reweighting,
-            "seconds": round(time.perf_counter() - start, 3),
-        }
-        folder = Path(out_dir) / "scenarios" / scenario.id
-        folder.mkdir(parents=True, exist_ok=True)
-        write_json(folder / "summary.json", summary, "summary")
+        summary["scenario"] = scenario_block(
+            scenario,
+            path="reweighted",
+            status="done",
+            k_hat=round(k_hat, 4),
+            reweighting=reweighting,
+            seconds=round(time.perf_counter() - start, 3),
+        )
+        ScenarioStore(out_dir).write(scenario, summary)
         return True
 
     def fit_anchor(
@@ -597,20 +592,27 @@ def prefit_reweight(
         if key is not None:
             groups.setdefault(key, []).append(scenario)
     written: set[str] = set()
+
+    kept = pool
+
+    def fit_anchor(scenario: Scenario) -> dict[str, Any]:
+        return kept.fit_anchor(scenario, out_dir, readings, run_scenario)[0]
+
     for members in groups.values():
         if len(members) >= 2:
-            written |= _cover_group(pool, out_dir, readings, members, run_scenario)
+            written |= _cover_group(kept, members, fit_anchor, out_dir)
     k_hats = {sid: round(k, 4) for sid, (k, _ess) in pool.best.items()}
     return written, k_hats
 
 
 def _cover_group(
     pool: AnchorPool,
-    out_dir: Path,
-    readings: dict[str, Evidence],
     members: list[Scenario],
-    run_scenario: RunScenario,
+    fit_anchor: Callable[[Scenario], dict[str, Any]],
+    out_dir: Path,
 ) -> set[str]:
+    """Fit anchors of one group (``fit_anchor`` returns the record) until every member is
+    covered or two anchors in a row cover nothing; the ids written."""
     central = _centrality(members)
     model = pool.plan.model
     remaining = list(members)
@@ -623,7 +625,7 @@ def _cover_group(
     idle = 0
     while True:
         if candidate is not None:
-            record, _ = pool.fit_anchor(candidate, out_dir, readings, run_scenario)
+            record = fit_anchor(candidate)
             if record["scenario"]["status"] == "done":
                 written.add(candidate.id)
         try:

@@ -1,13 +1,13 @@
 """Run a scenario grid into a store that loses nothing.
 
-Each scenario's result goes to ``OUT/scenarios/<id>/summary.json`` (the fit's summary plus a
-``scenario`` block: knobs, path, status, reason, dropped studies, seconds), written atomically
-through :mod:`ccsvi_bayes.results.store`; the index ``OUT/scenarios.csv`` is rewritten
-atomically after every scenario. A rerun reuses every scenario whose summary records the same
-id and status ``done`` (nothing is recomputed) and tries the others again, so a run killed at
-any moment resumes where it stopped, with no partial file. A scenario that fails (a package
-error, a convergence failure after the retries, any other exception) is recorded as
-``failed`` with its reason, never dropped.
+Each scenario's result goes to the scenario store (:mod:`ccsvi_bayes.sensitivity.store`):
+``OUT/scenarios/<id>/summary.json`` (the fit's summary plus a ``scenario`` block: knobs, path,
+status, reason, dropped studies, seconds), written atomically; the index ``OUT/scenarios.csv``
+is rewritten atomically after every scenario. A rerun reuses every scenario whose summary
+records the same id and status ``done`` (nothing is recomputed) and tries the others again,
+so a run killed at any moment resumes where it stopped, with no partial file. A scenario that
+fails (a package error, a convergence failure after the retries, any other exception) is
+recorded as ``failed`` with its reason, never dropped.
 
 Each scenario is fitted by :func:`ccsvi_bayes.fitting.fit` without predictive groups: by the
 exact NNHM engine when the scenario reduces to the NNHM (path ``exact``), otherwise by NUTS
@@ -17,8 +17,6 @@ scenarios of one structure compile once and only swap data and hyperparameters.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import time
@@ -32,54 +30,20 @@ from ccsvi_bayes.errors import CcsviBayesError, OutputWriteError
 from ccsvi_bayes.evidence import Evidence, load_evidence
 from ccsvi_bayes.fitting import fit, nnhm_reasons
 from ccsvi_bayes.models import model_family
-from ccsvi_bayes.results.numbers import inert_cell
-from ccsvi_bayes.results.store import read_json, write_atomic, write_json
 from ccsvi_bayes.sensitivity.exact_batch import prefit_exact
 from ccsvi_bayes.sensitivity.grid import GridPlan, Scenario, exclude_studies
+from ccsvi_bayes.sensitivity.store import ScenarioStore, index_row, pending_row, scenario_block
 from ccsvi_bayes.specs import load_spec
 
 __all__ = [
-    "INDEX_COLUMNS",
-    "INDEX_FILE",
-    "SCENARIOS_DIR",
     "GridIncomplete",
     "GridOutcome",
     "run_grid",
     "run_scenario",
     "scenario_evidence",
-    "scenario_folder",
 ]
 
 log = logging.getLogger(__name__)
-
-INDEX_FILE = "scenarios.csv"
-SCENARIOS_DIR = "scenarios"
-#: columns of ``scenarios.csv`` after the scenario id and the knob columns
-INDEX_COLUMNS = (
-    "path",
-    "status",
-    "reason",
-    "dropped_studies",
-    "effect_mean",
-    "effect_q025",
-    "effect_q975",
-    "prob_benefit",
-    "prob_mcid",
-    "rhat_max",
-    "ess_bulk_min",
-    "ess_tail_min",
-    "divergences",
-    "converged",
-    "seconds",
-    "k_hat",
-    "effect_mean_mcse",
-    "effect_q025_mcse",
-    "effect_q975_mcse",
-    "prob_benefit_mcse",
-    "prob_mcid_mcse",
-    "ess_weights",
-    "ess_effective",
-)
 
 
 class GridIncomplete(CcsviBayesError):
@@ -99,10 +63,6 @@ class GridOutcome:
     @property
     def failed(self) -> list[dict[str, Any]]:
         return [r for r in self.rows if r["status"] == "failed"]
-
-
-def scenario_folder(out_dir: Path, scenario: Scenario) -> Path:
-    return Path(out_dir) / SCENARIOS_DIR / scenario.id
 
 
 def run_grid(
@@ -127,8 +87,9 @@ def run_grid(
     (e.g. for a root search over the same knob afterwards).
     """
     out_dir = Path(out_dir)
-    (out_dir / SCENARIOS_DIR).mkdir(parents=True, exist_ok=True)
-    rows: dict[str, dict[str, Any]] = {s.id: _pending_row(s) for s in plan.scenarios}
+    store = ScenarioStore(out_dir)
+    store.create()
+    rows: dict[str, dict[str, Any]] = {s.id: pending_row(s) for s in plan.scenarios}
     outcome = GridOutcome()
     readings: dict[str, Evidence] = {}
     batched = prefit_exact(plan, out_dir, readings) if batch_exact else set()
@@ -138,7 +99,7 @@ def run_grid(
 
         if pool is None:
             pool = AnchorPool(plan, lambda s: scenario_evidence(plan, s, readings))
-        pending = [s for s in plan.scenarios if _finished(scenario_folder(out_dir, s), s) is None]
+        pending = [s for s in plan.scenarios if store.finished(s) is None]
         done, k_hats = prefit_reweight(
             plan,
             out_dir,
@@ -161,8 +122,8 @@ def run_grid(
             outcome.reused += 1
         else:
             outcome.computed += 1
-        rows[scenario.id] = _index_row(scenario, record)
-        _write_index(out_dir / INDEX_FILE, plan, rows.values())
+        rows[scenario.id] = index_row(scenario, record)
+        store.write_index(plan.knob_names, rows.values())
         if on_scenario is not None:
             on_scenario(scenario, rows[scenario.id])
     outcome.rows = list(rows.values())
@@ -188,14 +149,14 @@ def run_scenario(
     ``on_result`` receives the fitted :class:`~ccsvi_bayes.results.FitResult`. With an
     :class:`~ccsvi_bayes.sensitivity.reweight.AnchorPool` as ``pool``, a scenario an anchor
     covers is reweighted instead of fitted, and a fitted one becomes an anchor."""
-    folder = scenario_folder(out_dir, scenario)
-    done = _finished(folder, scenario)
+    store = ScenarioStore(out_dir)
+    done = store.finished(scenario)
     if done is not None:
         return done, True
     if pool is not None and scenario.id in pool.failed:  # failed as an anchor in this run
         return pool.failed[scenario.id], False
     if pool is not None and _answered(pool, scenario, out_dir):
-        answered = _finished(folder, scenario)
+        answered = store.finished(scenario)
         if answered is not None:
             return answered, False
     captured: list[Any] = []
@@ -207,8 +168,7 @@ def run_scenario(
 
     record = _run_one(plan, scenario, {} if readings is None else readings, keep)
     record["scenario"].update(extra or {})
-    folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / "summary.json", record, "summary")
+    store.write(scenario, record)
     if pool is not None and captured and record["scenario"]["status"] == "done":
         pool.add(scenario, captured[0])
     return record, False
@@ -231,15 +191,6 @@ def _answered(pool: Any, scenario: Scenario, out_dir: Path) -> bool:
         return False
 
 
-def _finished(folder: Path, scenario: Scenario) -> dict[str, Any] | None:
-    """The written summary of ``scenario`` when it finished (same id, status done)."""
-    summary = read_json(folder / "summary.json")
-    block = (summary or {}).get("scenario") or {}
-    if summary is not None and block.get("id") == scenario.id and block.get("status") == "done":
-        return summary
-    return None
-
-
 def scenario_evidence(
     plan: GridPlan, scenario: Scenario, readings: dict[str, Evidence]
 ) -> Evidence:
@@ -260,14 +211,7 @@ def _run_one(
     """Fit one scenario; its summary with the ``scenario`` block (never raises for a fit
     that fails: the failure is the record)."""
     start = time.perf_counter()
-    block: dict[str, Any] = {
-        "id": scenario.id,
-        "knobs": dict(scenario.knobs),
-        "dropped_studies": list(scenario.dropped_studies),
-        "path": "",
-        "status": "failed",
-        "reason": "",
-    }
+    block = scenario_block(scenario, path="", status="failed")
     summary: dict[str, Any] = {"model": plan.model, "outcome": plan.outcome}
     try:
         ev = scenario_evidence(plan, scenario, readings)
@@ -304,61 +248,3 @@ def _run_one(
         block["reason"] = f"internal error: {type(exc).__name__}: {exc}"
     block["seconds"] = round(time.perf_counter() - start, 3)
     return {**summary, "scenario": block}
-
-
-def _pending_row(scenario: Scenario) -> dict[str, Any]:
-    return {
-        "scenario_id": scenario.id,
-        **dict(scenario.knobs),
-        "status": "pending",
-        "dropped_studies": ";".join(scenario.dropped_studies),
-    }
-
-
-def _index_row(scenario: Scenario, record: Mapping[str, Any]) -> dict[str, Any]:
-    block = record["scenario"]
-    effect = record.get("effect") or {}
-    diag = record.get("diagnostics") or {}
-    mcse = effect.get("mcse") or {}
-    reweighting = block.get("reweighting") or {}
-    return {
-        "scenario_id": scenario.id,
-        **dict(scenario.knobs),
-        "path": block.get("path", ""),
-        "status": block["status"],
-        "reason": block.get("reason", ""),
-        "dropped_studies": ";".join(block.get("dropped_studies", [])),
-        "effect_mean": effect.get("mean"),
-        "effect_q025": effect.get("q025"),
-        "effect_q975": effect.get("q975"),
-        "prob_benefit": effect.get("prob_benefit"),
-        "prob_mcid": effect.get("prob_mcid"),
-        "rhat_max": diag.get("rhat_max"),
-        "ess_bulk_min": diag.get("ess_bulk_min"),
-        "ess_tail_min": diag.get("ess_tail_min"),
-        "divergences": diag.get("divergences"),
-        "converged": diag.get("converged"),
-        "seconds": block.get("seconds"),
-        "k_hat": block.get("k_hat"),
-        "effect_mean_mcse": mcse.get("mean"),
-        "effect_q025_mcse": mcse.get("q025"),
-        "effect_q975_mcse": mcse.get("q975"),
-        "prob_benefit_mcse": mcse.get("prob_benefit"),
-        "prob_mcid_mcse": mcse.get("prob_mcid"),
-        "ess_weights": reweighting.get("ess_weights"),
-        "ess_effective": reweighting.get("ess_effective"),
-    }
-
-
-def _write_index(path: Path, plan: GridPlan, rows: Any) -> None:
-    """``scenarios.csv``, atomically (a blank knob is the spec's own value)."""
-    buffer = io.StringIO()
-    columns = ["scenario_id", *plan.knob_names, *INDEX_COLUMNS]
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        cells = {k: "" if v is None else v for k, v in row.items()}
-        cells["reason"] = inert_cell(cells.get("reason", ""))  # free text: never a formula
-        writer.writerow(cells)
-    text = buffer.getvalue()
-    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

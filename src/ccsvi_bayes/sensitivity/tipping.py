@@ -34,14 +34,14 @@ from pathlib import Path
 from typing import Any
 
 from ccsvi_bayes.evidence import Evidence
+from ccsvi_bayes.results.files import TIPPING_POINT
+from ccsvi_bayes.results.scenario_table import TARGETS, knob_text
 from ccsvi_bayes.results.store import write_json
 from ccsvi_bayes.sensitivity.grid import ASSUME, InvalidGrid, plan_grid, plan_scenario
 from ccsvi_bayes.sensitivity.runner import GridIncomplete, run_scenario
 from ccsvi_bayes.specs import load_spec
 
 __all__ = [
-    "TARGETS",
-    "TIPPING_FILE",
     "Crossing",
     "TippingResult",
     "default_range",
@@ -50,11 +50,8 @@ __all__ = [
     "resolve_range",
 ]
 
-TIPPING_FILE = "tipping_point.json"
 #: evenly spaced knob values (ends included) evaluated before the root searches
 SCAN = 5
-#: the probability levels whose crossings are searched
-TARGETS = (0.5, 0.95)
 #: the summary fields searched: threshold label -> ``effect`` key of the summary
 _PROBS = {"0": "prob_benefit", "MCID": "prob_mcid"}
 
@@ -166,8 +163,9 @@ class TippingResult:
         return "Tipping points over " + self.key + ": " + "; ".join(parts) + "."
 
 
-def _text(value: float) -> str:
-    return f"{value:.10g}"
+def _knob(value: float) -> str:
+    """A searched knob value as text (ten significant digits)."""
+    return knob_text(value, 10)
 
 
 def _decimals(width: float) -> int:
@@ -304,7 +302,7 @@ def find_tipping_points(
     context = dict(context or {})
     if key in context or key.startswith(ASSUME):
         raise InvalidGrid(f"--tipping-point {key}: must be a numeric spec knob, not a data reading")
-    lo_text, hi_text = _text(lo), _text(hi)
+    lo_text, hi_text = _knob(lo), _knob(hi)
     plan = plan_grid(
         model=model,
         outcome=outcome,
@@ -323,7 +321,7 @@ def find_tipping_points(
         pool = AnchorPool(plan, lambda s: scenario_evidence(plan, s, readings))
 
     def evaluate(value: float) -> dict[str, Any]:
-        text = _text(value)
+        text = _knob(value)
         if text in result.evaluations:
             return result.evaluations[text]
         scenario = plan_scenario(plan, {**context, key: text})
@@ -357,7 +355,7 @@ def find_tipping_points(
 
     tol = xtol if xtol is not None else (result.hi - result.lo) * 1e-4
     step = (result.hi - result.lo) / (SCAN - 1)
-    grid = [float(_text(result.lo + i * step)) for i in range(SCAN - 1)] + [result.hi]
+    grid = [float(_knob(result.lo + i * step)) for i in range(SCAN - 1)] + [result.hi]
     scanned = [evaluate(v) for v in grid]
     ends = (scanned[0], scanned[-1])
 
@@ -372,7 +370,7 @@ def find_tipping_points(
                 root = brentq(
                     lambda v: float(evaluate(v)[field_]) - level, a, b, xtol=tol, maxiter=100
                 )
-                found.append(float(_text(float(root))))
+                found.append(float(_knob(float(root))))
         if probs[-1] == 0:
             found.append(grid[-1])
         return sorted(set(found))
@@ -420,5 +418,5 @@ def find_tipping_points(
                 )
             )
         result.monotone[label] = _monotone(result.evaluations, field_)
-    write_json(out_dir / TIPPING_FILE, result.as_dict(), "tipping")
+    write_json(out_dir / TIPPING_POINT, result.as_dict(), "tipping")
     return result
