@@ -95,8 +95,8 @@ def stub_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     import ccsvi_bayes.decisions
     import ccsvi_bayes.figures.draw
     import ccsvi_bayes.report.html
-    import ccsvi_bayes.report.run_folder
     import ccsvi_bayes.report.sof
+    import ccsvi_bayes.results.run_folder
     from ccsvi_bayes.pipeline import main_job
 
     def run_all(_ev: object, _out: Path, *, seed: int, extra: dict, **_: object) -> dict:
@@ -131,7 +131,7 @@ def stub_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     sweep = SimpleNamespace(outcome="qol", vary=dict)
     monkeypatch.setattr(main_job, "plan_sweep", lambda *_a, **_k: sweep)
     monkeypatch.setattr(ccsvi_bayes.figures.draw, "draw_run_figures", figures)
-    monkeypatch.setattr(ccsvi_bayes.report.run_folder.RunFolder, "open", lambda *_a: None)
+    monkeypatch.setattr(ccsvi_bayes.results.run_folder.RunFolder, "open", lambda *_a: None)
     monkeypatch.setattr(ccsvi_bayes.report.sof, "write_sof", lambda _run: None)
     monkeypatch.setattr(ccsvi_bayes.report.html, "render_report", report)
     monkeypatch.setattr(ccsvi_bayes.decisions, "write_findings", findings)

@@ -67,10 +67,11 @@ import numpy as np
 import xarray as xr
 from scipy.stats import norm
 
+from ccsvi_bayes.decisions.certainty_table import certainty_table
 from ccsvi_bayes.decisions.decomposition import bias_learning, decompose
-from ccsvi_bayes.decisions.run_folder import RunFolder, certainty_table
 from ccsvi_bayes.decisions.statements import Wording, category, statement
 from ccsvi_bayes.errors import CcsviBayesError, InvalidEvidence, Problem
+from ccsvi_bayes.results import RunFolder
 from ccsvi_bayes.results.numbers import flat_draws, json_clean
 from ccsvi_bayes.results.store import write_atomic
 

@@ -514,8 +514,8 @@ def _report(
     problems: list[str],
 ) -> dict[str, Any]:
     from ccsvi_bayes.report.html import render_report
-    from ccsvi_bayes.report.run_folder import RunFolder
     from ccsvi_bayes.report.sof import write_sof
+    from ccsvi_bayes.results import RunFolder
 
     evidence_path, pdf = options
     progress.start("report", 2 if pdf else 1)

@@ -30,7 +30,6 @@ from ccsvi_bayes.figures.labels import (
 from ccsvi_bayes.report.changes import changes_view
 from ccsvi_bayes.report.jinja import environment
 from ccsvi_bayes.report.panel import panel_data
-from ccsvi_bayes.report.run_folder import RunFolder
 from ccsvi_bayes.report.sof import (
     CERTAINTY_MARKS,
     findings_by_outcome,
@@ -38,6 +37,7 @@ from ccsvi_bayes.report.sof import (
     sof_cells,
     summary_of_findings,
 )
+from ccsvi_bayes.results import RunFolder
 from ccsvi_bayes.results.numbers import format_number
 from ccsvi_bayes.results.store import read_json, write_atomic
 from ccsvi_bayes.vocabulary import STUDIES_COLUMNS

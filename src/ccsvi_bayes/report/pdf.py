@@ -25,7 +25,7 @@ from ccsvi_bayes.errors import CcsviBayesError
 from ccsvi_bayes.results.store import write_atomic
 
 if TYPE_CHECKING:
-    from ccsvi_bayes.report.run_folder import RunFolder
+    from ccsvi_bayes.results import RunFolder
 
 __all__ = [
     "CHROMIUM_ENV",

@@ -22,7 +22,7 @@ from typing import Any
 import matplotlib
 
 from ccsvi_bayes.figures.labels import plain_text
-from ccsvi_bayes.report.run_folder import RunFolder
+from ccsvi_bayes.results import RunFolder
 from ccsvi_bayes.results.store import write_atomic
 
 __all__ = ["A4_INCHES", "write_report_pdf_pages"]

@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from ccsvi_bayes.figures.labels import design_label, knob_label, model_label, plain_text
-from ccsvi_bayes.report.run_folder import EFFICACY_MODELS, RunFolder
+from ccsvi_bayes.results import EFFICACY_MODELS, RunFolder
 from ccsvi_bayes.results.numbers import format_number, format_with_mcse, inert_cell, significant
 from ccsvi_bayes.results.store import read_json, write_atomic
 
