@@ -9,13 +9,13 @@ from typing import Any
 
 from ccsvi_bayes.errors import CcsviBayesError
 from ccsvi_bayes.figures.style import FigureRecord
-from ccsvi_bayes.results.store import write_atomic
+from ccsvi_bayes.results import files, write_atomic
 
 __all__ = ["INDEX_NAME", "INDEX_SCHEMA_VERSION", "draw_folder", "write_index"]
 
 #: ``schema_version`` of ``figures/index.json`` (the same document the run folder's draws write)
 INDEX_SCHEMA_VERSION = 1
-INDEX_NAME = "index.json"
+INDEX_NAME = files.FIGURE_INDEX
 
 
 def draw_folder(
@@ -28,25 +28,22 @@ def draw_folder(
     fit) by :func:`ccsvi_bayes.figures.draw.draw_run_figures` (``evidence`` overrides the
     evidence folder they recorded); anything else is a :class:`CcsviBayesError` (exit 2)
     naming what was expected."""
-    from ccsvi_bayes.sensitivity.runner import INDEX_FILE
-    from ccsvi_bayes.sensitivity.tipping import TIPPING_FILE
-
     directory = Path(directory)
     expected = (
-        f"expected {INDEX_FILE} or {TIPPING_FILE} (a sensitivity folder from `ccsvi-bayes "
-        "sensitivity --out`), run.json (a run folder from `ccsvi-bayes run --out`) or "
-        "summary.json (a fit folder from `ccsvi-bayes fit --out`)"
+        f"expected {files.SCENARIOS_TABLE} or {files.TIPPING_POINT} (a sensitivity folder from "
+        f"`ccsvi-bayes sensitivity --out`), {files.RUN_INDEX} (a run folder from `ccsvi-bayes "
+        f"run --out`) or {files.SUMMARY} (a fit folder from `ccsvi-bayes fit --out`)"
     )
     if not directory.is_dir():
         raise CcsviBayesError(f"{directory}: no such folder ({expected})")
     index = out_dir / INDEX_NAME
-    if (directory / INDEX_FILE).is_file() or (directory / TIPPING_FILE).is_file():
+    if (directory / files.SCENARIOS_TABLE).is_file() or (directory / files.TIPPING_POINT).is_file():
         from ccsvi_bayes.figures.sensitivity import sensitivity_figures
 
         records = sensitivity_figures(directory, out_dir)
         write_index(index, records)
         return records, index
-    if (directory / "run.json").is_file() or (directory / "summary.json").is_file():
+    if (directory / files.RUN_INDEX).is_file() or (directory / files.SUMMARY).is_file():
         from ccsvi_bayes.figures.draw import draw_run_figures
 
         records = list(draw_run_figures(directory, out_dir, evidence=evidence))
