@@ -38,6 +38,7 @@ from ccsvi_bayes.inference import (
     sample_retrying_divergences,
     set_model_data,
 )
+from ccsvi_bayes.results import files
 from ccsvi_bayes.specs import load_spec
 
 __all__ = [
@@ -347,6 +348,6 @@ def write_report(results: list[SBCResult], out: Path) -> Path:
         "all_calibrated": all(r.calibrated for r in results),
         "method": "SBC (Talts et al. 2018): ranks of prior draws among thinned posterior draws; chi-square uniformity test over 10 bins",
     }
-    path = out / "report.json"
+    path = out / files.SBC_REPORT
     write_json(path, report, "sbc")
     return path

@@ -9,6 +9,7 @@ import typer
 
 from ccsvi_bayes.cli import render
 from ccsvi_bayes.cli.options import DEFAULT_SEED, AssumeOption, EvidenceOption, parse_assume
+from ccsvi_bayes.results import files
 
 
 def _prior_probabilities(values: list[str] | None) -> dict[str, float] | None:
@@ -83,7 +84,7 @@ def average_command(
             on_model=lambda model, state: update(f"averaging {outcome}: {model} ({state}) …"),
         )
     _show(doc)
-    render.wrote(out_dir / "average.json")
+    render.wrote(out_dir / files.AVERAGE)
 
 
 def _show(doc: dict[str, Any]) -> None:

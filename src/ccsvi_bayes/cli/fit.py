@@ -20,6 +20,7 @@ from ccsvi_bayes.cli.options import (
     parse_assume,
     seed_option,
 )
+from ccsvi_bayes.results import files
 
 ENGINES = ("nuts", "exact")
 
@@ -85,4 +86,4 @@ def fit_command(
                 render.fail(str(exc), code=3)
         folder = result.to_dir(out_dir)
     render.fit_summary(result.summary_dict())
-    render.wrote(folder / "posterior.nc", folder / "summary.json")
+    render.wrote(folder / files.POSTERIOR, folder / files.SUMMARY)

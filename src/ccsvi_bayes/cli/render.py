@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ccsvi_bayes.results import files
+
 if TYPE_CHECKING:
     from rich.progress import Progress
 
@@ -343,7 +345,7 @@ def run_table(index: dict[str, Any], out_dir: Path) -> None:
             est, prob = rec.get("reason", "")[:60], ""
         table.add_row(rec["model"], rec["outcome"], est, prob, rec["status"])
     out.print(table)
-    wrote(out_dir / "run.json")
+    wrote(out_dir / files.RUN_INDEX)
 
 
 # check ------------------------------------------------------------------------------------
@@ -403,7 +405,7 @@ def check_report(checks: dict[str, Any], headline: dict[str, Any], result_dir: P
             f"influential (Pareto k > {PARETO_K_BAD:g}; PSIS-LOO unreliable there, not a misfit): "
             + ", ".join(f"{r['observation']} ({r['pareto_k']:.2f})" for r in influential)
         )
-    wrote(result_dir / "checks.json")
+    wrote(result_dir / files.CHECKS)
 
 
 # sbc --------------------------------------------------------------------------------------
@@ -499,7 +501,7 @@ def sensitivity_report(plan: GridPlan, outcome: GridOutcome, out_dir: Path) -> N
         )
     out.print(table)
     out.print(f"{outcome.computed} computed, {outcome.reused} reused from earlier runs")
-    wrote(out_dir / "scenarios.csv")
+    wrote(out_dir / files.SCENARIOS_TABLE)
 
 
 def tipping_report(result: TippingResult, path: Path) -> None:

@@ -18,6 +18,7 @@ from ccsvi_bayes.cli.options import (
     parse_assume,
     seed_option,
 )
+from ccsvi_bayes.results import files
 
 if TYPE_CHECKING:
     from ccsvi_bayes.evidence import Evidence
@@ -104,7 +105,7 @@ def _run(
             )
         except RunIncomplete as exc:
             failure = exc
-    index = read_json(out_dir / "run.json") or {"fits": []}
+    index = read_json(out_dir / files.RUN_INDEX) or {"fits": []}
     render.run_table(index, out_dir)
     render.job_summary(index, out_dir)
     if failure is not None:

@@ -71,7 +71,7 @@ from ccsvi_bayes.decisions.certainty_table import certainty_table
 from ccsvi_bayes.decisions.decomposition import bias_learning, decompose
 from ccsvi_bayes.decisions.statements import Wording, category, statement
 from ccsvi_bayes.errors import CcsviBayesError, InvalidEvidence, Problem
-from ccsvi_bayes.results import RunFolder
+from ccsvi_bayes.results import RunFolder, files
 from ccsvi_bayes.results.numbers import flat_draws, json_clean
 from ccsvi_bayes.results.store import write_atomic
 
@@ -269,7 +269,7 @@ def write_document(run_dir: str | Path, document: Mapping[str, Any]) -> Path:
     infinities refused)."""
     import json
 
-    target = Path(run_dir) / "findings.json"
+    target = Path(run_dir) / files.FINDINGS
     text = json.dumps(document, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
     write_atomic(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return target

@@ -42,6 +42,7 @@ from ccsvi_bayes.figures.style import (
     new_figure,
     save_figure,
 )
+from ccsvi_bayes.results import files
 from ccsvi_bayes.results.store import read_json
 from ccsvi_bayes.sensitivity.runner import INDEX_COLUMNS, INDEX_FILE, SCENARIOS_DIR
 from ccsvi_bayes.sensitivity.tipping import TARGETS, TIPPING_FILE
@@ -593,7 +594,7 @@ def _scenario_summaries(
                 f"shrinkage plot: knob {knob!r} has a non-numeric value {row[knob]!r} "
                 f"(scenario {row['scenario_id']}); choose a numeric knob"
             )
-        doc = read_json(Path(grid_dir) / SCENARIOS_DIR / str(row["scenario_id"]) / "summary.json")
+        doc = read_json(Path(grid_dir) / SCENARIOS_DIR / str(row["scenario_id"]) / files.SUMMARY)
         if doc is not None:
             out.append((x, doc))
     return out
@@ -797,7 +798,7 @@ def _numeric_knobs(table: pd.DataFrame, baseline: Mapping[str, Any]) -> list[str
 
 def _carries_studies(grid_dir: Path, table: pd.DataFrame, knob: str, base: Any) -> bool:
     for sid in _done(knob_rows(table, knob, base))["scenario_id"]:
-        doc = read_json(grid_dir / SCENARIOS_DIR / str(sid) / "summary.json")
+        doc = read_json(grid_dir / SCENARIOS_DIR / str(sid) / files.SUMMARY)
         if doc and doc.get("studies"):
             return True
     return False

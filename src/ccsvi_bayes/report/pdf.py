@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ccsvi_bayes.errors import CcsviBayesError
+from ccsvi_bayes.results import files
 from ccsvi_bayes.results.store import write_atomic
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ def render_pdf(
 
     def write(tmp: Path) -> None:
         with tempfile.TemporaryDirectory(prefix="ccsvi-chromium-") as profile:
-            out = Path(profile) / "report.pdf"
+            out = Path(profile) / files.REPORT_PDF
             cmd = chromium_command(browser, html, out, Path(profile) / "profile")
             try:
                 proc = subprocess.run(

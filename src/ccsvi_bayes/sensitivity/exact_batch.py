@@ -39,6 +39,7 @@ from ccsvi_bayes.inference.diagnostics import Diagnostics
 from ccsvi_bayes.inference.exact import SCENARIO_KEYS, nnhm_exact_scenarios
 from ccsvi_bayes.inference.marginal import exact_record
 from ccsvi_bayes.models import effective_priors, model_family
+from ccsvi_bayes.results import files
 from ccsvi_bayes.results.numbers import as_float
 from ccsvi_bayes.results.store import fit_key, read_json, write_json
 from ccsvi_bayes.sensitivity.grid import GridPlan, Scenario, exclude_studies
@@ -73,7 +74,7 @@ def prefit_exact(
     not_nnhm: set[tuple[str, ...]] = set()  # structures found not to be NNHMs (skip fast)
     for scenario in plan.scenarios:
         folder = out_dir / SCENARIOS_DIR / scenario.id
-        summary = read_json(folder / "summary.json")
+        summary = read_json(folder / files.SUMMARY)
         block = (summary or {}).get("scenario") or {}
         if block.get("id") == scenario.id and block.get("status") == "done":
             continue  # finished earlier: the loop reuses it
@@ -104,7 +105,7 @@ def prefit_exact(
         record = _fill(item, {key: values[i] for key, values in out.items()}, share)
         folder = out_dir / SCENARIOS_DIR / item.scenario.id
         folder.mkdir(parents=True, exist_ok=True)
-        write_json(folder / "summary.json", record, "summary")
+        write_json(folder / files.SUMMARY, record, "summary")
         done.add(item.scenario.id)
     return done
 

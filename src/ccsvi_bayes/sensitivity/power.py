@@ -31,6 +31,7 @@ import xarray as xr
 from ccsvi_bayes.evidence import load_evidence
 from ccsvi_bayes.fitting import fit
 from ccsvi_bayes.models import model_family
+from ccsvi_bayes.results import files
 from ccsvi_bayes.results.fit_result import FitResult
 from ccsvi_bayes.results.store import write_json
 from ccsvi_bayes.sensitivity.grid import ordered_sets
@@ -45,7 +46,7 @@ __all__ = [
     "power_scaling_of_fit",
 ]
 
-POWER_FILE = "power_scaling.json"
+POWER_FILE = files.POWER_SCALING
 #: the conventional threshold of a power-scaling sensitivity (Kallioinen et al. 2024)
 THRESHOLD = 0.05
 

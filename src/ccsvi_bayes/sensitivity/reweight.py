@@ -62,6 +62,7 @@ from ccsvi_bayes.evidence import Evidence
 from ccsvi_bayes.fitting.api import nnhm_reasons
 from ccsvi_bayes.models import model_family
 from ccsvi_bayes.priors.families import family as prior_family
+from ccsvi_bayes.results import files
 from ccsvi_bayes.results.fit_result import FitResult
 from ccsvi_bayes.results.store import write_json
 from ccsvi_bayes.sensitivity.grid import GridPlan, Scenario
@@ -549,7 +550,7 @@ class AnchorPool:
         }
         folder = Path(out_dir) / "scenarios" / scenario.id
         folder.mkdir(parents=True, exist_ok=True)
-        write_json(folder / "summary.json", summary, "summary")
+        write_json(folder / files.SUMMARY, summary, "summary")
         return True
 
     def fit_anchor(

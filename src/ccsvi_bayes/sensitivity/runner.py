@@ -33,6 +33,7 @@ from ccsvi_bayes.evidence import Evidence, load_evidence
 from ccsvi_bayes.fitting import fit
 from ccsvi_bayes.fitting.api import nnhm_reasons
 from ccsvi_bayes.models import model_family
+from ccsvi_bayes.results import files
 from ccsvi_bayes.results.numbers import inert_cell
 from ccsvi_bayes.results.store import read_json, write_atomic, write_json
 from ccsvi_bayes.sensitivity.exact_batch import prefit_exact
@@ -53,7 +54,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-INDEX_FILE = "scenarios.csv"
+INDEX_FILE = files.SCENARIOS_TABLE
 SCENARIOS_DIR = "scenarios"
 #: columns of ``scenarios.csv`` after the scenario id and the knob columns
 INDEX_COLUMNS = (
@@ -209,7 +210,7 @@ def run_scenario(
     record = _run_one(plan, scenario, {} if readings is None else readings, keep)
     record["scenario"].update(extra or {})
     folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / "summary.json", record, "summary")
+    write_json(folder / files.SUMMARY, record, "summary")
     if pool is not None and captured and record["scenario"]["status"] == "done":
         pool.add(scenario, captured[0])
     return record, False
@@ -234,7 +235,7 @@ def _answered(pool: Any, scenario: Scenario, out_dir: Path) -> bool:
 
 def _finished(folder: Path, scenario: Scenario) -> dict[str, Any] | None:
     """The written summary of ``scenario`` when it finished (same id, status done)."""
-    summary = read_json(folder / "summary.json")
+    summary = read_json(folder / files.SUMMARY)
     block = (summary or {}).get("scenario") or {}
     if summary is not None and block.get("id") == scenario.id and block.get("status") == "done":
         return summary

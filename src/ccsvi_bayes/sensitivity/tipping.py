@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ccsvi_bayes.evidence import Evidence
+from ccsvi_bayes.results import files
 from ccsvi_bayes.results.store import write_json
 from ccsvi_bayes.sensitivity.grid import ASSUME, InvalidGrid, plan_grid, plan_scenario
 from ccsvi_bayes.sensitivity.runner import GridIncomplete, run_scenario
@@ -50,7 +51,7 @@ __all__ = [
     "resolve_range",
 ]
 
-TIPPING_FILE = "tipping_point.json"
+TIPPING_FILE = files.TIPPING_POINT
 #: evenly spaced knob values (ends included) evaluated before the root searches
 SCAN = 5
 #: the probability levels whose crossings are searched
