@@ -70,7 +70,7 @@ def fake_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(main_job, "run_all", run_all)
     monkeypatch.setattr(main_job, "run_harms_variants", lambda *_a, **_k: [])
     monkeypatch.setattr(main_job, "main_domains", lambda *_a: [])
-    monkeypatch.setattr(ccsvi_bayes.figures.draw, "draw_run_figures", lambda _out: [])
+    monkeypatch.setattr(ccsvi_bayes.figures.draw, "draw_run_figures", lambda _out, **_k: [])
     monkeypatch.setattr(ccsvi_bayes.results.run_folder.RunFolder, "open", lambda *_a: None)
     monkeypatch.setattr(ccsvi_bayes.report.sof, "write_sof", lambda _run: None)
     monkeypatch.setattr(ccsvi_bayes.report.html, "render_report", lambda _run: tmp_path)

@@ -102,7 +102,7 @@ def stub_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     def run_all(_ev: object, _out: Path, *, seed: int, extra: dict, **_: object) -> dict:
         return {"evidence": {"name": "stub"}, "seed": seed, **extra, "fits": [], "incomplete": []}
 
-    def figures(out: Path) -> list[object]:
+    def figures(out: Path, **_: object) -> list[object]:
         (out / "figures").mkdir()
         skipped = [
             {"stem": "forest_qol", "reason": "ValueError: bad mathtext"},

@@ -30,8 +30,15 @@ from ccsvi_bayes.figures.effect import effect_plot, effect_scale
 from ccsvi_bayes.figures.forest import forest_plot, forest_rows
 from ccsvi_bayes.figures.harms import harm_variant_label, harms_plot
 from ccsvi_bayes.figures.style import FigureRecord, house_style, new_figure, save_figure
-from ccsvi_bayes.results import RunFolder, files, summary_kind, write_atomic
-from ccsvi_bayes.results.documents import EFFICACY, HARM, HARMS_FIGURE
+from ccsvi_bayes.results import (
+    EFFICACY,
+    HARM,
+    HARMS_FIGURE,
+    RunFolder,
+    files,
+    summary_kind,
+    write_atomic,
+)
 
 __all__ = [
     "INDEX_SCHEMA_VERSION",
@@ -75,7 +82,7 @@ def _save(
 
 
 #: a unit of drawing work, picklable: ("domain", outcome, summaries, folders) draws the
-#: forest, effect, bias and check figures of one efficacy domain; ("harms", summaries) the
+#: forest, effect, bias and check figures of one efficacy domain; (HARMS_FIGURE, summaries) the
 #: harms figure; ("sensitivity", outcome, folder) the figures of one sweep
 Task = tuple[Any, ...]
 #: what a task returns: figure records, skipped entries, warnings to log
@@ -88,6 +95,7 @@ def draw_run_figures(
     *,
     jobs: int | None = None,
     evidence: str | Path | None = None,
+    folder: RunFolder | None = None,
 ) -> list[FigureRecord]:
     """Draw every figure of the run folder ``run_dir`` into ``out_dir`` (default
     ``run_dir/figures``) as PNG + SVG + PDF and write ``out_dir/index.json``
@@ -104,11 +112,16 @@ def draw_run_figures(
     index are the same for every ``jobs``.
 
     ``run_dir`` may also be a fit folder (``ccsvi-bayes fit --out``), drawn as a run of one
-    fit; ``evidence`` overrides the evidence folder the run or fit recorded.
+    fit; ``evidence`` overrides the evidence folder the run or fit recorded. ``folder`` is
+    the run folder already open (the main job's; its evidence override applies), else it
+    is opened here.
     """
     run_dir = Path(run_dir)
     out_dir = Path(out_dir) if out_dir is not None else run_dir / "figures"
-    folder = RunFolder.open(run_dir, evidence)
+    if folder is None:
+        folder = RunFolder.open(run_dir, evidence)
+    elif evidence is None and folder.evidence_override is not None:
+        evidence = folder.evidence_override  # the workers open the folder alike
     ev_set = _run_evidence(folder)
     tasks, skipped = _plan(folder, ev_set)
     where = None if evidence is None else str(evidence)
@@ -170,7 +183,7 @@ def _plan(folder: RunFolder, evidence: Evidence) -> tuple[list[Task], list[dict[
     ]
     tasks: list[Task] = [("domain", o, efficacy[o], subs[o]) for o in order]
     if harms or not folder.is_single_fit:  # a single efficacy fit has no harms
-        tasks.append(("harms", harms) if harms else ("harms_missing",))
+        tasks.append((HARMS_FIGURE, harms) if harms else ("harms_missing",))
     tasks.extend(("sensitivity", o, str(p)) for o, p in folder.sweeps())
     return tasks, skipped
 
@@ -305,7 +318,7 @@ def _draw_task(
                     out,
                     skipped,
                 )
-        elif task[0] == "harms":
+        elif task[0] == HARMS_FIGURE:
             attempt(HARMS_FIGURE, _harms, evidence, task[1], out)
         elif task[0] == "sensitivity":
             with house_style():

@@ -37,15 +37,14 @@ from ccsvi_bayes.report.sof import (
     sof_cells,
     summary_of_findings,
 )
-from ccsvi_bayes.results import RunFolder
+from ccsvi_bayes.results import EFFICACY, FIGURE_SECTIONS, HARM, HARMS_FIGURE, RunFolder, files
 from ccsvi_bayes.results.numbers import format_number
 from ccsvi_bayes.results.store import read_json, write_atomic
 from ccsvi_bayes.vocabulary import STUDIES_COLUMNS
 
-__all__ = ["FIGURE_SECTIONS", "render_report", "report_context"]
+__all__ = ["render_report", "report_context"]
 
 #: where index.json figures go; a figure of any other section is shown under "Other figures"
-FIGURE_SECTIONS = ("results", "bias", "harms", "sensitivity", "checks")
 
 #: libraries whose versions the reproducibility block lists
 LIBRARIES = (
@@ -76,7 +75,7 @@ def render_report(
     """Write the report of a run folder to ``out`` (default ``OUT/report.html``) atomically
     and return its path."""
     run = run_dir if isinstance(run_dir, RunFolder) else RunFolder.open(run_dir, evidence)
-    target = Path(out) if out is not None else run.path / "report.html"
+    target = Path(out) if out is not None else run.path / files.REPORT_HTML
     text = environment().get_template("report.html.j2").render(**report_context(run))
     target.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
@@ -92,8 +91,8 @@ def report_context(run: RunFolder) -> dict[str, Any]:
     figures = _figures(run)
     used = {id(f) for f in figures["all"]}
     outcomes = run.outcomes()
-    efficacy = [o for o in outcomes if o in cells and cells[o]["kind"] == "efficacy"]
-    harms = [o for o in outcomes if o in cells and cells[o]["kind"] == "harm"]
+    efficacy = [o for o in outcomes if o in cells and cells[o]["kind"] == EFFICACY.name]
+    harms = [o for o in outcomes if o in cells and cells[o]["kind"] == HARM.name]
     panels = [p for p in (panel_data(run, o) for o in run.sweep_outcomes()) if p is not None]
     for p in panels:
         # the plain sentence of the summary of findings, not the machine one of the sweep
@@ -122,7 +121,7 @@ def report_context(run: RunFolder) -> dict[str, Any]:
         for o in efficacy
     ]
     harm_blocks = [
-        {"id": o, "cell": cells[o], "figures": figs("harms", o), **_harm_details(run, o)}
+        {"id": o, "cell": cells[o], "figures": figs(HARMS_FIGURE, o), **_harm_details(run, o)}
         for o in harms
     ]
     sens_blocks = [
@@ -159,7 +158,7 @@ def report_context(run: RunFolder) -> dict[str, Any]:
         "sof": list(cells.values()),
         "methods": _methods(run, efficacy + harms),
         "domains": domains,
-        "harms": harm_blocks,
+        HARMS_FIGURE: harm_blocks,
         "sensitivity": sens_blocks,
         "panels": panels,
         "panel_json": [
@@ -185,7 +184,7 @@ def _answer(run: RunFolder) -> list[dict[str, Any]]:
     """The committee's answer from ``findings.json`` (written by the main job's certainty
     stage): per outcome, benefits first then harms, the statement, the suggested certainty and
     the reason for each level it was rated down. Empty when the run has no findings."""
-    document = read_json(run.path / "findings.json") or {}
+    document = read_json(run.path / files.FINDINGS) or {}
     rows = []
     items = document.get("outcomes")
     for item in items if isinstance(items, list) else []:
@@ -206,7 +205,7 @@ def _answer(run: RunFolder) -> list[dict[str, Any]]:
             {
                 "outcome": item.get("outcome"),
                 "label": item.get("label") or item.get("outcome"),
-                "kind": "Harm" if item.get("kind") == "harm" else "Benefit",
+                "kind": "Harm" if item.get("kind") == HARM.name else "Benefit",
                 "certainty": certainty,
                 "marks": _CERTAINTY_MARKS.get(certainty, ""),
                 "statement": item.get("statement", ""),
@@ -249,7 +248,7 @@ def _plans(run: RunFolder) -> list[dict[str, Any]]:
     for record in run.run.get("plans", []) or []:
         if not isinstance(record, Mapping) or record.get("status") not in ("written", "up to date"):
             continue
-        path = run.inside(run.path / str(record.get("folder", "")) / "plan.json")
+        path = run.inside(run.path / str(record.get("folder", "")) / files.PLAN)
         document = read_json(path) if path is not None else None
         if not document:
             continue
@@ -476,7 +475,7 @@ def _missing(
     missing: list[str] = []
     if not run.summaries:
         missing.append("fits: no summary.json in the run folder")
-    if not (run.path / "figures" / "index.json").is_file():
+    if not (run.path / files.FIGURES_DIR / files.FIGURE_INDEX).is_file():
         missing.append("figures: not run (no figures/index.json)")
     else:
         lost = [f["stem"] for f in figures["all"] if f["src"] is None]
@@ -484,7 +483,7 @@ def _missing(
             missing.append(
                 "figures listed in index.json but without an image file: " + ", ".join(lost)
             )
-    findings = run.path / "findings.json"
+    findings = run.path / files.FINDINGS
     if findings.exists() and not findings_by_outcome(run):
         missing.append("certainty: not assessed (findings.json is unreadable or lists no outcome)")
     elif not findings.exists():

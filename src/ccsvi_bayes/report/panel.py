@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from ccsvi_bayes.figures.labels import knob_label
-from ccsvi_bayes.results import RunFolder, read_json
+from ccsvi_bayes.results import RunFolder, files, read_json
 from ccsvi_bayes.results.numbers import format_with_mcse
 from ccsvi_bayes.sensitivity.runner import INDEX_COLUMNS
 
@@ -133,7 +133,9 @@ def panel_data(run: RunFolder, outcome: str) -> dict[str, Any] | None:
             if any(not _blank(rec.get(c)) for c in others):
                 continue
             if _blank(rec.get(key)):
-                summary = read_json(folder / "scenarios" / str(rec["scenario_id"]) / "summary.json")
+                summary = read_json(
+                    folder / files.SCENARIOS_DIR / str(rec["scenario_id"]) / files.SUMMARY
+                )
                 base, source = baseline_value(summary, key) if summary else (None, "")
                 entry = _row_entry(rec, base, True, source) if base is not None else None
             else:
@@ -194,7 +196,7 @@ def _from_evaluations(folder: Any, tip: Mapping[str, Any]) -> list[dict[str, Any
         if value is None:
             continue
         sid = str(ev.get("scenario_id") or "")
-        summary = read_json(folder / "scenarios" / sid / "summary.json") or {}
+        summary = read_json(folder / files.SCENARIOS_DIR / sid / files.SUMMARY) or {}
         eff = summary.get("effect") or {}
         found = eff.get("mcse")
         mcse: Mapping[str, Any] = found if isinstance(found, Mapping) else {}

@@ -12,6 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from ccsvi_bayes.results import files
 from ccsvi_bayes.results.documents import (
+    EFFICACY,
+    FIGURE_SECTIONS,
+    HARM,
+    HARMS_FIGURE,
     KINDS,
     ChecksDocument,
     RunIndex,
@@ -40,7 +44,11 @@ if TYPE_CHECKING:
     from ccsvi_bayes.results.fit_result import FitResult
 
 __all__ = [
+    "EFFICACY",
     "EFFICACY_MODELS",
+    "FIGURE_SECTIONS",
+    "HARM",
+    "HARMS_FIGURE",
     "KINDS",
     "SCHEMA_VERSIONS",
     "ChecksDocument",

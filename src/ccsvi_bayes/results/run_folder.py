@@ -175,8 +175,9 @@ class RunFolder:
         return cast(RunIndex, read_json(self.path / files.RUN_INDEX) or {})
 
     def reload(self) -> None:
-        """Forget what was read (the main job rewrites the folder between its stages)."""
-        for name in ("run", "_fits", "evidence", "figures", "_figure_index"):
+        """Forget what was read but the evidence set (the main job rewrites the folder
+        between its stages, never the evidence)."""
+        for name in ("run", "_fits", "figures", "_figure_index"):
             self.__dict__.pop(name, None)
         self._trees.clear()
 
@@ -262,8 +263,9 @@ class RunFolder:
     def _summary_at(self, folder: Path) -> dict[str, Any] | None:
         file = folder / files.SUMMARY
         doc = read_json(file)
-        if doc is None and file.is_file():
-            self.problems.append(f"{file}: not a readable JSON object")
+        problem = f"{file}: not a readable JSON object"
+        if doc is None and file.is_file() and problem not in self.problems:
+            self.problems.append(problem)
         return doc
 
     @property
@@ -380,15 +382,19 @@ class RunFolder:
     # --- evidence -----------------------------------------------------------------------
     def evidence_path(self) -> Path | None:
         """The evidence folder of the run: the one the user named, else the one the run
-        recorded, else the embedded set when the run names it or names none. None when the
-        folder records no evidence (no ``run.json``) or names another set without a path."""
+        recorded (``run.json`` ``evidence.path`` or ``evidence_path``), else the embedded set
+        when the run names it or names none. None when the folder records no evidence (no
+        ``run.json``) or names another set without a path."""
         if self.evidence_override is not None:
             return self.evidence_override
         info = self.run.get("evidence")
         if not isinstance(info, dict):
-            return None
-        if isinstance(info.get("path"), str) and info["path"]:
-            return Path(info["path"])
+            if "evidence_path" not in self.run:
+                return None
+            info = {}
+        path = info.get("path") or self.run.get("evidence_path")
+        if isinstance(path, str) and path:
+            return Path(path)
         default = default_evidence_path()
         return default if info.get("name") in (None, _evidence_name(default)) else None
 
