@@ -362,3 +362,33 @@ def test_the_report_is_redrawn_when_the_findings_change(
     with pytest.raises(RunIncomplete):
         _main_job(stub_job)
     assert json.loads((stub_job / "run.json").read_text())["report"]["status"] == "written"
+
+
+def test_the_job_hands_its_one_run_folder_to_figures_and_report(
+    stub_job: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The main job opens its run folder once: the figures and the report get that object."""
+    import contextlib
+
+    import ccsvi_bayes.figures.draw
+    import ccsvi_bayes.report.sof
+    from ccsvi_bayes.pipeline import main_job
+    from ccsvi_bayes.pipeline.run import RunIncomplete
+    from ccsvi_bayes.results import RunFolder
+
+    seen: list[object] = []
+
+    def figures(out: Path, *, folder: object = None, **_: object) -> list[object]:
+        seen.append(folder)
+        (out / "figures").mkdir(exist_ok=True)
+        (out / "figures" / "index.json").write_text(json.dumps({"figures": []}))
+        return []
+
+    monkeypatch.setattr(ccsvi_bayes.figures.draw, "draw_run_figures", figures)
+    monkeypatch.setattr(ccsvi_bayes.report.sof, "write_sof", seen.append)
+    monkeypatch.setattr(main_job, "run_sweep", lambda *_a, **_k: {"failed": 0})
+    with contextlib.suppress(RunIncomplete):
+        _main_job(stub_job)
+    assert len(seen) == 2
+    assert isinstance(seen[0], RunFolder)
+    assert seen[1] is seen[0]
