@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ccsvi_bayes.results import HARM, RunFolder, files, read_json
+from ccsvi_bayes.results import HARM, RunFolder, files
 from ccsvi_bayes.results.numbers import format_with_mcse
 
 __all__ = ["changes_view"]
@@ -19,7 +19,7 @@ __all__ = ["changes_view"]
 def changes_view(run: RunFolder) -> dict[str, Any] | None:
     """The section's plain data, or None when the run folder has no ``changes.json`` (a
     first run, or a fit folder)."""
-    doc = read_json(run.path / files.CHANGES)
+    doc = run.document(files.CHANGES)
     if doc is None:
         return None
     ev = doc.get("evidence") if isinstance(doc.get("evidence"), Mapping) else {}

@@ -184,7 +184,7 @@ def _answer(run: RunFolder) -> list[dict[str, Any]]:
     """The committee's answer from ``findings.json`` (written by the main job's certainty
     stage): per outcome, benefits first then harms, the statement, the suggested certainty and
     the reason for each level it was rated down. Empty when the run has no findings."""
-    document = read_json(run.path / files.FINDINGS) or {}
+    document = run.document(files.FINDINGS) or {}
     rows = []
     items = document.get("outcomes")
     for item in items if isinstance(items, list) else []:

@@ -28,7 +28,7 @@ import pandas as pd
 from ccsvi_bayes.figures.labels import design_label, knob_label, model_label, plain_text
 from ccsvi_bayes.results import EFFICACY, EFFICACY_MODELS, HARM, RunFolder, files
 from ccsvi_bayes.results.numbers import format_number, format_with_mcse, inert_cell, significant
-from ccsvi_bayes.results.store import read_json, write_atomic
+from ccsvi_bayes.results.store import write_atomic
 
 __all__ = [
     "CERTAINTY_MARKS",
@@ -360,7 +360,7 @@ def _row(run: RunFolder, outcome: str) -> dict[str, Any]:
 def findings_by_outcome(run: RunFolder) -> dict[str, dict[str, Any]]:
     """``findings.json`` of the run (the certainty stage) by outcome; {} for a run folder
     written before it existed (its table says "not assessed")."""
-    document = read_json(run.path / files.FINDINGS) or {}
+    document = run.document(files.FINDINGS) or {}
     out: dict[str, dict[str, Any]] = {}
     items = document.get("outcomes")
     for item in items if isinstance(items, list) else []:
