@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from ccsvi_bayes.evidence import Evidence
-from ccsvi_bayes.results import EFFICACY, HARM, files, summary_kind
+from ccsvi_bayes.results import EFFICACY, EFFICACY_MODELS, HARM, files, summary_kind
 from ccsvi_bayes.results.store import read_json, write_json
 
 __all__ = [
@@ -46,7 +46,6 @@ STATE_FILE = "history/state.json"
 _TABLES = ("studies", "arms", "contrasts")
 #: the numbers of an efficacy headline (``summary.json`` ``effect``) and of a harm headline
 _EFFECT_KEYS = ("mean", "q025", "q975", "prob_benefit", "prob_mcid")
-_HEADLINE_MODELS = ("bias_adjusted", "naive", "rct_only")
 
 
 def evidence_snapshot(evidence: Evidence) -> dict[str, Any]:
@@ -90,8 +89,8 @@ def read_headlines(out: Path, index: Mapping[str, Any] | None) -> dict[str, dict
             by_outcome.setdefault(str(rec.get("outcome")), {})[str(rec.get("model"))] = doc
     found: dict[str, dict[str, Any]] = {}
     for outcome, models in by_outcome.items():
-        order = [m for m in _HEADLINE_MODELS if m in models] + sorted(
-            m for m in models if m not in _HEADLINE_MODELS
+        order = [m for m in EFFICACY_MODELS if m in models] + sorted(
+            m for m in models if m not in EFFICACY_MODELS
         )
         found[outcome] = _headline(order[0], models[order[0]])
     findings = read_json(out / files.FINDINGS) or {}

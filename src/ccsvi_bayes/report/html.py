@@ -37,7 +37,15 @@ from ccsvi_bayes.report.sof import (
     sof_cells,
     summary_of_findings,
 )
-from ccsvi_bayes.results import EFFICACY, FIGURE_SECTIONS, HARM, HARMS_FIGURE, RunFolder, files
+from ccsvi_bayes.results import (
+    EFFICACY,
+    EFFICACY_MODELS,
+    FIGURE_SECTIONS,
+    HARM,
+    HARMS_FIGURE,
+    RunFolder,
+    files,
+)
 from ccsvi_bayes.results.numbers import format_number
 from ccsvi_bayes.results.store import read_json, write_atomic
 from ccsvi_bayes.vocabulary import STUDIES_COLUMNS
@@ -647,7 +655,7 @@ def _methods(run: RunFolder, outcomes: list[str]) -> list[dict[str, Any]]:
                 break
         else:
             block["priors"].append({"outcomes": [_label(run, outcome)], "rows": rows})
-    order = {m: i for i, m in enumerate(("bias_adjusted", "naive", "rct_only"))}
+    order = {m: i for i, m in enumerate(EFFICACY_MODELS)}
     out = sorted(models.values(), key=lambda b: (order.get(b["model"], 9), b["model"]))
     for b in out:
         b["engines"] = ", ".join(sorted(e for e in b["engines"] if e))
