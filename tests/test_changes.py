@@ -31,8 +31,8 @@ def fake_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     import ccsvi_bayes.decisions
     import ccsvi_bayes.figures.draw
     import ccsvi_bayes.report.html
-    import ccsvi_bayes.report.run_folder
     import ccsvi_bayes.report.sof
+    import ccsvi_bayes.results.run_folder
     from ccsvi_bayes.pipeline import main_job
     from ccsvi_bayes.results.store import write_json
 
@@ -70,8 +70,8 @@ def fake_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(main_job, "run_all", run_all)
     monkeypatch.setattr(main_job, "run_harms_variants", lambda *_a, **_k: [])
     monkeypatch.setattr(main_job, "main_domains", lambda *_a: [])
-    monkeypatch.setattr(ccsvi_bayes.figures.draw, "draw_run_figures", lambda _out: [])
-    monkeypatch.setattr(ccsvi_bayes.report.run_folder.RunFolder, "open", lambda *_a: None)
+    monkeypatch.setattr(ccsvi_bayes.figures.draw, "draw_run_figures", lambda _out, **_k: [])
+    monkeypatch.setattr(ccsvi_bayes.results.run_folder.RunFolder, "open", lambda *_a: None)
     monkeypatch.setattr(ccsvi_bayes.report.sof, "write_sof", lambda _run: None)
     monkeypatch.setattr(ccsvi_bayes.report.html, "render_report", lambda _run: tmp_path)
     monkeypatch.setattr(ccsvi_bayes.decisions, "write_findings", findings)
@@ -195,7 +195,7 @@ def test_the_report_says_what_changed(
     monkeypatch.undo()  # the real report, on the faked fits
     from ccsvi_bayes.report.changes import changes_view
     from ccsvi_bayes.report.html import render_report
-    from ccsvi_bayes.report.run_folder import RunFolder
+    from ccsvi_bayes.results import RunFolder
 
     view = changes_view(RunFolder.open(out, fake_job))
     assert view is not None
@@ -213,7 +213,7 @@ def test_the_report_says_what_changed(
 
 def test_no_changes_section_on_a_first_run(tmp_path: Path) -> None:
     from ccsvi_bayes.report.changes import changes_view
-    from ccsvi_bayes.report.run_folder import RunFolder
+    from ccsvi_bayes.results import RunFolder
 
     (tmp_path / "run.json").write_text(json.dumps({"fits": []}))
     assert changes_view(RunFolder.open(tmp_path)) is None

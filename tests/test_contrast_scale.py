@@ -157,8 +157,8 @@ def test_new_contrast_columns_are_validated(
 
 
 def test_summary_of_findings_counts_contrast_only_studies(tmp_path: Path) -> None:
-    from ccsvi_bayes.report.run_folder import RunFolder
     from ccsvi_bayes.report.sof import design_counts
+    from ccsvi_bayes.results import RunFolder
 
     run = tmp_path / "run"
     run.mkdir()

@@ -21,12 +21,13 @@ from ccsvi_bayes.evidence import Evidence, load_evidence
 from ccsvi_bayes.figures.bias import bias_panels, bias_prior_posterior
 from ccsvi_bayes.figures.checks import has_predictive, loo_pit_panel, ppc_panel
 from ccsvi_bayes.figures.common import fmt_prob
-from ccsvi_bayes.figures.draw import RunFolderError, draw_run_figures
+from ccsvi_bayes.figures.draw import draw_run_figures
 from ccsvi_bayes.figures.effect import effect_plot
 from ccsvi_bayes.figures.forest import FLAG_COLUMNS, forest_plot
 from ccsvi_bayes.figures.harms import harm_variant_label, harms_plot
 from ccsvi_bayes.figures.style import new_figure
 from ccsvi_bayes.fitting import fit
+from ccsvi_bayes.results import RunFolderError
 
 TESTS = Path(__file__).parent
 PPVIPD = TESTS / "data" / "ppvipd"

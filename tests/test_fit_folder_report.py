@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ccsvi_bayes.report.run_folder import NotARunFolder, RunFolder
-from ccsvi_bayes.results.fit_folder import fit_folder_run
+from ccsvi_bayes.results import RunFolder, RunFolderError, fit_folder_run
 from tests.test_data_validation import run_main
 
 CRINS = Path(__file__).parent / "data" / "published" / "crins2014"
@@ -81,7 +80,7 @@ def test_evidence_option_overrides_a_moved_evidence_folder(fit_dir: Path, tmp_pa
 
 
 def test_a_folder_with_neither_run_json_nor_summary_json_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(NotARunFolder, match=r"not a run folder .* nor a fit folder"):
+    with pytest.raises(RunFolderError, match=r"not a run folder .* nor a fit folder"):
         RunFolder.open(tmp_path)
     assert run_main("report", str(tmp_path), "--no-pdf") == 2
     assert run_main("figures", str(tmp_path)) == 2

@@ -95,14 +95,14 @@ def stub_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     import ccsvi_bayes.decisions
     import ccsvi_bayes.figures.draw
     import ccsvi_bayes.report.html
-    import ccsvi_bayes.report.run_folder
     import ccsvi_bayes.report.sof
+    import ccsvi_bayes.results.run_folder
     from ccsvi_bayes.pipeline import main_job
 
     def run_all(_ev: object, _out: Path, *, seed: int, extra: dict, **_: object) -> dict:
         return {"evidence": {"name": "stub"}, "seed": seed, **extra, "fits": [], "incomplete": []}
 
-    def figures(out: Path) -> list[object]:
+    def figures(out: Path, **_: object) -> list[object]:
         (out / "figures").mkdir()
         skipped = [
             {"stem": "forest_qol", "reason": "ValueError: bad mathtext"},
@@ -131,7 +131,7 @@ def stub_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     sweep = SimpleNamespace(outcome="qol", vary=dict)
     monkeypatch.setattr(main_job, "plan_sweep", lambda *_a, **_k: sweep)
     monkeypatch.setattr(ccsvi_bayes.figures.draw, "draw_run_figures", figures)
-    monkeypatch.setattr(ccsvi_bayes.report.run_folder.RunFolder, "open", lambda *_a: None)
+    monkeypatch.setattr(ccsvi_bayes.results.run_folder.RunFolder, "open", lambda *_a: None)
     monkeypatch.setattr(ccsvi_bayes.report.sof, "write_sof", lambda _run: None)
     monkeypatch.setattr(ccsvi_bayes.report.html, "render_report", report)
     monkeypatch.setattr(ccsvi_bayes.decisions, "write_findings", findings)
@@ -362,3 +362,33 @@ def test_the_report_is_redrawn_when_the_findings_change(
     with pytest.raises(RunIncomplete):
         _main_job(stub_job)
     assert json.loads((stub_job / "run.json").read_text())["report"]["status"] == "written"
+
+
+def test_the_job_hands_its_one_run_folder_to_figures_and_report(
+    stub_job: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The main job opens its run folder once: the figures and the report get that object."""
+    import contextlib
+
+    import ccsvi_bayes.figures.draw
+    import ccsvi_bayes.report.sof
+    from ccsvi_bayes.pipeline import main_job
+    from ccsvi_bayes.pipeline.run import RunIncomplete
+    from ccsvi_bayes.results import RunFolder
+
+    seen: list[object] = []
+
+    def figures(out: Path, *, folder: object = None, **_: object) -> list[object]:
+        seen.append(folder)
+        (out / "figures").mkdir(exist_ok=True)
+        (out / "figures" / "index.json").write_text(json.dumps({"figures": []}))
+        return []
+
+    monkeypatch.setattr(ccsvi_bayes.figures.draw, "draw_run_figures", figures)
+    monkeypatch.setattr(ccsvi_bayes.report.sof, "write_sof", seen.append)
+    monkeypatch.setattr(main_job, "run_sweep", lambda *_a, **_k: {"failed": 0})
+    with contextlib.suppress(RunIncomplete):
+        _main_job(stub_job)
+    assert len(seen) == 2
+    assert isinstance(seen[0], RunFolder)
+    assert seen[1] is seen[0]

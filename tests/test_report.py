@@ -23,9 +23,9 @@ from ccsvi_bayes.evidence import load_evidence
 from ccsvi_bayes.fitting import fit
 from ccsvi_bayes.report.html import render_report
 from ccsvi_bayes.report.pdf import CHROMIUM_ENV, NoChromium, find_chromium, render_pdf
-from ccsvi_bayes.report.run_folder import NotARunFolder, RunFolder
 from ccsvi_bayes.report.sof import summary_of_findings, write_sof
 from ccsvi_bayes.resources import default_evidence_path
+from ccsvi_bayes.results import RunFolder, RunFolderError
 from ccsvi_bayes.results.scenario_table import INDEX_COLUMNS
 from ccsvi_bayes.results.store import write_json
 from tests.conftest import PPVIPD, edit_csv
@@ -502,7 +502,7 @@ def test_cli_not_a_run_folder(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "run.json" in result.output
     assert "not a run folder" in result.output
-    with pytest.raises(NotARunFolder, match="not a folder"):
+    with pytest.raises(RunFolderError, match="not a folder"):
         RunFolder.open(tmp_path / "missing")
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from ccsvi_bayes.report.html import render_report
 from ccsvi_bayes.report.panel import panel_data
-from ccsvi_bayes.report.run_folder import RunFolder
+from ccsvi_bayes.results import RunFolder
 from tests.conftest import PPVIPD
 from tests.test_report import PANEL_KEY, SPEC_VALUE, _make_run, _make_sweep
 

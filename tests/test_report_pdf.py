@@ -30,7 +30,7 @@ from ccsvi_bayes.report.pdf import (
     write_report_pdf,
 )
 from ccsvi_bayes.report.pdf_pages import write_report_pdf_pages
-from ccsvi_bayes.report.run_folder import RunFolder
+from ccsvi_bayes.results import RunFolder
 from tests.test_report import _edit_run, _harm_summary, _make_run, _make_sweep, _record
 
 

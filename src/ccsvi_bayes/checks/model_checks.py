@@ -29,7 +29,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import warnings
 from collections.abc import Callable
@@ -42,6 +41,7 @@ import numpy as np
 import xarray as xr
 
 from ccsvi_bayes.errors import CcsviBayesError
+from ccsvi_bayes.results import EFFICACY, RunFolder, files, summary_kind
 from ccsvi_bayes.vocabulary import KEY_PARAMETERS
 
 __all__ = [
@@ -198,7 +198,7 @@ def conflict(
     from ccsvi_bayes.evidence import load_evidence
     from ccsvi_bayes.fitting import fit
 
-    if "effect" not in summary:
+    if summary_kind(summary) is not EFFICACY:
         return {
             "available": False,
             "reason": "harms model: randomized arms and case series inform different quantities",
@@ -280,12 +280,13 @@ def check_fit(
     from ccsvi_bayes.results.store import write_json
 
     root = Path(folder)
-    if not (root / "posterior.nc").is_file() or not (root / "summary.json").is_file():
+    if not (root / files.POSTERIOR).is_file() or not (root / files.SUMMARY).is_file():
         raise CcsviBayesError(
             f"{root}: not a fit folder (needs posterior.nc and summary.json from `ccsvi-bayes fit`)"
         )
-    summary = json.loads((root / "summary.json").read_text())
-    idata = az.from_netcdf(root / "posterior.nc")
+    fit = RunFolder.open(root, evidence)  # a fit folder: a run of one fit
+    summary = next(iter(fit.summaries.values()))
+    idata = az.from_netcdf(root / files.POSTERIOR)
     exact = summary.get("engine") == "exact"
     observed = idata.get("observed_data")
     checks: dict[str, Any] = {
@@ -305,9 +306,9 @@ def check_fit(
             checks[key] = predictive_checks(observed.to_dataset(), idata[group].to_dataset())
         else:
             checks[key] = []
-    evidence_path = (
-        str(evidence) if evidence is not None else idata.posterior.attrs.get("evidence_path")
-    )
+    # the evidence the fit used (the run folder's one rule; None: the embedded set)
+    where = fit.evidence_path()
+    evidence_path = None if where is None else str(where)
     seed = seed if seed is not None else int(summary["seed"])
     # one rebuilt model (and its pm.Data inputs) serves the mixed and the cross-validated checks
     rebuilt = None if exact else rebuild_model(summary, evidence_path)
@@ -350,7 +351,7 @@ def check_fit(
         else {"available": False, "reason": _no_predictive_check_reason(checks, exact)}
     )
     checks["influential_observations"] = _influential(checks)
-    write_json(root / "checks.json", checks, "checks")
+    write_json(root / files.CHECKS, checks, "checks")
     return checks
 
 

@@ -38,6 +38,7 @@ from ccsvi_bayes.inference import (
 )
 from ccsvi_bayes.models import model_family
 from ccsvi_bayes.parallel import get_executor
+from ccsvi_bayes.results import files
 from ccsvi_bayes.specs import ModelSpec, load_spec
 
 __all__ = [
@@ -302,6 +303,6 @@ def write_report(results: list[SBCResult], out: Path) -> Path:
         "all_calibrated": all(r.calibrated for r in results),
         "method": "SBC (Talts et al. 2018): ranks of prior draws among thinned posterior draws; chi-square uniformity test over 10 bins",
     }
-    path = out / "report.json"
+    path = out / files.SBC_REPORT
     write_json(path, report, "sbc")
     return path

@@ -63,12 +63,12 @@ def report(
 def _report(run_dir: Path, evidence: Path | None, pdf: bool, pdf_renderer: PdfRenderer) -> None:
     from ccsvi_bayes.report.html import render_report
     from ccsvi_bayes.report.pdf import NoChromium, PdfFailed, find_chromium, write_report_pdf
-    from ccsvi_bayes.report.run_folder import NotARunFolder, RunFolder
     from ccsvi_bayes.report.sof import write_sof
+    from ccsvi_bayes.results import RunFolder, RunFolderError, files
 
     try:
         run = RunFolder.open(run_dir, evidence)
-    except NotARunFolder as exc:
+    except RunFolderError as exc:
         render.fail(str(exc))
     with render.status(f"writing the report of {run_dir} …"):
         csv_path, sof_html = write_sof(run)
@@ -86,7 +86,7 @@ def _report(run_dir: Path, evidence: Path | None, pdf: bool, pdf_renderer: PdfRe
             pdf_path, used = write_report_pdf(
                 run,
                 html,
-                run.path / "report.pdf",
+                run.path / files.REPORT_PDF,
                 renderer=pdf_renderer.value,
                 warn=warnings.append,
             )

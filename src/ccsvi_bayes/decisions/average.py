@@ -43,6 +43,7 @@ from ccsvi_bayes.errors import CcsviBayesError, InvalidModelSpec
 from ccsvi_bayes.evidence import Evidence, load_evidence
 from ccsvi_bayes.fitting import fit
 from ccsvi_bayes.fitting.api import DEFAULT_SEED
+from ccsvi_bayes.results import files
 from ccsvi_bayes.results.store import read_json, write_json
 from ccsvi_bayes.specs import ModelSpec, load_spec
 
@@ -133,8 +134,8 @@ def _rows(summary: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
 
 
 def _from_folder(folder: Path, model: str, evidence: Evidence) -> Candidate | None:
-    summary = read_json(folder / "summary.json")
-    posterior = folder / "posterior.nc"
+    summary = read_json(folder / files.SUMMARY)
+    posterior = folder / files.POSTERIOR
     if summary is None or not posterior.exists():
         return None
     if summary["evidence"]["sha256"] != evidence.sha256 or "marginal_likelihood" not in summary:
@@ -341,7 +342,7 @@ def average(
     doc = _document(ev, outcome, candidates, excluded, prior_probabilities, seed)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-        doc = write_json(out_dir / "average.json", doc, "average")
+        doc = write_json(out_dir / files.AVERAGE, doc, "average")
     return doc
 
 

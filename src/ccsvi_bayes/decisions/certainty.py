@@ -70,6 +70,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ccsvi_bayes.decisions.certainty_table import certainty_table
 from ccsvi_bayes.decisions.decomposition import bias_learning, decompose
 from ccsvi_bayes.decisions.grade import (
     imprecision,
@@ -81,7 +82,6 @@ from ccsvi_bayes.decisions.grade import (
 )
 from ccsvi_bayes.decisions.headline import harm_effect, headline, median_tau
 from ccsvi_bayes.decisions.information import harm_information_shares, information_shares
-from ccsvi_bayes.decisions.run_folder import RunFolder, certainty_table
 from ccsvi_bayes.decisions.statements import (
     Wording,
     category,
@@ -90,7 +90,7 @@ from ccsvi_bayes.decisions.statements import (
     statement,
 )
 from ccsvi_bayes.decisions.thresholds import Judgements, Thresholds, read_judgements
-from ccsvi_bayes.results import files
+from ccsvi_bayes.results import RunFolder, files
 from ccsvi_bayes.results.numbers import json_clean
 from ccsvi_bayes.results.store import write_atomic
 

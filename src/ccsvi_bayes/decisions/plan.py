@@ -41,6 +41,7 @@ from scipy.special import expit, logit
 from scipy.stats import norm
 
 from ccsvi_bayes.errors import CcsviBayesError
+from ccsvi_bayes.results import files
 from ccsvi_bayes.results.numbers import json_clean
 from ccsvi_bayes.results.store import write_atomic
 
@@ -112,7 +113,7 @@ def _check_args(
 
 def _read_fit(fit_dir: Path) -> tuple[dict[str, Any], xr.Dataset]:
     fit_dir = Path(fit_dir)
-    summary_path, posterior_path = fit_dir / "summary.json", fit_dir / "posterior.nc"
+    summary_path, posterior_path = fit_dir / files.SUMMARY, fit_dir / files.POSTERIOR
     if not fit_dir.is_dir() or not summary_path.is_file() or not posterior_path.is_file():
         raise InvalidPlan(
             f"FIT_DIR {fit_dir}: not a fit folder (needs summary.json and posterior.nc from "
@@ -528,7 +529,7 @@ def write_document(out_dir: Path, document: dict[str, Any]) -> Path:
     """Write a plan document to ``out_dir/plan.json`` atomically (the folder is made)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "plan.json"
+    path = out / files.PLAN
     text = json.dumps(document, indent=2, allow_nan=False) + "\n"
     write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return path

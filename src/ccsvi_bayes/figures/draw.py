@@ -17,8 +17,7 @@ from typing import Any
 import xarray as xr
 from matplotlib.figure import Figure
 
-from ccsvi_bayes.errors import CcsviBayesError
-from ccsvi_bayes.evidence import Evidence, load_evidence
+from ccsvi_bayes.evidence import Evidence
 from ccsvi_bayes.figures.bias import bias_panels, bias_prior_posterior
 from ccsvi_bayes.figures.checks import has_predictive, loo_pit_panel, ppc_panel
 from ccsvi_bayes.figures.common import DEFAULT_MODELS, model_label, scale_unit
@@ -27,14 +26,19 @@ from ccsvi_bayes.figures.forest import forest_plot, forest_rows
 from ccsvi_bayes.figures.harms import harm_variant_label, harms_plot
 from ccsvi_bayes.figures.style import FigureRecord, house_style, new_figure, save_figure
 from ccsvi_bayes.parallel import WorkerError, get_executor
-from ccsvi_bayes.results.store import write_atomic
+from ccsvi_bayes.results import (
+    EFFICACY,
+    HARM,
+    HARMS_FIGURE,
+    RunFolder,
+    files,
+    summary_kind,
+    write_atomic,
+)
 
 __all__ = [
     "INDEX_SCHEMA_VERSION",
-    "RunFolder",
-    "RunFolderError",
     "draw_run_figures",
-    "load_run_evidence",
 ]
 
 log = logging.getLogger(__name__)
@@ -42,123 +46,15 @@ log = logging.getLogger(__name__)
 INDEX_SCHEMA_VERSION = 1
 
 
-class RunFolderError(CcsviBayesError):
-    """A folder that is not a run folder (no readable ``run.json``)."""
-
-
-def load_run_evidence(run: Mapping[str, Any]) -> Evidence:
-    """The evidence set of a run, with the readings (assumptions) it used: ``evidence.path``
-    when run.json records one, else the embedded set (which must carry the recorded name)."""
-    ev = run.get("evidence") or {}
-    assumptions = ev.get("assumptions") or None
-    path = ev.get("path")
-    evidence = load_evidence(path, assumptions=assumptions)
-    name = ev.get("name")
-    if path is None and name is not None and name != evidence.name:
-        raise RunFolderError(
-            f"run.json names evidence set '{name}' but records no evidence.path; "
-            f"the embedded set is '{evidence.name}'"
-        )
-    if ev.get("sha256") and ev["sha256"] != evidence.sha256:
-        log.warning("evidence digest differs from run.json's: figures use the set as it is now")
-    return evidence
-
-
-#: the groups of a fit's ``posterior.nc`` the figures read (the whole ``posterior``: the
-#: LOO-PIT relative efficiency averages the ESS of every posterior variable)
-TREE_GROUPS = (
-    "posterior",
-    "prior",
-    "observed_data",
-    "constant_data",
-    "posterior_predictive",
-    "log_likelihood",
-)
-
-
-def read_tree(path: Path) -> xr.DataTree:
-    """The :data:`TREE_GROUPS` of the result file ``path`` that it has, loaded into memory.
-
-    Opening only these groups skips ``sample_stats`` and ``prior_predictive``, whose
-    netCDF metadata made opening the whole tree the slowest part of a domain's figures."""
-    groups: dict[str, xr.Dataset] = {}
-    for name in TREE_GROUPS:
-        try:
-            with xr.open_dataset(path, group=name, engine="h5netcdf") as ds:
-                groups[name] = ds.load()
-        except OSError as exc:
-            if "group not found" not in str(exc):
-                raise
-    if not groups:
-        raise ValueError(f"{path}: none of the groups {', '.join(TREE_GROUPS)}")
-    return xr.DataTree.from_dict(groups)
-
-
-class RunFolder:
-    """Read-only access to the fits of a run folder (summaries and posteriors, by folder)."""
-
-    def __init__(self, run_dir: Path, evidence: str | Path | None = None) -> None:
-        """``evidence``: the evidence folder to use instead of the one the run recorded. A
-        fit folder (``summary.json``, no ``run.json``) is read as a run of one fit."""
-        from ccsvi_bayes.results.fit_folder import fit_folder_run, is_fit_folder
-
-        self.dir = Path(run_dir)
-        single = fit_folder_run(self.dir, evidence) if is_fit_folder(self.dir) else None
-        if single is not None:
-            self.run: dict[str, Any] = single
-        else:
-            try:
-                self.run = json.loads((self.dir / "run.json").read_text("utf-8"))
-            except (OSError, ValueError) as exc:
-                raise RunFolderError(
-                    f"{self.dir / 'run.json'}: not a readable run index ({exc})"
-                ) from exc
-            if evidence is not None:
-                info = self.run.get("evidence")
-                self.run["evidence"] = {**(info if isinstance(info, dict) else {})}
-                self.run["evidence"]["path"] = str(evidence)
-        self._trees: dict[str, xr.DataTree | None] = {}
-
-    def summary(self, folder: str) -> dict[str, Any] | None:
-        try:
-            doc = json.loads((self.dir / folder / "summary.json").read_text("utf-8"))
-        except (OSError, ValueError):
-            return None
-        return doc if isinstance(doc, dict) else None
-
-    def tree(self, folder: str) -> xr.DataTree | None:
-        """The groups of ``folder/posterior.nc`` that figures read (:data:`TREE_GROUPS`),
-        in memory (the file is closed again), or None when there is no readable file."""
-        if folder not in self._trees:
-            path = self.dir / folder / "posterior.nc"
-            try:
-                self._trees[folder] = read_tree(path) if path.exists() else None
-            except (OSError, ValueError):
-                self._trees[folder] = None
-        return self._trees[folder]
-
-    def close(self) -> None:
-        self._trees.clear()
-
-    def fit_folders(self) -> dict[str, dict[str, str]]:
-        """outcome -> model -> folder of every fit in run.json with a summary, plus any
-        other ``<a>/<b>/summary.json`` under the folder (e.g. a harms variant fitted later)."""
-        out: dict[str, dict[str, str]] = {}
-        seen: set[str] = set()
-        for fit in self.run.get("fits", []) or []:
-            folder = str(fit.get("folder") or f"{fit.get('model')}/{fit.get('outcome')}")
-            seen.add(folder)
-            if (self.dir / folder / "summary.json").exists():
-                out.setdefault(str(fit["outcome"]), {})[str(fit["model"])] = folder
-        for path in sorted(self.dir.glob("*/*/summary.json")):
-            folder = f"{path.parent.parent.name}/{path.parent.name}"
-            if folder in seen or path.parent.parent.name in ("sensitivity", "figures"):
-                continue
-            doc = self.summary(folder)
-            if doc and doc.get("outcome") and doc.get("model"):
-                models = out.setdefault(str(doc["outcome"]), {})
-                models.setdefault(path.parent.parent.name, folder)
-        return out
+def _fit_folders(folder: RunFolder) -> dict[str, dict[str, Path]]:
+    """outcome -> model -> folder of every fit of the run and every variant of one (e.g. a
+    harms fit with ascertainment off, under its folder's name)."""
+    out: dict[str, dict[str, Path]] = {}
+    for (model, outcome), path in folder.fits.items():
+        out.setdefault(outcome, {})[model] = path
+    for name, outcome, path, _doc in folder.variants():
+        out.setdefault(outcome, {}).setdefault(name, path)
+    return out
 
 
 def _save(
@@ -182,7 +78,7 @@ def _save(
 
 
 #: a unit of drawing work, picklable: ("domain", outcome, summaries, folders) draws the
-#: forest, effect, bias and check figures of one efficacy domain; ("harms", summaries) the
+#: forest, effect, bias and check figures of one efficacy domain; (HARMS_FIGURE, summaries) the
 #: harms figure; ("sensitivity", outcome, folder) the figures of one sweep
 Task = tuple[Any, ...]
 #: what a task returns: figure records, skipped entries, warnings to log
@@ -195,6 +91,7 @@ def draw_run_figures(
     *,
     jobs: int | None = None,
     evidence: str | Path | None = None,
+    folder: RunFolder | None = None,
 ) -> list[FigureRecord]:
     """Draw every figure of the run folder ``run_dir`` into ``out_dir`` (default
     ``run_dir/figures``) as PNG + SVG + PDF and write ``out_dir/index.json``
@@ -202,8 +99,8 @@ def draw_run_figures(
 
     Figures whose inputs are missing (a skipped or failed fit, an exact-engine fit without
     predictive draws, a model without bias parameters) are listed under ``skipped`` with the
-    reason. Raises :class:`RunFolderError` only when ``run.json`` is missing or names an
-    evidence set that cannot be found.
+    reason. Raises :class:`~ccsvi_bayes.results.RunFolderError` only when ``run_dir`` is
+    not a run folder or its evidence set cannot be found.
 
     ``jobs``: worker processes drawing at once (one efficacy domain, the harms figure or
     one sensitivity sweep at a time each; 1: this process draws alone); default: 2 when the machine
@@ -211,12 +108,17 @@ def draw_run_figures(
     index are the same for every ``jobs``.
 
     ``run_dir`` may also be a fit folder (``ccsvi-bayes fit --out``), drawn as a run of one
-    fit; ``evidence`` overrides the evidence folder the run or fit recorded.
+    fit; ``evidence`` overrides the evidence folder the run or fit recorded. ``folder`` is
+    the run folder already open (the main job's; its evidence override applies), else it
+    is opened here.
     """
     run_dir = Path(run_dir)
     out_dir = Path(out_dir) if out_dir is not None else run_dir / "figures"
-    folder = RunFolder(run_dir, evidence)
-    ev_set = load_run_evidence(folder.run)
+    if folder is None:
+        folder = RunFolder.open(run_dir, evidence)
+    elif evidence is None and folder.evidence_override is not None:
+        evidence = folder.evidence_override  # the workers open the folder alike
+    ev_set = _run_evidence(folder)
     tasks, skipped = _plan(folder, ev_set)
     where = None if evidence is None else str(evidence)
     results = _run_tasks(run_dir, out_dir, tasks, jobs, where)
@@ -227,7 +129,7 @@ def draw_run_figures(
         records.extend(recs)
         skipped.extend(skips)
         if task[0] == "harms_missing":
-            skipped.append({"stem": "harms", "reason": "no harms fit in the run folder"})
+            skipped.append({"stem": HARMS_FIGURE, "reason": "no harms fit in the run folder"})
     index = {
         "figures": [r.as_dict() for r in records],
         "skipped": skipped,
@@ -235,7 +137,7 @@ def draw_run_figures(
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(
-        out_dir / "index.json",
+        out_dir / files.FIGURE_INDEX,
         lambda tmp: Path(tmp).write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8"),
     )
     return records
@@ -243,52 +145,43 @@ def draw_run_figures(
 
 def _plan(folder: RunFolder, evidence: Evidence) -> tuple[list[Task], list[dict[str, str]]]:
     """The drawing tasks of a run folder, in index order, and the fits skipped up front."""
-    fits = folder.fit_folders()
+    docs = {**folder.summaries, **{(n, o): d for n, o, _, d in folder.variants()}}
     efficacy: dict[str, dict[str, dict[str, Any]]] = {}
-    subs: dict[str, dict[str, str]] = {}
+    subs: dict[str, dict[str, Path]] = {}
     harms: dict[str, dict[str, dict[str, Any]]] = {}
-    for outcome, models in fits.items():
+    for outcome, models in _fit_folders(folder).items():
         for model, sub in models.items():
-            doc = folder.summary(sub)
-            if doc is None:
+            doc = docs.get((model, outcome))
+            kind = summary_kind(doc) if doc is not None else None
+            if doc is None or kind is None:
                 continue
-            if "risk_difference" in doc:
+            if kind is HARM:
                 endpoint = str(doc.get("endpoint") or outcome)
                 label = harm_variant_label(doc)
                 variants = harms.setdefault(endpoint, {})
-                variants[label if label not in variants else f"{label} ({sub})"] = doc
-            elif "effect" in doc:
-                efficacy.setdefault(outcome, {})[model] = doc
+                where = sub.relative_to(folder.path).as_posix()
+                variants[label if label not in variants else f"{label} ({where})"] = dict(doc)
+            elif kind is EFFICACY:
+                efficacy.setdefault(outcome, {})[model] = dict(doc)
                 subs.setdefault(outcome, {})[model] = sub
     skipped: list[dict[str, str]] = []
-    for fit in folder.run.get("fits", []) or []:
-        if not (folder.dir / str(fit.get("folder", "")) / "summary.json").exists():
+    for fit in folder.fit_records:
+        fit_dir = folder.fit_folder(str(fit.get("model")), str(fit.get("outcome")))
+        if not (fit_dir / files.SUMMARY).exists():
             skipped.append(
                 {
                     "stem": f"{fit.get('model')}/{fit.get('outcome')}",
-                    "reason": f"fit {fit.get('status', 'missing')}: no summary.json",
+                    "reason": f"fit {fit.get('status', 'missing')}: no {files.SUMMARY}",
                 }
             )
     order = [d for d in evidence.domains if d in efficacy] + [
         d for d in efficacy if d not in evidence.domains
     ]
     tasks: list[Task] = [("domain", o, efficacy[o], subs[o]) for o in order]
-    if harms or folder.run.get("kind") != "fit":  # a single efficacy fit has no harms
-        tasks.append(("harms", harms) if harms else ("harms_missing",))
-    tasks.extend(("sensitivity", o, str(p)) for o, p in _sweeps(folder))
+    if harms or not folder.is_single_fit:  # a single efficacy fit has no harms
+        tasks.append((HARMS_FIGURE, harms) if harms else ("harms_missing",))
+    tasks.extend(("sensitivity", o, str(p)) for o, p in folder.sweeps())
     return tasks, skipped
-
-
-def _sweeps(folder: RunFolder) -> list[tuple[str, Path]]:
-    sweeps = [
-        (str(s.get("outcome")), folder.dir / str(s["folder"]))
-        for s in folder.run.get("sweeps", []) or []
-        if s.get("folder")
-    ]
-    base = folder.dir / "sensitivity"
-    if not sweeps and base.is_dir():
-        sweeps = [(p.name, p) for p in sorted(base.iterdir()) if p.is_dir()]
-    return sweeps
 
 
 def _default_jobs(n_tasks: int) -> int:
@@ -328,18 +221,28 @@ def _draw_job(payload: tuple[str, str, Task, str | None]) -> TaskResult:
     return _draw_task(*payload)
 
 
+#: the evidence sets read in this process (a worker draws several tasks of one run)
 _EVIDENCE: dict[str, Evidence] = {}
+
+
+def _run_evidence(folder: RunFolder) -> Evidence:
+    """The evidence set of the run (:meth:`RunFolder.require_evidence`), read once per
+    process; a digest that differs from the run's is logged."""
+    recorded = folder.run.get("evidence") or {}
+    key = json.dumps([recorded, str(folder.evidence_override)], sort_keys=True, default=str)
+    if key not in _EVIDENCE:
+        _EVIDENCE[key] = folder.require_evidence()
+        if folder.problems:
+            log.warning("%s", "; ".join(folder.problems))
+    return _EVIDENCE[key]
 
 
 def _draw_task(
     run_dir: str, out_dir: str, task: Task, evidence_path: str | None = None
 ) -> TaskResult:
     """Draw one task (in this process or a worker); never raises for a broken figure."""
-    folder = RunFolder(Path(run_dir), evidence_path)
-    key = json.dumps(folder.run.get("evidence") or {}, sort_keys=True, default=str)
-    if key not in _EVIDENCE:
-        _EVIDENCE[key] = load_run_evidence(folder.run)
-    evidence = _EVIDENCE[key]
+    folder = RunFolder.open(Path(run_dir), evidence_path)
+    evidence = _run_evidence(folder)
     out = Path(out_dir)
     records: list[FigureRecord] = []
     skipped: list[dict[str, str]] = []
@@ -374,8 +277,8 @@ def _draw_task(
                     out,
                     skipped,
                 )
-        elif task[0] == "harms":
-            attempt("harms", _harms, evidence, task[1], out)
+        elif task[0] == HARMS_FIGURE:
+            attempt(HARMS_FIGURE, _harms, evidence, task[1], out)
         elif task[0] == "sensitivity":
             with house_style():
                 records.extend(_sensitivity(task[1], Path(task[2]), out, skipped, warnings))
@@ -416,7 +319,7 @@ def _effect(
     evidence: Evidence,
     outcome: str,
     summaries: Mapping[str, Mapping[str, Any]],
-    subs: Mapping[str, str],
+    subs: Mapping[str, Path],
     out_dir: Path,
 ) -> FigureRecord:
     domain = evidence.domain(outcome)
@@ -457,7 +360,7 @@ def _bias(
     folder: RunFolder,
     evidence: Evidence,
     outcome: str,
-    subs: Mapping[str, str],
+    subs: Mapping[str, Path],
     out_dir: Path,
     skipped: list[dict[str, str]],
 ) -> FigureRecord | None:
@@ -497,7 +400,7 @@ def _checks(
     folder: RunFolder,
     evidence: Evidence,
     outcome: str,
-    subs: Mapping[str, str],
+    subs: Mapping[str, Path],
     kind: str,
     out_dir: Path,
     skipped: list[dict[str, str]],
@@ -560,7 +463,7 @@ def _harms(
         f"for {', '.join(evidence.domain(e).label if e in evidence.domains else e for e in harms)}. "
         f"Fits shown: {'; '.join(labels)}."
     )
-    return _save(fig, out_dir, "harms", "Harms", caption, "harms", None)
+    return _save(fig, out_dir, HARMS_FIGURE, "Harms", caption, HARMS_FIGURE, None)
 
 
 def _sensitivity(

@@ -9,14 +9,13 @@ from typing import Any
 
 from ccsvi_bayes.errors import CcsviBayesError
 from ccsvi_bayes.figures.style import FigureRecord
-from ccsvi_bayes.results.files import RUN_INDEX, SCENARIOS_TABLE, SUMMARY, TIPPING_POINT
-from ccsvi_bayes.results.store import write_atomic
+from ccsvi_bayes.results import files, write_atomic
 
 __all__ = ["INDEX_NAME", "INDEX_SCHEMA_VERSION", "draw_folder", "write_index"]
 
 #: ``schema_version`` of ``figures/index.json`` (the same document the run folder's draws write)
 INDEX_SCHEMA_VERSION = 1
-INDEX_NAME = "index.json"
+INDEX_NAME = files.FIGURE_INDEX
 
 
 def draw_folder(
@@ -31,20 +30,20 @@ def draw_folder(
     naming what was expected."""
     directory = Path(directory)
     expected = (
-        f"expected {SCENARIOS_TABLE} or {TIPPING_POINT} (a sensitivity folder from `ccsvi-bayes "
-        "sensitivity --out`), run.json (a run folder from `ccsvi-bayes run --out`) or "
-        "summary.json (a fit folder from `ccsvi-bayes fit --out`)"
+        f"expected {files.SCENARIOS_TABLE} or {files.TIPPING_POINT} (a sensitivity folder from "
+        f"`ccsvi-bayes sensitivity --out`), {files.RUN_INDEX} (a run folder from `ccsvi-bayes "
+        f"run --out`) or {files.SUMMARY} (a fit folder from `ccsvi-bayes fit --out`)"
     )
     if not directory.is_dir():
         raise CcsviBayesError(f"{directory}: no such folder ({expected})")
     index = out_dir / INDEX_NAME
-    if (directory / SCENARIOS_TABLE).is_file() or (directory / TIPPING_POINT).is_file():
+    if (directory / files.SCENARIOS_TABLE).is_file() or (directory / files.TIPPING_POINT).is_file():
         from ccsvi_bayes.figures.sensitivity import sensitivity_figures
 
         records = sensitivity_figures(directory, out_dir)
         write_index(index, records)
         return records, index
-    if (directory / RUN_INDEX).is_file() or (directory / SUMMARY).is_file():
+    if (directory / files.RUN_INDEX).is_file() or (directory / files.SUMMARY).is_file():
         from ccsvi_bayes.figures.draw import draw_run_figures
 
         records = list(draw_run_figures(directory, out_dir, evidence=evidence))

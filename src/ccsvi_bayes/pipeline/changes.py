@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from ccsvi_bayes.evidence import Evidence
+from ccsvi_bayes.results import EFFICACY, EFFICACY_MODELS, HARM, files, summary_kind
 from ccsvi_bayes.results.store import read_json, write_json
 
 __all__ = [
@@ -39,13 +40,12 @@ __all__ = [
     "write_changes",
 ]
 
-CHANGES_FILE = "changes.json"
+CHANGES_FILE = files.CHANGES
 #: the snapshot of the last run (evidence per-study digests and headlines)
 STATE_FILE = "history/state.json"
 _TABLES = ("studies", "arms", "contrasts")
 #: the numbers of an efficacy headline (``summary.json`` ``effect``) and of a harm headline
 _EFFECT_KEYS = ("mean", "q025", "q975", "prob_benefit", "prob_mcid")
-_HEADLINE_MODELS = ("bias_adjusted", "naive", "rct_only")
 
 
 def evidence_snapshot(evidence: Evidence) -> dict[str, Any]:
@@ -84,16 +84,16 @@ def read_headlines(out: Path, index: Mapping[str, Any] | None) -> dict[str, dict
         if not isinstance(rec, Mapping) or rec.get("status") == "skipped":
             continue
         folder = rec.get("folder") or f"{rec.get('model')}/{rec.get('outcome')}"
-        doc = read_json(out / str(folder) / "summary.json")
+        doc = read_json(out / str(folder) / files.SUMMARY)
         if doc is not None:
             by_outcome.setdefault(str(rec.get("outcome")), {})[str(rec.get("model"))] = doc
     found: dict[str, dict[str, Any]] = {}
     for outcome, models in by_outcome.items():
-        order = [m for m in _HEADLINE_MODELS if m in models] + sorted(
-            m for m in models if m not in _HEADLINE_MODELS
+        order = [m for m in EFFICACY_MODELS if m in models] + sorted(
+            m for m in models if m not in EFFICACY_MODELS
         )
         found[outcome] = _headline(order[0], models[order[0]])
-    findings = read_json(out / "findings.json") or {}
+    findings = read_json(out / files.FINDINGS) or {}
     for item in findings.get("outcomes") or []:
         if isinstance(item, Mapping) and item.get("outcome") is not None:
             entry = found.setdefault(str(item["outcome"]), {})
@@ -104,18 +104,19 @@ def read_headlines(out: Path, index: Mapping[str, Any] | None) -> dict[str, dict
 
 def _headline(model: str, doc: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"model": model}
-    if isinstance(doc.get("effect"), Mapping):
+    kind = summary_kind(doc)
+    if kind is EFFICACY and isinstance(doc.get("effect"), Mapping):
         block = doc["effect"]
-        out["kind"] = "efficacy"
+        out["kind"] = EFFICACY.name
         out["scale"] = block.get("scale")
         keys: tuple[str, ...] = _EFFECT_KEYS
-    elif isinstance(doc.get("risk_difference"), Mapping):
+    elif kind is HARM and isinstance(doc.get("risk_difference"), Mapping):
         block = {**doc["risk_difference"], "prob_harm": doc.get("prob_harm")}
         block["mcse"] = {
             **(doc["risk_difference"].get("mcse") or {}),
             **(doc.get("mcse") or {}),
         }
-        out["kind"] = "harm"
+        out["kind"] = HARM.name
         out["scale"] = "risk difference"
         keys = ("mean", "q025", "q975", "prob_harm")
     else:

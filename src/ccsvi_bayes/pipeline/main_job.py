@@ -52,9 +52,12 @@ from ccsvi_bayes.pipeline.run import (
     run_harms_variants,
 )
 from ccsvi_bayes.pipeline.sweep import SWEEP_MODEL, main_domains, plan_sweep, run_sweep
+from ccsvi_bayes.results import RunFolder, files
 from ccsvi_bayes.results.store import read_json, write_json
 
 __all__ = ["Progress", "run_main_job"]
+#: the report's files (and report.pdf unless --no-pdf)
+_REPORT_FILES = (files.SOF_CSV, files.SOF_HTML, files.REPORT_HTML)
 #: libraries whose versions ``run.json`` records
 _LIBRARIES = ("pymc", "pytensor", "nutpie", "arviz", "arviz-stats", "numpy", "scipy", "pandas")
 
@@ -108,7 +111,7 @@ def run_main_job(
     progress = progress or Progress()
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
-    previous = read_json(out / "run.json") or {}
+    previous = read_json(out / files.RUN_INDEX) or {}
     before = _previous_headlines(out, previous)  # read before the fits overwrite them
     # --quick narrows the sweep, not the fits: fewer draws fail the ESS gate and the retry
     # then costs more than it saved (and quick and full runs share the fits)
@@ -137,18 +140,20 @@ def run_main_job(
     problems += incomplete_fits(
         {"fits": [v for v in index["variants"] if v["status"] != NOT_NEEDED]}
     )
-    summaries = _summaries(out, index)
+    # the run folder this job writes, opened once: checks, figures and the report read it
+    run = RunFolder(out, evidence_path)
+    summaries = _summaries(run, index)
     timings["harms_variants"] = round(time.perf_counter() - start - sum(timings.values()), 1)
 
     harm_outcomes = {key for key, d in evidence.domains.items() if d.endpoint}
     index["checks"] = _checks(
-        out, index, (not check_all, harm_outcomes), summaries, progress, problems
+        out, index, (not check_all, harm_outcomes), summaries, progress, problems, run
     )
     timings["checks"] = round(time.perf_counter() - start - sum(timings.values()), 1)
     sweep_args = (evidence_path, dict(readings or {}), seed, quick)
     index["sweeps"] = _sweeps(out, index, summaries, sweep_args, progress, problems)
     timings["sweeps"] = round(time.perf_counter() - start - sum(timings.values()), 1)
-    write_json(out / "run.json", _finish(index, problems), "run")
+    write_json(out / files.RUN_INDEX, _finish(index, problems), "run")
     inputs = _inputs_digest(out, index)
     index["findings"] = _findings(
         out, evidence_path, inputs, previous.get("findings", {}), progress, problems
@@ -157,14 +162,20 @@ def run_main_job(
     index["plans"] = _plans(out, index, summaries, (seed, inputs), previous, progress, problems)
     timings["plans"] = round(time.perf_counter() - start - sum(timings.values()), 1)
     index["changes"] = _changes(out, evidence, index, (previous, before), progress, problems)
-    index["figures"] = _figures(out, inputs, previous.get("figures", {}), progress, problems)
+    run.reload()  # the checks, sweeps, findings and plans are written now
+    index["figures"] = _figures(run, inputs, previous.get("figures", {}), progress, problems)
     timings["figures"] = round(time.perf_counter() - start - sum(timings.values()), 1)
-    write_json(out / "run.json", _finish(index, problems), "run")
+    write_json(out / files.RUN_INDEX, _finish(index, problems), "run")
     # the report also shows the findings, the plans and what changed
-    shown = ["findings.json", "changes.json", *(f"{r['folder']}/plan.json" for r in index["plans"])]
+    shown = [
+        files.FINDINGS,
+        files.CHANGES,
+        *(f"{r['folder']}/{files.PLAN}" for r in index["plans"]),
+    ]
+    run.reload()  # run.json and figures/index.json are rewritten now
     index["report"] = _report(
-        out,
-        (evidence_path, pdf),
+        run,
+        pdf,
         _with_files(inputs, out, shown),
         previous.get("report", {}),
         progress,
@@ -172,7 +183,7 @@ def run_main_job(
     )
     timings["report"] = round(time.perf_counter() - start - sum(timings.values()), 1)
     index["seconds"] = timings
-    final = write_json(out / "run.json", _finish(index, problems), "run")
+    final = write_json(out / files.RUN_INDEX, _finish(index, problems), "run")
     if problems:
         raise RunIncomplete(f"{len(problems)} problem(s): " + "; ".join(problems))
     return final
@@ -184,21 +195,25 @@ def _finish(index: dict[str, Any], problems: list[str]) -> dict[str, Any]:
     return index
 
 
-def _summaries(out: Path, index: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def _summaries(run: RunFolder, index: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """The ``bias_adjusted`` summaries of the run, by outcome."""
     found: dict[str, dict[str, Any]] = {}
     for rec in index["fits"]:
         if rec["model"] == SWEEP_MODEL and rec["status"] != "skipped":
-            doc = read_json(out / rec["folder"] / "summary.json")
+            doc = run.summary(rec["model"], rec["outcome"])
             if doc is not None:
                 found[rec["outcome"]] = doc
     return found
 
 
-def _checked(rec: Mapping[str, Any], main: list[str], main_only: bool) -> bool:
+def _checked(rec: Mapping[str, Any], main: list[str], scope: tuple[bool, set[str]]) -> bool:
+    """A fit the checks stage checks: every harm endpoint's, and the bias-adjusted fits of
+    the main domains (of every domain unless ``main_only``); ``scope`` is
+    ``(main_only, harm outcomes)``."""
+    main_only, harm_outcomes = scope
     if rec["status"] == "skipped" or rec.get("engine") == "exact":
         return False
-    harms = "risk_per_1000_mean" in rec
+    harms = rec["outcome"] in harm_outcomes
     return harms or (rec["model"] == SWEEP_MODEL and (not main_only or rec["outcome"] in main))
 
 
@@ -209,6 +224,7 @@ def _checks(
     summaries: Mapping[str, Mapping[str, Any]],
     progress: Progress,
     problems: list[str],
+    run: RunFolder | None = None,
 ) -> list[dict[str, Any]]:
     """Checks of the main domains' bias-adjusted fits (every domain unless ``main_only``) and
     of the harms fits. ``scope`` is ``(main_only, harm outcomes)``: harm endpoints also get
@@ -217,18 +233,19 @@ def _checks(
     trial); the efficacy fits skip it and the conflict refits (``ccsvi-bayes check`` runs them)."""
     from ccsvi_bayes.checks.model_checks import check_fit, check_headline
 
-    main_only, harm_outcomes = scope
+    run = run if run is not None else RunFolder(out)  # ``run``: the job's open run folder
+    harm_outcomes = scope[1]
     main = main_domains(index, summaries)
-    todo = [r for r in index["fits"] if _checked(r, main, main_only)]
+    todo = [r for r in index["fits"] if _checked(r, main, scope)]
     progress.start("checks", len(todo))
     records = []
     for rec in todo:
-        folder = out / rec["folder"]
-        target, summary = folder / "checks.json", folder / "summary.json"
+        folder = run.fit_folder(rec["model"], rec["outcome"])
+        target, summary = folder / files.CHECKS, folder / files.SUMMARY
         record: dict[str, Any] = {
             "model": rec["model"],
             "outcome": rec["outcome"],
-            "file": str(target.relative_to(out)),
+            "file": str(target.relative_to(run.path)),
         }
         try:
             cross_validated = rec["outcome"] not in harm_outcomes or _cross_validated(target)
@@ -237,7 +254,8 @@ def _checks(
                 and target.stat().st_mtime >= summary.stat().st_mtime
                 and cross_validated
             ):
-                checks, record["status"] = read_json(target) or {}, "up to date"
+                checks = run.checks(rec["model"], rec["outcome"]) or {}
+                record["status"] = "up to date"
             else:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)
@@ -307,11 +325,11 @@ def _inputs_digest(out: Path, index: Mapping[str, Any]) -> str:
     versions."""
     fits = [*index["fits"], *index.get("variants", [])]
     folders = [r.get("folder") or f"{r['model']}/{r['outcome']}" for r in fits]
-    names = [f"{f}/{n}" for f in folders for n in ("summary.json", "checks.json")]
+    names = [f"{f}/{n}" for f in folders for n in (files.SUMMARY, files.CHECKS)]
     names += [
         f"{s['folder']}/{n}"
         for s in index.get("sweeps", [])
-        for n in ("scenarios.csv", "tipping_point.json")
+        for n in (files.SCENARIOS_TABLE, files.TIPPING_POINT)
     ]
     return _with_files(str(index["versions"]), out, names)
 
@@ -327,11 +345,11 @@ def _with_files(inputs: str, out: Path, names: list[str]) -> str:
     return digest.hexdigest()
 
 
-def _up_to_date(out: Path, before: Mapping[str, Any], inputs: str, files: list[str]) -> bool:
+def _up_to_date(out: Path, before: Mapping[str, Any], inputs: str, names: list[str]) -> bool:
     return (
         before.get("status") in ("written", "up to date")
         and before.get("inputs") == inputs
-        and all((out / f).is_file() for f in files)
+        and all((out / f).is_file() for f in names)
     )
 
 
@@ -355,12 +373,12 @@ def _findings(
     from ccsvi_bayes.decisions import write_findings
 
     progress.start("certainty", 1)
-    if _up_to_date(out, before, inputs, ["findings.json"]):
+    if _up_to_date(out, before, inputs, [files.FINDINGS]):
         progress.done("certainty: up to date")
         return {**before, "status": "up to date"}
     try:
         write_findings(out, evidence=evidence_path)
-        record: dict[str, Any] = {"status": "written", "file": "findings.json", "inputs": inputs}
+        record: dict[str, Any] = {"status": "written", "file": files.FINDINGS, "inputs": inputs}
     except Exception as exc:  # any failure is recorded and the job goes on
         record = failure(exc)
         problems.append(f"certainty: {record['reason']}")
@@ -445,7 +463,7 @@ def _plans(
     for outcome in main:
         folder = f"plan/{outcome}"
         record: dict[str, Any] = {"outcome": outcome, "folder": folder, "inputs": inputs}
-        if _up_to_date(out, before.get(outcome, {}), inputs, [f"{folder}/plan.json"]):
+        if _up_to_date(out, before.get(outcome, {}), inputs, [f"{folder}/{files.PLAN}"]):
             record["status"] = "up to date"
         else:
             try:
@@ -470,7 +488,7 @@ def _plans(
 
 
 def _figures(
-    out: Path,
+    run: RunFolder,
     inputs: str,
     before: Mapping[str, Any],
     progress: Progress,
@@ -478,19 +496,22 @@ def _figures(
 ) -> dict[str, Any]:
     from ccsvi_bayes.figures.draw import draw_run_figures
 
+    out = run.path
     progress.start("figures", 1)
-    if _up_to_date(out, before, inputs, ["figures/index.json"]):
+    if _up_to_date(out, before, inputs, [f"{files.FIGURES_DIR}/{files.FIGURE_INDEX}"]):
         written = {**before, "status": "up to date"}
     else:
         try:
-            records = draw_run_figures(out)
+            records = draw_run_figures(out, folder=run)
             written = {
                 "status": "written",
                 "count": len(records),
-                "index": "figures/index.json",
+                "index": f"{files.FIGURES_DIR}/{files.FIGURE_INDEX}",
                 "inputs": inputs,
             }
-            skipped = (read_json(out / "figures" / "index.json") or {}).get("skipped", [])
+            skipped = (read_json(out / files.FIGURES_DIR / files.FIGURE_INDEX) or {}).get(
+                "skipped", []
+            )
             if skipped:
                 written["skipped"] = skipped
         except Exception as exc:  # any failure is recorded and the job goes on
@@ -506,42 +527,40 @@ def _figures(
 
 
 def _report(
-    out: Path,
-    options: tuple[Path | None, bool],
+    run: RunFolder,
+    pdf: bool,
     inputs: str,
     before: Mapping[str, Any],
     progress: Progress,
     problems: list[str],
 ) -> dict[str, Any]:
     from ccsvi_bayes.report.html import render_report
-    from ccsvi_bayes.report.run_folder import RunFolder
     from ccsvi_bayes.report.sof import write_sof
 
-    evidence_path, pdf = options
+    out = run.path
     progress.start("report", 2 if pdf else 1)
-    files = ["sof.csv", "sof.html", "report.html"] + (["report.pdf"] if pdf else [])
-    if _up_to_date(out, before, inputs, files) and (not pdf or "pdf" in before):
+    written = [*_REPORT_FILES, files.REPORT_PDF] if pdf else list(_REPORT_FILES)
+    if _up_to_date(out, before, inputs, written) and (not pdf or "pdf" in before):
         progress.done("report: up to date")
         return {**before, "status": "up to date"}
     record: dict[str, Any] = {"inputs": inputs}
     try:
-        run = RunFolder.open(out, evidence_path)
         write_sof(run)
         html = render_report(run)
-        record.update(status="written", files=["sof.csv", "sof.html", "report.html"])
+        record.update(status="written", files=list(_REPORT_FILES))
     except Exception as exc:  # any failure is recorded and the job goes on
         failed = failure(exc)
         problems.append(f"report: {failed['reason']}")
         progress.done("report: failed")
         return failed
-    progress.done("report.html")
+    progress.done(files.REPORT_HTML)
     if pdf:
-        record["pdf"] = _pdf(run, html, out / "report.pdf", problems)
+        record["pdf"] = _pdf(run, html, out / files.REPORT_PDF, problems)
         progress.done(f"report.pdf: {record['pdf']['status']}")
     return record
 
 
-def _pdf(run: Any, html: Path, target: Path, problems: list[str]) -> dict[str, Any]:
+def _pdf(run: RunFolder, html: Path, target: Path, problems: list[str]) -> dict[str, Any]:
     """report.pdf by Chromium when one is installed, else drawn with matplotlib."""
     from ccsvi_bayes.report.pdf import write_report_pdf
 

@@ -10,7 +10,6 @@ fit in progress.
 
 from __future__ import annotations
 
-import json
 import traceback
 import warnings
 from collections.abc import Callable, Mapping
@@ -22,6 +21,7 @@ from ccsvi_bayes import __version__
 from ccsvi_bayes.errors import CcsviBayesError, OutputWriteError
 from ccsvi_bayes.evidence import Evidence
 from ccsvi_bayes.fitting import fit
+from ccsvi_bayes.results import EFFICACY, files, summary_kind
 from ccsvi_bayes.results.store import fit_key, is_up_to_date, read_json, write_json
 from ccsvi_bayes.specs import load_spec
 
@@ -123,7 +123,7 @@ def run_all(
         }
         if is_up_to_date(folder, expected_key(evidence, item, seed)):
             record["status"] = "up to date"
-            record.update(_headline(json.loads((folder / "summary.json").read_text())))
+            record.update(_headline(read_json(folder / files.SUMMARY) or {}))
         else:
             try:
                 with warnings.catch_warnings(record=True) as caught:
@@ -159,7 +159,7 @@ def run_all(
     }
     index["incomplete"] = incomplete_fits(index)
     index["complete"] = not index["incomplete"]
-    return write_json(out / "run.json", index, "run")
+    return write_json(out / files.RUN_INDEX, index, "run")
 
 
 #: the harms sensitivity fit of the main job: ascertainment adjustment off
@@ -199,13 +199,13 @@ def run_harms_variants(
             sampler={**spec.sampler},
             package_version=__version__,
         )
-        main = read_json(out / domain.endpoint / did / "summary.json") or {}
+        main = read_json(out / domain.endpoint / did / files.SUMMARY) or {}
         classes = (main.get("ascertainment") or {}).get("classes") or {}
         if classes and not any(ids for c, ids in classes.items() if c != "reference"):
             record["status"] = NOT_NEEDED  # ρ = 1 for every study: the fit would not change
         elif is_up_to_date(folder, key):
             record["status"] = "up to date"
-            record.update(_headline(json.loads((folder / "summary.json").read_text())))
+            record.update(_headline(read_json(folder / files.SUMMARY) or {}))
         else:
             try:
                 with warnings.catch_warnings():
@@ -241,7 +241,7 @@ def incomplete_fits(index: Mapping[str, Any]) -> list[str]:
 def _headline(summary: Mapping[str, Any]) -> dict[str, Any]:
     diag = summary["diagnostics"]
     head: dict[str, Any] = {"converged": diag["converged"]}
-    if "effect" in summary:
+    if summary_kind(summary) is EFFICACY:
         e = summary["effect"]
         head.update(
             effect_mean=e["mean"],

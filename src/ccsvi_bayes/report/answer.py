@@ -8,9 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ccsvi_bayes.figures.labels import plain_text
-from ccsvi_bayes.report.run_folder import RunFolder
 from ccsvi_bayes.report.sof import CERTAINTY_MARKS
-from ccsvi_bayes.results import files
+from ccsvi_bayes.results import HARM, RunFolder, files
 from ccsvi_bayes.results.numbers import format_with_mcse
 from ccsvi_bayes.results.store import read_json
 
@@ -21,7 +20,7 @@ def answer(run: RunFolder) -> list[dict[str, Any]]:
     """The committee's answer from ``findings.json`` (written by the main job's certainty
     stage): per outcome, benefits first then harms, the statement, the suggested certainty and
     the reason for each level it was rated down. Empty when the run has no findings."""
-    document = read_json(run.path / files.FINDINGS) or {}
+    document = run.document(files.FINDINGS) or {}
     rows = []
     items = document.get("outcomes")
     for item in items if isinstance(items, list) else []:
@@ -42,7 +41,7 @@ def answer(run: RunFolder) -> list[dict[str, Any]]:
             {
                 "outcome": item.get("outcome"),
                 "label": item.get("label") or item.get("outcome"),
-                "kind": "Harm" if item.get("kind") == "harm" else "Benefit",
+                "kind": "Harm" if item.get("kind") == HARM.name else "Benefit",
                 "certainty": certainty,
                 "marks": CERTAINTY_MARKS.get(certainty, ""),
                 "statement": item.get("statement", ""),

@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ccsvi_bayes.report.run_folder import RunFolder, read_json_file
+from ccsvi_bayes.results import HARM, RunFolder, files
 from ccsvi_bayes.results.numbers import format_with_mcse
 
 __all__ = ["changes_view"]
@@ -19,7 +19,7 @@ __all__ = ["changes_view"]
 def changes_view(run: RunFolder) -> dict[str, Any] | None:
     """The section's plain data, or None when the run folder has no ``changes.json`` (a
     first run, or a fit folder)."""
-    doc = read_json_file(run.path / "changes.json")
+    doc = run.document(files.CHANGES)
     if doc is None:
         return None
     ev = doc.get("evidence") if isinstance(doc.get("evidence"), Mapping) else {}
@@ -70,7 +70,7 @@ def _headline(h: Mapping[str, Any] | None) -> str:
     if h.get("mean") is None:
         return f"{h.get('model', '')}: no headline numbers"
     text = f"{num('mean')} ({num('q025')} to {num('q975')})"
-    if h.get("kind") == "harm":
+    if h.get("kind") == HARM.name:
         text += f"; P(harm) {num('prob_harm')}"
     else:
         text += f"; P(benefit) {num('prob_benefit')}"

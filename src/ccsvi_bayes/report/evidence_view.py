@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from ccsvi_bayes.figures.labels import strip_internal_references
-from ccsvi_bayes.report.run_folder import RunFolder
 from ccsvi_bayes.report.text import cell, hide_paths
+from ccsvi_bayes.results import RunFolder
 from ccsvi_bayes.vocabulary import STUDIES_COLUMNS
 
 __all__ = ["evidence_block"]

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ccsvi_bayes.figures.labels import design_label
-from ccsvi_bayes.report.run_folder import RunFolder
 from ccsvi_bayes.report.sof import findings_by_outcome, fmt
 from ccsvi_bayes.report.text import is_number, outcome_label
+from ccsvi_bayes.results import RunFolder
 from ccsvi_bayes.results.numbers import format_number
 
 __all__ = ["harm_details"]

@@ -24,16 +24,21 @@ from ccsvi_bayes.report.jinja import environment
 from ccsvi_bayes.report.methods import checks_rows, methods, reproducibility
 from ccsvi_bayes.report.panel import panel_data
 from ccsvi_bayes.report.panel_view import axis, panel_view, scale_marks
-from ccsvi_bayes.report.run_folder import RunFolder
 from ccsvi_bayes.report.sof import findings_by_outcome, sof_cells, summary_of_findings
 from ccsvi_bayes.report.text import hide_paths, outcome_label
-from ccsvi_bayes.results import files
+from ccsvi_bayes.results import (
+    EFFICACY,
+    FIGURE_SECTIONS,
+    HARM,
+    HARMS_FIGURE,
+    RunFolder,
+    files,
+)
 from ccsvi_bayes.results.store import write_atomic
 
-__all__ = ["FIGURE_SECTIONS", "render_report", "report_context"]
+__all__ = ["render_report", "report_context"]
 
 #: where index.json figures go; a figure of any other section is shown under "Other figures"
-FIGURE_SECTIONS = ("results", "bias", "harms", "sensitivity", "checks")
 
 _MIME = {"png": "image/png", "svg": "image/svg+xml", "jpg": "image/jpeg", "jpeg": "image/jpeg"}
 
@@ -63,8 +68,8 @@ def report_context(run: RunFolder) -> dict[str, Any]:
     figures = _figures(run)
     used = {id(f) for f in figures["all"]}
     outcomes = run.outcomes()
-    efficacy = [o for o in outcomes if o in cells and cells[o]["kind"] == "efficacy"]
-    harms = [o for o in outcomes if o in cells and cells[o]["kind"] == "harm"]
+    efficacy = [o for o in outcomes if o in cells and cells[o]["kind"] == EFFICACY.name]
+    harms = [o for o in outcomes if o in cells and cells[o]["kind"] == HARM.name]
     panels = [p for p in (panel_data(run, o) for o in run.sweep_outcomes()) if p is not None]
     for p in panels:
         # the plain sentence of the summary of findings, not the machine one of the sweep
@@ -93,7 +98,7 @@ def report_context(run: RunFolder) -> dict[str, Any]:
         for o in efficacy
     ]
     harm_blocks = [
-        {"id": o, "cell": cells[o], "figures": figs("harms", o), **harm_details(run, o)}
+        {"id": o, "cell": cells[o], "figures": figs(HARMS_FIGURE, o), **harm_details(run, o)}
         for o in harms
     ]
     sens_blocks = [
@@ -130,7 +135,7 @@ def report_context(run: RunFolder) -> dict[str, Any]:
         "sof": list(cells.values()),
         "methods": methods(run, efficacy + harms),
         "domains": domains,
-        "harms": harm_blocks,
+        HARMS_FIGURE: harm_blocks,
         "sensitivity": sens_blocks,
         "panels": panels,
         "panel_json": [
@@ -187,7 +192,7 @@ def _missing(
     missing: list[str] = []
     if not run.summaries:
         missing.append("fits: no summary.json in the run folder")
-    if not (run.path / "figures" / "index.json").is_file():
+    if not (run.path / files.FIGURES_DIR / files.FIGURE_INDEX).is_file():
         missing.append("figures: not run (no figures/index.json)")
     else:
         lost = [f["stem"] for f in figures["all"] if f["src"] is None]

@@ -8,6 +8,8 @@ from functools import cache
 
 import jinja2
 
+from ccsvi_bayes.results import HARMS_FIGURE, KINDS
+
 __all__ = ["environment"]
 
 
@@ -25,4 +27,7 @@ def environment() -> jinja2.Environment:
     # and every non-ASCII character (U+2028/9 included) by ensure_ascii, so no value can end
     # the script element or open an HTML comment
     env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": True}
+    # the kinds of an outcome (``kind`` of a summary-of-findings row) and the harms section
+    env.globals["kinds"] = {name: kind.name for name, kind in KINDS.items()}
+    env.globals["harms_section"] = HARMS_FIGURE
     return env

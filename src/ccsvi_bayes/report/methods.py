@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ccsvi_bayes.figures.labels import model_label, parameter_label, strip_internal_references
-from ccsvi_bayes.report.run_folder import RunFolder
 from ccsvi_bayes.report.sof import fmt
 from ccsvi_bayes.report.text import cell, outcome_label, without_paths
+from ccsvi_bayes.results import EFFICACY_MODELS, RunFolder
 
 __all__ = ["LIBRARIES", "checks_rows", "methods", "reproducibility"]
 
@@ -83,7 +83,7 @@ def methods(run: RunFolder, outcomes: list[str]) -> list[dict[str, Any]]:
                 break
         else:
             block["priors"].append({"outcomes": [outcome_label(run, outcome)], "rows": rows})
-    order = {m: i for i, m in enumerate(("bias_adjusted", "naive", "rct_only"))}
+    order = {m: i for i, m in enumerate(EFFICACY_MODELS)}
     out = sorted(models.values(), key=lambda b: (order.get(b["model"], 9), b["model"]))
     for b in out:
         b["engines"] = ", ".join(sorted(e for e in b["engines"] if e))

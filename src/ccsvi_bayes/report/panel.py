@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from ccsvi_bayes.figures.labels import knob_label
-from ccsvi_bayes.report.run_folder import RunFolder
+from ccsvi_bayes.results import RunFolder
 from ccsvi_bayes.results.numbers import format_with_mcse
 from ccsvi_bayes.results.scenario_table import (
     as_number,

@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ccsvi_bayes.errors import CcsviBayesError
+from ccsvi_bayes.results import files
 from ccsvi_bayes.results.store import write_atomic
 
 if TYPE_CHECKING:
-    from ccsvi_bayes.report.run_folder import RunFolder
+    from ccsvi_bayes.results import RunFolder
 
 __all__ = [
     "CHROMIUM_ENV",
@@ -126,7 +127,7 @@ def render_pdf(
 
     def write(tmp: Path) -> None:
         with tempfile.TemporaryDirectory(prefix="ccsvi-chromium-") as profile:
-            out = Path(profile) / "report.pdf"
+            out = Path(profile) / files.REPORT_PDF
             cmd = chromium_command(browser, html, out, Path(profile) / "profile")
             try:
                 proc = subprocess.run(

@@ -24,7 +24,7 @@ import matplotlib
 
 from ccsvi_bayes.figures.labels import plain_text
 from ccsvi_bayes.report.pdf_layout import BOTTOM, GREY, PAGE_HEIGHT, Flow
-from ccsvi_bayes.report.run_folder import RunFolder
+from ccsvi_bayes.results import EFFICACY, HARM, HARMS_FIGURE, RunFolder
 from ccsvi_bayes.results.store import write_atomic
 
 __all__ = ["write_report_pdf_pages"]
@@ -170,8 +170,8 @@ def _status_page(flow: Flow, ctx: dict[str, Any]) -> None:
 def _sof_pages(flow: Flow, ctx: dict[str, Any]) -> None:
     flow.heading("Summary of findings", page=True)
     cells = ctx["sof"]
-    efficacy = [c for c in cells if c["kind"] == "efficacy"]
-    harms = [c for c in cells if c["kind"] == "harm"]
+    efficacy = [c for c in cells if c["kind"] == EFFICACY.name]
+    harms = [c for c in cells if c["kind"] == HARM.name]
     if not cells:
         flow.para("No outcomes: the run folder has no fits.", 9)
     if cells:
@@ -306,10 +306,10 @@ def _sof_pages(flow: Flow, ctx: dict[str, Any]) -> None:
 
 def _harms(flow: Flow, ctx: dict[str, Any]) -> None:
     """Per harm endpoint: absolute risks, NNH, the leave-one-study-out check, events/n."""
-    if not ctx["harms"]:
+    if not ctx[HARMS_FIGURE]:
         return
     flow.heading("Harms", page=True)
-    for h in ctx["harms"]:
+    for h in ctx[HARMS_FIGURE]:
         flow.heading(str(h["cell"]["label"]), 12)
         if h.get("risks"):
             flow.para("Absolute risks: " + "; ".join(h["risks"]) + ".", 9)

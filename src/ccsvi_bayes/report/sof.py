@@ -26,10 +26,9 @@ from typing import Any
 import pandas as pd
 
 from ccsvi_bayes.figures.labels import design_label, knob_label, model_label, plain_text
-from ccsvi_bayes.report.run_folder import EFFICACY_MODELS, RunFolder
-from ccsvi_bayes.results import files
+from ccsvi_bayes.results import EFFICACY, EFFICACY_MODELS, HARM, RunFolder, files
 from ccsvi_bayes.results.numbers import format_number, format_with_mcse, inert_cell, significant
-from ccsvi_bayes.results.store import read_json, write_atomic
+from ccsvi_bayes.results.store import write_atomic
 
 __all__ = [
     "CERTAINTY_MARKS",
@@ -310,7 +309,7 @@ def _row(run: RunFolder, outcome: str) -> dict[str, Any]:
     row: dict[str, Any] = {
         "outcome": outcome,
         "outcome_label": info["label"],
-        "kind": "harm" if harm else "efficacy",
+        "kind": (HARM if harm else EFFICACY).name,
         "studies_by_design": _design_text(counts),
         "studies": sum(e["studies"] for e in counts),
         "participants": sum(e["participants"] for e in counts),
@@ -366,7 +365,7 @@ def _row(run: RunFolder, outcome: str) -> dict[str, Any]:
 def findings_by_outcome(run: RunFolder) -> dict[str, dict[str, Any]]:
     """``findings.json`` of the run (the certainty stage) by outcome; {} for a run folder
     written before it existed (its table says "not assessed")."""
-    document = read_json(run.path / files.FINDINGS) or {}
+    document = run.document(files.FINDINGS) or {}
     out: dict[str, dict[str, Any]] = {}
     items = document.get("outcomes")
     for item in items if isinstance(items, list) else []:
@@ -541,7 +540,7 @@ def sof_cells(table: pd.DataFrame) -> list[dict[str, Any]]:
             "grade": grade,
             "models": [],
         }
-        if rec["kind"] == "harm":
+        if rec["kind"] == HARM.name:
             cell["harm_status"] = rec.get("harm_status", "")
             cell["risk"] = _mc_interval(rec, "risk_treatment_per_1000", "mean")
             cell["rd"] = _mc_interval(rec, "rd_per_1000", "mean")
@@ -588,7 +587,7 @@ def _grade_cells(rec: Mapping[Any, Any], footnote: int) -> dict[str, Any]:
         relative = f"{measure} {_mc_interval(rec, 'relative', 'median')}"
     absolute: list[str] = []
     control = _clean(rec.get("control_per_1000"))
-    harm = rec.get("kind") == "harm"
+    harm = rec.get("kind") == HARM.name
     if _clean(rec.get("difference_per_1000_median")) is not None:
         if control is not None:
             absolute.append(f"Risk with control: {significant(control, 2)} per 1,000")

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ccsvi_bayes.report.run_folder import RunFolder
+from ccsvi_bayes.results import RunFolder
 
 __all__ = ["cell", "hide_paths", "is_number", "outcome_label", "without_paths"]
 

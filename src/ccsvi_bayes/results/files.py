@@ -40,3 +40,9 @@ ARMS = "arms.csv"
 CONTRASTS = "contrasts.csv"
 INSTRUMENTS = "instruments.csv"
 ELICITED_BIAS = "elicited_bias.csv"
+
+# a figures folder (``figures/`` of a run or grid folder)
+FIGURES_DIR = "figures"
+FIGURE_INDEX = "index.json"
+#: the folder of a grid that holds one fit folder per scenario
+SCENARIOS_DIR = "scenarios"

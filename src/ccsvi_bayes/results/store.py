@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ccsvi_bayes.errors import OutputLocationError, OutputWriteError
+from ccsvi_bayes.results import files
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -213,9 +214,9 @@ def is_up_to_date(folder: Path, key: Mapping[str, Any]) -> bool:
     """True when ``folder`` holds a complete fit (``posterior.nc`` and ``summary.json``) whose
     recorded ``store_key`` equals ``key``."""
     folder = Path(folder)
-    if not (folder / "posterior.nc").is_file():
+    if not (folder / files.POSTERIOR).is_file():
         return False
-    summary = read_json(folder / "summary.json")
+    summary = read_json(folder / files.SUMMARY)
     if summary is None:
         return False
     recorded = summary.get("store_key")
