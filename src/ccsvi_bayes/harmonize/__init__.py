@@ -1,13 +1,18 @@
 """Stage 2, harmonize: arm- and contrast-level standardized estimates per outcome domain
-(positive = benefit). ``formulas`` holds the pure numeric conversions."""
+(positive = benefit). ``formulas`` holds the pure numeric conversions.
 
+The face of the stage: other stages import from here."""
+
+from ccsvi_bayes.harmonize import formulas
 from ccsvi_bayes.harmonize.standardize import (
     FEATURE_COLUMNS,
     HarmonizationError,
     HarmonizeOptions,
     design_features,
     harmonize,
+    log_rr_contrasts,
     reference_sd,
+    unknown_centres_note,
 )
 
 __all__ = [
@@ -15,6 +20,9 @@ __all__ = [
     "HarmonizationError",
     "HarmonizeOptions",
     "design_features",
+    "formulas",
     "harmonize",
+    "log_rr_contrasts",
     "reference_sd",
+    "unknown_centres_note",
 ]

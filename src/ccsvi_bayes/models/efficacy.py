@@ -13,7 +13,7 @@ Maths (DESIGN.md §4; positive = benefit; i = study):
   design, so a reference-design study has β_i = 0 exactly.
 - log-RR domains are a scale of their own: a logit link would estimate odds ratios, so the two
   count arms of a study enter as one log risk ratio contrast
-  (:func:`~ccsvi_bayes.harmonize.standardize.log_rr_contrasts`).
+  (:func:`~ccsvi_bayes.harmonize.log_rr_contrasts`).
 
 Priors are resolved for the domain's analysis scale (``domain.scale``) by
 :meth:`~ccsvi_bayes.priors.PriorSpec.resolve`: a spec default is converted from the scale it is
@@ -40,11 +40,14 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from ccsvi_bayes.errors import CcsviBayesError, InvalidModelSpec
-from ccsvi_bayes.evidence import Domain, Evidence
-from ccsvi_bayes.evidence.load import elicited_bias_table
-from ccsvi_bayes.evidence.paths import missing_reason
-from ccsvi_bayes.harmonize import FEATURE_COLUMNS, HarmonizeOptions, reference_sd
-from ccsvi_bayes.harmonize.standardize import log_rr_contrasts, unknown_centres_note
+from ccsvi_bayes.evidence import Domain, Evidence, elicited_bias_table, missing_reason
+from ccsvi_bayes.harmonize import (
+    FEATURE_COLUMNS,
+    HarmonizeOptions,
+    log_rr_contrasts,
+    reference_sd,
+    unknown_centres_note,
+)
 from ccsvi_bayes.models.hyper import HyperView, prior_rv
 from ccsvi_bayes.priors import EffectivePrior, PriorSpec, conversion, family
 from ccsvi_bayes.specs import ModelSpec, check_override_targets

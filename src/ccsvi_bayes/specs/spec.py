@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ccsvi_bayes.errors import InvalidModelSpec
-from ccsvi_bayes.evidence.rules import shown
+from ccsvi_bayes.evidence import shown
 from ccsvi_bayes.priors import ANALYSIS, FAMILIES, PriorSpec, canonical_scale, family
 from ccsvi_bayes.resources import bundled_dir
 
