@@ -24,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from ccsvi_bayes import vocabulary as V
 from ccsvi_bayes.errors import CcsviBayesError
 from ccsvi_bayes.evidence import LINE, ORIGIN, Domain, Evidence
 from ccsvi_bayes.harmonize import formulas as F
@@ -204,16 +205,7 @@ def harmonize(
         instruments.loc[name, "assessment"] or studies.loc[sid, "outcome_assessment"]
         for name, sid in zip(rows["instrument"], rows["study_id"], strict=True)
     ]
-    study_cols = [
-        "label",
-        "design",
-        "randomized",
-        "blinding",
-        "control",
-        "prospective",
-        "centres",
-        "follow_up_weeks",
-    ]
+    study_cols = ["label", *V.DESIGN_FACT_COLUMNS, "follow_up_weeks"]
     facts = studies.loc[rows["study_id"], study_cols].reset_index(drop=True)
     rows = pd.concat([rows.reset_index(drop=True), facts], axis=1)
     features = design_features(
@@ -315,12 +307,7 @@ _COLUMNS = (
     "included",
     "exclusion_reason",
     "harmonization",
-    "design",
-    "randomized",
-    "blinding",
-    "control",
-    "prospective",
-    "centres",
+    *V.DESIGN_FACT_COLUMNS,
     "follow_up_weeks",
     "assessment",
     *FEATURE_COLUMNS,
