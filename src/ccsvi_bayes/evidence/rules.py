@@ -1,6 +1,6 @@
 """Identifier and plausibility rules of an evidence set (README "Data dictionary", issue 17).
 
-The loader (:mod:`ccsvi_bayes.evidence.load`) checks that cells parse; this module checks
+The schema (:mod:`ccsvi_bayes.evidence.schema`) checks that cells parse; this module checks
 that what parses is an id, a count or a measurement that can be what it claims to be:
 
 - **ids** (study, arm, domain/outcome, reading = alternatives switch and option) match
