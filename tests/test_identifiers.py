@@ -14,9 +14,7 @@ from pathlib import Path
 import pytest
 
 from ccsvi_bayes.errors import InvalidEvidence, InvalidModelSpec, UnsafePath
-from ccsvi_bayes.evidence import inside, load_evidence
-from ccsvi_bayes.evidence.load import elicited_bias_table
-from ccsvi_bayes.evidence.rules import id_reason, shown
+from ccsvi_bayes.evidence import elicited_bias_table, id_reason, inside, load_evidence, shown
 from tests.test_data_validation import TRAB_SHAM_PHC, assert_problem, problems_of, set_cell
 
 #: (id as typed, how a message shows it, what the message names)
@@ -104,7 +102,7 @@ def test_instrument_name_has_no_invisible_character(ccsvi_copy: Path, char: str)
 
 def test_a_plain_unicode_instrument_name_is_a_name() -> None:
     """Instruments are labels, not ids: accents are fine, invisible characters are not."""
-    from ccsvi_bayes.evidence.rules import name_reason
+    from ccsvi_bayes.evidence import name_reason
 
     assert name_reason("Échelle de qualité de vie") is None
     assert id_reason("TRAB18") is None

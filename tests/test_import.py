@@ -15,8 +15,7 @@ import pandas as pd
 import pytest
 
 from ccsvi_bayes.errors import InvalidEvidence
-from ccsvi_bayes.evidence import escalc, load_evidence
-from ccsvi_bayes.evidence.importers import ImportOptions, import_table, safe_id
+from ccsvi_bayes.evidence import ImportOptions, escalc, import_table, load_evidence, safe_id
 from ccsvi_bayes.inference import exact as ex
 from tests.test_data_validation import run_main
 
@@ -314,6 +313,26 @@ BAD = [
         "study,yi,vi,design\nA,0.1,0.2,single_arm\n",
         {},
         "column 'design': a study without a control group cannot give a treatment-vs-control",
+    ),
+    (
+        "study,outcome,measure,yi,vi\nA,x,SMD,0.1,0.2\nB,x,MD,0.1,0.2\n",
+        {},
+        "t.csv, line 3, column 'measure': outcome 'x' has measure MD here but SMD in row 2",
+    ),
+    (
+        "study,benefit,yi,vi\nA,higher,0.1,0.2\nB,lower,0.1,0.2\n",
+        {},
+        "line 3, column 'benefit': outcome 'effect' has benefit lower here but higher in row 2",
+    ),
+    (
+        "study,ai,n1i,ci,n2i\nA,3,10,3,9\n",
+        {"measure": "SMD"},
+        "t.csv, line 2, column '--measure': 2x2 counts give an OR or RR, not measure SMD",
+    ),
+    (
+        "study,m1i,sd1i,n1i,m2i,sd2i,n2i\nA,1,1,10,2,1,10\n",
+        {"measure": "OR"},
+        "t.csv, line 2, column '--measure': means give an SMD or MD, not measure OR",
     ),
 ]
 

@@ -12,8 +12,7 @@ import pytest
 
 from ccsvi_bayes import vocabulary as V
 from ccsvi_bayes.errors import InvalidEvidence
-from ccsvi_bayes.evidence import load_evidence
-from ccsvi_bayes.evidence.template import COLUMNS, column_tables, write_template
+from ccsvi_bayes.evidence import COLUMNS, column_tables, load_evidence, write_template
 from ccsvi_bayes.resources import default_evidence_path
 from tests.test_data_validation import run_main
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from ccsvi_bayes.cli.app import app
 from ccsvi_bayes.errors import InvalidModelSpec
 from ccsvi_bayes.evidence import load_evidence
-from ccsvi_bayes.harmonize.standardize import log_rr_contrasts
+from ccsvi_bayes.harmonize import log_rr_contrasts
 from ccsvi_bayes.models import build_model, harms_inputs, hyperparameters, model_family
 from ccsvi_bayes.priors import SMD_TO_LOG_ODDS, PriorSpec, family
 from ccsvi_bayes.specs import load_spec

@@ -17,6 +17,7 @@ __all__ = [
     "CONTRASTS_OPTIONAL_COLUMNS",
     "CONTROL_CODES",
     "DESIGN_CODES",
+    "DESIGN_FACT_COLUMNS",
     "DESIGN_FEATURES",
     "ID_PATTERN",
     "INSTRUMENTS_COLUMNS",
@@ -50,16 +51,13 @@ N_UNIT_CODES = ("patients", "procedures")
 CHANGE_DIRECTION_CODES = ("increase", "decrease")
 
 # --- columns ---------------------------------------------------------------------------
+#: the design facts of a study (studies.csv, in file order) its design features come from
+DESIGN_FACT_COLUMNS = ("design", "randomized", "blinding", "control", "prospective", "centres")
 STUDIES_COLUMNS = (
     "study_id",
     "label",
     "year",
-    "design",
-    "randomized",
-    "blinding",
-    "control",
-    "prospective",
-    "centres",
+    *DESIGN_FACT_COLUMNS,
     "follow_up_weeks",
     "outcome_assessment",
     "citation",

@@ -77,7 +77,7 @@ def import_command(
 ) -> None:
     """Write a validated evidence folder from an escalc-style table (yi/vi/sei, 2x2
     counts, or arm means/SDs/n); its README says what was assumed."""
-    from ccsvi_bayes.evidence.importers import ImportOptions, import_table
+    from ccsvi_bayes.evidence import ImportOptions, import_table
 
     mapping = pairs(
         column, "--column expects ESCALC=YOURS (e.g. ai=tpos), got {item!r}", text_value

@@ -18,7 +18,7 @@ def init(
 ) -> None:
     """Write a template evidence folder: every file and column explained in its README,
     one example study of each design; it validates as written."""
-    from ccsvi_bayes.evidence.template import write_template
+    from ccsvi_bayes.evidence import write_template
 
     target = write_template(folder, force=force)
     render.out.print(

@@ -1,6 +1,6 @@
 """Identifier and plausibility rules of an evidence set (README "Data dictionary", issue 17).
 
-The loader (:mod:`ccsvi_bayes.evidence.load`) checks that cells parse; this module checks
+The schema (:mod:`ccsvi_bayes.evidence.schema`) checks that cells parse; this module checks
 that what parses is an id, a count or a measurement that can be what it claims to be:
 
 - **ids** (study, arm, domain/outcome, reading = alternatives switch and option) match
@@ -46,6 +46,7 @@ __all__ = [
     "duplicate_problems",
     "escaped",
     "id_reason",
+    "line_of",
     "name_reason",
     "plausibility_problems",
     "plausible_widths",
@@ -183,7 +184,7 @@ def check_rows(frame: pd.DataFrame, rules: list[Rule]) -> list[Problem]:
             rule = rules[int(str(rec["check"]))]
             row = _row(frame, int(index))
             reason = rule.reason(row) if callable(rule.reason) else rule.reason
-            problems.append(Problem(str(row[ORIGIN]), _line(row), rule.column, reason))
+            problems.append(Problem(str(row[ORIGIN]), line_of(row), rule.column, reason))
         return problems
     return []
 
@@ -194,7 +195,7 @@ def _row(frame: pd.DataFrame, index: int) -> pd.Series:
     return row
 
 
-def _line(row: pd.Series) -> int | None:
+def line_of(row: pd.Series) -> int | None:
     """File line of a row; None for a row added by an alternative."""
     line = int(row[LINE])
     return line if line > 0 else None
@@ -379,7 +380,10 @@ def duplicate_problems(frame: pd.DataFrame, keys: list[str]) -> list[Problem]:
             hint = "; timepoints are compared as numbers" if "timepoint_weeks" in keys else ""
             problems.append(
                 Problem(
-                    str(row[ORIGIN]), _line(row), ", ".join(keys), f"duplicate key ({values}){hint}"
+                    str(row[ORIGIN]),
+                    line_of(row),
+                    ", ".join(keys),
+                    f"duplicate key ({values}){hint}",
                 )
             )
         return problems

@@ -38,6 +38,14 @@ _PROVENANCE = (
     _c("assumption", "header", "any imputation, derivation or reading of an ambiguity"),
 )
 
+#: the columns that place an arm or contrast row: its study, outcome domain and instrument
+_ROW_KEYS = (
+    _c("study_id", "required", "a study of studies.csv"),
+    _c("outcome", "required", "a domain id of evidence.toml"),
+    _c("instrument", "required", "listed for that domain and in instruments.csv"),
+)
+_TIMEPOINT = _c("timepoint_weeks", "header", "weeks from baseline; blank = unknown (kept)")
+
 COLUMNS: dict[str, tuple[Column, ...]] = {
     "studies.csv": (
         _c("study_id", "required", "unique id matching [A-Za-z0-9_-]+, e.g. SMITH21"),
@@ -60,11 +68,9 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         _c("notes", "header", "free text"),
     ),
     "arms.csv": (
-        _c("study_id", "required", "a study of studies.csv"),
-        _c("outcome", "required", "a domain id of evidence.toml"),
-        _c("instrument", "required", "listed for that domain and in instruments.csv"),
+        *_ROW_KEYS,
         _c("arm", "required", "treatment | control (single-arm studies: treatment only)"),
-        _c("timepoint_weeks", "header", "weeks from baseline; blank = unknown (kept)"),
+        _TIMEPOINT,
         _c("n", "required", "patients analysed (integer > 0)"),
         _c(
             "mean_change",
@@ -80,10 +86,8 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         _c("se_change", "optional", "SE of the mean change (raw units), instead of sd/√n"),
     ),
     "contrasts.csv": (
-        _c("study_id", "required", "a study of studies.csv"),
-        _c("outcome", "required", "a domain id of evidence.toml"),
-        _c("instrument", "required", "listed for that domain and in instruments.csv"),
-        _c("timepoint_weeks", "header", "weeks from baseline; blank = unknown (kept)"),
+        *_ROW_KEYS,
+        _TIMEPOINT,
         _c("measure", "required", "md | smd | log_or | log_rr (treatment vs control)"),
         _c("estimate", "required", "the between-arm estimate, raw direction"),
         _c("se", "header", "its standard error (or give ci_low/ci_high, or p_value)"),

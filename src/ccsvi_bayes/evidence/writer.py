@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ccsvi_bayes.errors import InvalidEvidence, Problem
-from ccsvi_bayes.evidence.load import Evidence, load_evidence
+from ccsvi_bayes.evidence.dataset import Evidence
+from ccsvi_bayes.evidence.load import load_evidence
 
 __all__ = ["write_evidence_folder"]
 

@@ -83,6 +83,16 @@ def _events(events: npt.ArrayLike, n: npt.ArrayLike) -> tuple[np.ndarray, np.nda
     return e, n
 
 
+def _two_groups(*summaries: npt.ArrayLike) -> tuple[np.ndarray, ...]:
+    """``mean_t, sd_t, n_t, mean_c, sd_c, n_c`` of a treatment and a control group, checked
+    (means not NaN, SDs and ns > 0) and returned in that order."""
+    mean_t, sd_t, n_t, mean_c, sd_c, n_c = summaries
+    mt, mc = _arr("mean_t", mean_t), _arr("mean_c", mean_c)
+    st, sc = _positive("sd_t", sd_t), _positive("sd_c", sd_c)
+    nt, nc = _positive("n_t", n_t), _positive("n_c", n_c)
+    return mt, st, nt, mc, sc, nc
+
+
 # --- direction ---------------------------------------------------------------
 
 
@@ -131,9 +141,7 @@ def mean_difference(
 
     se = sqrt(sd_t^2/n_t + sd_c^2/n_c) (unequal variances).
     """
-    mt, mc = _arr("mean_t", mean_t), _arr("mean_c", mean_c)
-    st, sc = _positive("sd_t", sd_t), _positive("sd_c", sd_c)
-    nt, nc = _positive("n_t", n_t), _positive("n_c", n_c)
+    mt, st, nt, mc, sc, nc = _two_groups(mean_t, sd_t, n_t, mean_c, sd_c, n_c)
     return _out(mt - mc), _out(np.sqrt(st**2 / nt + sc**2 / nc))
 
 
@@ -151,9 +159,7 @@ def hedges_g(
     J = 1 - 3/(4(n_t+n_c) - 9); se = sqrt((n_t+n_c)/(n_t n_c) + g^2/(2(n_t+n_c))).
     Requires n_t + n_c > 2.
     """
-    mt, mc = _arr("mean_t", mean_t), _arr("mean_c", mean_c)
-    st, sc = _positive("sd_t", sd_t), _positive("sd_c", sd_c)
-    nt, nc = _positive("n_t", n_t), _positive("n_c", n_c)
+    mt, st, nt, mc, sc, nc = _two_groups(mean_t, sd_t, n_t, mean_c, sd_c, n_c)
     N = nt + nc
     _bad("n_t + n_c", N, N <= 2, "> 2")
     sp = np.sqrt(((nt - 1) * st**2 + (nc - 1) * sc**2) / (N - 2))

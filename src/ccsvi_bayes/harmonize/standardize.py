@@ -4,7 +4,7 @@ Positive ``y`` is **benefit** in every domain. For ``smd`` domains ``y`` is in u
 instrument's reference (baseline) SD; for ``md`` domains in raw instrument units (benefit
 direction); for binary domains arms carry ``events`` of ``n`` (binomial likelihood, no
 continuity correction) and contrasts carry a log odds ratio (``log_odds`` domains) or a log
-risk ratio (``log_rr`` domains, a scale of its own: :func:`log_rr_contrasts` turns the two arms
+risk ratio (``log_rr`` domains, a scale of its own: :func:`.log_rr.log_rr_contrasts` turns the two arms
 of a study into its log RR) with positive = benefit.
 Every input row of the outcome comes back, with ``included`` and ``exclusion_reason``.
 
@@ -18,144 +18,21 @@ so. A contrast row's ``n`` is ``n_treatment + n_control`` (participant counts).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
-
 import numpy as np
 import pandas as pd
 
-from ccsvi_bayes.errors import CcsviBayesError
+from ccsvi_bayes import vocabulary as V
 from ccsvi_bayes.evidence import LINE, ORIGIN, Domain, Evidence
 from ccsvi_bayes.harmonize import formulas as F
+from ccsvi_bayes.harmonize.features import FEATURE_COLUMNS, design_features
+from ccsvi_bayes.harmonize.options import HarmonizationError, HarmonizeOptions
 
 __all__ = [
-    "FEATURE_COLUMNS",
-    "UNKNOWN_CENTRES",
-    "HarmonizationError",
-    "HarmonizeOptions",
     "contrast_n",
-    "design_features",
     "harmonize",
-    "log_rr_contrasts",
     "reference_sd",
     "smd_scale_warnings",
-    "unknown_centres_note",
 ]
-
-FEATURE_COLUMNS = (
-    "nonrandomized",
-    "uncontrolled",
-    "unblinded",
-    "patient_reported",
-    "unblinded_x_patient_reported",
-    "retrospective",
-    "self_selected_survey",
-    "single_centre",
-    "wait_list",
-)
-
-
-#: readings of a blank ``centres`` (``HarmonizeOptions.unknown_centres``), default first
-UNKNOWN_CENTRES = ("multicentre", "single_centre")
-
-
-class HarmonizationError(CcsviBayesError):
-    """The evidence is valid but cannot be put on the domain's scale (e.g. no SD at all)."""
-
-
-@dataclass(frozen=True)
-class HarmonizeOptions:
-    """Knobs of harmonization; each is an assumption a sensitivity run can switch.
-
-    - ``sd_ref``: standardize by the instrument's ``reference_sd`` (``"reference"``,
-      falling back to the pooled change SD) or by the pooled SD of change (``"change"``).
-    - ``sd_impute``: a blank ``sd_change`` becomes the reference SD scaled to a change SD
-      (``"reference_sd"``) or the pooled SD of change of the instrument (``"pooled_change_sd"``).
-    - ``prepost_r``: pre-post correlation; SD_change = SD_baseline·√(2(1−r)).
-    - ``responder``: ``"probit"`` (latent normal) or ``"logit"`` conversion of "improved" k/n.
-    - ``responder_threshold``: improvement threshold in SD units for that conversion.
-    - ``unknown_timepoint``: include rows with a blank timepoint (``"include"``) or not.
-    - ``unknown_centres``: how a study with a blank ``centres`` is read for the
-      ``single_centre`` design feature: ``"multicentre"`` (default: no single-centre bias)
-      or ``"single_centre"``. Either way the fit's notes name the studies it applied to.
-    """
-
-    sd_ref: Literal["reference", "change"] = "reference"
-    sd_impute: Literal["reference_sd", "pooled_change_sd"] = "reference_sd"
-    prepost_r: float = 0.5
-    responder: Literal["probit", "logit"] = "probit"
-    responder_threshold: float = 0.0
-    unknown_timepoint: Literal["include", "exclude"] = "include"
-    unknown_centres: Literal["multicentre", "single_centre"] = "multicentre"
-
-    def __post_init__(self) -> None:
-        checks = {
-            "sd_ref": self.sd_ref in ("reference", "change"),
-            "sd_impute": self.sd_impute in ("reference_sd", "pooled_change_sd"),
-            "prepost_r": -1.0 <= self.prepost_r < 1.0,
-            "responder": self.responder in ("probit", "logit"),
-            "unknown_timepoint": self.unknown_timepoint in ("include", "exclude"),
-            "unknown_centres": self.unknown_centres in UNKNOWN_CENTRES,
-        }
-        bad = [k for k, ok in checks.items() if not ok]
-        if bad:
-            raise HarmonizationError(
-                f"invalid harmonization option(s): {', '.join(f'{k}={getattr(self, k)!r}' for k in bad)}"
-            )
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def design_features(
-    studies: pd.DataFrame,
-    assessment: pd.Series | None = None,
-    unknown_centres: str = "multicentre",
-) -> pd.DataFrame:
-    """Boolean design features per row of ``studies`` (True = the flaw is present).
-
-    ``assessment`` (aligned with ``studies``) overrides ``outcome_assessment`` row by row,
-    so that a clinician-rated EDSS row of a study with PRO main outcomes is not counted as
-    patient-reported. The reference design (randomized, double-blind, sham/placebo,
-    prospective, multicentre) has every feature False. A blank ``centres`` is read as
-    ``unknown_centres`` says (``multicentre`` or ``single_centre``).
-    """
-    if unknown_centres not in UNKNOWN_CENTRES:
-        raise HarmonizationError(
-            f"unknown_centres must be one of {', '.join(UNKNOWN_CENTRES)}, got {unknown_centres!r}"
-        )
-    who = studies["outcome_assessment"] if assessment is None else assessment
-    unblinded = studies["blinding"].eq("none")
-    patient_reported = who.eq("patient_reported")
-    return pd.DataFrame(
-        {
-            "nonrandomized": ~studies["randomized"].astype(bool),
-            "uncontrolled": studies["control"].eq("none"),
-            "unblinded": unblinded,
-            "patient_reported": patient_reported,
-            "unblinded_x_patient_reported": unblinded & patient_reported,
-            "retrospective": ~studies["prospective"].astype(bool),
-            "self_selected_survey": studies["design"].eq("survey"),
-            "single_centre": studies["centres"].eq(1)
-            | (studies["centres"].isna() & (unknown_centres == "single_centre")),
-            "wait_list": studies["control"].eq("usual_care"),
-        },
-        index=studies.index,
-    )
-
-
-def unknown_centres_note(rows: pd.DataFrame, reading: str) -> list[str]:
-    """The note of a fit whose studies include some with a blank ``centres``: how they were
-    read for the ``single_centre`` feature and the switch that reads them otherwise."""
-    unknown = list(dict.fromkeys(rows.loc[rows["centres"].isna(), "study_id"]))
-    if not unknown:
-        return []
-    effect = "no single-centre bias" if reading == "multicentre" else "single-centre bias applies"
-    other = next(r for r in UNKNOWN_CENTRES if r != reading)
-    return [
-        f"centres unknown for {', '.join(unknown)}: read as {reading} ({effect}); "
-        f"--set harmonize.unknown_centres={other} reads them as {other}"
-    ]
 
 
 def harmonize(
@@ -204,16 +81,7 @@ def harmonize(
         instruments.loc[name, "assessment"] or studies.loc[sid, "outcome_assessment"]
         for name, sid in zip(rows["instrument"], rows["study_id"], strict=True)
     ]
-    study_cols = [
-        "label",
-        "design",
-        "randomized",
-        "blinding",
-        "control",
-        "prospective",
-        "centres",
-        "follow_up_weeks",
-    ]
+    study_cols = ["label", *V.DESIGN_FACT_COLUMNS, "follow_up_weeks"]
     facts = studies.loc[rows["study_id"], study_cols].reset_index(drop=True)
     rows = pd.concat([rows.reset_index(drop=True), facts], axis=1)
     features = design_features(
@@ -315,12 +183,7 @@ _COLUMNS = (
     "included",
     "exclusion_reason",
     "harmonization",
-    "design",
-    "randomized",
-    "blinding",
-    "control",
-    "prospective",
-    "centres",
+    *V.DESIGN_FACT_COLUMNS,
     "follow_up_weeks",
     "assessment",
     *FEATURE_COLUMNS,
@@ -599,45 +462,3 @@ def _select(
             for i in group.index[times.isna() | (times != latest)]:
                 included[i], reasons[i] = False, f"another timepoint ({latest:g} wk) is used"
     return included, reasons
-
-
-def log_rr_contrasts(rows: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """Count arms of a ``log_rr`` domain → one log risk ratio contrast per study.
-
-    A binomial model with a logit link estimates odds ratios, so on a log-RR domain the two
-    arms of a study become ``y = sign · log[(e_t/n_t) / (e_c/n_c)]`` (positive = benefit; sign
-    +1 when the event is good) with the delta-method SE √(1/e_t − 1/n_t + 1/e_c − 1/n_c).
-    A study with a zero-event arm has no finite log RR and a single-arm study no ratio: both
-    are left out, with a note (no continuity correction is invented). Contrast rows stay.
-    """
-    out, notes = [], []
-    for sid, group in rows.groupby("study_id", sort=False):
-        con = group[group["row_kind"] == "contrast"]
-        arms = group[group["row_kind"] != "contrast"]
-        t = arms[arms["arm"] == "treatment"]
-        c = arms[arms["arm"] == "control"]
-        if arms.empty:
-            out.append(con)
-            continue
-        if len(t) != 1 or len(c) != 1:
-            notes.append(f"{sid}: no treatment-control pair of counts, no risk ratio: left out")
-            continue
-        et, nt = float(t["events"].iloc[0]), float(t["n"].iloc[0])
-        ec, nc = float(c["events"].iloc[0]), float(c["n"].iloc[0])
-        if min(et, ec) <= 0:
-            notes.append(
-                f"{sid}: a zero-event arm ({et:g}/{nt:g} vs {ec:g}/{nc:g}) has no finite log risk ratio: left out"
-            )
-            continue
-        first = t.iloc[0].copy()
-        sign = float(first["sign"])
-        first["y"] = sign * float(np.log((et / nt) / (ec / nc))) + 0.0
-        first["se"] = float(np.sqrt(1 / et - 1 / nt + 1 / ec - 1 / nc))
-        first["row_kind"], first["arm"] = "contrast", "contrast"
-        out.append(first.to_frame().T)
-    if not out:
-        return rows.iloc[0:0], notes
-    frame = pd.concat(out, ignore_index=True)
-    for col in ("y", "se"):
-        frame[col] = frame[col].astype(float)
-    return frame, notes

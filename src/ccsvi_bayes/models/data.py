@@ -18,11 +18,14 @@ import numpy as np
 import pandas as pd
 
 from ccsvi_bayes.errors import CcsviBayesError, InvalidModelSpec
-from ccsvi_bayes.evidence import Domain, Evidence
-from ccsvi_bayes.evidence.load import elicited_bias_table
-from ccsvi_bayes.evidence.paths import missing_reason
-from ccsvi_bayes.harmonize import FEATURE_COLUMNS, HarmonizeOptions, reference_sd
-from ccsvi_bayes.harmonize.standardize import log_rr_contrasts, unknown_centres_note
+from ccsvi_bayes.evidence import Domain, Evidence, elicited_bias_table, missing_reason
+from ccsvi_bayes.harmonize import (
+    FEATURE_COLUMNS,
+    HarmonizeOptions,
+    log_rr_contrasts,
+    reference_sd,
+    unknown_centres_note,
+)
 from ccsvi_bayes.specs import ModelSpec, check_override_targets
 
 __all__ = [

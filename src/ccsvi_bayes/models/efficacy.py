@@ -13,7 +13,7 @@ Maths (DESIGN.md §4; positive = benefit; i = study):
   design, so a reference-design study has β_i = 0 exactly.
 - log-RR domains are a scale of their own: a logit link would estimate odds ratios, so the two
   count arms of a study enter as one log risk ratio contrast
-  (:func:`~ccsvi_bayes.harmonize.standardize.log_rr_contrasts`).
+  (:func:`~ccsvi_bayes.harmonize.log_rr_contrasts`).
 
 The data come from :func:`~ccsvi_bayes.models.data.prepare_data`; the priors are resolved
 once per build (:func:`~ccsvi_bayes.models.prior_resolution.resolve_priors`) and handed to
