@@ -34,7 +34,7 @@ __all__ = [
     "Dim",
 ]
 
-# --- codes (DESIGN.md §2) -------------------------------------------------------------
+# --- codes (architecture §2) -------------------------------------------------------------
 DESIGN_CODES = ("rct", "cohort", "case_control", "single_arm", "survey")
 BLINDING_CODES = ("none", "participant", "double")
 CONTROL_CODES = ("sham", "placebo", "usual_care", "none")
@@ -107,7 +107,7 @@ INSTRUMENTS_COLUMNS = (
 #: optional: who rates the instrument; overrides the study's ``outcome_assessment``
 INSTRUMENTS_OPTIONAL_COLUMNS = ("assessment", "reference_sd_source")
 
-# --- design features (DESIGN.md §4); x = 0 is the reference design ------------------------
+# --- design features (architecture §4); x = 0 is the reference design ------------------------
 DESIGN_FEATURES = (
     "nonrandomized",
     "uncontrolled",
@@ -150,7 +150,7 @@ class Dim:
     domain = "domain"
 
 
-# --- identifiers and counts (DESIGN.md §10, issue 17) -----------------------------------
+# --- identifiers and counts (architecture §10, issue 17) -----------------------------------
 #: study, arm, domain (outcome), reading (alternatives switch and option) ids: ASCII letters,
 #: digits, ``_`` and ``-`` only, so an id is safe as a file or folder name and looks like
 #: what it is (no path separators, spaces, look-alike letters, control, bidi or zero-width

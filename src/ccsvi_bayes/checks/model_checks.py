@@ -1,4 +1,4 @@
-"""Model checks of a fit (DESIGN.md §7): convergence, predictive checks, LOO, conflict.
+"""Model checks of a fit (architecture §7): convergence, predictive checks, LOO, conflict.
 
 ``check_fit(folder)`` reads ``posterior.nc`` and ``summary.json`` of a fit and writes
 ``checks.json`` beside them:

@@ -1,6 +1,6 @@
 """Evidence sets: load, apply named alternatives, validate, and hand back typed tables.
 
-``load_evidence(path)`` reads one evidence folder (DESIGN.md §2, README "Data dictionary"),
+``load_evidence(path)`` reads one evidence folder (architecture §2, README "Data dictionary"),
 applies the chosen readings of ambiguities (``alternatives.toml``), validates every file with
 pandera schemas plus cross-table checks and raises :class:`InvalidEvidence` listing **every**
 problem (file, line, column, reason). Nothing is dropped silently.

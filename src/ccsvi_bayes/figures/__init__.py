@@ -1,4 +1,4 @@
-"""Figures (DESIGN.md §9), one plot per module, in one house style
+"""Figures (architecture §9), one plot per module, in one house style
 (:mod:`ccsvi_bayes.figures.style`).
 
 The return convention: a plot function takes results, draws on the axes it is given (it never

@@ -1,5 +1,5 @@
 """Every figure of a run folder (``ccsvi-bayes run --out OUT``; layout in /tmp/contract12 and
-DESIGN.md §5): forest, instrument-scale effect, bias prior-vs-posterior, predictive-check and
+architecture §5): forest, instrument-scale effect, bias prior-vs-posterior, predictive-check and
 LOO-PIT panels per efficacy domain, the harms figure, and the sensitivity figures of each
 ``OUT/sensitivity/<outcome>/`` grid; ``figures/index.json`` lists what was written and what
 was skipped and why. A partial run draws what it can and never fails for a missing fit.

@@ -21,7 +21,7 @@ import xarray as xr
 
 from ccsvi_bayes.errors import CcsviBayesError
 
-#: convergence gate (DESIGN §7): R-hat ≤ 1.01, bulk and tail ESS ≥ 400, zero divergences
+#: convergence gate (architecture §7): R-hat ≤ 1.01, bulk and tail ESS ≥ 400, zero divergences
 GATE = {"rhat_max": 1.01, "ess_min": 400.0, "divergences": 0}
 
 #: never gated: pointwise log-likelihoods, per-study class probabilities (near 0/1 by

@@ -189,7 +189,7 @@ def prepare_data(evidence: Evidence, harmonized: pd.DataFrame, spec: ModelSpec) 
 
 
 def placebo_defaults(rows: pd.DataFrame, spec: ModelSpec, *, binary: bool) -> dict[str, Any]:
-    """Where the placebo-response defaults belong (DESIGN §4, defaults by outcome type).
+    """Where the placebo-response defaults belong (architecture §4, defaults by outcome type).
 
     π̄'s default prior and the wait-list offset ω encode the placebo response of
     patient-reported outcomes. ``placebo_response = "auto"`` applies them to patient-reported

@@ -1,6 +1,6 @@
 """The efficacy graph: prepared data + resolved priors → ``pm.Model`` and its inputs.
 
-Maths (DESIGN.md §4; positive = benefit; i = study):
+Maths (architecture §4; positive = benefit; i = study):
 
 - control arm:   y_ic ~ N(π_i + ω·[wait-list control], s²)
 - treatment arm: y_it ~ N(π_i + θ_i + β_i, s²)       (single-arm studies: treatment only)
@@ -21,7 +21,7 @@ both the graph and its inputs (:func:`build_with_inputs`).
 
 ω enters the **control arm** only: a wait-list arm lacks the placebo response that a treated
 (or sham-treated) arm has, so a wait-list contrast overstates θ by −ω. (Put into π_i, as a
-literal reading of DESIGN §4 suggests, ω would cancel from every contrast.)
+literal reading of architecture §4 suggests, ω would cancel from every contrast.)
 
 Every data array and every prior hyperparameter is a ``pm.Data`` node, so a compiled model can
 be refitted to new data or priors without recompiling (see :func:`model_inputs`).

@@ -1,6 +1,6 @@
 """Harms: serious adverse events and major procedural complications with ascertainment.
 
-Arm-based binomial model (DESIGN.md §4, ``sae``), one endpoint at a time:
+Arm-based binomial model (architecture §4, ``sae``), one endpoint at a time:
 
     r_ia ~ Binomial(n_ia, p_ia · ρ_i),   logit p_ia = α_i + δ_i·[a = treatment]
     α_i = ᾱ + σ_α·z_i,   δ_i = δ + τ·u_i,

@@ -1,4 +1,4 @@
-"""``ccsvi-bayes run`` end to end (DESIGN.md §6, §9): fits, checks, the default sensitivity
+"""``ccsvi-bayes run`` end to end (architecture §6, §9): fits, checks, the default sensitivity
 sweep, figures, the summary-of-findings table and the report, into one run folder.
 
 Stages, each resumable through its own store:

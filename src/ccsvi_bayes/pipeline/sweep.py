@@ -1,4 +1,4 @@
-"""The main job's default sensitivity sweep (DESIGN.md §6, §8): for each main domain, the
+"""The main job's default sensitivity sweep (architecture §6, §8): for each main domain, the
 bias-adjusted model with one knob moved at a time, and a root search for the tipping points
 over the assumed bias of uncontrolled (else non-randomized) studies.
 

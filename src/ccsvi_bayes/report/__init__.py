@@ -1,2 +1,2 @@
-"""The committee deliverable (DESIGN.md §9): summary-of-findings table, self-contained HTML
+"""The committee deliverable (architecture §9): summary-of-findings table, self-contained HTML
 report with an offline interactive bias panel, and its PDF."""

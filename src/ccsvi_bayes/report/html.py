@@ -1,4 +1,4 @@
-"""The report: one self-contained HTML file (DESIGN.md §9) rendered from a run folder.
+"""The report: one self-contained HTML file (architecture §9) rendered from a run folder.
 
 Everything is inline: CSS, the panel's JavaScript, the figures (PNG as base64 data URIs; an
 SVG-only figure as an SVG data URI) and the panel data (a ``<script type="application/json">``

@@ -1,4 +1,4 @@
-"""Summary-of-findings table in the GRADEpro layout (DESIGN.md §9, issue 19): one row per
+"""Summary-of-findings table in the GRADEpro layout (architecture §9, issue 19): one row per
 efficacy outcome and per harm endpoint of a run folder.
 
 The first table is GRADEpro's: outcome; № of participants (studies) by design; certainty of the

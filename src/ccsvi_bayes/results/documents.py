@@ -37,7 +37,7 @@ __all__ = [
 
 
 class SummaryDocument(TypedDict, total=False):
-    """``summary.json`` of one fit (DESIGN.md, outputs contract)."""
+    """``summary.json`` of one fit (architecture §5)."""
 
     schema_version: str
     model: str

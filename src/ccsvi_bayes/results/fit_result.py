@@ -28,7 +28,7 @@ class FitResult(Fitted):
         return parameter_table(self)
 
     def summary_dict(self) -> dict[str, Any]:
-        """The ``summary.json`` content (DESIGN.md §5), as the model family summarises it
+        """The ``summary.json`` content (architecture §5), as the model family summarises it
         (:mod:`ccsvi_bayes.results.families`)."""
         return summarise(self)
 

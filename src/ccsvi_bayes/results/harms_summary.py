@@ -1,4 +1,4 @@
-"""Harms summaries: risks, risk difference, odds ratio, NNH per endpoint (DESIGN.md §5)."""
+"""Harms summaries: risks, risk difference, odds ratio, NNH per endpoint (architecture §5)."""
 
 from __future__ import annotations
 

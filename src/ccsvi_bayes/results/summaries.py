@@ -1,4 +1,4 @@
-"""Summaries: tables and the ``summary.json`` contract (DESIGN.md §5).
+"""Summaries: tables and the ``summary.json`` contract (architecture §5).
 
 Everything here reads posterior draws (xarray) and returns plain Python numbers; no PyMC.
 """

@@ -1,4 +1,4 @@
-"""Import a table in metafor ``escalc`` conventions into an evidence folder (DESIGN.md §2).
+"""Import a table in metafor ``escalc`` conventions into an evidence folder (architecture §2).
 
 One row per study (per outcome in a long table). Each row carries one of:
 
