@@ -49,6 +49,9 @@ def test_layering_contract_is_kept(tree_copy: Path) -> None:
     [
         ("evidence/load.py", "import ccsvi_bayes.cli"),  # upward: evidence → cli
         ("inference/nuts.py", "from ccsvi_bayes.results import FitResult"),  # upward
+        ("figures/forest.py", "import ccsvi_bayes.decisions"),  # sibling stages
+        ("checks/sbc.py", "import ccsvi_bayes.sensitivity"),  # sibling stages
+        ("models/harms.py", "import ccsvi_bayes.inference"),  # sibling stages
         ("figures/common.py", "import pymc"),  # figures draw results, never model
         ("report/sof.py", "import ccsvi_bayes.fitting"),  # the report reads, never fits
         ("figures/forest.py", "from ccsvi_bayes.results.fit_result import FitResult"),
@@ -169,3 +172,132 @@ def test_the_internal_apis_we_rely_on_still_exist() -> None:
         "make_initial_point_fn",
     ):
         assert name in params, name
+
+
+# --- the layout of issue #18 -------------------------------------------------------------------
+
+#: the registries: the only modules that may spell a model family's name in a comparison
+FAMILY_REGISTRIES = {
+    "models/registry.py",
+    "results/families.py",
+    "results/documents.py",
+    "checks/sbc_families.py",
+    "specs/schema.py",
+}
+
+
+def test_no_module_is_longer_than_800_lines() -> None:
+    long = {
+        str(p.relative_to(SRC)): n
+        for p in _modules()
+        if (n := len(p.read_text().splitlines())) > 800
+    }
+    assert long == {}
+
+
+def test_no_module_outside_the_registries_branches_on_a_model_family() -> None:
+    """``spec.family == "harms"``-style branching (``==``, ``!=``, ``in``) happens only in the
+    registries; every other module asks a registry what a family does."""
+    from ccsvi_bayes.models import MODEL_FAMILIES
+
+    offenders = []
+    for path in _modules():
+        if str(path.relative_to(SRC)) in FAMILY_REGISTRIES:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Compare):
+                continue
+            for operand in (node.left, *node.comparators):
+                offenders += [
+                    f"{path.relative_to(SRC)}:{node.lineno}: {n.value}"
+                    for n in (operand, *getattr(operand, "elts", []))
+                    if isinstance(n, ast.Constant) and n.value in MODEL_FAMILIES
+                ]
+    assert offenders == []
+
+
+def test_every_output_file_name_is_spelled_once() -> None:
+    """File names of outputs live in ``results/files.py``; everyone else uses its constants.
+    (An evidence folder's own files are inputs, read by the evidence stage below results.)"""
+    from ccsvi_bayes.results import files
+
+    inputs = {files.STUDIES, files.ARMS, files.CONTRASTS, files.INSTRUMENTS, files.ELICITED_BIAS}
+    names = {
+        v for k, v in vars(files).items() if k.isupper() and isinstance(v, str) and "." in v
+    } - inputs
+    offenders = [
+        f"{path.relative_to(SRC)}:{node.lineno}: {node.value}"
+        for path in _modules()
+        if str(path.relative_to(SRC)) != "results/files.py"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and node.value in names
+    ]
+    assert offenders == []
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the package modules it imports anywhere (function-level and TYPE_CHECKING
+    imports included)."""
+    import grimp
+
+    graph = grimp.build_graph("ccsvi_bayes", include_external_packages=False)
+    return {m: set(graph.find_modules_directly_imported_by(m)) for m in graph.modules}
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+    counter = 0
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            for child in children:
+                if child not in graph:
+                    continue
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                    break
+                if child in on_stack:
+                    low[node] = min(low[node], index[child])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    component = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component.append(member)
+                        if member == node:
+                            break
+                    if len(component) > 1:
+                        out.append(sorted(component))
+    return out
+
+
+def test_no_import_cycle_anywhere() -> None:
+    """No two modules import each other, directly or round a loop, counting imports inside
+    functions too (a lazy import hides a cycle; it does not remove it). A package's face
+    importing its own modules is not a cycle unless one of them imports the face back."""
+    assert _cycles(_import_graph()) == []
+
+
+def test_a_planted_cycle_is_found() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _cycles(graph) == [["a", "b", "c"]]

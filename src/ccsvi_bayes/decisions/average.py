@@ -43,6 +43,7 @@ from ccsvi_bayes.errors import CcsviBayesError, InvalidModelSpec
 from ccsvi_bayes.evidence import Evidence, load_evidence
 from ccsvi_bayes.fitting import fit
 from ccsvi_bayes.fitting.api import DEFAULT_SEED
+from ccsvi_bayes.models import model_family
 from ccsvi_bayes.results import files
 from ccsvi_bayes.results.store import read_json, write_json
 from ccsvi_bayes.specs import ModelSpec, load_spec
@@ -90,7 +91,7 @@ def has_bias_term(spec: ModelSpec) -> bool:
         spec.bias["form"] != "none"
         or spec.theta == "three_level"
         or spec.power_alpha is not None
-        or spec.family == "bias_corrected"
+        or model_family(spec.family).always_models_bias
     )
 
 

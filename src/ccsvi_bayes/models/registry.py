@@ -62,6 +62,9 @@ class ModelFamily:
     ) = None
     #: fits harm endpoints only (``ccsvi-bayes models --outcome`` lists it only when named)
     harm_endpoints_only: bool = False
+    #: lets studies be biased whatever the spec's bias settings (a bias-corrected mixture):
+    #: model averaging counts it among the structures with a bias term
+    always_models_bias: bool = False
 
     def model_and_inputs(
         self, data: ModelData, spec: ModelSpec
@@ -146,6 +149,7 @@ register_family(
         effective_priors=bias_corrected.effective_priors,
         complete=bias_corrected.complete,
         build_with_inputs=bias_corrected.build_bias_corrected_with_inputs,
+        always_models_bias=True,
     )
 )
 

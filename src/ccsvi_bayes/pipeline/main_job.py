@@ -309,7 +309,7 @@ def _sweeps(
             if record["failed"]:
                 problems.append(
                     f"sensitivity sweep of {sweep.outcome}: {record['failed']} scenario(s) "
-                    f"failed (see {folder / 'scenarios.csv'})"
+                    f"failed (see {folder / files.SCENARIOS_TABLE})"
                 )
         except Exception as exc:  # any failure is recorded and the job goes on
             record = {"outcome": sweep.outcome, **failure(exc)}
