@@ -3,8 +3,10 @@ tables (:class:`Evidence`). Built by :func:`~ccsvi_bayes.evidence.load.load_evid
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +113,37 @@ class Evidence:
                 ],
                 str(self.path),
             ) from None
+
+    def outcome_sha256(self, outcome: str) -> str:
+        """A digest of everything a fit of ``outcome`` can read: the domain, its arm and
+        contrast rows and every row sharing one of their instruments (a reference SD may be
+        pooled across them), the study rows of those studies, the instrument table, the
+        elicited-bias table and the readings in force. A change elsewhere in the evidence set
+        (another outcome's rows, a study without rows here) leaves it unchanged, so the fit
+        stays up to date (``results.store.fit_key``). Helper columns (file line numbers) are
+        left out; row order counts."""
+        domain = self.domain(outcome)
+        rows = [self.arms, self.contrasts]
+        instruments = set(domain.instruments)
+        for frame in rows:
+            instruments |= set(frame.loc[frame["outcome"] == outcome, "instrument"])
+        selected = [
+            frame[(frame["outcome"] == outcome) | frame["instrument"].isin(instruments)]
+            for frame in rows
+        ]
+        study_ids = set().union(*(set(frame["study_id"]) for frame in selected))
+        studies = self.studies[self.studies["study_id"].isin(study_ids)]
+        sha = hashlib.sha256()
+        sha.update(json.dumps(asdict(domain), sort_keys=True, default=str).encode())
+        sha.update(json.dumps(dict(sorted(self.assumptions.items()))).encode())
+        tables: list[pd.DataFrame | None] = [*selected, studies, self.instruments]
+        for table in [*tables, self.elicited_bias]:
+            if table is None:
+                sha.update(b"none")
+                continue
+            columns = [c for c in table.columns if not str(c).startswith("_")]
+            sha.update(table[columns].to_csv(index=False).encode())
+        return sha.hexdigest()
 
     def study(self, study_id: str) -> pd.Series:
         """The ``studies.csv`` row of one study."""

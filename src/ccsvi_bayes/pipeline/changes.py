@@ -231,8 +231,10 @@ def changes_document(
         "readings": readings,
         "outcomes": moves,
         "refits": "every fit whose store key changed (each outcome's ``fits`` says how this "
-        "run answered it: fitted, or up to date = reused): the key holds the whole evidence "
-        "set's digest, so any change to the set refits every model and outcome",
+        "run answered it: fitted, or up to date = reused): the key holds the digest of what "
+        "a fit of its outcome reads (the outcome's rows, rows sharing its instruments, their "
+        "studies, the instrument and elicited-bias tables, the readings), so a change to "
+        "another outcome leaves a fit as it was",
         "reweighted": False,
     }
     if studies is None:

@@ -37,6 +37,7 @@ __all__ = [
     "plan",
     "run_all",
     "run_harms_variants",
+    "up_to_date_summary",
 ]
 
 #: fitted for every efficacy domain by ``run``
@@ -91,12 +92,28 @@ def expected_key(evidence: Evidence, item: RunItem, seed: int) -> dict[str, Any]
     spec = load_spec(item.model)
     sampler = {**spec.sampler, "engine": item.engine or spec.sampler["engine"]}
     return fit_key(
-        evidence_sha256=evidence.sha256,
+        outcome_sha256=evidence.outcome_sha256(item.outcome),
         spec_sha256=spec.digest,
         seed=seed,
         sampler=sampler,
         package_version=__version__,
     )
+
+
+def up_to_date_summary(folder: Path, evidence: Evidence) -> dict[str, Any]:
+    """The summary of an up-to-date fit. When the evidence set changed only where this fit
+    does not read it (another outcome's rows: its store key is unchanged), the summary's
+    ``evidence`` block is brought up to date, since a refit would give the same draws;
+    ``posterior.nc`` keeps the digest of the evidence file it was drawn from."""
+    summary = read_json(folder / files.SUMMARY) or {}
+    current = {
+        "name": evidence.name,
+        "sha256": evidence.sha256,
+        "assumptions": dict(evidence.assumptions),
+    }
+    if summary and summary.get("evidence") != current:
+        summary = write_json(folder / files.SUMMARY, {**summary, "evidence": current}, "summary")
+    return summary
 
 
 def run_all(
@@ -123,7 +140,7 @@ def run_all(
         }
         if is_up_to_date(folder, expected_key(evidence, item, seed)):
             record["status"] = "up to date"
-            record.update(_headline(read_json(folder / files.SUMMARY) or {}))
+            record.update(_headline(up_to_date_summary(folder, evidence)))
         else:
             try:
                 with warnings.catch_warnings(record=True) as caught:
@@ -193,7 +210,7 @@ def run_harms_variants(
             "folder": str(folder.relative_to(out)),
         }
         key = fit_key(
-            evidence_sha256=evidence.sha256,
+            outcome_sha256=evidence.outcome_sha256(did),
             spec_sha256=spec.digest,
             seed=seed,
             sampler={**spec.sampler},
@@ -205,7 +222,7 @@ def run_harms_variants(
             record["status"] = NOT_NEEDED  # ρ = 1 for every study: the fit would not change
         elif is_up_to_date(folder, key):
             record["status"] = "up to date"
-            record.update(_headline(read_json(folder / files.SUMMARY) or {}))
+            record.update(_headline(up_to_date_summary(folder, evidence)))
         else:
             try:
                 with warnings.catch_warnings():

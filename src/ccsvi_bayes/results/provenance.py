@@ -33,7 +33,7 @@ def provenance_header(result: Fitted) -> dict[str, Any]:
         "priors_effective": priors_effective(result),
         "spec_sha256": result.spec.digest,
         "store_key": fit_key(
-            evidence_sha256=result.evidence.sha256,
+            outcome_sha256=result.evidence.outcome_sha256(result.outcome),
             spec_sha256=result.spec.digest,
             seed=result.seed,
             sampler=sampler_used(result),

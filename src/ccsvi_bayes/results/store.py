@@ -190,7 +190,7 @@ def write_datatree(path: Path, tree: xr.DataTree) -> None:
 
 def fit_key(
     *,
-    evidence_sha256: str,
+    outcome_sha256: str,
     spec_sha256: str,
     seed: int,
     sampler: Mapping[str, Any],
@@ -198,10 +198,12 @@ def fit_key(
 ) -> dict[str, Any]:
     """What a written fit depends on; recorded as ``store_key`` in its ``summary.json``.
 
+    ``outcome_sha256`` digests the part of the evidence a fit of its outcome reads
+    (``Evidence.outcome_sha256``): a study added to another outcome leaves the fit up to date.
     ``sampler`` may hold more keys (e.g. ``processes``); only :data:`SAMPLER_KEYS` count.
     """
     return {
-        "evidence_sha256": evidence_sha256,
+        "evidence_outcome_sha256": outcome_sha256,
         "spec_sha256": spec_sha256,
         "seed": int(seed),
         "sampler": {k: sampler.get(k) for k in SAMPLER_KEYS},

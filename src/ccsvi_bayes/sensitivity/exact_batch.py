@@ -143,6 +143,7 @@ def _prepare(
         sampler.update(draws=n_draws, chains=1)
     record: dict[str, Any] = {
         "model": spec.name,
+        "family": spec.family,
         "outcome": plan.outcome,
         "outcome_label": domain.label,
         "evidence": {"name": ev.name, "sha256": ev.sha256, "assumptions": dict(ev.assumptions)},
@@ -153,7 +154,7 @@ def _prepare(
         "priors_effective": effective_priors(data, spec),
         "spec_sha256": spec.digest,
         "store_key": fit_key(
-            evidence_sha256=ev.sha256,
+            outcome_sha256=ev.outcome_sha256(plan.outcome),
             spec_sha256=spec.digest,
             seed=plan.seed,
             sampler=sampler,
