@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import arviz as az
+import arviz_stats as azs
 import numpy as np
 import xarray as xr
 
@@ -77,9 +77,9 @@ def convergence_table(idata: xr.DataTree) -> dict[str, Any]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         rhat, bulk, tail = (
-            az.rhat(post[names]),
-            az.ess(post[names], method="bulk"),
-            az.ess(post[names], method="tail"),
+            azs.rhat(post[names]),
+            azs.ess(post[names], method="bulk"),
+            azs.ess(post[names], method="tail"),
         )
     for name in names:
         flat = rhat[name].values.ravel()
@@ -99,7 +99,7 @@ def convergence_table(idata: xr.DataTree) -> dict[str, Any]:
     divergences = int(stats["diverging"].sum()) if stats is not None and "diverging" in stats else 0
     bfmi: list[float | None] = []
     if stats is not None and "energy" in stats:
-        bfmi = [_f(v) for v in np.ravel(az.bfmi(idata)["energy"].values)]
+        bfmi = [_f(v) for v in np.ravel(azs.bfmi(idata)["energy"].values)]
     return {
         "parameters": rows,
         "divergences": divergences,
@@ -158,7 +158,7 @@ def loo_checks(idata: xr.DataTree) -> dict[str, Any]:
     for name in idata.log_likelihood.data_vars:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            loo = az.loo(idata, pointwise=True, var_name=str(name))
+            loo = azs.loo(idata, pointwise=True, var_name=str(name))
         k = np.asarray(loo.pareto_k.values, dtype=float).ravel()
         dim = idata.log_likelihood[name].dims[-1]
         labels = [str(v) for v in idata.log_likelihood[name].coords[dim].values]
@@ -178,7 +178,7 @@ def loo_checks(idata: xr.DataTree) -> dict[str, Any]:
         ):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                pit = az.loo_pit(idata, var_names=str(name))[str(name)].values
+                pit = azs.loo_pit(idata, var_names=str(name))[str(name)].values
             entry["loo_pit"] = dict(
                 zip(labels, (_f(v) for v in np.asarray(pit).ravel()), strict=True)
             )
@@ -286,7 +286,7 @@ def check_fit(
         )
     fit = RunFolder.open(root, evidence)  # a fit folder: a run of one fit
     summary = next(iter(fit.summaries.values()))
-    idata = az.from_netcdf(root / files.POSTERIOR)
+    idata = xr.open_datatree(root / files.POSTERIOR)
     exact = summary.get("engine") == "exact"
     observed = idata.get("observed_data")
     checks: dict[str, Any] = {

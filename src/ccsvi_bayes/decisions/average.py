@@ -192,7 +192,7 @@ def _stacking(
     candidates: Sequence[Candidate],
 ) -> tuple[dict[str, float], dict[str, Any], list[str]]:
     """Stacking weights and LOO summaries from arviz_stats, with its warnings as notes."""
-    import arviz as az
+    import arviz_stats as azs
 
     trees = {
         c.name: xr.DataTree.from_dict(
@@ -205,7 +205,7 @@ def _stacking(
     }
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        table = az.compare(trees, method="stacking", round_to="none")
+        table = azs.compare(trees, method="stacking", round_to="none")
     notes = sorted({f"PSIS-LOO: {w.message}" for w in caught})
     weights = {name: float(table.loc[name, "weight"]) for name in trees}
     loo = {
@@ -221,9 +221,9 @@ def _stacking(
 
 # --- effect blocks ----------------------------------------------------------------------------
 def _mcse_mean(x: np.ndarray) -> float:
-    import arviz as az
+    import arviz_stats as azs
 
-    return float(az.mcse(xr.Dataset({"x": (("chain", "draw"), x)}), method="mean")["x"])
+    return float(azs.mcse(xr.Dataset({"x": (("chain", "draw"), x)}), method="mean")["x"])
 
 
 def effect_block(

@@ -144,19 +144,19 @@ def _from_draws(
     control: float | None,
     effect: Mapping[str, Any],
 ) -> dict[str, Any]:
-    import arviz as az
+    import arviz_stats as azs
 
     q025, median, q975 = (float(v) for v in np.quantile(draws, [0.025, 0.5, 0.975]))
     grid = draws.reshape(chains, -1)
 
     def prob(mask: np.ndarray) -> dict[str, float]:
         value = float(mask.mean())
-        err = float(np.asarray(az.mcse(mask.reshape(chains, -1).astype(float), method="mean")))
+        err = float(np.asarray(azs.mcse(mask.reshape(chains, -1).astype(float), method="mean")))
         return {"value": value, "mcse": err}
 
     better = prob(grid > 0)
     quantile_mcse = {
-        name: float(np.asarray(az.mcse(grid, method="quantile", prob=q)))
+        name: float(np.asarray(azs.mcse(grid, method="quantile", prob=q)))
         for name, q in (("q025", 0.025), ("median", 0.5), ("q975", 0.975))
     }
     exact = effect.get("prob_benefit") if scale != "log_odds" else None

@@ -107,7 +107,7 @@ def loo_pit_values(tree: xr.DataTree) -> np.ndarray:
         raise ValueError("the fit has no posterior_predictive / log_likelihood groups")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pit = loo_pit(tree, var_names=[var])  # type: ignore[no-untyped-call]
+        pit = loo_pit(tree, var_names=[var])
     values = pit[var] if isinstance(pit, xr.Dataset) else pit
     return np.sort(np.asarray(values, dtype=float).ravel())
 

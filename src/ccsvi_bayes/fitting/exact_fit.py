@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import arviz as az
+import arviz_base as azb
 import numpy as np
 import xarray as xr
 
@@ -182,7 +182,7 @@ def fit_exact(
         "tau": draws["tau"][None, :],
         "theta": theta[None, :, :],
     }
-    idata = az.from_dict(
+    idata = azb.from_dict(
         {
             "posterior": posterior,
             "observed_data": {"y_contrast": data.contrast["y"].to_numpy(float)},

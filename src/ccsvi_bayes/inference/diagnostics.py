@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import arviz as az
+import arviz_stats as azs
 import numpy as np
 import xarray as xr
 
@@ -252,9 +252,9 @@ def diagnose(
     with warnings.catch_warnings():
         # constant entries (excluded below by name) make ArviZ divide by zero
         warnings.simplefilter("ignore", RuntimeWarning)
-        rhat = az.rhat(idata, var_names=names)
-        bulk = az.ess(idata, var_names=names, method="bulk")
-        tail = az.ess(idata, var_names=names, method="tail")
+        rhat = azs.rhat(idata, var_names=names)
+        bulk = azs.ess(idata, var_names=names, method="bulk")
+        tail = azs.ess(idata, var_names=names, method="tail")
     bad: set[str] = set()
     rhat_max, worst_rhat = _extreme(rhat, max, constant, bad)
     bulk_min, worst_bulk = _extreme(bulk, min, constant, bad)

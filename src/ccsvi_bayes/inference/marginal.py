@@ -300,10 +300,10 @@ def bridge_sampling(
 
 def _ess(values: FloatArray) -> float:
     """Bulk effective sample size of (chain, draw) values (ArviZ), at least 1."""
-    import arviz as az
+    import arviz_stats as azs
 
     data = xr.Dataset({"f": (("chain", "draw"), values)})
-    ess = float(az.ess(data, method="bulk")["f"])
+    ess = float(azs.ess(data, method="bulk")["f"])
     return max(ess, 1.0) if math.isfinite(ess) else float(values.size)
 
 

@@ -67,7 +67,9 @@ def sampler_used(result: Fitted) -> dict[str, Any]:
 def provenance_attrs(result: Fitted) -> dict[str, Any]:
     """The attributes ``posterior.nc``'s posterior group carries: versions, spec and its
     digest, the effective priors, the evidence and its readings, seed and engine."""
-    import arviz as az
+
+    from importlib import metadata
+
     import nutpie
     import pymc
 
@@ -90,7 +92,7 @@ def provenance_attrs(result: Fitted) -> dict[str, Any]:
         "engine": result.engine,
         "pymc_version": pymc.__version__,
         "nutpie_version": nutpie.__version__,
-        "arviz_version": az.__version__,
+        "arviz_version": metadata.version("arviz"),
     }
 
 

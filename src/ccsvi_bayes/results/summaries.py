@@ -82,7 +82,7 @@ def outcome_overview(evidence: Evidence, options: HarmonizeOptions | None = None
 # --- posterior summaries ---------------------------------------------------------------------
 def parameter_table(result: Fitted) -> pd.DataFrame:
     """Key parameters with mean, sd, quantiles, R-hat and bulk/tail ESS."""
-    import arviz as az
+    import arviz_stats as azs
 
     post = result.idata["posterior"].to_dataset()
     names = [n for n in KEY_PARAMETERS if n in post.data_vars]
@@ -103,9 +103,9 @@ def parameter_table(result: Fitted) -> pd.DataFrame:
                 {"x": series.drop_vars([c for c in series.coords if c not in ("chain", "draw")])}
             )
             if post.sizes.get("chain", 1) > 1:
-                stats["r_hat"] = _f(az.rhat(single)["x"])
-                stats["ess_bulk"] = _f(az.ess(single, method="bulk")["x"])
-                stats["ess_tail"] = _f(az.ess(single, method="tail")["x"])
+                stats["r_hat"] = _f(azs.rhat(single)["x"])
+                stats["ess_bulk"] = _f(azs.ess(single, method="bulk")["x"])
+                stats["ess_tail"] = _f(azs.ess(single, method="tail")["x"])
             rows.append({"parameter": label, **stats})
     return pd.DataFrame(rows).set_index("parameter")
 

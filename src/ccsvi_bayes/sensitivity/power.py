@@ -147,8 +147,8 @@ def power_scaling_of_fit(result: FitResult, knobs: Mapping[str, str] | None = No
     out = PowerScaling(result.spec.name, result.outcome, knobs=dict(knobs or {}))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        prior = psense(idata, group="prior")  # type: ignore[no-untyped-call]
-        likelihood = psense(idata, group="likelihood")  # type: ignore[no-untyped-call]
+        prior = psense(idata, group="prior")
+        likelihood = psense(idata, group="likelihood")
     out.warnings = sorted({str(w.message) for w in caught})
     for name in prior.data_vars:
         p_values = np.asarray(prior[name].values, dtype=float)
