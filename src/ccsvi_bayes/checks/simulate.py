@@ -50,17 +50,14 @@ def write_mixed_design_set(
         theta = rng.normal(t.mu, t.tau)
         bias = 0.0 if rct else rng.normal(t.bias_uncontrolled, t.bias_sd)
         means = {"treatment": pi + theta + bias, **({"control": pi} if rct else {})}
+        se = t.sd_change / np.sqrt(t.n_per_arm)
         return [
-            _arm_row(
-                sid,
-                arm,
-                ("qol", "SIM", "48"),
-                n=str(t.n_per_arm),
-                mean_change=f"{rng.normal(mean, t.sd_change / np.sqrt(t.n_per_arm)):.6f}",
-                sd_change=f"{t.sd_change:g}",
-                quote="simulated value",
-                source=source,
-            )
+            {
+                "arm": arm,
+                "n": str(t.n_per_arm),
+                "mean_change": f"{rng.normal(mean, se):.6f}",
+                "sd_change": f"{t.sd_change:g}",
+            }
             for arm, mean in means.items()
         ]
 
@@ -75,6 +72,8 @@ def write_mixed_design_set(
         header,
         _instrument_row("SIM", "continuous", "true", ("1.0", "0.2", "simulation")),
         _StudyFacts("2020", ("true", "true"), ("4", "1"), "48", "patient_reported"),
+        ("qol", "SIM", "48"),
+        "simulated value",
         source,
     )
     return _write_set(folder, layout, t, (t.n_rct, t.n_single), arms_of)
@@ -90,11 +89,14 @@ def _write(path: Path, columns: tuple[str, ...], rows: list[dict[str, str]]) -> 
 @dataclass(frozen=True)
 class _Layout:
     """What every study of a simulated set shares: the ``evidence.toml`` text (the truth is
-    appended as a comment), its one instrument, the studies' design facts, the source."""
+    appended as a comment), its one instrument, the studies' design facts, where every arm
+    row sits (outcome, instrument, timepoint in weeks), its quote, and the source."""
 
     header: str
     instrument: dict[str, str]
     facts: _StudyFacts
+    where: tuple[str, str, str]
+    quote: str
     source: str
 
 
@@ -105,12 +107,13 @@ def _write_set(
     counts: tuple[int, int],
     arms_of: Callable[[str, bool], list[dict[str, str]]],
 ) -> Path:
-    """Write an evidence folder of ``counts`` = (RCTs, other studies), each study's arm rows
-    from ``arms_of(study id, randomized)`` (called in study order); returns the folder."""
+    """Write an evidence folder of ``counts`` = (RCTs, other studies); each study's arms are
+    the cells ``arms_of(study id, randomized)`` gives (``arm``, ``n`` and the numbers; it is
+    called in study order), the rest from ``layout``. Returns the folder."""
     studies, arms = [], []
     for sid, rct in _study_ids(*counts):
         studies.append(_study_row(sid, rct, layout.facts, layout.source))
-        arms += arms_of(sid, rct)
+        arms += [_arm_row(sid, layout, **cells) for cells in arms_of(sid, rct)]
     root = Path(folder)
     root.mkdir(parents=True, exist_ok=True)
     toml = layout.header + f"# truth: {asdict(truth)}\n"
@@ -180,18 +183,17 @@ def _study_row(sid: str, rct: bool, facts: _StudyFacts, source: str) -> dict[str
 
 def _arm_row(
     sid: str,
-    arm: str,
-    where: tuple[str, str, str],
+    layout: _Layout,
     *,
+    arm: str,
     n: str,
-    quote: str,
-    source: str,
     mean_change: str = "",
     sd_change: str = "",
     events: str = "",
 ) -> dict[str, str]:
-    """An arms.csv row; ``where`` is (outcome, instrument, timepoint in weeks)."""
-    outcome, instrument, weeks = where
+    """An arms.csv row of study ``sid``; outcome, instrument, timepoint, quote and source
+    from ``layout``."""
+    outcome, instrument, weeks = layout.where
     return {
         "study_id": sid,
         "outcome": outcome,
@@ -202,9 +204,9 @@ def _arm_row(
         "mean_change": mean_change,
         "sd_change": sd_change,
         "events": events,
-        "source": source,
+        "source": layout.source,
         "location": "simulated",
-        "quote": quote,
+        "quote": layout.quote,
         "assumption": "",
     }
 
@@ -235,15 +237,7 @@ def write_harms_set(folder: str | Path, truth: HarmsTruth | None = None, seed: i
         if rct:
             plan["control"] = (t.alpha_mean, t.n_rct_arm)
         return [
-            _arm_row(
-                sid,
-                arm,
-                ("harm", "EVENT", "26"),
-                n=str(n),
-                events=str(rng.binomial(n, rho / (1.0 + np.exp(-logit)))),
-                quote="simulated count",
-                source=source,
-            )
+            {"arm": arm, "n": str(n), "events": str(rng.binomial(n, rho / (1.0 + np.exp(-logit))))}
             for arm, (logit, n) in plan.items()
         ]
 
@@ -256,6 +250,8 @@ def write_harms_set(folder: str | Path, truth: HarmsTruth | None = None, seed: i
         header,
         _instrument_row("EVENT", "count", "false", ("", "", "")),
         _StudyFacts("2015", ("true", "false"), ("3", "3"), "26", "clinician"),
+        ("harm", "EVENT", "26"),
+        "simulated count",
         source,
     )
     return _write_set(folder, layout, t, (t.n_rct, t.n_series), arms_of)
