@@ -132,3 +132,37 @@ def test_cross_validated_check_names_a_single_arm_outlier(single_arm_outlier: Pa
 
 def test_check_of_a_non_fit_folder_exits_2(tmp_path: Path) -> None:
     assert run_main("check", str(tmp_path)) == 2
+
+
+def test_simulated_sets_study_facts_and_reproducibility(tmp_path: Path) -> None:
+    """Both simulated sets: RCTs first (R01…), then the others (S..); their design facts;
+    the same seed writes the same bytes."""
+    import csv
+
+    from ccsvi_bayes.checks.simulate import HarmsTruth, write_harms_set
+
+    def studies(root: Path) -> list[dict[str, str]]:
+        with (root / "studies.csv").open(encoding="utf-8") as fh:
+            return list(csv.DictReader(fh))
+
+    mixed = write_mixed_design_set(tmp_path / "m", SimulationTruth(n_rct=2, n_single=1), seed=3)
+    rows = studies(mixed)
+    assert [(r["study_id"], r["design"], r["centres"]) for r in rows] == [
+        ("R01", "rct", "4"),
+        ("R02", "rct", "4"),
+        ("S03", "single_arm", "1"),
+    ]
+    assert {(r["prospective"], r["year"], r["outcome_assessment"]) for r in rows} == {
+        ("true", "2020", "patient_reported")
+    }
+    harms = write_harms_set(tmp_path / "h", HarmsTruth(n_rct=1, n_series=2), seed=3)
+    rows = studies(harms)
+    assert [(r["study_id"], r["prospective"], r["centres"]) for r in rows] == [
+        ("R01", "true", "3"),
+        ("S02", "false", "3"),
+        ("S03", "false", "3"),
+    ]
+    assert "# truth: {'alpha_mean': -3.9" in (harms / "evidence.toml").read_text("utf-8")
+    again = write_harms_set(tmp_path / "h2", HarmsTruth(n_rct=1, n_series=2), seed=3)
+    for name in ("evidence.toml", "instruments.csv", "studies.csv", "arms.csv"):
+        assert (again / name).read_bytes() == (harms / name).read_bytes()

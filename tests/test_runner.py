@@ -32,3 +32,48 @@ def test_run_writes_index_and_resumes(tmp_path: Path) -> None:
     second = run_all(ev, tmp_path / "out", seed=1, items=items[:1])
     assert second["fits"][0]["status"] == "up to date"
     assert second["fits"][0]["effect_mean"] == first["fits"][0]["effect_mean"]
+
+
+def test_fit_record_headline_keys_and_order() -> None:
+    """run.json's fit records carry the headline numbers and their MCSEs in a fixed order."""
+    from ccsvi_bayes.pipeline import run as runner
+
+    block = {"mean": 1.0, "q025": 0.5, "q975": 1.5, "mcse": {"mean": 0.01, "q975": 0.03}}
+    harm = {
+        "family": "harms",
+        "diagnostics": {"converged": True},
+        "risk_treatment_per_1000": block,
+        "risk_difference": {**block, "mean": 0.02},
+        "prob_rd_gt_1pct": 0.7,
+        "mcse": {"prob_rd_gt_1pct": 0.005},
+    }
+    head = runner._headline(harm)
+    assert list(head) == [
+        "converged",
+        *(f"{n}_{k}" for n in ("risk_per_1000", "rd") for k in ("mean", "q025", "q975")),
+        "prob_rd_gt_1pct",
+        *(f"{n}_{k}_mcse" for k in ("mean", "q025", "q975") for n in ("risk_per_1000", "rd")),
+        "prob_rd_gt_1pct_mcse",
+    ]
+    assert (head["rd_mean"], head["rd_q975_mcse"], head["risk_per_1000_q025_mcse"]) == (
+        0.02,
+        0.03,
+        None,
+    )
+    effect = {**block, "prob_benefit": 0.9, "scale": "smd"}
+    head = runner._headline({"diagnostics": {"converged": False}, "effect": effect})
+    assert list(head) == [
+        "converged",
+        "effect_mean",
+        "effect_q025",
+        "effect_q975",
+        "prob_benefit",
+        "prob_mcid",
+        "scale",
+        "effect_mean_mcse",
+        "effect_q025_mcse",
+        "effect_q975_mcse",
+        "prob_benefit_mcse",
+        "prob_mcid_mcse",
+    ]
+    assert (head["effect_q975"], head["effect_mean_mcse"]) == (1.5, 0.01)

@@ -8,6 +8,7 @@ for the uncontrolled studies, a bias (β). Every row says it is simulated.
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -42,60 +43,40 @@ def write_mixed_design_set(
     """Write a simulated evidence folder (domain ``qol``, instrument ``SIM``) and return it."""
     t = truth or SimulationTruth()
     rng = np.random.default_rng(seed)
-    root = Path(folder)
-    root.mkdir(parents=True, exist_ok=True)
     source = f"simulated by ccsvi_bayes.checks.simulate (seed {seed})"
-    (root / "evidence.toml").write_text(
+
+    def arms_of(sid: str, rct: bool) -> list[dict[str, str]]:
+        pi = rng.normal(t.pi_mean, t.pi_sd)
+        theta = rng.normal(t.mu, t.tau)
+        bias = 0.0 if rct else rng.normal(t.bias_uncontrolled, t.bias_sd)
+        means = {"treatment": pi + theta + bias, **({"control": pi} if rct else {})}
+        se = t.sd_change / np.sqrt(t.n_per_arm)
+        return [
+            {
+                "arm": arm,
+                "n": str(t.n_per_arm),
+                "mean_change": f"{rng.normal(mean, se):.6f}",
+                "sd_change": f"{t.sd_change:g}",
+            }
+            for arm, mean in means.items()
+        ]
+
+    header = (
         'name = "simulated_mixed_design"\n'
         'question = "Does the simulated intervention work (truth known)?"\n'
         "[domains.qol]\n"
         'label = "Simulated quality of life"\nscale = "smd"\ninstruments = ["SIM"]\n'
         "timepoint_weeks = [12, 78]\nmcid = 0.2\n"
-        f"# truth: {asdict(t)}\n",
-        encoding="utf-8",
     )
-    _write(
-        root / "instruments.csv",
-        V.INSTRUMENTS_COLUMNS,
-        [_instrument_row("SIM", "continuous", "true", ("1.0", "0.2", "simulation"))],
+    layout = _Layout(
+        header,
+        _instrument_row("SIM", "continuous", "true", ("1.0", "0.2", "simulation")),
+        _StudyFacts("2020", ("true", "true"), ("4", "1"), "48", "patient_reported"),
+        ("qol", "SIM", "48"),
+        "simulated value",
+        source,
     )
-    studies, arms = [], []
-    for i in range(t.n_rct + t.n_single):
-        rct = i < t.n_rct
-        sid = f"{'R' if rct else 'S'}{i + 1:02d}"
-        studies.append(
-            _study_row(
-                sid,
-                rct,
-                year="2020",
-                prospective=True,
-                centres="4" if rct else "1",
-                follow_up_weeks="48",
-                assessment="patient_reported",
-                source=source,
-            )
-        )
-        pi = rng.normal(t.pi_mean, t.pi_sd)
-        theta = rng.normal(t.mu, t.tau)
-        bias = 0.0 if rct else rng.normal(t.bias_uncontrolled, t.bias_sd)
-        means = {"treatment": pi + theta + bias, **({"control": pi} if rct else {})}
-        for arm, mean in means.items():
-            observed = rng.normal(mean, t.sd_change / np.sqrt(t.n_per_arm))
-            arms.append(
-                _arm_row(
-                    sid,
-                    arm,
-                    ("qol", "SIM", "48"),
-                    n=str(t.n_per_arm),
-                    mean_change=f"{observed:.6f}",
-                    sd_change=f"{t.sd_change:g}",
-                    quote="simulated value",
-                    source=source,
-                )
-            )
-    _write(root / "studies.csv", V.STUDIES_COLUMNS, studies)
-    _write(root / "arms.csv", V.ARMS_COLUMNS, arms)
-    return root
+    return _write_set(folder, layout, t, (t.n_rct, t.n_single), arms_of)
 
 
 def _write(path: Path, columns: tuple[str, ...], rows: list[dict[str, str]]) -> None:
@@ -103,6 +84,51 @@ def _write(path: Path, columns: tuple[str, ...], rows: list[dict[str, str]]) -> 
         writer = csv.DictWriter(fh, fieldnames=list(columns))
         writer.writeheader()
         writer.writerows(rows)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What every study of a simulated set shares: the ``evidence.toml`` text (the truth is
+    appended as a comment), its one instrument, the studies' design facts, where every arm
+    row sits (outcome, instrument, timepoint in weeks), its quote, and the source."""
+
+    header: str
+    instrument: dict[str, str]
+    facts: _StudyFacts
+    where: tuple[str, str, str]
+    quote: str
+    source: str
+
+
+def _write_set(
+    folder: str | Path,
+    layout: _Layout,
+    truth: SimulationTruth | HarmsTruth,
+    counts: tuple[int, int],
+    arms_of: Callable[[str, bool], list[dict[str, str]]],
+) -> Path:
+    """Write an evidence folder of ``counts`` = (RCTs, other studies); each study's arms are
+    the cells ``arms_of(study id, randomized)`` gives (``arm``, ``n`` and the numbers; it is
+    called in study order), the rest from ``layout``. Returns the folder."""
+    studies, arms = [], []
+    for sid, rct in _study_ids(*counts):
+        studies.append(_study_row(sid, rct, layout.facts, layout.source))
+        arms += [_arm_row(sid, layout, **cells) for cells in arms_of(sid, rct)]
+    root = Path(folder)
+    root.mkdir(parents=True, exist_ok=True)
+    toml = layout.header + f"# truth: {asdict(truth)}\n"
+    (root / "evidence.toml").write_text(toml, encoding="utf-8")
+    _write(root / "instruments.csv", V.INSTRUMENTS_COLUMNS, [layout.instrument])
+    _write(root / "studies.csv", V.STUDIES_COLUMNS, studies)
+    _write(root / "arms.csv", V.ARMS_COLUMNS, arms)
+    return root
+
+
+def _study_ids(n_rct: int, n_other: int) -> Iterator[tuple[str, bool]]:
+    """(study id, randomized): the RCTs R01, R02, … first, then the others S.., numbered on."""
+    for i in range(n_rct + n_other):
+        rct = i < n_rct
+        yield f"{'R' if rct else 'S'}{i + 1:02d}", rct
 
 
 def _instrument_row(
@@ -122,30 +148,33 @@ def _instrument_row(
     }
 
 
-def _study_row(
-    sid: str,
-    rct: bool,
-    *,
-    year: str,
-    prospective: bool,
-    centres: str,
-    follow_up_weeks: str,
-    assessment: str,
-    source: str,
-) -> dict[str, str]:
+@dataclass(frozen=True)
+class _StudyFacts:
+    """The design facts every study of a simulated set shares; ``prospective`` and
+    ``centres`` are (RCT value, other value)."""
+
+    year: str
+    prospective: tuple[str, str]
+    centres: tuple[str, str]
+    follow_up_weeks: str
+    assessment: str
+
+
+def _study_row(sid: str, rct: bool, facts: _StudyFacts, source: str) -> dict[str, str]:
     """A studies.csv row: a double-blind sham-controlled RCT, or an uncontrolled single arm."""
+    pick = 0 if rct else 1
     return {
         "study_id": sid,
         "label": f"simulated {sid}",
-        "year": year,
+        "year": facts.year,
         "design": "rct" if rct else "single_arm",
         "randomized": str(rct).lower(),
         "blinding": "double" if rct else "none",
         "control": "sham" if rct else "none",
-        "prospective": str(prospective).lower(),
-        "centres": centres,
-        "follow_up_weeks": follow_up_weeks,
-        "outcome_assessment": assessment,
+        "prospective": facts.prospective[pick],
+        "centres": facts.centres[pick],
+        "follow_up_weeks": facts.follow_up_weeks,
+        "outcome_assessment": facts.assessment,
         "citation": "",
         "source": source,
         "notes": "",
@@ -154,18 +183,17 @@ def _study_row(
 
 def _arm_row(
     sid: str,
-    arm: str,
-    where: tuple[str, str, str],
+    layout: _Layout,
     *,
+    arm: str,
     n: str,
-    quote: str,
-    source: str,
     mean_change: str = "",
     sd_change: str = "",
     events: str = "",
 ) -> dict[str, str]:
-    """An arms.csv row; ``where`` is (outcome, instrument, timepoint in weeks)."""
-    outcome, instrument, weeks = where
+    """An arms.csv row of study ``sid``; outcome, instrument, timepoint, quote and source
+    from ``layout``."""
+    outcome, instrument, weeks = layout.where
     return {
         "study_id": sid,
         "outcome": outcome,
@@ -176,9 +204,9 @@ def _arm_row(
         "mean_change": mean_change,
         "sd_change": sd_change,
         "events": events,
-        "source": source,
+        "source": layout.source,
         "location": "simulated",
-        "quote": quote,
+        "quote": layout.quote,
         "assumption": "",
     }
 
@@ -201,54 +229,29 @@ def write_harms_set(folder: str | Path, truth: HarmsTruth | None = None, seed: i
     """Write a simulated harms evidence folder (domain ``harm``, instrument ``EVENT``)."""
     t = truth or HarmsTruth()
     rng = np.random.default_rng(seed)
-    root = Path(folder)
-    root.mkdir(parents=True, exist_ok=True)
     source = f"simulated by ccsvi_bayes.simulate.write_harms_set (seed {seed})"
-    (root / "evidence.toml").write_text(
-        'name = "simulated_harms"\nquestion = "How often does the simulated procedure harm?"\n'
-        '[domains.harm]\nlabel = "Simulated serious harm"\nscale = "log_odds"\ninstruments = ["EVENT"]\n'
-        'timepoint_weeks = [0, 104]\nendpoint = "complication_major"\n'
-        f"# truth: {asdict(t)}\n",
-        encoding="utf-8",
-    )
-    _write(
-        root / "instruments.csv",
-        V.INSTRUMENTS_COLUMNS,
-        [_instrument_row("EVENT", "count", "false", ("", "", ""))],
-    )
-    studies, arms = [], []
-    for i in range(t.n_rct + t.n_series):
-        rct = i < t.n_rct
-        sid = f"{'R' if rct else 'S'}{i + 1:02d}"
-        studies.append(
-            _study_row(
-                sid,
-                rct,
-                year="2015",
-                prospective=rct,
-                centres="3",
-                follow_up_weeks="26",
-                assessment="clinician",
-                source=source,
-            )
-        )
+
+    def arms_of(sid: str, rct: bool) -> list[dict[str, str]]:
         rho = 1.0 if rct else t.rho_series
         plan = {"treatment": (t.alpha_mean + t.delta, t.n_rct_arm if rct else t.n_series_arm)}
         if rct:
             plan["control"] = (t.alpha_mean, t.n_rct_arm)
-        for arm, (logit, n) in plan.items():
-            events = rng.binomial(n, rho / (1.0 + np.exp(-logit)))
-            arms.append(
-                _arm_row(
-                    sid,
-                    arm,
-                    ("harm", "EVENT", "26"),
-                    n=str(n),
-                    events=str(events),
-                    quote="simulated count",
-                    source=source,
-                )
-            )
-    _write(root / "studies.csv", V.STUDIES_COLUMNS, studies)
-    _write(root / "arms.csv", V.ARMS_COLUMNS, arms)
-    return root
+        return [
+            {"arm": arm, "n": str(n), "events": str(rng.binomial(n, rho / (1.0 + np.exp(-logit))))}
+            for arm, (logit, n) in plan.items()
+        ]
+
+    header = (
+        'name = "simulated_harms"\nquestion = "How often does the simulated procedure harm?"\n'
+        '[domains.harm]\nlabel = "Simulated serious harm"\nscale = "log_odds"\ninstruments = ["EVENT"]\n'
+        'timepoint_weeks = [0, 104]\nendpoint = "complication_major"\n'
+    )
+    layout = _Layout(
+        header,
+        _instrument_row("EVENT", "count", "false", ("", "", "")),
+        _StudyFacts("2015", ("true", "false"), ("3", "3"), "26", "clinician"),
+        ("harm", "EVENT", "26"),
+        "simulated count",
+        source,
+    )
+    return _write_set(folder, layout, t, (t.n_rct, t.n_series), arms_of)

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from matplotlib.axes import Axes
+from matplotlib.lines import Line2D
 
 from ccsvi_bayes.evidence import Domain, Evidence
 from ccsvi_bayes.figures.style import MODEL_COLOURS, OKABE_ITO, benefit_note
@@ -25,6 +27,7 @@ __all__ = [
     "fmt_prob",
     "group",
     "higher_is_better",
+    "interval_bar",
     "kde",
     "model_colour",
     "model_label",
@@ -128,6 +131,20 @@ def group(tree: xr.DataTree, name: str) -> xr.Dataset | None:
     if name not in tree.children:
         return None
     return tree[name].to_dataset()
+
+
+def interval_bar(
+    ax: Axes, at: tuple[float, float], reach: tuple[float, float], gid: str, **style: Any
+) -> Line2D:
+    """A marker with a horizontal interval bar: the marker at ``at`` = (x, y) drawn with
+    ``style`` (``errorbar`` keywords: fmt, colours, sizes), the bar reaching ``reach`` =
+    (left, right) from it in x units; returns the marker's line, its gid set to ``gid``."""
+    bars = ax.errorbar(
+        [at[0]], [at[1]], xerr=[[reach[0]], [reach[1]]], **style, capsize=0, zorder=3
+    )
+    line: Line2D = bars[0]
+    line.set_gid(gid)
+    return line
 
 
 def summary_number(summary: Mapping[str, Any], *keys: str) -> float | None:

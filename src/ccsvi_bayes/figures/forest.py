@@ -16,6 +16,7 @@ from matplotlib.lines import Line2D
 from ccsvi_bayes.evidence import Evidence
 from ccsvi_bayes.figures.common import (
     DEFAULT_MODELS,
+    interval_bar,
     model_colour,
     model_label,
     printable,
@@ -143,20 +144,18 @@ def forest_plot(
         if obs is not None and se is not None:
             contrast = _is_contrast(entry)
             single_arm_seen |= not contrast
-            bars = ax.errorbar(
-                [obs],
-                [y + 0.17],
-                xerr=[[1.96 * se], [1.96 * se]],
+            bar = interval_bar(
+                ax,
+                (obs, y + 0.17),
+                (1.96 * se, 1.96 * se),
+                f"observed:{entry['study_id']}",
                 fmt=marker,
                 color=OKABE_ITO["black"],
                 markerfacecolor=OKABE_ITO["black"] if contrast else "white",
                 markersize=6,
                 elinewidth=1.0,
-                capsize=0,
-                zorder=3,
             )
-            bars[0].set_gid(f"observed:{entry['study_id']}")
-            out["observed"].append(bars[0])
+            out["observed"].append(bar)
         else:
             text = ax.annotate(
                 "observed: no finite estimate",
@@ -172,19 +171,17 @@ def forest_plot(
             lo = entry.get("shrunk_q025", mean)
             hi = entry.get("shrunk_q975", mean)
             colour = model_colour(str(entry["shrunk_model"]))
-            bars = ax.errorbar(
-                [mean],
-                [y - 0.17],
-                xerr=[[mean - lo], [hi - mean]],
+            bar = interval_bar(
+                ax,
+                (mean, y - 0.17),
+                (mean - lo, hi - mean),
+                f"shrunk:{entry['study_id']}",
                 fmt="o",
                 color=colour,
                 markersize=3.5,
                 elinewidth=1.0,
-                capsize=0,
-                zorder=3,
             )
-            bars[0].set_gid(f"shrunk:{entry['study_id']}")
-            out["shrunk"].append(bars[0])
+            out["shrunk"].append(bar)
 
     for j, model in enumerate(models):
         s = summaries[model]

@@ -12,7 +12,13 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
 from ccsvi_bayes.evidence import Evidence
-from ccsvi_bayes.figures.common import fmt_prob, higher_is_better, printable, summary_number
+from ccsvi_bayes.figures.common import (
+    fmt_prob,
+    higher_is_better,
+    interval_bar,
+    printable,
+    summary_number,
+)
 from ccsvi_bayes.figures.style import OKABE_ITO, in_house_style
 
 __all__ = ["ARM_COLOURS", "harm_variant_label", "harms_plot"]
@@ -41,20 +47,8 @@ def _bar(
     ax: Axes, xs: tuple[float, float, float], y: float, colour: str, marker: str, gid: str
 ) -> Artist:
     mean, lo, hi = xs
-    bars = ax.errorbar(
-        [mean],
-        [y],
-        xerr=[[mean - lo], [hi - mean]],
-        fmt=marker,
-        color=colour,
-        markersize=5.5,
-        elinewidth=1.4,
-        capsize=0,
-        zorder=3,
-    )
-    line: Line2D = bars[0]
-    line.set_gid(gid)
-    return line
+    style = {"fmt": marker, "color": colour, "markersize": 5.5, "elinewidth": 1.4}
+    return interval_bar(ax, (mean, y), (mean - lo, hi - mean), gid, **style)
 
 
 @in_house_style

@@ -33,6 +33,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
@@ -52,6 +53,30 @@ __all__ = ["build_model", "build_with_inputs", "design_centring", "model_inputs"
 
 
 # --- inputs (pm.Data values) --------------------------------------------------------------
+#: the model inputs read from the arm and contrast rows: input name (after the ``arm_`` or
+#: ``contrast_`` prefix) -> (column of ``ModelData.arm``/``.contrast``, dtype)
+_Columns = Mapping[str, tuple[str, type]]
+_ARM_INPUTS: _Columns = {
+    "study": ("study_idx", np.int64),
+    "treat": ("treat", float),
+    "wait_list": ("wait_list", float),
+    "sign": ("sign", float),
+}
+_ARM_COUNTS: _Columns = {"events": ("events", np.int64), "n": ("n", np.int64)}  # binary domains
+_ARM_CHANGES: _Columns = {"y": ("y", float), "se": ("se", float)}  # continuous domains
+_CONTRAST_INPUTS: _Columns = {
+    "study": ("study_idx", np.int64),
+    "wait_list": ("wait_list", float),
+    "y": ("y", float),
+    "se": ("se", float),
+}
+
+
+def _arrays(rows: pd.DataFrame, prefix: str, columns: _Columns) -> dict[str, np.ndarray]:
+    """``{prefix}_{name}``: each column of ``columns`` as an array of its dtype."""
+    return {f"{prefix}_{name}": rows[col].to_numpy(dtype) for name, (col, dtype) in columns.items()}
+
+
 def model_inputs(
     data: ModelData, spec: ModelSpec, priors: ResolvedPriors | None = None
 ) -> dict[str, np.ndarray]:
@@ -65,25 +90,10 @@ def model_inputs(
     arm, con = data.arm, data.contrast
     inputs: dict[str, np.ndarray] = {}
     if len(arm):
-        inputs.update(
-            arm_study=arm["study_idx"].to_numpy(np.int64),
-            arm_treat=arm["treat"].to_numpy(float),
-            arm_wait_list=arm["wait_list"].to_numpy(float),
-            arm_sign=arm["sign"].to_numpy(float),
-        )
-        if data.binary:
-            inputs.update(
-                arm_events=arm["events"].to_numpy(np.int64), arm_n=arm["n"].to_numpy(np.int64)
-            )
-        else:
-            inputs.update(arm_y=arm["y"].to_numpy(float), arm_se=arm["se"].to_numpy(float))
+        inputs.update(_arrays(arm, "arm", _ARM_INPUTS))
+        inputs.update(_arrays(arm, "arm", _ARM_COUNTS if data.binary else _ARM_CHANGES))
     if len(con):
-        inputs.update(
-            contrast_study=con["study_idx"].to_numpy(np.int64),
-            contrast_wait_list=con["wait_list"].to_numpy(float),
-            contrast_y=con["y"].to_numpy(float),
-            contrast_se=con["se"].to_numpy(float),
-        )
+        inputs.update(_arrays(con, "contrast", _CONTRAST_INPUTS))
     inputs["pi_mask"] = _pi_mask(data, spec)
     nonrand = (~data.study_table["randomized"].astype(bool)).to_numpy(float)
     if spec.power_alpha is not None:

@@ -37,7 +37,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,30 @@ class Progress:
     def done(self, label: str) -> None:
         if self.step is not None:
             self.step(label)
+
+
+@dataclass
+class _Job:
+    """What the stages of one main job share: the progress display, the problems found so
+    far (``run.json`` ``incomplete``; each failed stage, check, sweep or plan adds one) and
+    the ``run.json`` of the run already in the folder (empty: none), whose stage records
+    say what is up to date."""
+
+    progress: Progress
+    problems: list[str]
+    previous: Mapping[str, Any] = field(default_factory=dict)
+
+    def before(self, stage: str) -> Mapping[str, Any]:
+        """The previous run's record of ``stage`` (empty: none)."""
+        record: Mapping[str, Any] = self.previous.get(stage, {})
+        return record
+
+    def failed(self, what: str, exc: Exception) -> dict[str, Any]:
+        """The failure record of ``exc`` (:func:`~ccsvi_bayes.pipeline.run.failure`); the
+        problem "``what``: reason" is added."""
+        record = failure(exc)
+        self.problems.append(f"{what}: {record['reason']}")
+        return record
 
 
 def versions() -> dict[str, str]:
@@ -140,6 +164,7 @@ def run_main_job(
     problems += incomplete_fits(
         {"fits": [v for v in index["variants"] if v["status"] != NOT_NEEDED]}
     )
+    job = _Job(progress, problems, previous)
     # the run folder this job writes, opened once: checks, figures and the report read it
     run = RunFolder(out, evidence_path)
     summaries = _summaries(run, index)
@@ -151,19 +176,17 @@ def run_main_job(
     )
     timings["checks"] = round(time.perf_counter() - start - sum(timings.values()), 1)
     sweep_args = (evidence_path, dict(readings or {}), seed, quick)
-    index["sweeps"] = _sweeps(out, index, summaries, sweep_args, progress, problems)
+    index["sweeps"] = _sweeps(out, index, summaries, sweep_args, job)
     timings["sweeps"] = round(time.perf_counter() - start - sum(timings.values()), 1)
     write_json(out / files.RUN_INDEX, _finish(index, problems), "run")
     inputs = _inputs_digest(out, index)
-    index["findings"] = _findings(
-        out, evidence_path, inputs, previous.get("findings", {}), progress, problems
-    )
+    index["findings"] = _findings(out, evidence_path, inputs, job)
     timings["findings"] = round(time.perf_counter() - start - sum(timings.values()), 1)
-    index["plans"] = _plans(out, index, summaries, (seed, inputs), previous, progress, problems)
+    index["plans"] = _plans(out, index, summaries, (seed, inputs), job)
     timings["plans"] = round(time.perf_counter() - start - sum(timings.values()), 1)
-    index["changes"] = _changes(out, evidence, index, (previous, before), progress, problems)
+    index["changes"] = _changes(out, evidence, index, before, job)
     run.reload()  # the checks, sweeps, findings and plans are written now
-    index["figures"] = _figures(run, inputs, previous.get("figures", {}), progress, problems)
+    index["figures"] = _figures(run, inputs, job)
     timings["figures"] = round(time.perf_counter() - start - sum(timings.values()), 1)
     write_json(out / files.RUN_INDEX, _finish(index, problems), "run")
     # the report also shows the findings, the plans and what changed
@@ -177,9 +200,7 @@ def run_main_job(
         run,
         pdf,
         _with_files(inputs, out, shown),
-        previous.get("report", {}),
-        progress,
-        problems,
+        job,
     )
     timings["report"] = round(time.perf_counter() - start - sum(timings.values()), 1)
     index["seconds"] = timings
@@ -234,6 +255,7 @@ def _checks(
     from ccsvi_bayes.checks.model_checks import check_fit, check_headline
 
     run = run if run is not None else RunFolder(out)  # ``run``: the job's open run folder
+    job = _Job(progress, problems)
     harm_outcomes = scope[1]
     main = main_domains(index, summaries)
     todo = [r for r in index["fits"] if _checked(r, main, scope)]
@@ -267,8 +289,7 @@ def _checks(
                 record["status"] = "checked"
             record["headline"] = check_headline(checks)
         except Exception as exc:  # any failure is recorded and the job goes on
-            record.update(failure(exc))
-            problems.append(f"checks of {rec['model']} / {rec['outcome']}: {record['reason']}")
+            record.update(job.failed(f"checks of {rec['model']} / {rec['outcome']}", exc))
         records.append(record)
         progress.done(f"{rec['model']} / {rec['outcome']}: {record['status']}")
     return records
@@ -285,8 +306,7 @@ def _sweeps(
     index: Mapping[str, Any],
     summaries: Mapping[str, Mapping[str, Any]],
     args: tuple[Path | None, dict[str, str], int, bool],
-    progress: Progress,
-    problems: list[str],
+    job: _Job,
 ) -> list[dict[str, Any]]:
     evidence_path, readings, seed, quick = args
     plans = [
@@ -296,7 +316,7 @@ def _sweeps(
     for sweep in plans:
         folder = out / "sensitivity" / sweep.outcome
         total = 1 + sum(len(v) for k, v in sweep.vary().items() if len(v) > 1)
-        progress.start(f"sensitivity sweep: {sweep.outcome}", total)
+        job.progress.start(f"sensitivity sweep: {sweep.outcome}", total)
         try:
             record = run_sweep(
                 sweep,
@@ -304,16 +324,18 @@ def _sweeps(
                 evidence_path=evidence_path,
                 assumptions=readings,
                 seed=seed,
-                on_scenario=lambda s, row: progress.done(f"{row.get('path')}: {s.label}"),
+                on_scenario=lambda s, row: job.progress.done(f"{row.get('path')}: {s.label}"),
             )
             if record["failed"]:
-                problems.append(
+                job.problems.append(
                     f"sensitivity sweep of {sweep.outcome}: {record['failed']} scenario(s) "
                     f"failed (see {folder / files.SCENARIOS_TABLE})"
                 )
         except Exception as exc:  # any failure is recorded and the job goes on
-            record = {"outcome": sweep.outcome, **failure(exc)}
-            problems.append(f"sensitivity sweep of {sweep.outcome}: {record['reason']}")
+            record = {
+                "outcome": sweep.outcome,
+                **job.failed(f"sensitivity sweep of {sweep.outcome}", exc),
+            }
         record["folder"] = str(folder.relative_to(out))
         records.append(record)
     return records
@@ -364,25 +386,23 @@ def _findings(
     out: Path,
     evidence_path: Path | None,
     inputs: str,
-    before: Mapping[str, Any],
-    progress: Progress,
-    problems: list[str],
+    job: _Job,
 ) -> dict[str, Any]:
     """``findings.json``: the suggested GRADE certainty and statement of every outcome
     (recomputed only when the fits, checks or sweeps changed)."""
     from ccsvi_bayes.decisions import write_findings
 
-    progress.start("certainty", 1)
+    job.progress.start("certainty", 1)
+    before = job.before("findings")
     if _up_to_date(out, before, inputs, [files.FINDINGS]):
-        progress.done("certainty: up to date")
+        job.progress.done("certainty: up to date")
         return {**before, "status": "up to date"}
     try:
         write_findings(out, evidence=evidence_path)
         record: dict[str, Any] = {"status": "written", "file": files.FINDINGS, "inputs": inputs}
     except Exception as exc:  # any failure is recorded and the job goes on
-        record = failure(exc)
-        problems.append(f"certainty: {record['reason']}")
-    progress.done(f"certainty: {record['status']}")
+        record = job.failed("certainty", exc)
+    job.progress.done(f"certainty: {record['status']}")
     return record
 
 
@@ -400,18 +420,16 @@ def _changes(
     out: Path,
     evidence: Evidence,
     index: Mapping[str, Any],
-    before: tuple[Mapping[str, Any], Mapping[str, Mapping[str, Any]]],
-    progress: Progress,
-    problems: list[str],
+    headlines: Mapping[str, Mapping[str, Any]],
+    job: _Job,
 ) -> dict[str, Any]:
     """``changes.json`` (what changed since the previous run in ``out``: studies, readings,
     headlines) and ``history/state.json`` for the next run (:mod:`.changes`)."""
     from ccsvi_bayes.pipeline.changes import CHANGES_FILE, write_changes
 
-    progress.start("changes since the previous run", 1)
-    previous, headlines = before
+    job.progress.start("changes since the previous run", 1)
     try:
-        doc = write_changes(out, evidence, index, previous, headlines)
+        doc = write_changes(out, evidence, index, job.previous, headlines)
         if doc is None:
             record: dict[str, Any] = {"status": "first run"}
         else:
@@ -423,9 +441,8 @@ def _changes(
                 **{k: len(studies.get(k, [])) for k in ("added", "removed", "changed")},
             }
     except Exception as exc:  # any failure is recorded and the job goes on
-        record = failure(exc)
-        problems.append(f"changes: {record['reason']}")
-    progress.done(f"changes: {record['status']}")
+        record = job.failed("changes", exc)
+    job.progress.done(f"changes: {record['status']}")
     return record
 
 
@@ -439,9 +456,7 @@ def _plans(
     index: Mapping[str, Any],
     summaries: Mapping[str, Mapping[str, Any]],
     settings: tuple[int, str],
-    previous: Mapping[str, Any],
-    progress: Progress,
-    problems: list[str],
+    job: _Job,
 ) -> list[dict[str, Any]]:
     """``plan/<outcome>/plan.json`` for each efficacy domain with a converged bias-adjusted fit
     (the main domains first): assurance and the chance that a new sham-controlled RCT of
@@ -457,8 +472,9 @@ def _plans(
         for o, s in summaries.items()
         if o not in main and s.get("diagnostics", {}).get("converged")
     ]
-    before = {r.get("outcome"): r for r in previous.get("plans", []) if isinstance(r, Mapping)}
-    progress.start("would another trial help", len(main))
+    plans = job.previous.get("plans", [])
+    before = {r.get("outcome"): r for r in plans if isinstance(r, Mapping)}
+    job.progress.start("would another trial help", len(main))
     records = []
     for outcome in main:
         folder = f"plan/{outcome}"
@@ -480,24 +496,18 @@ def _plans(
             except InvalidPlan as exc:  # an input the plan needs is missing: not a failure
                 record.update(status="not planned", reason=str(exc))
             except Exception as exc:  # any failure is recorded and the job goes on
-                record.update(failure(exc))
-                problems.append(f"new-trial plan of {outcome}: {record['reason']}")
+                record.update(job.failed(f"new-trial plan of {outcome}", exc))
         records.append(record)
-        progress.done(f"{outcome}: {record['status']}")
+        job.progress.done(f"{outcome}: {record['status']}")
     return records
 
 
-def _figures(
-    run: RunFolder,
-    inputs: str,
-    before: Mapping[str, Any],
-    progress: Progress,
-    problems: list[str],
-) -> dict[str, Any]:
+def _figures(run: RunFolder, inputs: str, job: _Job) -> dict[str, Any]:
     from ccsvi_bayes.figures.draw import draw_run_figures
 
     out = run.path
-    progress.start("figures", 1)
+    job.progress.start("figures", 1)
+    before = job.before("figures")
     if _up_to_date(out, before, inputs, [f"{files.FIGURES_DIR}/{files.FIGURE_INDEX}"]):
         written = {**before, "status": "up to date"}
     else:
@@ -515,14 +525,13 @@ def _figures(
             if skipped:
                 written["skipped"] = skipped
         except Exception as exc:  # any failure is recorded and the job goes on
-            written = failure(exc)
-            problems.append(f"figures: {written['reason']}")
-    problems += [  # also when up to date: a rerun must not hide them
+            written = job.failed("figures", exc)
+    job.problems += [  # also when up to date: a rerun must not hide them
         f"figure {s.get('stem')} skipped: {s.get('reason')}"
         for s in written.get("skipped", [])
         if not str(s.get("reason", "")).startswith(_MISSING_INPUT)
     ]
-    progress.done(f"figures: {written['status']}")
+    job.progress.done(f"figures: {written['status']}")
     return written
 
 
@@ -530,18 +539,17 @@ def _report(
     run: RunFolder,
     pdf: bool,
     inputs: str,
-    before: Mapping[str, Any],
-    progress: Progress,
-    problems: list[str],
+    job: _Job,
 ) -> dict[str, Any]:
     from ccsvi_bayes.report.html import render_report
     from ccsvi_bayes.report.sof import write_sof
 
     out = run.path
-    progress.start("report", 2 if pdf else 1)
+    job.progress.start("report", 2 if pdf else 1)
+    before = job.before("report")
     written = [*_REPORT_FILES, files.REPORT_PDF] if pdf else list(_REPORT_FILES)
     if _up_to_date(out, before, inputs, written) and (not pdf or "pdf" in before):
-        progress.done("report: up to date")
+        job.progress.done("report: up to date")
         return {**before, "status": "up to date"}
     record: dict[str, Any] = {"inputs": inputs}
     try:
@@ -549,18 +557,17 @@ def _report(
         html = render_report(run)
         record.update(status="written", files=list(_REPORT_FILES))
     except Exception as exc:  # any failure is recorded and the job goes on
-        failed = failure(exc)
-        problems.append(f"report: {failed['reason']}")
-        progress.done("report: failed")
+        failed = job.failed("report", exc)
+        job.progress.done("report: failed")
         return failed
-    progress.done(files.REPORT_HTML)
+    job.progress.done(files.REPORT_HTML)
     if pdf:
-        record["pdf"] = _pdf(run, html, out / files.REPORT_PDF, problems)
-        progress.done(f"report.pdf: {record['pdf']['status']}")
+        record["pdf"] = _pdf(run, html, out / files.REPORT_PDF, job)
+        job.progress.done(f"report.pdf: {record['pdf']['status']}")
     return record
 
 
-def _pdf(run: RunFolder, html: Path, target: Path, problems: list[str]) -> dict[str, Any]:
+def _pdf(run: RunFolder, html: Path, target: Path, job: _Job) -> dict[str, Any]:
     """report.pdf by Chromium when one is installed, else drawn with matplotlib."""
     from ccsvi_bayes.report.pdf import write_report_pdf
 
@@ -569,6 +576,4 @@ def _pdf(run: RunFolder, html: Path, target: Path, problems: list[str]) -> dict[
         path, renderer = write_report_pdf(run, html, target, warn=notes.append)
         return {"status": "written", "file": path.name, "renderer": renderer, "notes": notes}
     except Exception as exc:  # any failure is recorded and the job goes on
-        failed = failure(exc)
-        problems.append(f"report.pdf: {failed['reason']}")
-        return failed
+        return job.failed("report.pdf", exc)

@@ -255,15 +255,18 @@ def incomplete_fits(index: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _interval(name: str, block: Mapping[str, Any]) -> dict[str, Any]:
+    """``{name}_mean``, ``{name}_q025``, ``{name}_q975`` of a summary block (its units)."""
+    return {f"{name}_{k}": block[k] for k in ("mean", "q025", "q975")}
+
+
 def _headline(summary: Mapping[str, Any]) -> dict[str, Any]:
     diag = summary["diagnostics"]
     head: dict[str, Any] = {"converged": diag["converged"]}
     if summary_kind(summary) is EFFICACY:
         e = summary["effect"]
         head.update(
-            effect_mean=e["mean"],
-            effect_q025=e["q025"],
-            effect_q975=e["q975"],
+            **_interval("effect", e),
             prob_benefit=e["prob_benefit"],
             prob_mcid=e.get("prob_mcid"),
             scale=e["scale"],
@@ -278,12 +281,8 @@ def _headline(summary: Mapping[str, Any]) -> dict[str, Any]:
         r = summary["risk_treatment_per_1000"]
         d = summary["risk_difference"]
         head.update(
-            risk_per_1000_mean=r["mean"],
-            risk_per_1000_q025=r["q025"],
-            risk_per_1000_q975=r["q975"],
-            rd_mean=d["mean"],
-            rd_q025=d["q025"],
-            rd_q975=d["q975"],
+            **_interval("risk_per_1000", r),
+            **_interval("rd", d),
             prob_rd_gt_1pct=summary["prob_rd_gt_1pct"],
         )
         r_mcse, d_mcse = r.get("mcse") or {}, d.get("mcse") or {}
