@@ -19,6 +19,7 @@ from ccsvi_bayes.checks.simulate import write_harms_set, write_mixed_design_set
 from ccsvi_bayes.errors import InvalidModelSpec
 from ccsvi_bayes.evidence import load_evidence
 from ccsvi_bayes.models import ModelData, model_family, prepare_harms_data
+from ccsvi_bayes.registry import Registry
 from ccsvi_bayes.specs import ModelSpec
 
 __all__ = [
@@ -57,21 +58,16 @@ class SbcFamily:
         return self.by_model.get(model, self.key_params)
 
 
-SBC_FAMILIES: dict[str, SbcFamily] = {}
+SBC_FAMILIES: Registry[SbcFamily] = Registry("no SBC registered for model family")
 
 
 def register_sbc(entry: SbcFamily) -> SbcFamily:
-    SBC_FAMILIES[entry.name] = entry
-    return entry
+    return SBC_FAMILIES.register(entry)
 
 
 def sbc_family(spec: ModelSpec) -> SbcFamily:
     """The SBC entry of ``spec``'s family, or a spec error saying why SBC cannot serve it."""
-    entry = SBC_FAMILIES.get(spec.family)
-    if entry is None:
-        raise InvalidModelSpec(
-            f"no SBC registered for model family {spec.family!r} (known: {', '.join(SBC_FAMILIES)})"
-        )
+    entry = SBC_FAMILIES.lookup(spec.family)
     if entry.not_served or entry.layout is None:
         raise InvalidModelSpec(
             f"SBC does not serve model '{spec.name}' ({spec.family} family): {entry.not_served}"

@@ -28,6 +28,7 @@ from ccsvi_bayes.models.harms import (
     harms_inputs,
     prepare_harms_data,
 )
+from ccsvi_bayes.registry import Registry
 from ccsvi_bayes.specs import ModelSpec
 
 __all__ = [
@@ -76,22 +77,16 @@ class ModelFamily:
         return self.build(data, spec), self.inputs(data, spec)
 
 
-MODEL_FAMILIES: dict[str, ModelFamily] = {}
+MODEL_FAMILIES: Registry[ModelFamily] = Registry("unknown model family")
 
 
 def register_family(entry: ModelFamily) -> ModelFamily:
-    MODEL_FAMILIES[entry.name] = entry
-    return entry
+    return MODEL_FAMILIES.register(entry)
 
 
 def model_family(name: str) -> ModelFamily:
     """The registered family ``name``, or a spec error listing the known ones."""
-    try:
-        return MODEL_FAMILIES[name]
-    except KeyError:
-        raise InvalidModelSpec(
-            f"unknown model family {name!r} (known: {', '.join(MODEL_FAMILIES)})"
-        ) from None
+    return MODEL_FAMILIES.lookup(name)
 
 
 def _rows(evidence: Evidence, spec: ModelSpec, outcome: str) -> pd.DataFrame:

@@ -576,4 +576,4 @@ def _pdf(run: RunFolder, html: Path, target: Path, job: _Job) -> dict[str, Any]:
         path, renderer = write_report_pdf(run, html, target, warn=notes.append)
         return {"status": "written", "file": path.name, "renderer": renderer, "notes": notes}
     except Exception as exc:  # any failure is recorded and the job goes on
-        return job.failed("report.pdf", exc)
+        return job.failed(files.REPORT_PDF, exc)

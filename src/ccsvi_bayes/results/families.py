@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ccsvi_bayes.errors import InvalidModelSpec
+from ccsvi_bayes.registry import Registry
 from ccsvi_bayes.results.fitted import Fitted
 from ccsvi_bayes.results.harms_summary import harms_summary
 from ccsvi_bayes.results.headlines import effect_headline, harm_headline
@@ -43,22 +43,16 @@ class SummaryFamily:
     marker: str
 
 
-SUMMARY_FAMILIES: dict[str, SummaryFamily] = {}
+SUMMARY_FAMILIES: Registry[SummaryFamily] = Registry("no summary registered for model family")
 
 
 def register_summary(entry: SummaryFamily) -> SummaryFamily:
-    SUMMARY_FAMILIES[entry.name] = entry
-    return entry
+    return SUMMARY_FAMILIES.register(entry)
 
 
 def summary_family(name: str) -> SummaryFamily:
     """The registered summary of family ``name``, or a spec error listing the known ones."""
-    try:
-        return SUMMARY_FAMILIES[name]
-    except KeyError:
-        raise InvalidModelSpec(
-            f"no summary registered for model family {name!r} (known: {', '.join(SUMMARY_FAMILIES)})"
-        ) from None
+    return SUMMARY_FAMILIES.lookup(name)
 
 
 def summarise(result: Fitted) -> dict[str, Any]:
