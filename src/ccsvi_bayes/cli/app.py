@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
@@ -77,22 +78,27 @@ def _root(
     """Bayesian evidence synthesis with design-dependent bias."""
 
 
-app.command("validate")(validate.validate)
-app.command("outcomes")(outcomes.outcomes)
-app.command("models")(models.models)
-app.command("fit")(fit.fit_command)
-app.command("run")(run.run)
-app.command("check")(check.check)
-app.command("sbc", cls=sbc.SbcCommand)(sbc.sbc)
-app.command("sensitivity")(sensitivity.sensitivity)
-app.command("report")(report_cmd.report)
-app.command("figures")(figures.figures)
-app.command("import")(import_evidence.import_command)
-app.command("init")(init.init)
-app.command("certainty")(certainty_cmd.certainty)
-app.command("average")(average.average_command)
-app.command("cache")(cache.cache)
-app.command("plan")(plan.plan_command)
+#: every command, by name, in the order of ``--help``
+COMMANDS: dict[str, Callable[..., None]] = {
+    "validate": validate.validate,
+    "outcomes": outcomes.outcomes,
+    "models": models.models,
+    "fit": fit.fit_command,
+    "run": run.run,
+    "check": check.check,
+    "sbc": sbc.sbc,
+    "sensitivity": sensitivity.sensitivity,
+    "report": report_cmd.report,
+    "figures": figures.figures,
+    "import": import_evidence.import_command,
+    "init": init.init,
+    "certainty": certainty_cmd.certainty,
+    "average": average.average_command,
+    "cache": cache.cache,
+    "plan": plan.plan_command,
+}
+for _name, _command in COMMANDS.items():
+    app.command(_name, cls=sbc.SbcCommand if _name == "sbc" else None)(_command)
 
 
 TRACEBACK_ENV = "CCSVI_BAYES_TRACEBACK"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -105,14 +105,8 @@ class FigureRecord:
     files: tuple[str, ...] = field(default_factory=tuple)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "stem": self.stem,
-            "title": self.title,
-            "caption": self.caption,
-            "section": self.section,
-            "outcome": self.outcome,
-            "files": list(self.files),
-        }
+        """The ``figures/index.json`` entry: every field, ``files`` as a list."""
+        return {**asdict(self), "files": list(self.files)}
 
 
 @contextmanager
