@@ -42,7 +42,7 @@ __all__ = [
     "write_sbc_report",
 ]
 
-#: name → (module, attribute), imported on first use
+#: name → (module, attribute): imported on first use, looked up there on every use
 _LAZY: dict[str, tuple[str, str]] = {
     **{
         name: ("model_checks", name)
@@ -67,6 +67,4 @@ def __getattr__(name: str) -> Any:
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     module, attribute = _LAZY[name]
-    value = getattr(import_module(f"{__name__}.{module}"), attribute)
-    globals()[name] = value
-    return value
+    return getattr(import_module(f"{__name__}.{module}"), attribute)

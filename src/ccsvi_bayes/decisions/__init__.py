@@ -39,6 +39,4 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name != "average_over_structures":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = import_module(f"{__name__}.average").average
-    globals()[name] = value
-    return value
+    return import_module(f"{__name__}.average").average

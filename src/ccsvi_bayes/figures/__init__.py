@@ -47,13 +47,11 @@ __all__ = [
     "strip_internal_references",
 ]
 
-#: name → module, imported on first use
+#: name → module: imported on first use, looked up there on every use (a patched name is seen)
 _LAZY = {"draw_folder": "folder", "draw_run_figures": "draw", "plan_figures": "plan"}
 
 
 def __getattr__(name: str) -> Any:
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
-    globals()[name] = value
-    return value
+    return getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)

@@ -15,13 +15,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Progress", "RunIncomplete", "run_main_job"]
 
-#: name → module, imported on first use
+#: name → module: imported on first use, looked up there on every use (a patched name is seen)
 _LAZY = {"Progress": "main_job", "run_main_job": "main_job", "RunIncomplete": "run"}
 
 
 def __getattr__(name: str) -> Any:
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
-    globals()[name] = value
-    return value
+    return getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)

@@ -25,13 +25,11 @@ __all__ = [
     "write_sof",
 ]
 
-#: name → module, imported on first use
+#: name → module: imported on first use, looked up there on every use (a patched name is seen)
 _LAZY = {"render_report": "html", "write_sof": "sof"}
 
 
 def __getattr__(name: str) -> Any:
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
-    globals()[name] = value
-    return value
+    return getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)

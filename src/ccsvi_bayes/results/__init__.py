@@ -124,7 +124,8 @@ __all__ = [
     "write_json",
 ]
 
-#: name → (module, attribute; None: the module itself), imported on first use
+#: name → (module, attribute; None: the module itself): imported on first use, looked up
+#: there on every use (a name patched in its module is seen)
 _LAZY: dict[str, tuple[str, str | None]] = {
     "FitResult": ("fit_result", "FitResult"),
     **{
@@ -169,6 +170,4 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     module, attribute = _LAZY[name]
     loaded = import_module(f"{__name__}.{module}")
-    value = loaded if attribute is None else getattr(loaded, attribute)
-    globals()[name] = value
-    return value
+    return loaded if attribute is None else getattr(loaded, attribute)
