@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 import importlib
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -143,3 +145,22 @@ def test_every_name_a_face_lists_resolves(stage: str) -> None:
     absent = object()
     missing = [name for name in listed if getattr(face, name, absent) is absent]
     assert not missing, f"{stage}.__all__ lists names it does not have: {missing}"
+
+
+#: faces the command line and the report import before they need the modelling stack
+LIGHT_FACES = ("checks", "figures", "pipeline", "report", "results")
+HEAVY = ("pymc", "pytensor", "nutpie", "arviz", "matplotlib", "scipy", "numpy", "pandas", "jinja2")
+
+
+def test_light_faces_load_their_heavy_names_on_first_use() -> None:
+    """Importing these faces loads none of the heavy packages (their names that need one are
+    PEP 562 lazy), and the first use of such a name loads it."""
+    code = (
+        "import sys\n"
+        + "".join(f"import {PACKAGE}.{stage}\n" for stage in LIGHT_FACES)
+        + f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
+        + "assert not heavy, heavy\n"
+        + f"from {PACKAGE}.results import format_number\n"
+        + "assert 'numpy' in sys.modules and format_number.__module__.endswith('numbers')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
