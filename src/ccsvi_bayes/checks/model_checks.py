@@ -277,7 +277,7 @@ def check_fit(
     held-out study id as its refit completes (for progress display).
     """
     from ccsvi_bayes.fitting import rebuild_model
-    from ccsvi_bayes.results.store import write_json
+    from ccsvi_bayes.results import write_json
 
     root = Path(folder)
     if not (root / files.POSTERIOR).is_file() or not (root / files.SUMMARY).is_file():
@@ -489,8 +489,7 @@ class _Refit:
 
 def _refit_without(job: _Refit) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Refit without study ``job.study``; its refit diagnostics and its observations' rows."""
-    from ccsvi_bayes.inference import diagnose, sample_retrying_divergences
-    from ccsvi_bayes.inference.diagnostics import known_constant
+    from ccsvi_bayes.inference import diagnose, known_constant, sample_retrying_divergences
 
     model = job.model.load()
     with warnings.catch_warnings():

@@ -275,7 +275,7 @@ def write_report(results: list[SBCResult], out: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ccsvi_bayes.results.store import write_atomic, write_json
+    from ccsvi_bayes.results import write_atomic, write_json
 
     out.mkdir(parents=True, exist_ok=True)
     figures = out / "figures"

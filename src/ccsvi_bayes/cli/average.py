@@ -52,13 +52,13 @@ def average_command(
 ) -> None:
     """Average the effect over bias structures: BMA and stacking weights, the averaged and
     the conditional answers, the inclusion Bayes factor of bias; writes average.json."""
-    from ccsvi_bayes.decisions.average import average
+    from ccsvi_bayes.decisions import average_over_structures
     from ccsvi_bayes.evidence import load_evidence
 
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
     ev = load_evidence(evidence, parse_assume(assume))
     with render.status(f"averaging {outcome} …") as update:
-        doc = average(
+        doc = average_over_structures(
             ev,
             outcome=outcome,
             models=names,

@@ -44,12 +44,12 @@ def certainty(
     Every downgrade names the computed quantity and the threshold behind it. Exit 2 when
     RUN_DIR is not a run folder or a threshold is invalid.
     """
-    from ccsvi_bayes.decisions.certainty import findings, write_document
+    from ccsvi_bayes.decisions import findings, write_findings_document
 
     values = pairs(threshold, "--threshold expects KEY=NUMBER, got {item!r}", finite_number)
     with render.status(f"rating the certainty of the evidence in {run_dir} …"):
         document = findings(run_dir, evidence=evidence, thresholds=values)
-        path = write_document(run_dir, document)
+        path = write_findings_document(run_dir, document)
     _table(document)
     render.wrote(path)
 

@@ -30,7 +30,7 @@ def check(
     wait: WaitOption = False,
 ) -> None:
     """Model checks of a fit; writes checks.json and names poorly fitted studies."""
-    from ccsvi_bayes.checks.model_checks import check_fit, check_headline
+    from ccsvi_bayes.checks import check_fit, check_headline
 
     lock = writing(result_dir, wait=wait, option="DIR", create=False)  # one writer per folder
     with lock, render.status(f"checking {result_dir} …") as update:

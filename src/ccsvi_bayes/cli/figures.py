@@ -34,7 +34,7 @@ def figures(
     wait: WaitOption = False,
 ) -> None:
     """Draw every figure a results folder supports as PNG + SVG + PDF, and figures/index.json."""
-    from ccsvi_bayes.figures.folder import draw_folder
+    from ccsvi_bayes.figures import draw_folder
 
     out_dir = out if out is not None else directory / "figures"
     with (
@@ -68,7 +68,7 @@ def draw_figures(out_dir: Path) -> None:
     """The figures of a sensitivity folder after its grid or search (a failure is reported,
     not fatal: the results stand)."""
     from ccsvi_bayes.errors import CcsviBayesError
-    from ccsvi_bayes.figures.folder import draw_folder
+    from ccsvi_bayes.figures import draw_folder
 
     try:
         with render.status(f"drawing the figures of {out_dir} …"):

@@ -61,7 +61,7 @@ def writing(
     created yet); the returned context creates it and holds its lock (another live writer:
     exit 2 naming it, or with ``wait`` wait for it). With ``create=False`` a missing folder
     is left to the command to report."""
-    from ccsvi_bayes.results.store import prepare_output_folder
+    from ccsvi_bayes.results import prepare_output_folder
 
     if not create and not Path(folder).is_dir():
         return nullcontext(folder)
@@ -71,8 +71,7 @@ def writing(
 
 @contextmanager
 def _locked(folder: Path, wait: bool, option: str) -> Iterator[Path]:
-    from ccsvi_bayes.results.lock import folder_lock
-    from ccsvi_bayes.results.store import prepare_output_folder
+    from ccsvi_bayes.results import folder_lock, prepare_output_folder
 
     prepare_output_folder(folder, option)
     with folder_lock(folder, wait=wait, on_wait=_waiting):

@@ -19,7 +19,9 @@ def outcomes(
 ) -> None:
     """Per outcome domain: the studies, participants and designs that inform it."""
     from ccsvi_bayes.evidence import load_evidence
-    from ccsvi_bayes.results.summaries import outcome_overview
+    from ccsvi_bayes.results import summaries
 
     ev = load_evidence(evidence, parse_assume(assume))
-    render.outcome_table(ev.name, outcome_overview(ev).to_dict("records"), study_ids=studies)
+    render.outcome_table(
+        ev.name, summaries.outcome_overview(ev).to_dict("records"), study_ids=studies
+    )

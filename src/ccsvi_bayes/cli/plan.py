@@ -55,8 +55,9 @@ def plan_command(
     """Would another trial help? For each n per arm: assurance, P(the verdict changes),
     the expected reduction in the posterior SD of the effect and (with --utility) the EVSI,
     each with its Monte Carlo SE; the smallest n reaching --target. Exit 2 on bad input."""
-    from ccsvi_bayes.decisions.plan import plan, write_document
-    from ccsvi_bayes.figures.plan import plan_figures
+    from ccsvi_bayes.decisions import plan
+    from ccsvi_bayes.decisions import write_plan_document as write_document
+    from ccsvi_bayes.figures import plan_figures
 
     ns = comma_numbers(n_per_arm, "--n-per-arm", float)
     if any(n != int(n) for n in ns):
@@ -88,7 +89,7 @@ def plan_command(
 def _show(doc: dict[str, Any]) -> None:
     from rich.table import Table
 
-    from ccsvi_bayes.results.numbers import format_with_mcse
+    from ccsvi_bayes.results import format_with_mcse
 
     table = Table(title=f"{doc['outcome']}: a new two-arm RCT ({doc['scale']})")
     columns = ["n per arm", "assurance", "P(verdict change)", "SD reduction", "unreliable"]

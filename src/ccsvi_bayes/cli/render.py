@@ -19,11 +19,9 @@ from ccsvi_bayes.results import files
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-    from ccsvi_bayes.checks.sbc import SBCResult
+    from ccsvi_bayes.checks import SBCResult
     from ccsvi_bayes.evidence import Evidence
-    from ccsvi_bayes.sensitivity import GridOutcome, GridPlan
-    from ccsvi_bayes.sensitivity.power import PowerScaling
-    from ccsvi_bayes.sensitivity.tipping import TippingResult
+    from ccsvi_bayes.sensitivity import GridOutcome, GridPlan, PowerScaling, TippingResult
     from ccsvi_bayes.specs import ModelSpec
 
 out = Console()
@@ -187,11 +185,11 @@ def effective_priors(spec: ModelSpec, used: Mapping[str, Any]) -> None:
 def fit_summary(summary: dict[str, object]) -> None:
     """One fit's headline numbers (as its model family announces them:
     :mod:`ccsvi_bayes.results.families`) and its convergence."""
-    from ccsvi_bayes.results.families import headline
+    from ccsvi_bayes.results import families
 
     diag = summary["diagnostics"]
     assert isinstance(diag, dict)
-    for line in headline(summary):
+    for line in families.headline(summary):
         out.print(line, highlight=False)
     if diag.get("rhat_max") is None:  # exact engine: nothing to converge
         out.print(f"  [green]exact[/]: {diag.get('note', 'R-hat/ESS not applicable')}")
@@ -270,7 +268,7 @@ def run_table(index: dict[str, Any], out_dir: Path) -> None:
     )
     for col in ("model", "outcome", "estimate (95% CrI)", "P(benefit) / P(RD>1%)", "status"):
         table.add_column(col)
-    from ccsvi_bayes.results.numbers import format_with_mcse
+    from ccsvi_bayes.results import format_with_mcse
 
     def num(rec: Mapping[str, Any], key: str) -> str:
         """``rec[key]`` with the digits its ``<key>_mcse`` supports (2 significant without)."""
@@ -305,7 +303,7 @@ def check_report(checks: dict[str, Any], headline: dict[str, Any], result_dir: P
 
 def _check_lines(checks: dict[str, Any], headline: dict[str, Any]) -> list[str]:
     """The lines of :func:`check_report` (rich markup), in the order printed."""
-    from ccsvi_bayes.checks.model_checks import CV_RHAT_MAX, PARETO_K_BAD, PPC_ALPHA
+    from ccsvi_bayes.checks import CV_RHAT_MAX, PARETO_K_BAD, PPC_ALPHA
 
     lines: list[str] = []
     conv = checks["convergence"]
@@ -472,10 +470,10 @@ def tipping_report(result: TippingResult, path: Path) -> None:
 
 def power_scaling_report(report: PowerScaling, path: Path) -> None:
     """Prior and likelihood power-scaling sensitivity per parameter, with the diagnosis."""
-    from ccsvi_bayes.sensitivity.power import THRESHOLD
+    from ccsvi_bayes.sensitivity import POWER_THRESHOLD
 
     table = Table(
-        title=f"{report.model} / {report.outcome}: power-scaling sensitivity (high ≥ {THRESHOLD:g})"
+        title=f"{report.model} / {report.outcome}: power-scaling sensitivity (high ≥ {POWER_THRESHOLD:g})"
     )
     for col in ("parameter", "prior", "likelihood", "diagnosis"):
         table.add_column(col)
@@ -488,11 +486,11 @@ def power_scaling_report(report: PowerScaling, path: Path) -> None:
             f"[yellow]{row['diagnosis']}[/]" if flag else row["diagnosis"],
         )
     out.print(table)
-    flagged = [r["parameter"] for r in report.rows if r["prior"] >= THRESHOLD]
+    flagged = [r["parameter"] for r in report.rows if r["prior"] >= POWER_THRESHOLD]
     out.print(
         "The prior shapes the posterior of: " + ", ".join(flagged)
         if flagged
-        else f"No parameter is sensitive to the prior (all prior sensitivities < {THRESHOLD:g})."
+        else f"No parameter is sensitive to the prior (all prior sensitivities < {POWER_THRESHOLD:g})."
     )
     for message in report.warnings:
         out.print(f"[yellow]note:[/] {message}")

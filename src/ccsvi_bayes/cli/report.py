@@ -61,9 +61,14 @@ def report(
 
 
 def _report(run_dir: Path, evidence: Path | None, pdf: bool, pdf_renderer: PdfRenderer) -> None:
-    from ccsvi_bayes.report.html import render_report
-    from ccsvi_bayes.report.pdf import NoChromium, PdfFailed, find_chromium, write_report_pdf
-    from ccsvi_bayes.report.sof import write_sof
+    from ccsvi_bayes.report import (
+        NoChromium,
+        PdfFailed,
+        find_chromium,
+        render_report,
+        write_report_pdf,
+        write_sof,
+    )
     from ccsvi_bayes.results import RunFolder, RunFolderError, files
 
     try:

@@ -86,9 +86,8 @@ def _run(
 ) -> None:
     """The main job into ``out_dir`` (locked), its table and summary; exit 3 at the end when
     something failed."""
-    from ccsvi_bayes.pipeline.main_job import Progress, run_main_job
-    from ccsvi_bayes.pipeline.run import RunIncomplete
-    from ccsvi_bayes.results.store import read_json
+    from ccsvi_bayes.pipeline import Progress, RunIncomplete, run_main_job
+    from ccsvi_bayes.results import read_json
 
     render.run_header(ev)
     failure: RunIncomplete | None = None

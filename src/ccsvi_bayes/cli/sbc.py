@@ -13,7 +13,7 @@ from ccsvi_bayes.cli.options import SetOption, WaitOption, help_with
 
 
 def _thresholds() -> dict[str, Any]:
-    from ccsvi_bayes.checks.sbc import MAX_DIVERGENT_FRACTION, P_FAIL
+    from ccsvi_bayes.checks import MAX_DIVERGENT_FRACTION, P_FAIL
 
     return {"p_fail": f"{P_FAIL:g}", "max_divergent": f"{MAX_DIVERGENT_FRACTION:.0%}"}
 
@@ -48,10 +48,10 @@ def sbc(
     A model fails when a key parameter's rank-uniformity p-value is below {p_fail} or more than
     {max_divergent} of its fits still diverge after the retry at ``retry_target_accept``.
     """
-    from ccsvi_bayes.checks.sbc import calibration_failed, run_plan, run_sbc, write_report
+    from ccsvi_bayes.checks import calibration_failed, run_sbc, sbc_run_plan, write_sbc_report
     from ccsvi_bayes.specs import available_models
 
-    n, draws = run_plan(sims, quick=quick)
+    n, draws = sbc_run_plan(sims, quick=quick)
     results = []
     with writing(out_dir, wait=wait), render.sbc_progress() as bar:  # one writer per folder
         for name in models or available_models():
@@ -59,7 +59,7 @@ def sbc(
             results.append(
                 run_sbc(name, n, seed=seed, draws=draws, tune=draws, on_step=step, overrides=sets)
             )
-        path = write_report(results, out_dir)
+        path = write_sbc_report(results, out_dir)
     render.sbc_table(results, n, quick=quick)
     render.wrote(path, out_dir / "figures")
     if calibration_failed(results, quick=quick):

@@ -74,7 +74,7 @@ def sensitivity(
     lock = writing(out_dir, wait=wait)  # exit 2 now if --out is unusable
     from ccsvi_bayes import sensitivity as sens
     from ccsvi_bayes.parallel import get_executor, use_executor
-    from ccsvi_bayes.results.files import SCENARIOS_TABLE
+    from ccsvi_bayes.results import files
 
     spec = sens.read_grid_file(grid) if grid is not None else sens.GridFile()
     knobs = {**spec.vary, **sens.parse_vary(vary or [])}  # the command line wins over the file
@@ -101,7 +101,7 @@ def sensitivity(
     if failed:
         raise sens.GridIncomplete(
             f"{len(failed)} of {len(outcome_.rows)} scenario(s) failed (recorded in "
-            f"{out_dir / SCENARIOS_TABLE}): "
+            f"{out_dir / files.SCENARIOS_TABLE}): "
             + "; ".join(f"{r['scenario_id']}: {r['reason']}" for r in failed)
         )
 
@@ -113,10 +113,9 @@ def _modes(
     power_scaling: bool,
 ) -> None:
     """``--tipping-point`` and/or ``--power-scaling`` (other knobs at their first values)."""
-    from ccsvi_bayes.results.files import POWER_SCALING as POWER_FILE
-    from ccsvi_bayes.results.files import TIPPING_POINT as TIPPING_FILE
-    from ccsvi_bayes.sensitivity.power import power_scaling as run_power_scaling
-    from ccsvi_bayes.sensitivity.tipping import find_tipping_points, resolve_range
+    from ccsvi_bayes.results import files
+    from ccsvi_bayes.sensitivity import find_tipping_points, resolve_range
+    from ccsvi_bayes.sensitivity import power_scaling as run_power_scaling
 
     first = {k: v[0] for k, v in knobs.items()}
     tipping_point, search_range, reweight = tipping
@@ -135,9 +134,9 @@ def _modes(
                     f"{key}={text}: P(>0) {e['prob_benefit']:.3f}{' (reused)' if reused else ''}"
                 ),
             )
-        render.tipping_report(result, common["out_dir"] / TIPPING_FILE)
+        render.tipping_report(result, common["out_dir"] / files.TIPPING_POINT)
         draw_figures(common["out_dir"])
     if power_scaling:
         with render.status("power-scaling sensitivity: one NUTS fit"):
             report = run_power_scaling(**common, knobs=first)
-        render.power_scaling_report(report, common["out_dir"] / POWER_FILE)
+        render.power_scaling_report(report, common["out_dir"] / files.POWER_SCALING)

@@ -41,11 +41,9 @@ import xarray as xr
 
 from ccsvi_bayes.errors import CcsviBayesError, InvalidModelSpec
 from ccsvi_bayes.evidence import Evidence, load_evidence
-from ccsvi_bayes.fitting import fit
-from ccsvi_bayes.fitting.api import DEFAULT_SEED
+from ccsvi_bayes.fitting import DEFAULT_SEED, fit
 from ccsvi_bayes.models import model_family
-from ccsvi_bayes.results import files
-from ccsvi_bayes.results.store import read_json, write_json
+from ccsvi_bayes.results import files, read_json, write_json
 from ccsvi_bayes.specs import ModelSpec, load_spec
 
 __all__ = [

@@ -90,9 +90,7 @@ from ccsvi_bayes.decisions.statements import (
     statement,
 )
 from ccsvi_bayes.decisions.thresholds import Judgements, Thresholds, read_judgements
-from ccsvi_bayes.results import RunFolder, files
-from ccsvi_bayes.results.numbers import json_clean
-from ccsvi_bayes.results.store import write_atomic
+from ccsvi_bayes.results import RunFolder, files, json_clean, write_atomic
 
 __all__ = ["FINDINGS_SCHEMA_VERSION", "findings", "write_document", "write_findings"]
 

@@ -30,7 +30,7 @@ import numpy as np
 import xarray as xr
 from scipy.stats import gaussian_kde
 
-from ccsvi_bayes.results.numbers import flat_draws, json_clean, mean_interval
+from ccsvi_bayes.results import flat_draws, json_clean, mean_interval
 
 __all__ = ["OVERLAP_THRESHOLD", "bias_learning", "decompose", "overlap_coefficient"]
 

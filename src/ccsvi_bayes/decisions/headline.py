@@ -16,7 +16,7 @@ import xarray as xr
 from scipy.stats import norm
 
 from ccsvi_bayes.decisions.thresholds import Thresholds
-from ccsvi_bayes.results.numbers import flat_draws
+from ccsvi_bayes.results import flat_draws
 
 __all__ = ["harm_effect", "headline", "median_tau"]
 

@@ -41,9 +41,7 @@ from scipy.special import expit, logit
 from scipy.stats import norm
 
 from ccsvi_bayes.errors import CcsviBayesError
-from ccsvi_bayes.results import files
-from ccsvi_bayes.results.numbers import json_clean
-from ccsvi_bayes.results.store import write_atomic
+from ccsvi_bayes.results import files, json_clean, write_atomic
 
 __all__ = [
     "PLAN_SCHEMA_VERSION",

@@ -70,7 +70,7 @@ def fmt_prob(p: Any, mcse: Any = None) -> str:
     """A probability as printed on figures: ``< 0.01`` / ``> 0.99`` at the ends, an en dash
     when missing; else two decimals, or with its Monte Carlo standard error ``mcse`` no more
     digits than that supports (:func:`~ccsvi_bayes.results.numbers.format_with_mcse`)."""
-    from ccsvi_bayes.results.numbers import format_with_mcse
+    from ccsvi_bayes.results import format_with_mcse
 
     if p is None or (isinstance(p, float) and math.isnan(p)):
         return "–"

@@ -24,18 +24,17 @@ from ccsvi_bayes.figures.shrinkage import shrinkage_plot
 from ccsvi_bayes.figures.style import FigureRecord, house_style, new_figure, save_figure
 from ccsvi_bayes.figures.tipping import tipping_curve, tipping_has
 from ccsvi_bayes.figures.tornado import MEASURES, tornado_data, tornado_pair
-from ccsvi_bayes.results.files import SCENARIOS_TABLE, SUMMARY, TIPPING_POINT
-from ccsvi_bayes.results.scenario_table import (
-    SCENARIOS_DIR,
+from ccsvi_bayes.results import (
     as_number,
     baseline_knobs,
     done_rows,
+    files,
     knob_columns,
     knob_rows,
+    read_json,
     read_scenario_summary,
     read_scenarios,
 )
-from ccsvi_bayes.results.store import read_json
 
 __all__ = ["GridContext", "figure_files", "grid_context", "sensitivity_figures"]
 
@@ -71,10 +70,10 @@ def _prior_scale(priors: Mapping[str, Any], knob: str) -> str | None:
 
 def grid_context(grid_dir: Path, knobs: Iterable[str] = ()) -> GridContext:
     """Labels of a sensitivity folder from the first finished scenario summary found."""
-    folder = Path(grid_dir) / SCENARIOS_DIR
+    folder = Path(grid_dir) / files.SCENARIOS_DIR
     summary: dict[str, Any] | None = None
     if folder.is_dir():
-        for path in sorted(folder.glob(f"*/{SUMMARY}")):
+        for path in sorted(folder.glob(f"*/{files.SUMMARY}")):
             doc = read_json(path)
             if doc and (doc.get("scenario") or {}).get("status") == "done":
                 summary = doc
@@ -149,10 +148,10 @@ def sensitivity_figures(
 
 
 def _sensitivity_figures(grid_dir: Path, out_dir: Path, outcome: str | None) -> list[FigureRecord]:
-    index, tip_path = grid_dir / SCENARIOS_TABLE, grid_dir / TIPPING_POINT
+    index, tip_path = grid_dir / files.SCENARIOS_TABLE, grid_dir / files.TIPPING_POINT
     if not index.is_file() and not tip_path.is_file():
         raise CcsviBayesError(
-            f"{grid_dir}: not a sensitivity folder (expected {SCENARIOS_TABLE} or {TIPPING_POINT}, "
+            f"{grid_dir}: not a sensitivity folder (expected {files.SCENARIOS_TABLE} or {files.TIPPING_POINT}, "
             "as `ccsvi-bayes sensitivity --out` writes them)"
         )
     table = read_scenarios(index) if index.is_file() else None

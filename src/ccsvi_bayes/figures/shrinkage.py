@@ -18,7 +18,7 @@ from matplotlib.transforms import blended_transform_factory
 from ccsvi_bayes.errors import CcsviBayesError
 from ccsvi_bayes.figures.style import DESIGN_MARKERS, OKABE_ITO, benefit_note, house_style
 from ccsvi_bayes.figures.tipping import knob_axis_label
-from ccsvi_bayes.results.scenario_table import (
+from ccsvi_bayes.results import (
     as_number,
     done_rows,
     knob_rows,

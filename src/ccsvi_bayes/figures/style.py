@@ -21,7 +21,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from ccsvi_bayes.results.store import write_atomic
+from ccsvi_bayes.results import write_atomic
 
 __all__ = [
     "DESIGN_MARKERS",
@@ -150,7 +150,7 @@ def plain_log_ticks(axis: Any) -> None:
     shows literally."""
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
-    from ccsvi_bayes.results.numbers import significant
+    from ccsvi_bayes.results import significant
 
     axis.set_major_formatter(FuncFormatter(lambda v, _pos: significant(v, 1).replace("−", "-")))
     axis.set_minor_formatter(NullFormatter())

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ccsvi_bayes.errors import CcsviBayesError
 from ccsvi_bayes.figures.style import OKABE_ITO, house_style
-from ccsvi_bayes.results.scenario_table import TARGETS, as_number, done_rows, knob_rows
+from ccsvi_bayes.results import TARGETS, as_number, done_rows, knob_rows
 
 __all__ = ["THRESHOLD_FIELD", "TippingArtists", "knob_axis_label", "tipping_curve", "tipping_has"]
 

@@ -14,12 +14,12 @@ from matplotlib.ticker import MaxNLocator
 
 from ccsvi_bayes.errors import CcsviBayesError
 from ccsvi_bayes.figures.style import OKABE_ITO, benefit_note, house_style
-from ccsvi_bayes.results.files import SCENARIOS_TABLE
-from ccsvi_bayes.results.scenario_table import (
+from ccsvi_bayes.results import (
     as_number,
     baseline_knobs,
     baseline_row,
     done_rows,
+    files,
     knob_columns,
     knob_rows,
     knob_text,
@@ -109,7 +109,7 @@ def tornado(
     if measure not in MEASURES:
         raise CcsviBayesError(f"tornado measure {measure!r}: one of {sorted(MEASURES)}")
     if measure not in table.columns:
-        raise CcsviBayesError(f"{SCENARIOS_TABLE} has no column {measure!r}")
+        raise CcsviBayesError(f"{files.SCENARIOS_TABLE} has no column {measure!r}")
     base = baseline_knobs(table) if baseline is None else dict(baseline)
     data, skipped = tornado_data(table, measure, base)
     base_row = baseline_row(done_rows(table), base)

@@ -127,7 +127,7 @@ def _with_marginal_likelihood(
 ) -> xr.DataTree:
     """The fit's marginal likelihood as a JSON attribute of its posterior group (exact when
     there is no PyMC model: the exact engine ran)."""
-    from ccsvi_bayes.inference.marginal import marginal_record
+    from ccsvi_bayes.inference import marginal_record
 
     where = f"marginal likelihood of {spec.name} / {outcome}"
     if pm_model is None:

@@ -28,8 +28,15 @@ from typing import Any
 import pandas as pd
 
 from ccsvi_bayes.evidence import Evidence
-from ccsvi_bayes.results import EFFICACY, EFFICACY_MODELS, HARM, files, summary_kind
-from ccsvi_bayes.results.store import read_json, write_json
+from ccsvi_bayes.results import (
+    EFFICACY,
+    EFFICACY_MODELS,
+    HARM,
+    files,
+    read_json,
+    summary_kind,
+    write_json,
+)
 
 __all__ = [
     "CHANGES_FILE",

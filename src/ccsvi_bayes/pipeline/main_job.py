@@ -52,8 +52,7 @@ from ccsvi_bayes.pipeline.run import (
     run_harms_variants,
 )
 from ccsvi_bayes.pipeline.sweep import SWEEP_MODEL, main_domains, plan_sweep, run_sweep
-from ccsvi_bayes.results import RunFolder, files
-from ccsvi_bayes.results.store import read_json, write_json
+from ccsvi_bayes.results import RunFolder, files, read_json, write_json
 
 __all__ = ["Progress", "run_main_job"]
 #: the report's files (and report.pdf unless --no-pdf)
@@ -252,7 +251,7 @@ def _checks(
     the leave-one-study-out check (small models, cheap refits), which names a study the
     other studies do not predict (the committee must hear when an estimate rests on one
     trial); the efficacy fits skip it and the conflict refits (``ccsvi-bayes check`` runs them)."""
-    from ccsvi_bayes.checks.model_checks import check_fit, check_headline
+    from ccsvi_bayes.checks import check_fit, check_headline
 
     run = run if run is not None else RunFolder(out)  # ``run``: the job's open run folder
     job = _Job(progress, problems)
@@ -462,8 +461,7 @@ def _plans(
     (the main domains first): assurance and the chance that a new sham-controlled RCT of
     :data:`PLAN_SIZES` patients per arm changes the verdict (recomputed only when the fits,
     checks or sweeps changed)."""
-    from ccsvi_bayes.decisions import write_plan
-    from ccsvi_bayes.decisions.plan import InvalidPlan
+    from ccsvi_bayes.decisions import InvalidPlan, write_plan
 
     seed, inputs = settings
     main = main_domains(index, summaries)  # first, then every other converged efficacy domain
@@ -503,7 +501,7 @@ def _plans(
 
 
 def _figures(run: RunFolder, inputs: str, job: _Job) -> dict[str, Any]:
-    from ccsvi_bayes.figures.draw import draw_run_figures
+    from ccsvi_bayes.figures import draw_run_figures
 
     out = run.path
     job.progress.start("figures", 1)
@@ -541,8 +539,7 @@ def _report(
     inputs: str,
     job: _Job,
 ) -> dict[str, Any]:
-    from ccsvi_bayes.report.html import render_report
-    from ccsvi_bayes.report.sof import write_sof
+    from ccsvi_bayes.report import render_report, write_sof
 
     out = run.path
     job.progress.start("report", 2 if pdf else 1)
@@ -569,7 +566,7 @@ def _report(
 
 def _pdf(run: RunFolder, html: Path, target: Path, job: _Job) -> dict[str, Any]:
     """report.pdf by Chromium when one is installed, else drawn with matplotlib."""
-    from ccsvi_bayes.report.pdf import write_report_pdf
+    from ccsvi_bayes.report import write_report_pdf
 
     notes: list[str] = []
     try:

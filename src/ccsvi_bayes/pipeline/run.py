@@ -21,8 +21,15 @@ from ccsvi_bayes import __version__
 from ccsvi_bayes.errors import CcsviBayesError, OutputWriteError
 from ccsvi_bayes.evidence import Evidence
 from ccsvi_bayes.fitting import fit
-from ccsvi_bayes.results import EFFICACY, files, summary_kind
-from ccsvi_bayes.results.store import fit_key, is_up_to_date, read_json, write_json
+from ccsvi_bayes.results import (
+    EFFICACY,
+    files,
+    fit_key,
+    is_up_to_date,
+    read_json,
+    summary_kind,
+    write_json,
+)
 from ccsvi_bayes.specs import load_spec
 
 __all__ = [

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ccsvi_bayes.evidence import Evidence
-from ccsvi_bayes.results.scenario_table import knob_text
+from ccsvi_bayes.results import knob_text
 from ccsvi_bayes.sensitivity import (
     AnchorPool,
     Scenario,

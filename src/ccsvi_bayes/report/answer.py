@@ -7,11 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ccsvi_bayes.figures.labels import plain_text
+from ccsvi_bayes.figures import plain_text
 from ccsvi_bayes.report.sof import CERTAINTY_MARKS
-from ccsvi_bayes.results import HARM, RunFolder, files
-from ccsvi_bayes.results.numbers import format_with_mcse
-from ccsvi_bayes.results.store import read_json
+from ccsvi_bayes.results import HARM, RunFolder, files, format_with_mcse, read_json
 
 __all__ = ["answer", "plans", "with_check_cautions"]
 

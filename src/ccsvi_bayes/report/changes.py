@@ -10,8 +10,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ccsvi_bayes.results import HARM, RunFolder, files
-from ccsvi_bayes.results.numbers import format_with_mcse
+from ccsvi_bayes.results import HARM, RunFolder, files, format_with_mcse
 
 __all__ = ["changes_view"]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ccsvi_bayes.figures.labels import strip_internal_references
+from ccsvi_bayes.figures import strip_internal_references
 from ccsvi_bayes.report.text import cell, hide_paths
 from ccsvi_bayes.results import RunFolder
 from ccsvi_bayes.vocabulary import STUDIES_COLUMNS

@@ -7,11 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ccsvi_bayes.figures.labels import design_label
+from ccsvi_bayes.figures import design_label
 from ccsvi_bayes.report.sof import findings_by_outcome, fmt
 from ccsvi_bayes.report.text import is_number, outcome_label
-from ccsvi_bayes.results import RunFolder
-from ccsvi_bayes.results.numbers import format_number
+from ccsvi_bayes.results import RunFolder, format_number
 
 __all__ = ["harm_details"]
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ccsvi_bayes.figures.labels import plain_text
+from ccsvi_bayes.figures import plain_text
 from ccsvi_bayes.report.answer import answer, plans, with_check_cautions
 from ccsvi_bayes.report.changes import changes_view
 from ccsvi_bayes.report.evidence_view import evidence_block
@@ -33,8 +33,8 @@ from ccsvi_bayes.results import (
     HARMS_FIGURE,
     RunFolder,
     files,
+    write_atomic,
 )
-from ccsvi_bayes.results.store import write_atomic
 
 __all__ = ["render_report", "report_context"]
 

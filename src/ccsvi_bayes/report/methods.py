@@ -10,7 +10,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from ccsvi_bayes.figures.labels import model_label, parameter_label, strip_internal_references
+from ccsvi_bayes.figures import model_label, parameter_label, strip_internal_references
 from ccsvi_bayes.report.sof import fmt
 from ccsvi_bayes.report.text import cell, outcome_label, without_paths
 from ccsvi_bayes.results import EFFICACY_MODELS, RunFolder

@@ -17,12 +17,12 @@ from typing import Any
 
 import pandas as pd
 
-from ccsvi_bayes.figures.labels import knob_label
-from ccsvi_bayes.results import RunFolder
-from ccsvi_bayes.results.numbers import format_with_mcse
-from ccsvi_bayes.results.scenario_table import (
+from ccsvi_bayes.figures import knob_label
+from ccsvi_bayes.results import (
+    RunFolder,
     as_number,
     done_rows,
+    format_with_mcse,
     is_blank,
     knob_columns,
     knob_rows,

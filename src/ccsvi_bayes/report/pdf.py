@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ccsvi_bayes.errors import CcsviBayesError
-from ccsvi_bayes.results import files
-from ccsvi_bayes.results.store import write_atomic
+from ccsvi_bayes.results import files, write_atomic
 
 if TYPE_CHECKING:
     from ccsvi_bayes.results import RunFolder

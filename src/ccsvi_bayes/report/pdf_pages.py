@@ -22,10 +22,9 @@ from typing import Any
 
 import matplotlib
 
-from ccsvi_bayes.figures.labels import plain_text
+from ccsvi_bayes.figures import plain_text
 from ccsvi_bayes.report.pdf_layout import BOTTOM, GREY, PAGE_HEIGHT, Flow
-from ccsvi_bayes.results import EFFICACY, HARM, HARMS_FIGURE, RunFolder
-from ccsvi_bayes.results.store import write_atomic
+from ccsvi_bayes.results import EFFICACY, HARM, HARMS_FIGURE, RunFolder, write_atomic
 
 __all__ = ["write_report_pdf_pages"]
 

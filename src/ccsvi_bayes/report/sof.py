@@ -25,10 +25,19 @@ from typing import Any
 
 import pandas as pd
 
-from ccsvi_bayes.figures.labels import design_label, knob_label, model_label, plain_text
-from ccsvi_bayes.results import EFFICACY, EFFICACY_MODELS, HARM, RunFolder, files
-from ccsvi_bayes.results.numbers import format_number, format_with_mcse, inert_cell, significant
-from ccsvi_bayes.results.store import write_atomic
+from ccsvi_bayes.figures import design_label, knob_label, model_label, plain_text
+from ccsvi_bayes.results import (
+    EFFICACY,
+    EFFICACY_MODELS,
+    HARM,
+    RunFolder,
+    files,
+    format_number,
+    format_with_mcse,
+    inert_cell,
+    significant,
+    write_atomic,
+)
 
 __all__ = [
     "CERTAINTY_MARKS",

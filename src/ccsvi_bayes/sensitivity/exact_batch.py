@@ -36,12 +36,9 @@ from ccsvi_bayes import __version__
 from ccsvi_bayes.evidence import Evidence, load_evidence
 from ccsvi_bayes.fitting import nnhm_inputs, nnhm_reasons
 from ccsvi_bayes.harmonize import HarmonizeOptions, reference_sd
-from ccsvi_bayes.inference.diagnostics import Diagnostics
-from ccsvi_bayes.inference.exact import SCENARIO_KEYS, nnhm_exact_scenarios
-from ccsvi_bayes.inference.marginal import exact_record
+from ccsvi_bayes.inference import SCENARIO_KEYS, Diagnostics, exact_record, nnhm_exact_scenarios
 from ccsvi_bayes.models import effective_priors, model_family
-from ccsvi_bayes.results.numbers import as_float
-from ccsvi_bayes.results.store import fit_key
+from ccsvi_bayes.results import as_float, fit_key
 from ccsvi_bayes.sensitivity.grid import GridPlan, Scenario, exclude_studies
 from ccsvi_bayes.sensitivity.store import ScenarioStore, scenario_block, study_entries
 from ccsvi_bayes.specs import load_spec

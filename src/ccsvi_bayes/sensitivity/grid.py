@@ -32,7 +32,7 @@ from ccsvi_bayes.errors import CcsviBayesError, InvalidEvidence, InvalidModelSpe
 from ccsvi_bayes.evidence import Evidence, load_evidence
 from ccsvi_bayes.models import model_family
 from ccsvi_bayes.priors import family
-from ccsvi_bayes.results.scenario_table import knob_text
+from ccsvi_bayes.results import knob_text
 from ccsvi_bayes.specs import load_spec
 
 __all__ = [

@@ -31,9 +31,7 @@ import xarray as xr
 from ccsvi_bayes.evidence import load_evidence
 from ccsvi_bayes.fitting import fit
 from ccsvi_bayes.models import model_family
-from ccsvi_bayes.results.files import POWER_SCALING
-from ccsvi_bayes.results.fit_result import FitResult
-from ccsvi_bayes.results.store import write_json
+from ccsvi_bayes.results import FitResult, files, write_json
 from ccsvi_bayes.sensitivity.grid import ordered_sets
 from ccsvi_bayes.specs import load_spec
 
@@ -117,7 +115,7 @@ def _log_prior(result: FitResult) -> Any:
     log densities of the spec's priors only (:func:`prior_variables`)."""
     import pymc as pm
 
-    from ccsvi_bayes.inference.predictive import set_model_data
+    from ccsvi_bayes.inference import set_model_data
 
     family = model_family(result.spec.family)
     model = family.build(result.data, result.spec)
@@ -204,5 +202,5 @@ def power_scaling(
         "message": result.diagnostics.message(),
     }
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    write_json(Path(out_dir) / POWER_SCALING, document, "power_scaling")
+    write_json(Path(out_dir) / files.POWER_SCALING, document, "power_scaling")
     return report

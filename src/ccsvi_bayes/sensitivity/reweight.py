@@ -62,7 +62,7 @@ from ccsvi_bayes.evidence import Evidence
 from ccsvi_bayes.fitting import nnhm_reasons
 from ccsvi_bayes.models import model_family
 from ccsvi_bayes.priors import family as prior_family
-from ccsvi_bayes.results.fit_result import FitResult
+from ccsvi_bayes.results import FitResult
 from ccsvi_bayes.sensitivity.grid import GridPlan, Scenario
 from ccsvi_bayes.sensitivity.store import ScenarioStore, scenario_block
 from ccsvi_bayes.specs import load_spec
@@ -277,7 +277,7 @@ class _Visibility:
     def __init__(self, model: Any, inputs: Mapping[str, Any]) -> None:
         import pytensor
 
-        from ccsvi_bayes.inference.predictive import set_model_data
+        from ccsvi_bayes.inference import set_model_data
 
         set_model_data(model, inputs)
         self.labels = [str(v) for v in model.coords["hyperparameter"]]

@@ -20,10 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from ccsvi_bayes.results.files import SCENARIOS_TABLE, SUMMARY
-from ccsvi_bayes.results.numbers import inert_cell
-from ccsvi_bayes.results.scenario_table import INDEX_COLUMNS, SCENARIOS_DIR
-from ccsvi_bayes.results.store import read_json, write_atomic, write_json
+from ccsvi_bayes.results import (
+    INDEX_COLUMNS,
+    files,
+    inert_cell,
+    read_json,
+    write_atomic,
+    write_json,
+)
 from ccsvi_bayes.sensitivity.grid import Scenario
 
 __all__ = ["ScenarioStore", "index_row", "pending_row", "scenario_block", "study_entries"]
@@ -40,15 +44,15 @@ class ScenarioStore:
 
     def create(self) -> None:
         """Make ``OUT/scenarios`` (and ``OUT``)."""
-        (self.dir / SCENARIOS_DIR).mkdir(parents=True, exist_ok=True)
+        (self.dir / files.SCENARIOS_DIR).mkdir(parents=True, exist_ok=True)
 
     def folder(self, scenario: Scenario) -> Path:
         """``OUT/scenarios/<id>``."""
-        return self.dir / SCENARIOS_DIR / scenario.id
+        return self.dir / files.SCENARIOS_DIR / scenario.id
 
     def finished(self, scenario: Scenario) -> dict[str, Any] | None:
         """The written summary of ``scenario`` when it finished (same id, status done)."""
-        summary = read_json(self.folder(scenario) / SUMMARY)
+        summary = read_json(self.folder(scenario) / files.SUMMARY)
         block = (summary or {}).get("scenario") or {}
         if summary is not None and block.get("id") == scenario.id and block.get("status") == "done":
             return summary
@@ -58,7 +62,7 @@ class ScenarioStore:
         """Write the record (summary with its scenario block) of ``scenario`` atomically."""
         folder = self.folder(scenario)
         folder.mkdir(parents=True, exist_ok=True)
-        write_json(folder / SUMMARY, dict(record), "summary")
+        write_json(folder / files.SUMMARY, dict(record), "summary")
 
     def write_index(self, knob_names: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> None:
         """``scenarios.csv``, atomically (a blank knob is the spec's own value)."""
@@ -73,7 +77,9 @@ class ScenarioStore:
             cells["reason"] = inert_cell(cells.get("reason", ""))  # free text: never a formula
             writer.writerow(cells)
         text = buffer.getvalue()
-        write_atomic(self.dir / SCENARIOS_TABLE, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        write_atomic(
+            self.dir / files.SCENARIOS_TABLE, lambda tmp: tmp.write_text(text, encoding="utf-8")
+        )
 
 
 def scenario_block(scenario: Scenario, *, path: str, status: str, **extra: Any) -> dict[str, Any]:

@@ -34,9 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ccsvi_bayes.evidence import Evidence
-from ccsvi_bayes.results.files import TIPPING_POINT
-from ccsvi_bayes.results.scenario_table import TARGETS, knob_text
-from ccsvi_bayes.results.store import write_json
+from ccsvi_bayes.results import TARGETS, files, knob_text, write_json
 from ccsvi_bayes.sensitivity.grid import ASSUME, InvalidGrid, plan_grid, plan_scenario
 from ccsvi_bayes.sensitivity.runner import GridIncomplete, run_scenario
 from ccsvi_bayes.specs import load_spec
@@ -418,5 +416,5 @@ def find_tipping_points(
                 )
             )
         result.monotone[label] = _monotone(result.evaluations, field_)
-    write_json(out_dir / TIPPING_POINT, result.as_dict(), "tipping")
+    write_json(out_dir / files.TIPPING_POINT, result.as_dict(), "tipping")
     return result
