@@ -204,3 +204,19 @@ def test_an_unwritable_cache_folder_is_not_used(
     assert "compile cache not used" in caplog.text
     assert compile_cache.entries() == []
     assert compile_cache.size_bytes() == 0
+
+
+def test_the_cache_command_does_not_load_the_sampler(tmp_path: Path) -> None:
+    """``ccsvi-bayes cache`` reads and clears files: PyMC, PyTensor, ArviZ and SciPy stay
+    unloaded (the inference face imports them on first use)."""
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from ccsvi_bayes.cli import app\n"
+        "for args in (['cache', 'show'], ['cache', 'clear']):\n"
+        "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
+        "heavy = sorted(m for m in ('pymc', 'pytensor', 'arviz_stats', 'scipy') if m in sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    env = {**os.environ, "CCSVI_BAYES_CACHE": str(tmp_path / "cache")}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
