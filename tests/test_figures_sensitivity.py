@@ -135,6 +135,10 @@ def test_tornado_bars_span_the_measure_per_knob_widest_on_top(grid: Path) -> Non
     assert art.baseline_line.get_xdata()[0] == pytest.approx(0.20)
     assert "smd" in ax.get_xlabel()
     assert "favours treatment" in ax.get_xlabel()
+    # the knobs are named in words for a reader, not as spec keys
+    names = [t.get_text() for t in ax.get_yticklabels()]
+    assert "assumed bias of uncontrolled studies" in names
+    assert not any(n.startswith("priors.") for n in names)
 
 
 def test_tornado_of_p_mcid_and_the_pair_share_the_knob_order(grid: Path) -> None:
@@ -219,6 +223,7 @@ def test_tipping_curve_marks_crossings_and_states_targets_not_crossed(grid: Path
     art_mcid = tipping_curve(new_figure()[1], TIPPING, threshold="MCID")
     assert art_mcid.y == [0.6, 0.2, 0.01]
     assert art_mcid.crossing_values == {0.5: 0.1}
+    assert ax.get_xlabel().startswith("assumed bias of uncontrolled studies")
 
 
 def test_shrinkage_plot_pooled_line_and_study_lines_follow_the_summaries(grid: Path) -> None:

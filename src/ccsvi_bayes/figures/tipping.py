@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from ccsvi_bayes.errors import CcsviBayesError
+from ccsvi_bayes.figures.labels import knob_label
 from ccsvi_bayes.figures.style import OKABE_ITO, house_style
 from ccsvi_bayes.results import TARGETS, as_number, done_rows, knob_rows
 
@@ -24,9 +25,15 @@ THRESHOLD_FIELD = {"0": "prob_benefit", "MCID": "prob_mcid"}
 _TARGET_COLOURS = (OKABE_ITO["orange"], OKABE_ITO["vermillion"])
 
 
+#: analysis scales written as acronyms on an axis
+_ACRONYMS = frozenset({"smd", "md"})
+
+
 def knob_axis_label(knob: str, units: str | None) -> str:
-    """An axis label for the values of ``knob`` (with the scale they are written on)."""
-    return f"{knob} ({units} units)" if units else knob
+    """An axis label for the values of ``knob`` in words (``knob_label``), with the scale
+    they are written on: "assumed bias of uncontrolled studies (SMD units)"."""
+    text = knob_label(knob)
+    return f"{text} ({units.upper() if units in _ACRONYMS else units} units)" if units else text
 
 
 @dataclass

@@ -13,6 +13,7 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from ccsvi_bayes.errors import CcsviBayesError
+from ccsvi_bayes.figures.labels import knob_label
 from ccsvi_bayes.figures.style import OKABE_ITO, benefit_note, house_style
 from ccsvi_bayes.results import (
     as_number,
@@ -143,7 +144,8 @@ def tornado(
                 )
                 artists.end_labels.append(label)
         ax.set_yticks(range(n))
-        ax.set_yticklabels(list(reversed(knobs)) if show_knob_names else [""] * n)
+        names = [knob_label(k) for k in reversed(knobs)]
+        ax.set_yticklabels(names if show_knob_names else [""] * n)
         ax.set_ylim(-0.7, max(n, 1) - 0.3)
         if base_value is not None:
             artists.baseline_line = ax.axvline(
