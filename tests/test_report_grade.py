@@ -323,3 +323,45 @@ def test_a_broken_findings_json_is_named_and_never_crashes_the_report(
     assert "=1+1" not in html
     if not content.endswith('"warnings": 5}]}'):
         assert "findings.json is unreadable or lists no outcome" in html
+
+
+def test_each_studys_result_is_decomposed_in_the_report(graded_run: Path) -> None:
+    """The report shows how the bias-adjusted model explains each study (findings.json
+    ``decomposition``): observed, no-treatment change, design bias, study bias, true effect."""
+    doc = json.loads((graded_run / "findings.json").read_text())
+    doc["outcomes"][0]["decomposition"] = [
+        {
+            "study_id": "ZAMB09",
+            "design": "single_arm",
+            "observed_measure": "single-arm change (includes no-treatment change and bias)",
+            "observed": 0.467,
+            "components": {
+                "no_treatment_change": {"mean": 0.0924},
+                "design_bias": {"mean": 0.469},
+                "study_bias": {"mean": -0.0026},
+                "effect": {"mean": -0.0931, "q025": -0.614, "q975": 0.355},
+            },
+        },
+        {
+            "study_id": "TRAB18",
+            "design": "rct",
+            "observed_measure": "treatment minus control",
+            "observed": -0.12,
+            "components": {
+                "design_bias": {"mean": 0.0},
+                "study_bias": {"mean": 0.0},
+                "effect": {"mean": -0.05, "q025": -0.4, "q975": 0.3},
+            },
+        },
+    ]
+    (graded_run / "findings.json").write_text(json.dumps(doc))
+    html = (render_report(graded_run)).read_text()
+    section = html[html.index('id="domain-qol_physical"') :]
+    section = section[: section.index("</article>")]
+    assert "How the bias-adjusted model explains each study" in section
+    assert '<tr data-study="ZAMB09"><td>ZAMB09</td>' in section
+    row = section[section.index('data-study="ZAMB09"') :].split("</tr>")[0]
+    cells = ["0.47", "0.092", "0.47", "\u22120.0026", "\u22120.093", "\u22120.61 to 0.35"]
+    assert all(f">{c}</td>" in row for c in cells), row
+    rct = section[section.index('data-study="TRAB18"') :].split("</tr>")[0]
+    assert "<td>–</td>" in rct  # a contrast has no no-treatment change

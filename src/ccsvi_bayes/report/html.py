@@ -18,6 +18,7 @@ from typing import Any
 from ccsvi_bayes.figures import plain_text
 from ccsvi_bayes.report.answer import answer, plans, with_check_cautions
 from ccsvi_bayes.report.changes import changes_view
+from ccsvi_bayes.report.decomposition_view import decomposition_view
 from ccsvi_bayes.report.evidence_view import evidence_block
 from ccsvi_bayes.report.harms import harm_details
 from ccsvi_bayes.report.jinja import environment
@@ -94,6 +95,7 @@ def report_context(run: RunFolder) -> dict[str, Any]:
             "id": o,
             "cell": cells[o],
             "figures": figs("results", o) + figs("bias", o),
+            "decomposition": decomposition_view(run, o),
         }
         for o in efficacy
     ]
