@@ -365,3 +365,15 @@ def test_each_studys_result_is_decomposed_in_the_report(graded_run: Path) -> Non
     assert all(f">{c}</td>" in row for c in cells), row
     rct = section[section.index('data-study="TRAB18"') :].split("</tr>")[0]
     assert "<td>–</td>" in rct  # a contrast has no no-treatment change
+
+
+def test_the_study_table_gives_participants_and_outcomes(graded_run: Path) -> None:
+    """Study characteristics: participants analysed (TRAB18: 49 + 55) and the outcomes each
+    study reports."""
+    html = render_report(graded_run).read_text()
+    table = html[html.index('id="studies-table"') :].split("</table>")[0]
+    assert "<th>Participants analysed</th><th>Outcomes</th>" in table
+    row = table[table.index('data-study="TRAB18"') :].split("</tr>")[0]
+    assert '<td class="num">104</td>' in row
+    assert "qol_physical" in row
+    assert "sae_any" in row

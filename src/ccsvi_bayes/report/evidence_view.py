@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from ccsvi_bayes.figures import strip_internal_references
 from ccsvi_bayes.report.text import cell, hide_paths
 from ccsvi_bayes.results import RunFolder
@@ -46,8 +48,12 @@ def evidence_block(run: RunFolder) -> dict[str, Any]:
             for k, v in assumptions.items()
         ]
         return block
+    sizes, outcomes = _participants(ev.arms, ev.contrasts)
     for rec in ev.studies.to_dict(orient="records"):
         study = {k: cell(rec.get(k)) for k in STUDIES_COLUMNS}
+        sid = str(rec.get("study_id", ""))
+        study["participants"] = f"{sizes[sid]:,.0f}" if sid in sizes else "not reported"
+        study["outcomes"] = ", ".join(outcomes.get(sid, []))
         for k in ("citation", "notes"):
             if k in study:
                 study[k] = strip_internal_references(study[k])
@@ -104,3 +110,31 @@ def evidence_block(run: RunFolder) -> dict[str, Any]:
             }
         )
     return block
+
+
+def _participants(
+    arms: pd.DataFrame, contrasts: pd.DataFrame
+) -> tuple[dict[str, float], dict[str, list[str]]]:
+    """Per study: the participants analysed (the largest total over its outcome, instrument
+    and timepoint rows: the arms' ``n``, or a contrast's ``n_treatment + n_control``) and the
+    outcomes it reports, in file order."""
+    sizes: dict[str, float] = {}
+    outcomes: dict[str, list[str]] = {}
+    keys = ["study_id", "outcome", "instrument", "timepoint_weeks"]
+    totals = []
+    if len(arms) and "n" in arms:
+        totals.append(arms.groupby(keys, dropna=False, sort=False)["n"].sum(min_count=1))
+    if len(contrasts) and {"n_treatment", "n_control"} <= set(contrasts.columns):
+        both = contrasts["n_treatment"] + contrasts["n_control"]
+        totals.append(both.groupby([contrasts[k] for k in keys], dropna=False, sort=False).max())
+    for total in totals:
+        for key, n in total.items():
+            sid = str(key[0] if isinstance(key, tuple) else key)
+            if n == n:  # not NaN
+                sizes[sid] = max(sizes.get(sid, 0.0), float(n))
+    for frame in (arms, contrasts):
+        for sid, outcome in zip(frame.get("study_id", []), frame.get("outcome", []), strict=True):
+            seen = outcomes.setdefault(str(sid), [])
+            if str(outcome) not in seen:
+                seen.append(str(outcome))
+    return sizes, outcomes
