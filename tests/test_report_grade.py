@@ -377,3 +377,14 @@ def test_the_study_table_gives_participants_and_outcomes(graded_run: Path) -> No
     assert '<td class="num">104</td>' in row
     assert "qol_physical" in row
     assert "sae_any" in row
+
+
+def test_every_link_of_the_contents_reaches_a_section(graded_run: Path) -> None:
+    """The contents list the committee's answer and each domain; every link has its target."""
+    html = render_report(graded_run).read_text()
+    nav = html[html.index("<nav>") : html.index("</nav>")]
+    targets = re.findall(r'href="#([^"]+)"', nav)
+    assert "answer" in targets
+    assert any(t.startswith("domain-") for t in targets)
+    for target in targets:
+        assert f'id="{target}"' in html, target
