@@ -147,7 +147,7 @@ def test_every_json_kind_carries_its_schema_version(tmp_path: Path, kind: str) -
 def test_fit_key_ignores_sampler_settings_that_do_not_change_draws() -> None:
     base = {"engine": "nuts", "draws": 10, "tune": 10, "chains": 2, "backend": "nutpie"}
     args: dict[str, Any] = {
-        "evidence_sha256": "e",
+        "outcome_sha256": "e",
         "spec_sha256": "s",
         "seed": 1,
         "package_version": "0",
@@ -172,7 +172,13 @@ def test_run_json_and_summaries_carry_schema_versions_and_the_store_key(
     assert key == expected_key(evidence, ITEMS[0], 1)
     assert key["seed"] == 1
     assert key["sampler"]["engine"] == "exact"
-    assert set(key) >= {"evidence_sha256", "spec_sha256", "package_version", "schema_version"}
+    assert set(key) >= {
+        "evidence_outcome_sha256",
+        "spec_sha256",
+        "package_version",
+        "schema_version",
+    }
+    assert key["evidence_outcome_sha256"] == evidence.outcome_sha256("qol")
     assert is_up_to_date(out / "rct_only" / "qol", key)
     assert _leftovers(out / "rct_only" / "qol") == []
 

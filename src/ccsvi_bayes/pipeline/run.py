@@ -145,7 +145,11 @@ def run_all(
             "engine": item.engine or "nuts",
             "folder": str(folder.relative_to(out)),
         }
-        if is_up_to_date(folder, expected_key(evidence, item, seed)):
+        try:
+            up_to_date = is_up_to_date(folder, expected_key(evidence, item, seed))
+        except CcsviBayesError:  # e.g. an unknown outcome: the fit below records why
+            up_to_date = False
+        if up_to_date:
             record["status"] = "up to date"
             record.update(_headline(up_to_date_summary(folder, evidence)))
         else:
