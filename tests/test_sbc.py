@@ -103,3 +103,20 @@ def test_cli_sbc_takes_spec_overrides(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["models"]["rct_only"]["overrides"] == ["priors.tau.sigma=0.3"]
     assert run_main("sbc", "--quick", "-m", "rct_only", "--set", "priors.nope=1") == 2
+
+
+def test_every_model_run_skips_a_family_sbc_cannot_serve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``ccsvi-bayes sbc`` over every model (``nox -s checks``) calibrates what it can and
+    records why it skips a model whose family has no simulator; named, that model is exit 2."""
+    import ccsvi_bayes.specs
+
+    monkeypatch.setattr(
+        ccsvi_bayes.specs, "available_models", lambda: ["rct_only", "bias_corrected"]
+    )
+    assert run_main("sbc", "--quick", "--out", str(tmp_path)) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert list(report["models"]) == ["rct_only"]
+    assert "bias class" in report["not_calibrated"]["bias_corrected"]
+    assert run_main("sbc", "--quick", "-m", "bias_corrected", "--out", str(tmp_path / "b")) == 2

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         calibration_failed,
         run_sbc,
     )
+    from ccsvi_bayes.checks.sbc import not_served as sbc_not_served
     from ccsvi_bayes.checks.sbc import run_plan as sbc_run_plan
     from ccsvi_bayes.checks.sbc import write_report as write_sbc_report
 
@@ -38,6 +39,7 @@ __all__ = [
     "check_fit",
     "check_headline",
     "run_sbc",
+    "sbc_not_served",
     "sbc_run_plan",
     "write_sbc_report",
 ]
@@ -58,6 +60,7 @@ _LAZY: dict[str, tuple[str, str]] = {
             "run_sbc",
         )
     },
+    "sbc_not_served": ("sbc", "not_served"),
     "sbc_run_plan": ("sbc", "run_plan"),
     "write_sbc_report": ("sbc", "write_report"),
 }

@@ -27,7 +27,7 @@ import numpy as np
 import pymc as pm
 from scipy import stats
 
-from ccsvi_bayes.checks.sbc_families import sbc_family
+from ccsvi_bayes.checks.sbc_families import SBC_FAMILIES, sbc_family
 from ccsvi_bayes.errors import InvalidModelSpec
 from ccsvi_bayes.inference import (
     PortableModel,
@@ -114,6 +114,16 @@ class SBCResult:
 def run_plan(sims: int, *, quick: bool) -> tuple[int, int]:
     """Simulations per model and draws (= tuning draws) per chain of an SBC run."""
     return (QUICK_SIMS, QUICK_DRAWS) if quick else (sims, SBC_DRAWS)
+
+
+def not_served(model: str, overrides: list[str] | None = None) -> str:
+    """Why SBC cannot calibrate ``model`` (its family registers no simulator), or "" when it
+    can: a run over every model skips such a model and says why."""
+    spec = load_spec(model, overrides or [])
+    entry = SBC_FAMILIES.get(spec.family)
+    if entry is None:
+        return f"no SBC is registered for the {spec.family} family"
+    return entry.not_served if (entry.not_served or entry.layout is None) else ""
 
 
 def calibration_failed(results: list[SBCResult], *, quick: bool) -> bool:
@@ -268,8 +278,11 @@ def _uniformity(ranks: list[int], n_ranks: int, bins: int = 10) -> float:
     return float(stats.chisquare(counts).pvalue)
 
 
-def write_report(results: list[SBCResult], out: Path) -> Path:
-    """``report.json`` plus one rank-histogram PNG per model under ``out``."""
+def write_report(
+    results: list[SBCResult], out: Path, not_calibrated: dict[str, str] | None = None
+) -> Path:
+    """``report.json`` plus one rank-histogram PNG per model under ``out``;
+    ``not_calibrated`` maps each model SBC could not serve to the reason."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -301,6 +314,7 @@ def write_report(results: list[SBCResult], out: Path) -> Path:
     report = {
         "models": {r.model: r.as_dict() for r in results},
         "all_calibrated": all(r.calibrated for r in results),
+        "not_calibrated": dict(not_calibrated or {}),
         "method": "SBC (Talts et al. 2018): ranks of prior draws among thinned posterior draws; chi-square uniformity test over 10 bins",
     }
     path = out / files.SBC_REPORT

@@ -48,19 +48,32 @@ def sbc(
     A model fails when a key parameter's rank-uniformity p-value is below {p_fail} or more than
     {max_divergent} of its fits still diverge after the retry at ``retry_target_accept``.
     """
-    from ccsvi_bayes.checks import calibration_failed, run_sbc, sbc_run_plan, write_sbc_report
+    from rich.markup import escape
+
+    from ccsvi_bayes.checks import (
+        calibration_failed,
+        run_sbc,
+        sbc_not_served,
+        sbc_run_plan,
+        write_sbc_report,
+    )
     from ccsvi_bayes.specs import available_models
 
     n, draws = sbc_run_plan(sims, quick=quick)
     results = []
+    # every model: those whose family registers no simulator are skipped, with the reason
+    # (named with --model, such a model is an error)
+    skipped = {} if models else {m: r for m in available_models() if (r := sbc_not_served(m, sets))}
     with writing(out_dir, wait=wait), render.sbc_progress() as bar:  # one writer per folder
-        for name in models or available_models():
+        for name in models or [m for m in available_models() if m not in skipped]:
             step = bar(name, n)
             results.append(
                 run_sbc(name, n, seed=seed, draws=draws, tune=draws, on_step=step, overrides=sets)
             )
-        path = write_sbc_report(results, out_dir)
+        path = write_sbc_report(results, out_dir, not_calibrated=skipped)
     render.sbc_table(results, n, quick=quick)
+    for name, reason in skipped.items():
+        render.out.print(f"not calibrated: {name} ({escape(reason)})", highlight=False)
     render.wrote(path, out_dir / "figures")
     if calibration_failed(results, quick=quick):
         raise typer.Exit(1)
