@@ -368,3 +368,16 @@ def test_every_grid_plot_returns_its_artists_by_name(tmp_path: Path) -> None:
     shrunk = shrinkage_plot(ax, summaries, TAU).artists()
     assert len(shrunk["pooled"]) == 2  # the line and its band
     assert all(isinstance(a, Artist) for v in shrunk.values() for a in v)
+
+
+def test_a_crossing_is_printed_with_the_digits_its_interval_supports(grid: Path) -> None:
+    """A crossing at -0.2162 whose interval (target ± 2 MCSE) is -0.27 to -0.15 reads
+    "-0.2 (-0.27 to -0.15)", not "-0.2162"."""
+    tip = json.loads(json.dumps(TIPPING))
+    tip["crossings"][0].update(value=-0.2162067825, interval=[-0.2684028951, -0.1540931477])
+    tip["range"] = [-0.35, 1.0]
+    _fig, ax = new_figure()
+    art = tipping_curve(ax, tip, read_scenarios(grid), threshold="0")
+    legend = [t.get_text() for t in art.legend.get_texts()]
+    assert any("0.5 at \u22120.2 (\u22120.27 to \u22120.15)" in t for t in legend), legend
+    assert [t.get_text() for t in art.crossing_labels] == ["\u22120.2"]

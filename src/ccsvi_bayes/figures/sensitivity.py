@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from ccsvi_bayes.errors import CcsviBayesError
+from ccsvi_bayes.figures.labels import knob_label
 from ccsvi_bayes.figures.shrinkage import shrinkage_plot
 from ccsvi_bayes.figures.style import FigureRecord, house_style, new_figure, save_figure
 from ccsvi_bayes.figures.tipping import tipping_curve, tipping_has
@@ -222,7 +223,7 @@ def _sensitivity_figures(grid_dir: Path, out_dir: Path, outcome: str | None) -> 
             tipping_curve(
                 ax, tipping, table, threshold=threshold, knob_units=ctx.knob_units.get(key)
             )
-        _title(fig, f"{what}: tipping points over {key}", 4.2 * len(panels) + 0.6)
+        _title(fig, f"{what}: tipping points over the {knob_label(key)}", 4.2 * len(panels) + 0.6)
         sentence = str(tipping.get("sentence") or "")
         records.append(
             _record(

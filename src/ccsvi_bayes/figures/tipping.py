@@ -15,7 +15,7 @@ import pandas as pd
 from ccsvi_bayes.errors import CcsviBayesError
 from ccsvi_bayes.figures.labels import knob_label
 from ccsvi_bayes.figures.style import OKABE_ITO, house_style
-from ccsvi_bayes.results import TARGETS, as_number, done_rows, knob_rows
+from ccsvi_bayes.results import TARGETS, as_number, done_rows, format_with_mcse, knob_rows
 
 __all__ = ["THRESHOLD_FIELD", "TippingArtists", "knob_axis_label", "tipping_curve", "tipping_has"]
 
@@ -27,6 +27,26 @@ _TARGET_COLOURS = (OKABE_ITO["orange"], OKABE_ITO["vermillion"])
 
 #: analysis scales written as acronyms on an axis
 _ACRONYMS = frozenset({"smd", "md"})
+
+
+def _value_text(value: float, crossing: Mapping[str, Any]) -> str:
+    """A crossing's knob value with no more digits than its interval supports (a quarter of
+    the interval's width stands for its standard error; ``results.format_with_mcse``)."""
+    interval = crossing.get("interval")
+    if isinstance(interval, list) and len(interval) == 2 and None not in interval:
+        spread = abs(float(interval[1]) - float(interval[0])) / 4
+        return format_with_mcse(value, spread or None)
+    return format_with_mcse(value, None, digits=3)
+
+
+def _crossing_text(value: float, crossing: Mapping[str, Any]) -> str:
+    """The crossing and, when the search gave one, its interval (target ± 2 MCSE)."""
+    text = _value_text(value, crossing)
+    interval = crossing.get("interval")
+    if isinstance(interval, list) and len(interval) == 2 and None not in interval:
+        lo, hi = (format_with_mcse(v, None) for v in interval)
+        return f"{text} ({lo} to {hi})"
+    return text
 
 
 def knob_axis_label(knob: str, units: str | None) -> str:
@@ -121,17 +141,17 @@ def tipping_curve(
             art.target_lines[target] = ax.axhline(target, color=colour, lw=0.9, ls="--")
             crossing = next((c for c in crossings if float(c["target"]) == target), None)
             value = None if crossing is None else as_number(crossing.get("value"))
-            if value is not None:
+            if value is not None and crossing is not None:
                 art.crossing_values[target] = value
                 art.crossing_lines[target] = ax.axvline(
                     value,
                     color=colour,
                     lw=1.2,
-                    label=f"{what} = {target:g} at {value:.4g}",
+                    label=f"{what} = {target:g} at {_crossing_text(value, crossing)}",
                 )
                 art.crossing_labels.append(
                     ax.annotate(
-                        f"{value:.3g}",
+                        _value_text(value, crossing),
                         (value, target),
                         xytext=(4, -10 if i else 6),
                         textcoords="offset points",
