@@ -230,7 +230,7 @@ def _sensitivity_figures(grid_dir: Path, out_dir: Path, outcome: str | None) -> 
                 fig,
                 out_dir,
                 f"tipping_{_safe(outcome)}",
-                f"Tipping points of {what} over {key}",
+                f"Tipping points of {what} over the {knob_label(key)}",
                 f"Posterior probability that the effect{units} exceeds "
                 + ("0 and the MCID" if len(panels) == 2 else "0")
                 + f" against {key}, with the 0.5 and 0.95 crossings marked (higher = benefit "
