@@ -27,7 +27,7 @@ import numpy as np
 import pymc as pm
 from scipy import stats
 
-from ccsvi_bayes.checks.sbc_families import SBC_FAMILIES, sbc_family
+from ccsvi_bayes.checks.sbc_families import sbc_family
 from ccsvi_bayes.errors import InvalidModelSpec
 from ccsvi_bayes.inference import (
     PortableModel,
@@ -119,11 +119,11 @@ def run_plan(sims: int, *, quick: bool) -> tuple[int, int]:
 def not_served(model: str, overrides: list[str] | None = None) -> str:
     """Why SBC cannot calibrate ``model`` (its family registers no simulator), or "" when it
     can: a run over every model skips such a model and says why."""
-    spec = load_spec(model, overrides or [])
-    entry = SBC_FAMILIES.get(spec.family)
-    if entry is None:
-        return f"no SBC is registered for the {spec.family} family"
-    return entry.not_served if (entry.not_served or entry.layout is None) else ""
+    try:
+        sbc_family(load_spec(model, overrides or []))
+    except InvalidModelSpec as exc:
+        return str(exc)
+    return ""
 
 
 def calibration_failed(results: list[SBCResult], *, quick: bool) -> bool:

@@ -29,24 +29,31 @@ _TARGET_COLOURS = (OKABE_ITO["orange"], OKABE_ITO["vermillion"])
 _ACRONYMS = frozenset({"smd", "md"})
 
 
+def _interval(crossing: Mapping[str, Any]) -> tuple[float, float] | None:
+    """The crossing's interval (target ± 2 MCSE), when the search gave a closed one."""
+    interval = crossing.get("interval")
+    if isinstance(interval, list) and len(interval) == 2 and None not in interval:
+        return float(interval[0]), float(interval[1])
+    return None
+
+
 def _value_text(value: float, crossing: Mapping[str, Any]) -> str:
     """A crossing's knob value with no more digits than its interval supports (a quarter of
     the interval's width stands for its standard error; ``results.format_with_mcse``)."""
-    interval = crossing.get("interval")
-    if isinstance(interval, list) and len(interval) == 2 and None not in interval:
-        spread = abs(float(interval[1]) - float(interval[0])) / 4
-        return format_with_mcse(value, spread or None)
-    return format_with_mcse(value, None, digits=3)
+    interval = _interval(crossing)
+    if interval is None:
+        return format_with_mcse(value, None, digits=3)
+    return format_with_mcse(value, abs(interval[1] - interval[0]) / 4 or None)
 
 
 def _crossing_text(value: float, crossing: Mapping[str, Any]) -> str:
-    """The crossing and, when the search gave one, its interval (target ± 2 MCSE)."""
+    """The crossing and, when the search gave one, its interval."""
+    interval = _interval(crossing)
     text = _value_text(value, crossing)
-    interval = crossing.get("interval")
-    if isinstance(interval, list) and len(interval) == 2 and None not in interval:
-        lo, hi = (format_with_mcse(v, None) for v in interval)
-        return f"{text} ({lo} to {hi})"
-    return text
+    if interval is None:
+        return text
+    lo, hi = (format_with_mcse(v, None) for v in interval)
+    return f"{text} ({lo} to {hi})"
 
 
 def knob_axis_label(knob: str, units: str | None) -> str:

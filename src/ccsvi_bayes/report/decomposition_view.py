@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ccsvi_bayes.figures import design_label, plain_text
-from ccsvi_bayes.results import RunFolder, files, format_with_mcse
+from ccsvi_bayes.report.sof import findings_by_outcome
+from ccsvi_bayes.results import RunFolder, format_with_mcse
 
 __all__ = ["COMPONENTS", "decomposition_view"]
 
@@ -29,20 +30,11 @@ def _mean(block: Any) -> str:
 
 def decomposition_view(run: RunFolder, outcome: str) -> dict[str, Any] | None:
     """The table of ``outcome`` (None when the run's findings hold no decomposition for it)."""
-    document = run.document(files.FINDINGS) or {}
-    items = document.get("outcomes")
-    item = (
-        next(
-            (i for i in items if isinstance(i, Mapping) and i.get("outcome") == outcome),
-            None,
-        )
-        if isinstance(items, list)
-        else None
-    )
-    studies = (item or {}).get("decomposition")
+    item = findings_by_outcome(run).get(outcome, {})
+    studies = item.get("decomposition")
     if not isinstance(studies, list) or not studies:
         return None
-    scale = str(((item or {}).get("effect") or {}).get("scale") or "")
+    scale = str((item.get("effect") or {}).get("scale") or "")
     rows = []
     for s in studies:
         if not isinstance(s, Mapping):
